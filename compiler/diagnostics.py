@@ -1,0 +1,170 @@
+"""Diagnostics: the one error/warning type of every stage, and its rendering.
+
+Diagnostics are collected, never raised, so the CLI, the language server and
+the tests can show all of them. Codes are stable and documented, each with an
+example, in docs/diagnostics.md:
+
+- PP1xx syntax (the grammar and the text syntax inside strings)
+- PP2xx names, imports and types (semantic analysis)
+- PP3xx target capabilities, PP4xx lowering notes, PP5xx datasets
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Literal
+
+import attrs
+
+from .span import Span
+
+Severity = Literal["error", "warning", "info"]
+
+#: Every code with its one-line title. docs/diagnostics.md lists each with an
+#: example; tests/test_diagnostic_codes.py keeps the two in step.
+CODES: dict[str, str] = {
+    # syntax
+    "PP100": "unexpected character",
+    "PP101": "unexpected token",
+    "PP102": "unexpected end of file",
+    "PP103": "unterminated string",
+    "PP104": "unknown escape sequence",
+    "PP105": "block tag without an open block",
+    "PP106": "unclosed block tag",
+    "PP107": "misplaced elif/else tag",
+    "PP108": "line indented less than the closing quotes",
+    "PP109": "file is not valid UTF-8 text",
+    # names and imports
+    "PP200": "unknown name",
+    "PP201": "duplicate declaration",
+    "PP202": "unknown type",
+    "PP203": "unknown field",
+    "PP204": "unknown enum member",
+    "PP205": "import not found",
+    "PP206": "import cycle",
+    "PP207": "import outside the project root",
+    "PP208": "name not found in imported module",
+    "PP209": "unknown tool",
+    "PP210": "unknown prompt",
+    "PP211": "not a fragment of the right kind",
+    "PP212": "duplicate parameter, field or member",
+    # types and arguments
+    "PP220": "type mismatch",
+    "PP221": "loop over a non-list",
+    "PP222": "unknown filter",
+    "PP223": "wrong number of arguments",
+    "PP224": "missing argument",
+    "PP225": "unexpected argument",
+    "PP226": "not callable",
+    "PP227": "invalid type",
+    "PP228": "history needs a messages parameter",
+    "PP229": "invalid setting value",
+    "PP230": "value cannot be interpolated as text",
+    "PP231": "invalid media part",
+    "PP232": "invalid dataset option",
+    "PP233": "recursive fragment",
+    "PP234": "constant expected",
+    # warnings
+    "PP240": "unused parameter",
+    "PP241": "unreachable branch",
+    "PP242": "unknown setting",
+    "PP243": "prompt has no messages",
+    "PP244": "unused import",
+}
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding, with the span that caused it and an optional fix hint."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    help: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def to_json(self) -> dict:
+        line, col = self.span.start_line_col
+        end_line, end_col = self.span.end_line_col
+        out = {
+            "file": self.span.file.path,
+            "line": line,
+            "col": col,
+            "end_line": end_line,
+            "end_col": end_col,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.help:
+            out["help"] = self.help
+        return out
+
+
+class Sink:
+    """Collects diagnostics for one run; shared by every stage."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.add(Diagnostic(code, "error", message, span, help))
+
+    def warning(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.add(Diagnostic(code, "warning", message, span, help))
+
+    def info(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.add(Diagnostic(code, "info", message, span, help))
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        assert diagnostic.code in CODES, diagnostic.code
+        self.items.append(diagnostic)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """Diagnostics in file order, duplicates removed."""
+        seen: set = set()
+        out = []
+        for d in sorted(self.items, key=lambda d: (d.span.file.path, d.span.start, d.code)):
+            key = (d.span.file.path, d.span.start, d.span.end, d.code, d.message)
+            if key not in seen:
+                seen.add(key)
+                out.append(d)
+        return out
+
+
+def render(diagnostic: Diagnostic) -> str:
+    """Render as `file:line:col: severity[CODE]: message`, the line, a caret and help."""
+    span = diagnostic.span
+    line, col = span.start_line_col
+    end_line, end_col = span.end_line_col
+    head = f"{span.file.path}:{line}:{col}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
+    source_line = span.file.line_text(line) if span.file.text else ""
+    shown = source_line.expandtabs(1)
+    width = (end_col - col) if end_line == line else max(1, len(source_line) - col + 1)
+    gutter = " " * len(str(line))
+    out = [
+        head,
+        f"{gutter} |",
+        f"{line} | {shown}",
+        f"{gutter} | {' ' * (col - 1)}{'^' * max(1, width)}",
+    ]
+    out.extend(f"{gutter} = note: {note}" for note in diagnostic.notes)
+    if diagnostic.help:
+        out.append(f"{gutter} = help: {diagnostic.help}")
+    return "\n".join(out)
+
+
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    return "\n\n".join(render(d) for d in diagnostics)
+
+
+def to_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)

@@ -1,0 +1,254 @@
+"""The text syntax inside strings: escapes, the triple-quote dedent, the
+block-tag line rule, and nesting of the flat `{% %}` tags.
+
+The grammar parses a string's content into a flat run of text tokens and tags.
+`build_pieces` turns that run into `Text`/`Interp`/`IfBlock`/`ForBlock` nodes:
+
+1. escapes are checked on the raw text (so their positions are exact);
+2. a `\"\"\"` string drops the newline after the opening quotes, the newline
+   before the closing quotes, and the closing quotes' indentation from every
+   line (PP108 when a line has less);
+3. a line that holds only block tags or `{# #}` comments disappears with its
+   newline;
+4. escapes are decoded and the tags are nested (PP105-PP107 when unbalanced).
+"""
+from __future__ import annotations
+
+import re
+from typing import Union
+
+import attrs
+
+from . import ast
+from .diagnostics import Sink
+from .span import SourceFile, Span
+
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "{": "{", "}": "}", "\n": ""}
+_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|[\s\S])")
+
+
+@attrs.define
+class RawText:
+    """A text run from the grammar; `value` is edited in place by the rules below."""
+
+    value: str
+    start: int
+    end: int
+
+
+@attrs.define
+class RawTag:
+    """A flat tag: kind is interp, if, elif, else, for, end or comment."""
+
+    kind: str
+    start: int
+    end: int
+    expr: ast.Expr | None = None
+    var: ast.Ident | None = None
+
+
+Flat = Union[RawText, RawTag]
+LINE_TAGS = {"if", "elif", "else", "for", "end", "comment"}
+
+
+def check_escapes(text: RawText, file: SourceFile, sink: Sink) -> None:
+    for m in _ESCAPE_RE.finditer(text.value):
+        code = m.group(1)
+        if code[0] not in ESCAPES and not (code[0] == "u" and len(code) == 5):
+            start = text.start + m.start()
+            sink.error(
+                "PP104",
+                f"unknown escape sequence `\\{code[0]}`",
+                Span(file, start, start + 2),
+                help="write `\\\\` for a backslash; known escapes: \\n \\t \\r \\\\ \\\" \\' \\{ \\} \\uXXXX",
+            )
+
+
+def decode_escapes(value: str) -> str:
+    def sub(m: re.Match) -> str:
+        code = m.group(1)
+        if code[0] == "u" and len(code) == 5:
+            return chr(int(code[1:], 16))
+        return ESCAPES.get(code, m.group(0))
+
+    return _ESCAPE_RE.sub(sub, value) if "\\" in value else value
+
+
+def dedent_block(flat: list[Flat], file: SourceFile, sink: Sink, content_start: int, content: str) -> None:
+    """Apply the triple-quote rules to the text runs of a block string, in place."""
+    if not content.startswith("\n") and "\n" not in content:
+        return  # """one line""": nothing to strip
+    last_nl = content.rfind("\n")
+    tail = content[last_nl + 1 :]
+    indent = tail if tail.strip(" \t") == "" else ""
+    first = flat[0] if flat and isinstance(flat[0], RawText) else None
+    if first is not None and first.start == content_start and content.startswith("\n"):
+        first.value = first.value[1:]
+        first.start += 1
+    last = flat[-1] if flat and isinstance(flat[-1], RawText) else None
+    if indent or (tail == "" and content.endswith("\n")):
+        if last is not None and last.value.endswith("\n" + indent):
+            last.value = last.value[: len(last.value) - len(indent) - 1]
+            last.end -= len(indent) + 1
+        elif last is not None and last.value == indent and indent:
+            last.value = ""
+    if not indent:
+        return
+    at_line_start = True
+    for piece in flat:
+        if not isinstance(piece, RawText):
+            at_line_start = False
+            continue
+        piece.value = _strip_indent(piece, indent, at_line_start, file, sink)
+        at_line_start = piece.value.endswith("\n") or (at_line_start and piece.value == "")
+
+
+def _strip_indent(piece: RawText, indent: str, at_line_start: bool, file: SourceFile, sink: Sink) -> str:
+    lines = piece.value.split("\n")
+    out = []
+    offset = piece.start
+    for i, line in enumerate(lines):
+        if i > 0 or at_line_start:
+            if line.startswith(indent):
+                line = line[len(indent) :]
+            elif line.strip(" \t") == "":
+                line = ""
+            elif not (i == len(lines) - 1 and line == ""):
+                ws = len(line) - len(line.lstrip(" \t"))
+                sink.error(
+                    "PP108",
+                    "this line is indented less than the closing quotes",
+                    Span(file, offset, offset + max(ws, 1)),
+                    help=f"indent every line of the string by at least {len(indent)} characters, "
+                    "or move the closing quotes left",
+                )
+        out.append(line)
+        offset += len(lines[i]) + 1
+    return "\n".join(out)
+
+
+def drop_tag_lines(flat: list[Flat]) -> list[Flat]:
+    """Remove lines that hold only block tags or comments, with their newline.
+
+    A line is a run of items between newlines. When a tag-only line is the
+    last line of the string (no newline after it), the newline before it goes.
+    """
+    lines: list[list[Flat]] = [[]]
+    for piece in flat:
+        if isinstance(piece, RawTag):
+            lines[-1].append(piece)
+            continue
+        parts = _split_lines(piece.value)
+        offset = piece.start
+        for k, part in enumerate(parts):
+            if k:
+                lines[-1].append(RawText("\n", offset - 1, offset))
+                lines.append([])
+            if part:
+                lines[-1].append(RawText(part, offset, offset + len(part)))
+            offset += len(part) + 1
+    out: list[Flat] = []
+    for n, line in enumerate(lines):
+        newline = line[-1] if line and isinstance(line[-1], RawText) and line[-1].value == "\n" else None
+        body = line[:-1] if newline else line
+        tags = [p for p in body if isinstance(p, RawTag)]
+        tag_only = bool(tags) and all(p.kind in LINE_TAGS for p in tags) and all(
+            isinstance(p, RawTag) or p.value.strip(" \t") == "" for p in body
+        )
+        if not tag_only:
+            out.extend(line)
+            continue
+        out.extend(tags)
+        if newline is None and n > 0:
+            _drop_last_newline(out, len(out) - len(tags))
+    return out
+
+
+_BREAK_RE = re.compile(r"\\[\s\S]|\n")
+
+
+def _split_lines(value: str) -> list[str]:
+    """Split at newlines that are not escaped (`\\` + newline continues a line)."""
+    parts, start = [], 0
+    for m in _BREAK_RE.finditer(value):
+        if m.group(0) == "\n":
+            parts.append(value[start : m.start()])
+            start = m.end()
+    parts.append(value[start:])
+    return parts
+
+
+def _drop_last_newline(out: list[Flat], before: int) -> None:
+    for k in range(before - 1, -1, -1):
+        item = out[k]
+        if isinstance(item, RawText) and item.value == "\n":
+            del out[k]
+            return
+        if isinstance(item, RawText) and item.value.strip(" \t") == "":
+            continue
+        return
+
+
+def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...]:
+    """Nest the flat tags into blocks; report unbalanced tags."""
+    root: list = []
+    stack: list[tuple[RawTag, list, dict]] = []  # (opening tag, current body, block state)
+    body = root
+
+    for piece in flat:
+        if isinstance(piece, RawText):
+            value = decode_escapes(piece.value)
+            if value and body and isinstance(body[-1], ast.Text):
+                prev = body[-1]
+                body[-1] = ast.Text(value=prev.value + value, span=Span(file, prev.span.start, piece.end))
+            elif value:
+                body.append(ast.Text(value=value, span=Span(file, piece.start, piece.end)))
+            continue
+        span = Span(file, piece.start, piece.end)
+        kind = piece.kind
+        if kind == "comment":
+            continue
+        if kind == "interp":
+            body.append(ast.Interp(expr=piece.expr, span=span))
+        elif kind in ("if", "for"):
+            state = {"branches": [], "orelse": None, "cond": piece.expr}
+            stack.append((piece, body, state))
+            body = []
+        elif kind in ("elif", "else"):
+            if not stack or stack[-1][0].kind != "if" or stack[-1][2]["orelse"] is not None:
+                sink.error(
+                    "PP107",
+                    f"`{{% {kind} %}}` without a matching `{{% if %}}`"
+                    if not stack or stack[-1][0].kind != "if"
+                    else f"`{{% {kind} %}}` after `{{% else %}}`",
+                    span,
+                    help="an if block is `{% if a %}...{% elif b %}...{% else %}...{% end %}`",
+                )
+                continue
+            state = stack[-1][2]
+            state["branches"].append((state["cond"], tuple(body)))
+            if kind == "elif":
+                state["cond"] = piece.expr
+            else:
+                state["orelse"] = []
+                state["cond"] = None
+            body = [] if kind == "elif" else state["orelse"]
+        elif kind == "end":
+            if not stack:
+                sink.error("PP105", "`{% end %}` without an open block", span,
+                           help="remove it, or open a block with `{% if ... %}` or `{% for ... %}`")
+                continue
+            opening, parent, state = stack.pop()
+            block_span = Span(file, opening.start, piece.end)
+            if opening.kind == "for":
+                parent.append(ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=block_span))
+            else:
+                if state["cond"] is not None:
+                    state["branches"].append((state["cond"], tuple(body)))
+                orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
+                parent.append(ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=block_span))
+            body = parent
+    for opening, _parent, _state in stack:
+        sink.error("PP106", f"`{{% {opening.kind} %}}` is never closed", Span(file, opening.start, opening.end),
+                   help="close the block with `{% end %}`")
+    return tuple(root) if not stack else tuple(stack[0][1])

@@ -1,0 +1,64 @@
+"""The polyprompt grammar, loaded once per process.
+
+`parser()` returns the one LALR parser (contextual lexer, positions kept),
+built from `polyprompt.lark` on first use and cached on disk by Lark, so a
+fresh process loads the tables instead of rebuilding them.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from importlib import resources
+from typing import Callable
+
+if __name__ != "polyprompt.grammar":  # see docs/development.md: one import name only
+    raise ImportError(f"import polyprompt.grammar, not {__name__!r} (repo root is on sys.path)")
+
+GRAMMAR_FILE = "polyprompt.lark"
+
+#: Receives every `//` comment token; set by the parser front end per parse.
+comment_sink: list[Callable] = []
+
+
+def grammar_text() -> str:
+    return resources.files(__name__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+def _on_comment(token):
+    if comment_sink:
+        comment_sink[-1](token)
+    return token
+
+
+def _cache_path(text: str) -> str | bool:
+    import hashlib
+
+    import lark
+
+    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "polyprompt")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        folder = tempfile.gettempdir()
+    return os.path.join(folder, f"grammar-{key}.lark-cache")
+
+
+@functools.lru_cache(maxsize=1)
+def parser():
+    """The shared Lark parser with start symbols `module` and `template`."""
+    import lark
+
+    text = grammar_text()
+    return lark.Lark(
+        text,
+        start=["module", "template"],
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _on_comment},
+        cache=_cache_path(text),
+    )
