@@ -164,12 +164,14 @@ class Template(Node):
     """A string with text syntax: a message body or a text fragment.
 
     `raw` is the token as written (quotes included): the formatter prints it
-    back so text is never reflowed.
+    back so text is never reflowed. `trim_end` asks the renderer to drop one
+    trailing newline (a block string that ends inside a `{% %}` block).
     """
 
     pieces: tuple[Piece, ...]
     raw: str
     block: bool
+    trim_end: bool = False
 
 
 # ---------------------------------------------------------------- types

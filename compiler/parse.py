@@ -99,7 +99,10 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
         text.dedent_block(flat, source, sink, content_start, content)
     flat = text.drop_tag_lines(flat)
     pieces = text.nest(flat, source, sink)
-    return ast.Template(pieces=pieces, raw=token_text, block=quote == 3, span=span)
+    trim_end = False
+    if quote == 3 and "\n" in content:
+        pieces, trim_end = text.trim_final_newline(pieces)
+    return ast.Template(pieces=pieces, raw=token_text, block=quote == 3, trim_end=trim_end, span=span)
 
 
 # ---------------------------------------------------------------- syntax errors

@@ -5,12 +5,14 @@ The grammar parses a string's content into a flat run of text tokens and tags.
 `build_pieces` turns that run into `Text`/`Interp`/`IfBlock`/`ForBlock` nodes:
 
 1. escapes are checked on the raw text (so their positions are exact);
-2. a `\"\"\"` string drops the newline after the opening quotes, the newline
-   before the closing quotes, and the closing quotes' indentation from every
-   line (PP108 when a line has less);
+2. a `\"\"\"` string drops the newline after the opening quotes and the
+   closing quotes' indentation from every line (PP108 when a line has less);
 3. a line that holds only block tags or `{# #}` comments disappears with its
    newline;
-4. escapes are decoded and the tags are nested (PP105-PP107 when unbalanced).
+4. escapes are decoded and the tags are nested (PP105-PP107 when unbalanced);
+5. the newline before the closing quotes is dropped: from the last text run
+   when the string ends in text, else from the rendered value (`trim_end`),
+   so a string that ends in a block renders without a trailing newline.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def decode_escapes(value: str) -> str:
 
 def dedent_block(flat: list[Flat], file: SourceFile, sink: Sink, content_start: int, content: str) -> None:
     """Apply the triple-quote rules to the text runs of a block string, in place."""
-    if not content.startswith("\n") and "\n" not in content:
+    if "\n" not in content:
         return  # """one line""": nothing to strip
     last_nl = content.rfind("\n")
     tail = content[last_nl + 1 :]
@@ -85,16 +87,9 @@ def dedent_block(flat: list[Flat], file: SourceFile, sink: Sink, content_start: 
     if first is not None and first.start == content_start and content.startswith("\n"):
         first.value = first.value[1:]
         first.start += 1
-    last = flat[-1] if flat and isinstance(flat[-1], RawText) else None
-    if indent or (tail == "" and content.endswith("\n")):
-        if last is not None and last.value.endswith("\n" + indent):
-            last.value = last.value[: len(last.value) - len(indent) - 1]
-            last.end -= len(indent) + 1
-        elif last is not None and last.value == indent and indent:
-            last.value = ""
     if not indent:
         return
-    at_line_start = True
+    at_line_start = content.startswith("\n")  # text right after the quotes keeps its spaces
     for piece in flat:
         if not isinstance(piece, RawText):
             at_line_start = False
@@ -187,6 +182,22 @@ def _drop_last_newline(out: list[Flat], before: int) -> None:
         if isinstance(item, RawText) and item.value.strip(" \t") == "":
             continue
         return
+
+
+def trim_final_newline(pieces: tuple[ast.Piece, ...]) -> tuple[tuple[ast.Piece, ...], bool]:
+    """Drop the newline before a block string's closing quotes.
+
+    Returns the pieces and whether the renderer must still trim one trailing
+    newline (when the string ends in a block, the newline is inside it).
+    """
+    if pieces and isinstance(pieces[-1], ast.Text):
+        last = pieces[-1]
+        if last.value.endswith("\n"):
+            value = last.value[:-1]
+            rest = pieces[:-1] + ((attrs.evolve(last, value=value),) if value else ())
+            return rest, False
+        return pieces, False
+    return pieces, bool(pieces)
 
 
 def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...]:

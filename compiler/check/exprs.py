@@ -1,0 +1,484 @@
+"""Type checking of expressions, templates and constant values.
+
+`Env` is what an expression can see: local names (parameters, loop
+variables, `row`, `output`...), the module scope (fragments, types, enums,
+imported modules) and the built-ins. Every error is reported once and the
+expression gets `UNKNOWN`, which is compatible with everything, so there is
+no cascade.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import attrs
+
+from .. import ast, builtins
+from .. import types as T
+from ..diagnostics import Sink
+from .names import ModuleScope, Symbol, TypeResolver, suggest
+
+#: `target` inside a prompt: the target being compiled for.
+TARGET_RECORD = T.RecordT("Target", description="the target being compiled for")
+TARGET_RECORD.fields = {
+    "name": T.FieldT("name", T.STR, True, "the target name, e.g. `anthropic` or `hf:./model`"),
+    "family": T.FieldT("family", T.STR, True, "the provider or model family, e.g. `openai`, `gemma`"),
+    "kind": T.FieldT("kind", T.LiteralT(("api", "model", "format")), True),
+}
+
+
+@attrs.frozen
+class FragmentRefT:
+    """A fragment or builtin function used as a callee (not a value)."""
+
+    symbol: Symbol
+
+    def __str__(self) -> str:
+        return f"fragment {self.symbol.name}"
+
+
+@attrs.frozen
+class ModuleRefT:
+    symbol: Symbol
+
+    def __str__(self) -> str:
+        return f"module {self.symbol.name}"
+
+
+@attrs.define
+class Env:
+    scope: ModuleScope
+    resolver: TypeResolver
+    sink: Sink
+    locals: dict[str, T.Type] = attrs.field(factory=dict)
+    used: set[str] = attrs.field(factory=set)
+    #: fragments called from this body, for the recursion check
+    calls: list[tuple[Symbol, ast.Node]] = attrs.field(factory=list)
+
+    def child(self, **more: T.Type) -> "Env":
+        env = Env(self.scope, self.resolver, self.sink, {**self.locals, **more}, self.used, self.calls)
+        return env
+
+
+def is_constant(expr: ast.Expr) -> bool:
+    if isinstance(expr, ast.Literal):
+        return True
+    if isinstance(expr, ast.ListLit):
+        return all(is_constant(i) for i in expr.items)
+    if isinstance(expr, ast.RecordLit):
+        return all(is_constant(v) for _, v in expr.entries)
+    return False
+
+
+def constant_value(expr: ast.Expr):
+    if isinstance(expr, ast.Literal):
+        return expr.value
+    if isinstance(expr, ast.ListLit):
+        return [constant_value(i) for i in expr.items]
+    if isinstance(expr, ast.RecordLit):
+        return {k.name: constant_value(v) for k, v in expr.entries}
+    raise ValueError("not a constant")
+
+
+def truth_of(expr: ast.Expr) -> bool | None:
+    """The truth value of a condition when it is constant, else None."""
+    if isinstance(expr, ast.Literal):
+        return bool(expr.value)
+    if isinstance(expr, ast.Not):
+        inner = truth_of(expr.operand)
+        return None if inner is None else not inner
+    if isinstance(expr, (ast.ListLit, ast.RecordLit)) and is_constant(expr):
+        return bool(constant_value(expr))
+    return None
+
+
+class ExprChecker:
+    """Computes the type of expressions in an `Env`, reporting errors."""
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.sink = env.sink
+
+    # ---------------------------------------------------------------- dispatch
+    def type_of(self, expr: ast.Expr, expected: T.Type | None = None) -> T.Type:
+        method: Callable = getattr(self, "_" + type(expr).__name__)
+        return method(expr, expected)
+
+    def _Literal(self, expr: ast.Literal, expected):
+        return T.literal_type(expr.value)
+
+    def _Name(self, expr: ast.Name, expected):
+        name = expr.name
+        if name in self.env.locals:
+            self.env.used.add(name)
+            return self.env.locals[name]
+        expected_enum = T.strip_optional(expected) if expected is not None else None
+        if isinstance(expected_enum, T.EnumT) and name in expected_enum.members and self.env.scope.names.get(name) is None:
+            return expected_enum  # a bare enum member where the enum is expected
+        sym = self.env.scope.lookup(name)
+        if sym is not None:
+            return self._symbol_value(sym, expr)
+        if name in T.BUILTIN_TYPES and name not in ("type",):
+            return T.TypeValueT(T.BUILTIN_TYPES[name])
+        if name in builtins.FUNCTIONS:
+            self.sink.error("PP226", f"`{name}` is a function: call it", expr.span, help=f"write `{name}(...)`")
+            return T.UNKNOWN
+        hint = suggest(name, list(self.env.locals) + list(self.env.scope.names))
+        if isinstance(expected_enum, T.EnumT):
+            self.sink.error("PP204", f"`{name}` is not a member of `{expected_enum.name}`", expr.span,
+                            help=suggest(name, expected_enum.members) or f"members: {', '.join(expected_enum.members)}")
+        else:
+            self.sink.error("PP200", f"unknown name `{name}`", expr.span, help=hint)
+        return T.UNKNOWN
+
+    def _symbol_value(self, sym: Symbol, node: ast.Node) -> T.Type:
+        if sym.kind in ("record", "enum"):
+            return T.TypeValueT(sym.type)
+        if sym.kind == "alias":
+            return T.TypeValueT(self.env.resolver.alias_type(sym))
+        if sym.kind == "fragment":
+            return FragmentRefT(sym)
+        if sym.kind == "module":
+            return ModuleRefT(sym)
+        self.sink.error("PP226", f"`{sym.name}` is a {sym.kind} and has no value here", node.span)
+        return T.UNKNOWN
+
+    def _GetAttr(self, expr: ast.GetAttr, expected):
+        base = self.type_of(expr.obj)
+        attr = expr.attr.name
+        inner = T.strip_optional(base)
+        if isinstance(inner, (T.UnknownT, T.JsonT)):
+            return inner
+        if isinstance(inner, T.RecordT):
+            field = inner.fields.get(attr)
+            if field is None:
+                self.sink.error("PP203", f"`{inner.name}` has no field `{attr}`", expr.attr.span,
+                                help=suggest(attr, inner.fields) or f"fields: {', '.join(inner.fields) or 'none'}")
+                return T.UNKNOWN
+            ftype = field.type if field.required else _optional(field.type)
+            return _optional(ftype) if isinstance(base, T.OptionalT) else ftype
+        if isinstance(base, T.TypeValueT) and isinstance(base.of, T.EnumT):
+            if attr not in base.of.members:
+                self.sink.error("PP204", f"`{attr}` is not a member of `{base.of.name}`", expr.attr.span,
+                                help=suggest(attr, base.of.members) or f"members: {', '.join(base.of.members)}")
+                return T.UNKNOWN
+            return base.of
+        if isinstance(base, ModuleRefT):
+            module_scope = base.symbol.target
+            sym = module_scope.own.get(attr)
+            if sym is None:
+                self.sink.error("PP208", f"`{attr}` is not declared in module `{base.symbol.name}`", expr.attr.span,
+                                help=suggest(attr, module_scope.own))
+                return T.UNKNOWN
+            return self._symbol_value(sym, expr)
+        self.sink.error("PP203", f"a value of type `{base}` has no fields", expr.attr.span)
+        return T.UNKNOWN
+
+    def _GetItem(self, expr: ast.GetItem, expected):
+        base = self.type_of(expr.obj)
+        index = self.type_of(expr.index)
+        inner = T.strip_optional(base)
+        if isinstance(inner, (T.UnknownT, T.JsonT)):
+            return inner
+        if isinstance(inner, (T.ListT, T.MessagesT)):
+            if not T.assignable(index, T.INT):
+                self.sink.error("PP220", f"a list index must be an int, got `{index}`", expr.index.span)
+            item = inner.item if isinstance(inner, T.ListT) else T.MESSAGE_RECORD
+            return _optional(item) if isinstance(base, T.OptionalT) else item
+        if isinstance(inner, T.MapT):
+            if not T.assignable(index, T.STR):
+                self.sink.error("PP220", f"a map key must be a str, got `{index}`", expr.index.span)
+            return _optional(inner.value)
+        if isinstance(inner, T.RecordT) and isinstance(expr.index, ast.Literal) and isinstance(expr.index.value, str):
+            return self._GetAttr(ast.GetAttr(obj=expr.obj, attr=ast.Ident(name=expr.index.value, span=expr.index.span),
+                                             span=expr.span), expected)
+        self.sink.error("PP220", f"a value of type `{base}` cannot be indexed", expr.span)
+        return T.UNKNOWN
+
+    def _Call(self, expr: ast.Call, expected):
+        callee = self._callee(expr.func)
+        if callee is None:
+            return T.UNKNOWN
+        if isinstance(callee, builtins.Builtin):
+            arg_types = self._builtin_args(callee, expr.args, expr.span, callee.name)
+            try:
+                return callee.typing(None, arg_types)
+            except builtins.FilterTypeError as err:
+                self.sink.error("PP220", f"`{callee.name}` {err}", expr.span)
+                return T.UNKNOWN
+        decl: ast.FragmentDecl = callee.decl
+        if decl.text is None:
+            self.sink.error("PP211", f"`{callee.name}` is a message fragment and cannot be used in text", expr.span,
+                            help=f"splice its messages with the statement `use {callee.name}(...)`")
+        self.check_call_args(callee, expr.args, expr.span)
+        return T.STR
+
+    def _callee(self, func: ast.Expr):
+        if isinstance(func, ast.Name) and func.name not in self.env.locals:
+            sym = self.env.scope.lookup(func.name)
+            if sym is None and func.name in builtins.FUNCTIONS:
+                return builtins.FUNCTIONS[func.name]
+        ftype = self.type_of(func)
+        if isinstance(ftype, FragmentRefT):
+            return ftype.symbol
+        if not isinstance(ftype, T.UnknownT):
+            self.sink.error("PP226", f"a value of type `{ftype}` cannot be called", func.span,
+                            help="only fragments and the built-in functions schema, example, notation can be called")
+        return None
+
+    def check_call_args(self, fragment: Symbol, args: tuple[ast.Arg, ...], span) -> None:
+        """Check arguments against a fragment's (or tool's) parameters."""
+        home = self._resolver_for(fragment)
+        params = [(p, home.resolve(p.type)) for p in fragment.decl.params]
+        self.bind_arguments(fragment.name, params, args, span)
+        self.env.calls.append((fragment, span))
+
+    def _resolver_for(self, sym: Symbol) -> TypeResolver:
+        scopes = self.env.resolver.scopes
+        return TypeResolver(scopes.get(sym.module.key, self.env.scope), _NullSink(), scopes)
+
+    def bind_arguments(self, callee: str, params, args, span) -> None:
+        """Match positional and named arguments to parameters (PP223-PP225)."""
+        by_name = {p.name.name: (p, t) for p, t in params}
+        bound: dict[str, ast.Arg] = {}
+        positional = [a for a in args if a.name is None]
+        if len(positional) > len(params):
+            self.sink.error("PP223", f"`{callee}` takes {len(params)} argument{'s' if len(params) != 1 else ''}, "
+                            f"got {len(positional)}", span)
+        for arg, (param, _t) in zip(positional, params):
+            bound[param.name.name] = arg
+        for arg in args:
+            if arg.name is None:
+                continue
+            if arg.name.name not in by_name:
+                self.sink.error("PP225", f"`{callee}` has no parameter `{arg.name.name}`", arg.name.span,
+                                help=suggest(arg.name.name, by_name))
+                continue
+            if arg.name.name in bound:
+                self.sink.error("PP225", f"`{arg.name.name}` is given twice", arg.name.span)
+                continue
+            bound[arg.name.name] = arg
+        for param, ptype in params:
+            arg = bound.get(param.name.name)
+            if arg is None:
+                if param.default is None and not param.optional:
+                    self.sink.error("PP224", f"missing argument `{param.name.name}` of `{callee}`", span)
+                continue
+            self.check_value(arg.value, ptype)
+
+    def _builtin_args(self, fn: builtins.Builtin, args, span, label) -> list[T.Type]:
+        if not (fn.min_args <= len(args) <= fn.max_args):
+            want = str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}"
+            self.sink.error("PP223", f"`{label}` takes {want} argument{'s' if fn.max_args != 1 else ''}, got {len(args)}",
+                            span)
+        types = []
+        for arg, declared in zip(args, fn.arg_types):
+            if arg.name is not None:
+                self.sink.error("PP225", f"`{label}` takes no named arguments", arg.name.span)
+            got = self.type_of(arg.value, declared)
+            if declared not in (T.META_TYPE, T.JSON) and not T.assignable(got, declared):
+                self.sink.error("PP220", f"`{label}` expects `{declared}` here, got `{got}`", arg.value.span)
+            types.append(got)
+        return types
+
+    def _Filter(self, expr: ast.Filter, expected):
+        value = self.type_of(expr.value)
+        fn = builtins.FILTERS.get(expr.name.name)
+        if fn is None:
+            self.sink.error("PP222", f"unknown filter `{expr.name.name}`", expr.name.span,
+                            help=suggest(expr.name.name, builtins.FILTERS) or f"filters: {', '.join(builtins.FILTERS)}")
+            return T.UNKNOWN
+        arg_types = self._builtin_args(fn, expr.args, expr.span, fn.name)
+        if isinstance(value, T.UnknownT):
+            return T.UNKNOWN
+        try:
+            return fn.typing(value, arg_types + [T.UNKNOWN] * (1 - len(arg_types)) if fn.name == "default" else arg_types)
+        except builtins.FilterTypeError as err:
+            self.sink.error("PP220", f"filter `{fn.name}` {err}", expr.name.span)
+            return T.UNKNOWN
+
+    def _Compare(self, expr: ast.Compare, expected):
+        left = self.type_of(expr.left)
+        if expr.op in ("in", "not in"):
+            right = self.type_of(expr.right)
+            inner = T.strip_optional(right)
+            if isinstance(inner, (T.ListT,)):
+                item = inner.item
+                self._enum_operand(expr.left, item, left)
+            elif isinstance(inner, T.LiteralT) or inner == T.STR or isinstance(inner, (T.MapT, T.JsonT, T.UnknownT)):
+                pass
+            else:
+                self.sink.error("PP220", f"`in` needs a list, a map or text on the right, got `{right}`", expr.right.span)
+            return T.BOOL
+        right = self.type_of(expr.right, expected=left)
+        if isinstance(left, T.UnknownT) or isinstance(right, T.UnknownT):
+            return T.BOOL
+        if left is TARGET_RECORD and right == T.STR or right is TARGET_RECORD and left == T.STR:
+            return T.BOOL  # `target == "anthropic"` compares the target name
+        if expr.op in ("==", "!="):
+            if isinstance(left, T.EnumT) and isinstance(expr.right, ast.Literal) and isinstance(expr.right.value, str):
+                self._enum_literal(left, expr.right)
+            elif isinstance(right, T.EnumT) and isinstance(expr.left, ast.Literal) and isinstance(expr.left.value, str):
+                self._enum_literal(right, expr.left)
+            elif not T.comparable(left, right):
+                self.sink.error("PP220", f"comparing `{left}` with `{right}` is always "
+                                f"{'false' if expr.op == '==' else 'true'}", expr.span)
+            return T.BOOL
+        ordered = {T.INT, T.FLOAT}
+        l, r = T.strip_optional(left), T.strip_optional(right)
+        if not ((l in ordered and r in ordered) or (l == r == T.STR) or isinstance(l, T.JsonT) or isinstance(r, T.JsonT)):
+            self.sink.error("PP220", f"`{expr.op}` needs two numbers or two strings, got `{left}` and `{right}`",
+                            expr.span)
+        return T.BOOL
+
+    def _enum_operand(self, node, item, got):
+        if isinstance(item, T.EnumT) and isinstance(node, ast.Literal) and isinstance(node.value, str):
+            self._enum_literal(item, node)
+
+    def _enum_literal(self, enum: T.EnumT, literal: ast.Literal) -> None:
+        if literal.value not in enum.members:
+            self.sink.error("PP204", f"{literal.value!r} is not a member of `{enum.name}`", literal.span,
+                            help=suggest(literal.value, enum.members) or f"members: {', '.join(enum.members)}")
+
+    def _And(self, expr, expected):
+        for item in expr.items:
+            self.type_of(item)
+        return T.BOOL
+
+    _Or = _And
+
+    def _Not(self, expr, expected):
+        self.type_of(expr.operand)
+        return T.BOOL
+
+    def _ListLit(self, expr: ast.ListLit, expected):
+        item_expected = T.strip_optional(expected).item if isinstance(T.strip_optional(expected), T.ListT) else None
+        items = [self.type_of(i, item_expected) for i in expr.items]
+        if not items:
+            return T.ListT(T.UNKNOWN)
+        first = items[0]
+        return T.ListT(first if all(i == first or i is first for i in items) else T.JSON)
+
+    def _RecordLit(self, expr: ast.RecordLit, expected):
+        for _key, value in expr.entries:
+            self.type_of(value)
+        return T.MapT(T.JSON)
+
+    # ---------------------------------------------------------------- values
+    def check_value(self, expr: ast.Expr, expected: T.Type, what: str = "value") -> None:
+        """Check that `expr` fits `expected`, looking into list and record literals."""
+        target = T.strip_optional(expected)
+        if isinstance(expr, ast.Literal) and expr.value is None:
+            if not isinstance(expected, (T.OptionalT, T.JsonT, T.UnknownT)):
+                self.sink.error("PP220", f"`null` is not a `{expected}`", expr.span, help="declare the type optional with `?`")
+            return
+        if isinstance(expr, ast.RecordLit) and isinstance(target, T.RecordT):
+            self._check_record(expr, target)
+            return
+        if isinstance(expr, ast.RecordLit) and isinstance(target, T.MapT):
+            for _k, v in expr.entries:
+                self.check_value(v, target.value)
+            return
+        if isinstance(expr, ast.ListLit) and isinstance(target, T.MessagesT):
+            for item in expr.items:
+                self.check_value(item, T.MESSAGE_RECORD)
+            return
+        if isinstance(expr, ast.ListLit) and isinstance(target, T.ListT):
+            for item in expr.items:
+                self.check_value(item, target.item)
+            return
+        if isinstance(expr, ast.Literal) and isinstance(expr.value, str) and isinstance(target, T.EnumT):
+            self._enum_literal(target, expr)
+            return
+        if isinstance(expr, ast.Literal) and isinstance(target, T.LiteralT):
+            if expr.value not in target.values:
+                self.sink.error("PP220", f"{expr.value!r} is not one of {target}", expr.span)
+            return
+        if isinstance(expr, ast.Literal) and isinstance(target, T.MediaT) and isinstance(expr.value, str):
+            return  # a URL, data: URI or path
+        got = self.type_of(expr, expected)
+        if not T.assignable(got, expected):
+            self.sink.error("PP220", f"expected `{expected}`, got `{got}`", expr.span)
+
+    def _check_record(self, expr: ast.RecordLit, record: T.RecordT) -> None:
+        seen = set()
+        for key, value in expr.entries:
+            field = record.fields.get(key.name)
+            if field is None:
+                self.sink.error("PP203", f"`{record.name}` has no field `{key.name}`", key.span,
+                                help=suggest(key.name, record.fields) or f"fields: {', '.join(record.fields)}")
+                continue
+            seen.add(key.name)
+            self.check_value(value, field.type)
+        missing = [f for f in record.fields.values() if f.required and f.name not in seen]
+        if missing:
+            names = ", ".join(f"`{f.name}`" for f in missing)
+            self.sink.error("PP224", f"missing field{'s' if len(missing) > 1 else ''} {names} of `{record.name}`", expr.span)
+
+    # ---------------------------------------------------------------- templates
+    def check_template(self, template: ast.Template) -> None:
+        self._pieces(template.pieces)
+
+    def _pieces(self, pieces) -> None:
+        for piece in pieces:
+            if isinstance(piece, ast.Interp):
+                t = self.type_of(piece.expr)
+                if isinstance(t, (FragmentRefT, ModuleRefT, T.TypeValueT)):
+                    self.sink.error("PP230", f"`{t}` is not a value", piece.expr.span,
+                                    help="call a fragment with `()`; pass a type to schema(), example() or notation()")
+                elif not T.is_text_like(t):
+                    self.sink.error("PP230", f"a value of type `{t}` cannot be interpolated as text", piece.expr.span,
+                                    help="format it with a filter: `| json`, `| join(\", \")` or `| bullets`")
+            elif isinstance(piece, ast.IfBlock):
+                self.check_branches(piece.branches, piece.orelse, self._pieces_in)
+            elif isinstance(piece, ast.ForBlock):
+                item = self.loop_item(piece.iterable)
+                ExprChecker(self.env.child(**{piece.var.name: item}))._pieces(piece.body)
+
+    def _pieces_in(self, body) -> None:
+        self._pieces(body)
+
+    def loop_item(self, iterable: ast.Expr) -> T.Type:
+        t = self.type_of(iterable)
+        inner = T.strip_optional(t)
+        if isinstance(inner, T.ListT):
+            return inner.item
+        if isinstance(inner, T.MessagesT):
+            return T.MESSAGE_RECORD
+        if isinstance(inner, (T.JsonT, T.UnknownT)):
+            return inner
+        self.sink.error("PP221", f"cannot loop over a value of type `{t}`", iterable.span,
+                        help="`for` needs a list")
+        return T.UNKNOWN
+
+    def check_branches(self, branches, orelse, check_body) -> None:
+        """Type the conditions, check the bodies, warn about unreachable branches."""
+        earlier: list[ast.Expr] = []
+        decided = False
+        for cond, body in branches:
+            self.type_of(cond)
+            truth = truth_of(cond)
+            if decided:
+                self.sink.warning("PP241", "this branch is never reached: an earlier condition is always true",
+                                  cond.span)
+            elif truth is False:
+                self.sink.warning("PP241", "this branch is never taken: its condition is always false", cond.span,
+                                  help="remove the branch, or make the condition depend on an input")
+            elif any(cond == prior for prior in earlier):
+                self.sink.warning("PP241", "this branch is never taken: an earlier branch has the same condition",
+                                  cond.span)
+            decided = decided or truth is True
+            earlier.append(cond)
+            check_body(body)
+        if orelse is not None:
+            check_body(orelse)
+
+
+def _optional(t: T.Type) -> T.Type:
+    return t if isinstance(t, (T.OptionalT, T.UnknownT, T.JsonT)) else T.OptionalT(t)
+
+
+class _NullSink(Sink):
+    """Swallows diagnostics: a callee's parameter types were checked at its declaration."""
+
+    def add(self, diagnostic) -> None:
+        pass
