@@ -121,7 +121,7 @@ FILTERS: dict[str, Builtin] = {b.name: b for b in (
 
 
 def _type_arg(args: list) -> T.Type:
-    if not isinstance(args[0], (T.TypeValueT, T.UnknownT)):
+    if not isinstance(args[0], (T.TypeValueT, T.MetaTypeT, T.UnknownT)):
         raise FilterTypeError(f"expects a type name, got {args[0]}")
     return T.STR
 

@@ -42,7 +42,10 @@ class Printer:
     # ---------------------------------------------------------------- comments
     def leading(self, before: int, indent: str) -> None:
         while self.next_comment < len(self.comments) and self.comments[self.next_comment].span.start < before:
-            self.out.append(indent + self.comments[self.next_comment].text.rstrip())
+            comment = self.comments[self.next_comment]
+            self.keep_blank_line(comment.span.start)
+            self.out.append(indent + comment.text.rstrip())
+            self.last_end = comment.span.end
             self.next_comment += 1
 
     def trailing(self, end: int) -> str:
