@@ -482,3 +482,5 @@ class Module(Node):
 
     decls: tuple[Node, ...]
     comments: tuple[Comment, ...] = ()
+    #: lines skipped by syntax-error recovery (see compiler.parse)
+    skipped: tuple[Span, ...] = attrs.field(default=(), eq=False)

@@ -124,6 +124,10 @@ class Sink:
         assert diagnostic.code in CODES, diagnostic.code
         self.items.append(diagnostic)
 
+    def discard(self, predicate) -> None:
+        """Drop the diagnostics for which `predicate` is true."""
+        self.items = [d for d in self.items if not predicate(d)]
+
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)

@@ -26,25 +26,86 @@ _DECL_START = re.compile(r"^(?:%s)\b" % "|".join(DECL_KEYWORDS), re.M)
 _SKIP = re.compile(r'"""(?:[^"\\]|"(?!"")|\\[\s\S])*(?:"""|$)|"(?:[^"\\\n]|\\.)*"?|//[^\n]*|\n')
 
 
+#: How many lines one declaration may lose to recovery before it is given up.
+MAX_RECOVERIES = 20
+#: Codes a recovered declaration may show only because a line of it was skipped.
+CASCADE_CODES = frozenset({"PP200", "PP203", "PP240", "PP243", "PP244"})
+
+
 def parse_source(source: SourceFile, sink: Sink) -> ast.Module:
-    """Parse one file; syntax errors go to `sink`, the AST holds what parsed."""
+    """Parse one file; syntax errors go to `sink`, the AST holds what parsed.
+
+    After a syntax error the file is parsed declaration by declaration, and
+    inside a declaration the line with the error is skipped (when its brackets
+    balance) so later mistakes are found too. `Module.recovered` lists the
+    lines (and strings) that recovery skipped: a name that occurs there may
+    look unused or unknown only because of the skip, so the checker does not
+    report it (CASCADE_CODES).
+    """
     comments: list[ast.Comment] = []
+    skipped: list[Span] = []
     try:
-        decls = _parse_chunk(source, sink, source.text, 0, comments)
+        decls = _parse_chunk(source, sink, source.text, 0, comments, skipped)
     except _ChunkFailed:
         comments.clear()
         decls = []
         for start, end in _chunks(source.text):
             try:
-                decls.extend(_parse_chunk(source, sink, source.text[start:end], start, comments, report=True))
+                decls.extend(_parse_recovering(source, sink, start, end, comments, skipped))
             except _ChunkFailed:
-                pass
+                continue
     span = Span(source, 0, len(source.text))
-    return ast.Module(decls=tuple(decls), comments=tuple(comments), span=span)
+    return ast.Module(decls=tuple(decls), comments=tuple(comments), skipped=tuple(skipped), span=span)
+
+
+def _parse_recovering(source, sink, start, end, comments, skipped: list[Span]):
+    """Parse one declaration, skipping lines with errors (recorded in `skipped`)."""
+    chunk = source.text[start:end]
+    for attempt in range(MAX_RECOVERIES + 1):
+        kept = len(comments)
+        try:
+            return _parse_chunk(source, sink, chunk, start, comments, skipped, report=True)
+        except _ChunkFailed as failed:
+            del comments[kept:]
+            line = _error_line(chunk, failed.position)
+            if line is None or attempt == MAX_RECOVERIES:
+                raise
+            a, b = line
+            chunk = chunk[:a] + " " * (b - a) + chunk[b:]
+            skipped.append(Span(source, start + a, start + b))
+    raise _ChunkFailed(None)
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _error_line(chunk: str, position: int | None) -> tuple[int, int] | None:
+    """The line holding the error, when skipping it leaves brackets balanced."""
+    if position is None or position >= len(chunk.rstrip()):
+        return None
+    a = chunk.rfind("\n", 0, position) + 1
+    b = chunk.find("\n", position)
+    b = len(chunk) if b == -1 else b
+    line = chunk[a:b]
+    if not line.strip() or line.count('"""') % 2:
+        return None
+    stripped = re.sub(r'"(?:[^"\\\n]|\\.)*"|//.*', "", line)
+    depth = {k: 0 for k in _PAIRS}
+    for ch in stripped:
+        if ch in _PAIRS:
+            depth[ch] += 1
+        for opening, closing in _PAIRS.items():
+            if ch == closing:
+                depth[opening] -= 1
+    return (a, b) if not any(depth.values()) else None
 
 
 class _ChunkFailed(Exception):
-    pass
+    """A chunk did not parse; `position` is where, relative to the chunk."""
+
+    def __init__(self, position: int | None):
+        super().__init__(position)
+        self.position = position
 
 
 def _chunks(text_: str) -> list[tuple[int, int]]:
@@ -64,7 +125,7 @@ def _chunks(text_: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(starts, starts[1:]) if a < b]
 
 
-def _parse_chunk(source, sink, chunk, offset, comments, report=False):
+def _parse_chunk(source, sink, chunk, offset, comments, skipped, report=False):
     def keep_comment(token: Token) -> None:
         comments.append(ast.Comment(text=str(token), span=Span(source, token.start_pos + offset, token.end_pos + offset)))
 
@@ -74,14 +135,19 @@ def _parse_chunk(source, sink, chunk, offset, comments, report=False):
     except lark.exceptions.UnexpectedInput as err:
         if report:
             _report_syntax_error(err, source, sink, offset, chunk, at_end_of_decl=offset + len(chunk) < len(source.text))
-        raise _ChunkFailed from None
+        raise _ChunkFailed(_error_position(err)) from None
     finally:
         grammar.comment_sink.pop()
-    return _Builder(source, sink, offset).transform(tree).decls
+    return _Builder(source, sink, offset, skipped).transform(tree).decls
 
 
-def parse_template(token_text: str, token_start: int, source: SourceFile, sink: Sink) -> ast.Template:
-    """Parse the content of a string token into a `Template`."""
+def parse_template(token_text: str, token_start: int, source: SourceFile, sink: Sink,
+                   skipped: list[Span] | None = None) -> ast.Template:
+    """Parse the content of a string token into a `Template`.
+
+    A string with a syntax error becomes an empty template; its span goes to
+    `skipped` so names used only in it are not reported as unused.
+    """
     quote = 3 if token_text.startswith('"""') else 1
     content = token_text[quote:-quote]
     content_start = token_start + quote
@@ -90,8 +156,10 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
         tree = grammar.parser().parse(content, start="template")
     except lark.exceptions.UnexpectedInput as err:
         _report_syntax_error(err, source, sink, content_start, content, in_template=True)
+        if skipped is not None:
+            skipped.append(span)
         return ast.Template(pieces=(), raw=token_text, block=quote == 3, span=span)
-    flat = _Builder(source, sink, content_start).transform(tree)
+    flat = _Builder(source, sink, content_start, skipped).transform(tree)
     for piece in flat:
         if isinstance(piece, text.RawText):
             text.check_escapes(piece, source, sink)
@@ -106,6 +174,15 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
 
 
 # ---------------------------------------------------------------- syntax errors
+
+
+def _error_position(err) -> int | None:
+    if isinstance(err, lark.exceptions.UnexpectedCharacters):
+        return err.pos_in_stream
+    token = getattr(err, "token", None)
+    if token is None or token.type == "$END":
+        return None
+    return token.start_pos
 
 
 def _terminal_patterns() -> dict[str, str]:
@@ -145,14 +222,16 @@ def _report_syntax_error(err, source, sink, offset, chunk, in_template=False, at
         )
         return
     pos = offset + token.start_pos
-    shown = str(token)
+    # The fallback lexer may return a long text run: show the word or sign at the error.
+    word = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\S", str(token)) or re.match(r"\s+", str(token))
+    shown = word.group(0) if token.type in ("TEXT", "TAG_COMMENT", "TQSTRING") else str(token)
     shown = shown if len(shown) <= 30 else shown[:27] + "..."
     desc = describe_expected(expected, patterns)
     sink.error(
         "PP101",
         f"unexpected {shown!r}" + (f"; expected {desc}" if desc else ""),
-        Span(source, pos, pos + max(len(str(token)), 1) if "\n" not in str(token) else pos + 1),
-        help=syntax.hint_for(str(token), expected),
+        Span(source, pos, pos + max(len(shown), 1) if "\n" not in shown else pos + 1),
+        help=syntax.hint_for(shown, expected),
     )
 
 
@@ -191,9 +270,9 @@ def _number(token: Token) -> int | float:
 class _Builder(Transformer):
     """Builds AST nodes bottom-up; spans are shifted by `offset`."""
 
-    def __init__(self, source: SourceFile, sink: Sink, offset: int):
+    def __init__(self, source: SourceFile, sink: Sink, offset: int, skipped: list[Span] | None = None):
         super().__init__()
-        self.source, self.sink, self.offset = source, sink, offset
+        self.source, self.sink, self.offset, self.skipped = source, sink, offset, skipped
 
     # -- helpers
     def sp(self, meta) -> Span:
@@ -339,7 +418,7 @@ class _Builder(Transformer):
 
     def template_string(self, meta, children):
         tok = children[0]
-        return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink)
+        return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
 
     def parts(self, meta, children):
         return _Marker("parts", tuple(children))

@@ -31,6 +31,20 @@ def _on_comment(token):
     return token
 
 
+class _KeywordsAsNames:
+    """Lets the lexer see `NAME` in every parser state.
+
+    Without it, a state that expects the keyword `end` but no name would lex
+    `endif` as `end` + `if`; with it, `endif` is one name and the error says
+    so. A name equal to a keyword the state expects still becomes the keyword.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream
+
+
 def _cache_path(text: str) -> str | bool:
     import hashlib
 
@@ -60,5 +74,6 @@ def parser():
         propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _on_comment},
+        postlex=_KeywordsAsNames(),
         cache=_cache_path(text),
     )

@@ -5,7 +5,10 @@ returns the scopes, which the later stages (the IR builder) read.
 """
 from __future__ import annotations
 
+import re
+
 from ..diagnostics import Sink
+from ..parse import CASCADE_CODES
 from ..loader import Program
 from .decls import DeclChecker
 from .names import ModuleScope, build_scopes
@@ -17,7 +20,27 @@ def check_program(program: Program, sink: Sink) -> dict[str, ModuleScope]:
         DeclChecker(scope, sink, scopes).check()
     for scope in scopes.values():
         _report_unused_imports(scope, sink)
+    _drop_recovery_cascades(program, sink)
     return scopes
+
+
+def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
+    """Where the parser skipped a line after a syntax error, a name may look
+    unknown or unused only because of the skip: drop those diagnostics when the
+    name occurs in a skipped line (and PP243 when a skipped line had a message)."""
+    skipped = "\n".join(span.text for m in program.modules.values() for span in m.tree.skipped)
+    if not skipped:
+        return
+
+    def cascade(d) -> bool:
+        if d.code not in CASCADE_CODES:
+            return False
+        if d.code == "PP243":
+            return re.search(r"\b(system|user|assistant|use|history|tool_call|tool_result)\b", skipped) is not None
+        word = re.match(r"\w+", d.span.text)
+        return word is not None and re.search(rf"\b{re.escape(word.group(0))}\b", skipped) is not None
+
+    sink.discard(cascade)
 
 
 def _report_unused_imports(scope: ModuleScope, sink: Sink) -> None:

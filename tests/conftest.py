@@ -1,0 +1,2 @@
+"""pytest configuration: the tests import their helpers from tests/helpers.py."""
+from __future__ import annotations
