@@ -169,7 +169,7 @@ class Template(Node):
     """
 
     pieces: tuple[Piece, ...]
-    raw: str
+    raw: str = attrs.field(eq=False)
     block: bool
     trim_end: bool = False
 

@@ -189,6 +189,8 @@ def assignable(value: Type, target: Type) -> bool:
         return True
     if value == target or value is target:
         return True
+    if isinstance(target, MetaTypeT):
+        return isinstance(value, TypeValueT)
     if isinstance(target, OptionalT):
         return value == NULL or assignable(strip_optional(value), target.inner)
     if isinstance(value, OptionalT):

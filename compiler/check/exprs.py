@@ -290,6 +290,10 @@ class ExprChecker:
         arg_types = self._builtin_args(fn, expr.args, expr.span, fn.name)
         if isinstance(value, T.UnknownT):
             return T.UNKNOWN
+        if isinstance(value, (FragmentRefT, ModuleRefT, T.TypeValueT)):
+            self.sink.error("PP220", f"`{value}` is not a value and cannot be filtered", expr.value.span,
+                            help="call a fragment with `()`; pass a type to schema(), example() or notation()")
+            return T.UNKNOWN
         try:
             return fn.typing(value, arg_types + [T.UNKNOWN] * (1 - len(arg_types)) if fn.name == "default" else arg_types)
         except builtins.FilterTypeError as err:
