@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Tree
 
 from .. import grammar
 from ..grammar import errors as syntax
@@ -152,6 +152,9 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
     content = token_text[quote:-quote]
     content_start = token_start + quote
     span = Span(source, token_start, token_start + len(token_text))
+    if "{" not in content:  # plain text: nothing for the grammar to find
+        flat: list = [text.RawText(content, content_start, content_start + len(content))] if content else []
+        return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
     try:
         tree = grammar.parser().parse(content, start="template")
     except lark.exceptions.UnexpectedInput as err:
@@ -160,6 +163,11 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
             skipped.append(span)
         return ast.Template(pieces=(), raw=token_text, block=quote == 3, span=span)
     flat = _Builder(source, sink, content_start, skipped).transform(tree)
+    return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
+
+
+def _finish_template(flat, token_text, content, content_start, quote, span, source, sink) -> ast.Template:
+    """Apply the text rules of `compiler.text` to the flat pieces of a string."""
     for piece in flat:
         if isinstance(piece, text.RawText):
             text.check_escapes(piece, source, sink)
@@ -266,13 +274,19 @@ def _number(token: Token) -> int | float:
     return int(s) if re.fullmatch(r"-?[0-9]+", s) else float(s)
 
 
-@v_args(meta=True)
-class _Builder(Transformer):
-    """Builds AST nodes bottom-up; spans are shifted by `offset`."""
+class _Builder:
+    """Builds AST nodes bottom-up from Lark's tree; spans are shifted by `offset`.
+
+    A method per grammar rule, called as `rule(meta, children)`. (A plain
+    recursion: Lark's `Transformer` with `v_args` costs a wrapper per node.)
+    """
 
     def __init__(self, source: SourceFile, sink: Sink, offset: int, skipped: list[Span] | None = None):
-        super().__init__()
         self.source, self.sink, self.offset, self.skipped = source, sink, offset, skipped
+
+    def transform(self, tree: Tree):
+        children = [self.transform(c) if type(c) is Tree else c for c in tree.children]
+        return getattr(self, tree.data)(tree.meta, children)
 
     # -- helpers
     def sp(self, meta) -> Span:
