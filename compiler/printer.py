@@ -54,7 +54,7 @@ class Printer:
             return ""
         c = self.comments[self.next_comment]
         between = self.text[end : c.span.start]
-        if c.span.start >= end and "\n" not in between:
+        if c.span.start >= end and "\n" not in between and not between.strip():
             self.next_comment += 1
             return "  " + c.text.rstrip()
         return ""

@@ -1,0 +1,86 @@
+"""The command line, run as a user runs it: exit codes and output."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import EXAMPLES, REPO, STDLIB
+
+CLI = [sys.executable, "-m", "polyprompt"]
+
+
+def run(*args: str, stdin: str | None = None, cwd=None):
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, cwd=cwd or REPO / "tests")
+
+
+def test_check_clean_files_exit_0():
+    result = run("check", str(EXAMPLES), str(STDLIB))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stderr
+
+
+def test_check_reports_errors_with_position_caret_and_help(tmp_path):
+    bad = tmp_path / "bad.prompt"
+    bad.write_text('prompt p(x: str) {\n  user "{{ y }}"\n  user "{{ x | shout }}"\n}\n')
+    result = run("check", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "bad.prompt:2:12: error[PP200]: unknown name `y`"
+    assert lines[2] == '2 |   user "{{ y }}"'
+    assert lines[3] == "  |            ^"
+    assert "bad.prompt:3:16: error[PP222]: unknown filter `shout`" in result.stdout
+    assert "= help:" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_check_json_format(tmp_path):
+    bad = tmp_path / "bad.prompt"
+    bad.write_text('prompt p() {\n  user "{{ nope }}"\n}\n')
+    result = run("check", "--format", "json", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    [item] = json.loads(result.stdout)
+    assert {k: item[k] for k in ("file", "line", "col", "end_line", "end_col", "severity", "code")} == {
+        "file": "bad.prompt", "line": 2, "col": 12, "end_line": 2, "end_col": 16, "severity": "error", "code": "PP200"}
+    assert item["message"] == "unknown name `nope`"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("check").returncode == 2
+    assert run("check", str(tmp_path / "missing.prompt")).returncode == 2
+    assert run("check", "--format", "xml", str(EXAMPLES)).returncode == 2
+    assert run("nonsense").returncode == 2
+
+
+def test_fmt_check_and_write(tmp_path):
+    f = tmp_path / "a.prompt"
+    f.write_text('prompt  p(){user "hi"} // c\n')
+    result = run("fmt", "--check", str(f))
+    assert result.returncode == 1 and "would reformat" in result.stderr
+    assert f.read_text() == 'prompt  p(){user "hi"} // c\n'
+    assert run("fmt", str(f)).returncode == 0
+    assert f.read_text() == 'prompt p() {\n  user "hi"\n}  // c\n'
+    assert run("fmt", "--check", str(f)).returncode == 0
+
+
+def test_fmt_refuses_syntax_errors_and_keeps_the_file(tmp_path):
+    f = tmp_path / "a.prompt"
+    f.write_text('prompt p( {\n')
+    result = run("fmt", str(f))
+    assert result.returncode == 1
+    assert "syntax errors" in result.stderr
+    assert f.read_text() == 'prompt p( {\n'
+
+
+def test_fmt_stdin():
+    result = run("fmt", "-", stdin='enum  E{a,b}\n')
+    assert result.returncode == 0
+    assert result.stdout == "enum E { a, b }\n"
+
+
+def test_invalid_utf8_is_a_diagnostic(tmp_path):
+    f = tmp_path / "b.prompt"
+    f.write_bytes(b'prompt p() {\n  user "caf\xe9"\n}\n')
+    result = run("check", str(f), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "b.prompt:2:12: error[PP109]" in result.stdout
