@@ -48,9 +48,13 @@ class Name(Expr):
 
 @node
 class Literal(Expr):
-    """A string, number, boolean or null constant."""
+    """A string, number, boolean or null constant.
+
+    `block` keeps a triple-quoted string as written (the formatter re-indents it).
+    """
 
     value: Union[str, int, float, bool, None]
+    block: str | None = attrs.field(default=None, eq=False)
 
 
 @node

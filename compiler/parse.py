@@ -593,9 +593,19 @@ class _Builder:
     def literal(self, meta, children):
         tok = children[0]
         value = {"TRUE": True, "FALSE": False, "NULL": None}.get(tok.type, tok)
+        if tok.type == "TQSTRING":
+            return ast.Literal(value=self._block_literal(tok), block=str(tok), span=self.sp(meta))
         if value is tok:
             value = _string_value(tok) if tok.type == "ESTRING" else _number(tok)
         return ast.Literal(value=value, span=self.sp(meta))
+
+    def _block_literal(self, tok: Token) -> str:
+        """A triple-quoted string used as a value: the text rules apply, tags do not."""
+        tpl = parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
+        if any(not isinstance(p, ast.Text) for p in tpl.pieces):
+            self.sink.error("PP101", "a string used as a value cannot hold `{{ }}` or `{% %}`", tpl.span,
+                            help="escape the braces as `\\{`, or move the text into a message")
+        return "".join(p.value for p in tpl.pieces if isinstance(p, ast.Text))
 
     def list_lit(self, meta, children):
         return ast.ListLit(items=self.nodes(children, ast.Expr), span=self.sp(meta))

@@ -197,11 +197,11 @@ class Printer:
 
     def item(self, item) -> str:
         if isinstance(item, ast.Binding):
-            return f"{item.name.name} = {self.expr(item.value)}"
+            return f"{item.name.name} = {self.value(item.value, INDENT, len(item.name.name) + 3)}"
         if isinstance(item, ast.Expect):
             return f"expect {self.expr(item.expr)}"
         if isinstance(item, ast.Reply):
-            return f"reply {self.expr(item.value)}"
+            return f"reply {self.value(item.value, INDENT, 6)}"
         if isinstance(item, ast.Split):
             seed = f" seed {item.seed}" if item.seed is not None else ""
             return f"split {item.name.name} {item.percent:g}%{seed}"
@@ -310,8 +310,10 @@ class Printer:
     # ---------------------------------------------------------------- text
     def template(self, t: ast.Template, indent: str) -> str:
         """The string as written; a block string is re-indented to `indent` + 2."""
-        raw = t.raw
-        if not t.block or "\n" not in raw:
+        return self.block_string(t.raw, indent) if t.block else t.raw
+
+    def block_string(self, raw: str, indent: str) -> str:
+        if "\n" not in raw:
             return raw
         content = raw[3:-3]
         head, _, rest = content.partition("\n")
@@ -345,6 +347,24 @@ class Printer:
         prec = _PREC.get(type(e), 9)
         s = self._expr(e)
         return f"({s})" if prec < need else s
+
+    def value(self, e: ast.Expr, indent: str, used: int) -> str:
+        """An expression that starts `used` columns into a line at `indent`:
+        a list or record literal too long for the line gets one item per line."""
+        if isinstance(e, ast.Literal) and e.block is not None:
+            return self.block_string(e.block, indent)
+        flat = self.expr(e)
+        if len(indent) + used + len(flat) <= WIDTH or not isinstance(e, (ast.ListLit, ast.RecordLit)):
+            return flat
+        inner = indent + INDENT
+        if isinstance(e, ast.ListLit):
+            items = [self.value(i, inner, 0) for i in e.items]
+            return "[\n" + "".join(f"{inner}{i},\n" for i in items) + indent + "]"
+        items = []
+        for key, v in e.entries:
+            k = key.name if key.name.isidentifier() else quote(key.name)
+            items.append(f"{k}: {self.value(v, inner, len(k) + 2)}")
+        return "{\n" + "".join(f"{inner}{i},\n" for i in items) + indent + "}"
 
     def _expr(self, e: ast.Expr) -> str:
         if isinstance(e, ast.Literal):

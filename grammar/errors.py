@@ -24,6 +24,10 @@ _FRIENDLY = {
     "FALSE": "`false`",
     "NULL": "`null`",
     "$END": "end of input",
+    "_OPEN_INTERP": "`{{`",
+    "_OPEN_TAG": "`{%`",
+    "_CLOSE_TAG": "`%}`",
+    "_ARROW": "`->`",
 }
 
 
@@ -52,9 +56,7 @@ HINTS: tuple[tuple[str | None, str | None, str], ...] = (
     ("endfor", None, "close every block with `{% end %}` (not endif/endfor)"),
     (":", "EQUAL", "test and dataset inputs are bound with `=`: `name = value`"),
     ("=", "COLON", "settings and record fields use `name: value`"),
-    ("}", "__ANON_2", "close the interpolation with `}}`"),
-    (None, "__ANON_2", "an interpolation is `{{ expression }}`"),
-    (None, "__ANON_4", "a block tag is `{% if cond %}`, `{% for x in xs %}`, `{% else %}` or `{% end %}`"),
+    (None, "_CLOSE_TAG", "a block tag is `{% if cond %}`, `{% for x in xs %}`, `{% else %}` or `{% end %}`"),
     ("elif", None, "`elif` and `else` follow the `}` of an `if` block"),
     ("&&", None, "use `and`, `or` and `not`"),
     ("||", None, "use `and`, `or` and `not`"),

@@ -125,7 +125,7 @@ def test_imports(tmp_path):
         'import "./lib.prompt" { tone, T as Thing }\nimport "./lib.prompt" as lib\nimport std.output\n'
         'prompt p(x: Thing) -> Thing {\n  user "{{ tone() }} {{ lib.tone() }} {{ x.a }} {{ output.typed(Thing) }}"\n}\n')
     assert [d.message for d in check([tmp_path / "main.prompt"])] == []
-    assert {d.code for d in check([tmp_path / "a.prompt"])} == {"PP206"}
+    assert {d.code for d in check([tmp_path / "a.prompt"]) if d.is_error} == {"PP206"}
     outside = tmp_path / "sub"
     outside.mkdir()
     (outside / "polyprompt.toml").write_text("")
