@@ -13,7 +13,6 @@ import json
 import re
 
 from . import ast
-from .span import Span
 
 INDENT = "  "
 WIDTH = 100

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyprompt.compiler.diagnostics import Sink
-from polyprompt.compiler.parse import parse_source, parse_template
+from polyprompt.compiler.build import parse_template
+from polyprompt.compiler.parse import parse_source
 from polyprompt.compiler.span import SourceFile
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,466 @@
+"""Build the AST from Lark's parse tree, and templates from string tokens.
+
+`AstBuilder` has one method per grammar rule; `parse_template` parses the
+content of a message string from the grammar's `template` start at the
+string's own offset and applies the text rules of `compiler.text`.
+"""
+from __future__ import annotations
+
+import re
+
+import lark
+from lark import Token, Tree
+
+from .. import grammar
+from . import ast, text
+from .diagnostics import Sink
+from .span import SourceFile, Span
+from .syntax_errors import report_syntax_error
+
+
+def parse_template(token_text: str, token_start: int, source: SourceFile, sink: Sink,
+                   skipped: list[Span] | None = None) -> ast.Template:
+    """Parse the content of a string token into a `Template`.
+
+    A string with a syntax error becomes an empty template; its span goes to
+    `skipped` so names used only in it are not reported as unused.
+    """
+    quote = 3 if token_text.startswith('"""') else 1
+    content = token_text[quote:-quote]
+    content_start = token_start + quote
+    span = Span(source, token_start, token_start + len(token_text))
+    if "{" not in content:  # plain text: nothing for the grammar to find
+        flat: list = [text.RawText(content, content_start, content_start + len(content))] if content else []
+        return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
+    try:
+        tree = grammar.parser().parse(content, start="template")
+    except lark.exceptions.UnexpectedInput as err:
+        report_syntax_error(err, source, sink, content_start, content, in_template=True)
+        if skipped is not None:
+            skipped.append(span)
+        return ast.Template(pieces=(), raw=token_text, block=quote == 3, span=span)
+    flat = AstBuilder(source, sink, content_start, skipped).transform(tree)
+    return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
+
+
+def _finish_template(flat, token_text, content, content_start, quote, span, source, sink) -> ast.Template:
+    """Apply the text rules of `compiler.text` to the flat pieces of a string."""
+    for piece in flat:
+        if isinstance(piece, text.RawText):
+            text.check_escapes(piece, source, sink)
+    if quote == 3:
+        text.dedent_block(flat, source, sink, content_start, content)
+    flat = text.drop_tag_lines(flat)
+    pieces = text.nest(flat, source, sink)
+    trim_end = False
+    if quote == 3 and "\n" in content:
+        pieces, trim_end = text.trim_final_newline(pieces)
+    return ast.Template(pieces=pieces, raw=token_text, block=quote == 3, trim_end=trim_end, span=span)
+
+
+
+class _Marker:
+    """Wraps an optional child so the builder can tell which ones are present."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: str, value):
+        self.kind, self.value = kind, value
+
+
+def _pick(children, kind, default=None):
+    for c in children:
+        if isinstance(c, _Marker) and c.kind == kind:
+            return c.value
+    return default
+
+
+def _string_value(token: Token) -> str:
+    return text.decode_escapes(str(token)[1:-1])
+
+
+def _number(token: Token) -> int | float:
+    s = str(token)
+    return int(s) if re.fullmatch(r"-?[0-9]+", s) else float(s)
+
+
+class AstBuilder:
+    """Builds AST nodes bottom-up from Lark's tree; spans are shifted by `offset`.
+
+    A method per grammar rule, called as `rule(meta, children)`. (A plain
+    recursion: Lark's `Transformer` with `v_args` costs a wrapper per node.)
+    """
+
+    def __init__(self, source: SourceFile, sink: Sink, offset: int, skipped: list[Span] | None = None):
+        self.source, self.sink, self.offset, self.skipped = source, sink, offset, skipped
+
+    def transform(self, tree: Tree):
+        children = [self.transform(c) if type(c) is Tree else c for c in tree.children]
+        return getattr(self, tree.data)(tree.meta, children)
+
+    # -- helpers
+    def sp(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.source, self.offset, self.offset)
+        return Span(self.source, meta.start_pos + self.offset, meta.end_pos + self.offset)
+
+    def tsp(self, token: Token) -> Span:
+        return Span(self.source, token.start_pos + self.offset, token.end_pos + self.offset)
+
+    def ident(self, token: Token) -> ast.Ident:
+        return ast.Ident(name=str(token), span=self.tsp(token))
+
+    def tokens(self, children, type_=None):
+        return [c for c in children if isinstance(c, Token) and (type_ is None or c.type == type_)]
+
+    def nodes(self, children, cls=ast.Node):
+        return tuple(c for c in children if isinstance(c, cls))
+
+    # -- module and imports
+    def module(self, meta, children):
+        return ast.Module(decls=tuple(children), span=self.sp(meta))
+
+    def dotted_name(self, meta, children):
+        return _Marker("dotted", ".".join(str(c) for c in children))
+
+    def import_name(self, meta, children):
+        names = self.tokens(children, "NAME")
+        return ast.ImportName(name=self.ident(names[0]), alias=self.ident(names[1]) if len(names) > 1 else None,
+                              span=self.sp(meta))
+
+    def import_names(self, meta, children):
+        return _Marker("names", self.nodes(children, ast.ImportName))
+
+    def import_decl(self, meta, children):
+        path = [c for c in children if isinstance(c, Token) and c.type == "ESTRING"]
+        alias = self.tokens(children, "NAME")
+        return ast.Import(
+            module=_pick(children, "dotted"),
+            path=_string_value(path[0]) if path else None,
+            alias=self.ident(alias[0]) if alias else None,
+            names=_pick(children, "names"),
+            span=self.sp(meta),
+        )
+
+    # -- types
+    def description(self, meta, children):
+        return _Marker("description", _string_value(children[0]))
+
+    def default(self, meta, children):
+        return _Marker("default", children[0])
+
+    def returns(self, meta, children):
+        return _Marker("returns", children[0])
+
+    def field(self, meta, children):
+        return ast.Field(
+            name=self.ident(children[0]),
+            optional=any(isinstance(c, Token) and c.type == "OPTIONAL" for c in children),
+            type=self.nodes(children, ast.TypeExpr)[0],
+            default=_pick(children, "default"),
+            description=_pick(children, "description"),
+            span=self.sp(meta),
+        )
+
+    param = field
+
+    def params(self, meta, children):
+        return _Marker("params", self.nodes(children, ast.Field))
+
+    def record_decl(self, meta, children):
+        return ast.RecordDecl(name=self.ident(children[0]), description=_pick(children, "description"),
+                              fields=self.nodes(children, ast.Field), span=self.sp(meta))
+
+    def alias_decl(self, meta, children):
+        return ast.AliasDecl(name=self.ident(children[0]), type=self.nodes(children, ast.TypeExpr)[0],
+                             description=_pick(children, "description"), span=self.sp(meta))
+
+    def enum_member(self, meta, children):
+        return ast.EnumMember(name=self.ident(children[0]), description=_pick(children, "description"),
+                              span=self.sp(meta))
+
+    def enum_decl(self, meta, children):
+        return ast.EnumDecl(name=self.ident(children[0]), description=_pick(children, "description"),
+                            members=self.nodes(children, ast.EnumMember), span=self.sp(meta))
+
+    def named_type(self, meta, children):
+        return ast.NamedType(name=str(children[0]), span=self.sp(meta))
+
+    def generic_type(self, meta, children):
+        return ast.GenericType(name=str(children[0]), args=self.nodes(children, ast.TypeExpr), span=self.sp(meta))
+
+    def literal_type(self, meta, children):
+        tok = children[0]
+        value = _string_value(tok) if tok.type == "ESTRING" else _number(tok)
+        return ast.LiteralType(value=value, span=self.sp(meta))
+
+    def optional_type(self, meta, children):
+        return ast.OptionalType(inner=children[0], span=self.sp(meta))
+
+    def union_type(self, meta, children):
+        return ast.UnionType(options=self.nodes(children, ast.TypeExpr), span=self.sp(meta))
+
+    # -- tools, prompts, fragments
+    def tool_decl(self, meta, children):
+        return ast.ToolDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
+                            returns=_pick(children, "returns"), description=_pick(children, "description"),
+                            span=self.sp(meta))
+
+    def block(self, meta, children):
+        return _Marker("block", tuple(children))
+
+    def prompt_decl(self, meta, children):
+        return ast.PromptDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
+                              returns=_pick(children, "returns"), body=_pick(children, "block", ()),
+                              span=self.sp(meta))
+
+    def fragment_decl(self, meta, children):
+        templates = self.nodes(children, ast.Template)
+        return ast.FragmentDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
+                                text=templates[0] if templates else None, body=_pick(children, "block"),
+                                span=self.sp(meta))
+
+    # -- statements
+    def setting(self, meta, children):
+        return ast.Setting(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
+
+    def settings(self, meta, children):
+        return _Marker("settings", self.nodes(children, ast.Setting))
+
+    def model_stmt(self, meta, children):
+        model = self.tokens(children, "ESTRING")
+        return ast.ModelStmt(model=_string_value(model[0]) if model else None,
+                             settings=_pick(children, "settings", ()), span=self.sp(meta))
+
+    def tools_stmt(self, meta, children):
+        return ast.ToolsStmt(tools=tuple(self.ident(t) for t in children), span=self.sp(meta))
+
+    def role(self, meta, children):
+        return _Marker("role", str(children[0]))
+
+    media = role
+
+    def template_string(self, meta, children):
+        tok = children[0]
+        return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
+
+    def parts(self, meta, children):
+        return _Marker("parts", tuple(children))
+
+    def media_part(self, meta, children):
+        return ast.Media(kind=children[0].value, expr=children[1], span=self.sp(meta))
+
+    def _body(self, children):
+        parts = _pick(children, "parts")
+        if parts is not None:
+            return parts, True
+        return self.nodes(children, ast.Template), False
+
+    def message(self, meta, children):
+        parts, braced = self._body(children)
+        return ast.Message(role=_pick(children, "role"), parts=parts, braced=braced, span=self.sp(meta))
+
+    def call_id(self, meta, children):
+        return _Marker("call_id", children[0])
+
+    def args(self, meta, children):
+        return _Marker("args", self.nodes(children, ast.Arg))
+
+    def arg(self, meta, children):
+        if len(children) == 2:
+            return ast.Arg(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
+        return ast.Arg(name=None, value=children[0], span=self.sp(meta))
+
+    def tool_call_stmt(self, meta, children):
+        return ast.ToolCall(tool=self.ident(children[0]), args=_pick(children, "args", ()),
+                            call_id=_pick(children, "call_id"), span=self.sp(meta))
+
+    def tool_result_stmt(self, meta, children):
+        parts, braced = self._body(children)
+        return ast.ToolResult(tool=self.ident(children[0]), call_id=_pick(children, "call_id"), parts=parts,
+                              braced=braced, span=self.sp(meta))
+
+    def history_stmt(self, meta, children):
+        return ast.History(param=self.ident(children[0]) if children else None, span=self.sp(meta))
+
+    def cache_stmt(self, meta, children):
+        return ast.Cache(ttl=_string_value(children[0]) if children else None, span=self.sp(meta))
+
+    def budget_stmt(self, meta, children):
+        return ast.Budget(tokens=int(children[0]), span=self.sp(meta))
+
+    def priority_stmt(self, meta, children):
+        return ast.Priority(level=int(children[0]), body=_pick(children, "block", ()), span=self.sp(meta))
+
+    def postfix_name(self, meta, children):
+        return _Marker("qualname", tuple(self.ident(t) for t in children))
+
+    def use_stmt(self, meta, children):
+        return ast.Use(fragment=_pick(children, "qualname"), args=_pick(children, "args", ()), span=self.sp(meta))
+
+    def for_stmt(self, meta, children):
+        return ast.For(var=self.ident(children[0]), iterable=children[1], body=_pick(children, "block", ()),
+                       span=self.sp(meta))
+
+    def elif_clause(self, meta, children):
+        return _Marker("elif", (children[0], children[1].value))
+
+    def else_clause(self, meta, children):
+        return _Marker("else", children[0].value)
+
+    def if_stmt(self, meta, children):
+        branches = [(children[0], children[1].value)]
+        branches += [c.value for c in children if isinstance(c, _Marker) and c.kind == "elif"]
+        return ast.If(branches=tuple(branches), orelse=_pick(children, "else"), span=self.sp(meta))
+
+    def target_stmt(self, meta, children):
+        return ast.TargetBlock(target=_string_value(children[0]), body=_pick(children, "block", ()),
+                               span=self.sp(meta))
+
+    # -- tests, datasets, targets
+    def binding(self, meta, children):
+        return ast.Binding(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
+
+    def expect_item(self, meta, children):
+        return ast.Expect(expr=children[0], span=self.sp(meta))
+
+    def reply_item(self, meta, children):
+        return ast.Reply(value=children[0], span=self.sp(meta))
+
+    def test_decl(self, meta, children):
+        title = self.tokens(children, "ESTRING")
+        return ast.TestDecl(prompt=self.ident(children[0]), title=_string_value(title[0]) if title else None,
+                            items=self.nodes(children), span=self.sp(meta))
+
+    def split_item(self, meta, children):
+        seed = self.tokens(children, "INT")
+        return ast.Split(name=self.ident(children[0]), percent=float(str(children[1])[:-1]),
+                         seed=int(seed[0]) if seed else None, span=self.sp(meta))
+
+    def where_item(self, meta, children):
+        return ast.Where(expr=children[0], span=self.sp(meta))
+
+    def limit_item(self, meta, children):
+        return ast.Limit(count=int(children[0]), span=self.sp(meta))
+
+    def weight_item(self, meta, children):
+        return ast.Weight(value=float(children[0]), span=self.sp(meta))
+
+    def teacher_item(self, meta, children):
+        return ast.Teacher(target=_string_value(children[0]), span=self.sp(meta))
+
+    def dataset_decl(self, meta, children):
+        strings = self.tokens(children, "ESTRING")
+        title, source = (strings[0], strings[1]) if len(strings) == 2 else (None, strings[0])
+        return ast.DatasetDecl(prompt=self.ident(children[0]), title=_string_value(title) if title else None,
+                               source=_string_value(source), items=self.nodes(children), span=self.sp(meta))
+
+    def caps_item(self, meta, children):
+        return ast.Caps(settings=_pick(children, "settings", ()), span=self.sp(meta))
+
+    def target_decl(self, meta, children):
+        return ast.TargetDecl(name=self.ident(children[0]), backend=_string_value(children[1]),
+                              items=self.nodes(children), span=self.sp(meta))
+
+    # -- the text syntax (flat; compiler.text nests it)
+    def template(self, meta, children):
+        flat = []
+        for c in children:
+            if isinstance(c, Token) and c.type == "TEXT":
+                flat.append(text.RawText(str(c), c.start_pos + self.offset, c.end_pos + self.offset))
+            elif isinstance(c, Token):  # TAG_COMMENT
+                flat.append(text.RawTag("comment", c.start_pos + self.offset, c.end_pos + self.offset))
+            else:
+                flat.append(c)
+        return flat
+
+    def _tag(self, kind, meta, expr=None, var=None):
+        span = self.sp(meta)
+        return text.RawTag(kind, span.start, span.end, expr=expr, var=var)
+
+    def interp(self, meta, children):
+        return self._tag("interp", meta, children[0])
+
+    def tag_if(self, meta, children):
+        return self._tag("if", meta, children[0])
+
+    def tag_elif(self, meta, children):
+        return self._tag("elif", meta, children[0])
+
+    def tag_else(self, meta, children):
+        return self._tag("else", meta)
+
+    def tag_for(self, meta, children):
+        return self._tag("for", meta, children[1], self.ident(children[0]))
+
+    def tag_end(self, meta, children):
+        return self._tag("end", meta)
+
+    # -- expressions
+    def name(self, meta, children):
+        return ast.Name(name=str(children[0]), span=self.sp(meta))
+
+    def literal(self, meta, children):
+        tok = children[0]
+        value = {"TRUE": True, "FALSE": False, "NULL": None}.get(tok.type, tok)
+        if tok.type == "TQSTRING":
+            return ast.Literal(value=self._block_literal(tok), block=str(tok), span=self.sp(meta))
+        if value is tok:
+            value = _string_value(tok) if tok.type == "ESTRING" else _number(tok)
+        return ast.Literal(value=value, span=self.sp(meta))
+
+    def _block_literal(self, tok: Token) -> str:
+        """A triple-quoted string used as a value: the text rules apply, tags do not."""
+        tpl = parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
+        if any(not isinstance(p, ast.Text) for p in tpl.pieces):
+            self.sink.error("PP101", "a string used as a value cannot hold `{{ }}` or `{% %}`", tpl.span,
+                            help="escape the braces as `\\{`, or move the text into a message")
+        return "".join(p.value for p in tpl.pieces if isinstance(p, ast.Text))
+
+    def list_lit(self, meta, children):
+        return ast.ListLit(items=self.nodes(children, ast.Expr), span=self.sp(meta))
+
+    def entry(self, meta, children):
+        key = children[0]
+        ident = ast.Ident(name=_string_value(key) if key.type == "ESTRING" else str(key), span=self.tsp(key))
+        return _Marker("entry", (ident, children[1]))
+
+    def record_lit(self, meta, children):
+        return ast.RecordLit(entries=tuple(c.value for c in children), span=self.sp(meta))
+
+    def getattr(self, meta, children):
+        return ast.GetAttr(obj=children[0], attr=self.ident(children[1]), span=self.sp(meta))
+
+    def getitem(self, meta, children):
+        return ast.GetItem(obj=children[0], index=children[1], span=self.sp(meta))
+
+    def call(self, meta, children):
+        return ast.Call(func=children[0], args=_pick(children, "args", ()), span=self.sp(meta))
+
+    def filter(self, meta, children):
+        return _Marker("filter", (self.ident(children[0]), _pick(children, "args", ()), self.sp(meta)))
+
+    def filtered(self, meta, children):
+        value = children[0]
+        for marker in children[1:]:
+            name, args, span = marker.value
+            value = ast.Filter(value=value, name=name, args=args, span=value.span.to(span))
+        return value
+
+    def compare(self, meta, children):
+        return ast.Compare(op=str(children[1]), left=children[0], right=children[2], span=self.sp(meta))
+
+    def in_(self, meta, children):
+        return ast.Compare(op="in", left=children[0], right=children[1], span=self.sp(meta))
+
+    def not_in(self, meta, children):
+        return ast.Compare(op="not in", left=children[0], right=children[1], span=self.sp(meta))
+
+    def and_(self, meta, children):
+        return ast.And(items=tuple(children), span=self.sp(meta))
+
+    def or_(self, meta, children):
+        return ast.Or(items=tuple(children), span=self.sp(meta))
+
+    def not_(self, meta, children):
+        return ast.Not(operand=children[0], span=self.sp(meta))

@@ -1,0 +1,92 @@
+"""Packaging: one import name, every subpackage listed, the wheel works alone."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+
+import pytest
+
+from helpers import REPO
+
+MAPPED = {"polyprompt": "polyprompt", "polyprompt.grammar": "grammar", "polyprompt.compiler": "compiler",
+          "polyprompt.backends": "backends", "polyprompt.stdlib": "stdlib"}
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def test_every_subpackage_is_listed():
+    """setuptools silently leaves out an unlisted subpackage: keep the list exact."""
+    found = set()
+    for package, folder in MAPPED.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / folder)
+            found.add(".".join([package, *rel.parts]))
+    assert set(pyproject()["tool"]["setuptools"]["packages"]) == found
+
+
+def test_package_dirs_map_the_fixed_layout():
+    assert pyproject()["tool"]["setuptools"]["package-dir"] == MAPPED
+
+
+def test_no_generic_top_level_modules():
+    for name in ("compiler", "backends", "grammar", "stdlib"):
+        spec = importlib.util.find_spec(name)
+        assert spec is None or not str(spec.origin or "").startswith(str(REPO)), name
+
+
+def test_torch_is_pinned():
+    deps = pyproject()["project"]["dependencies"]
+    assert "torch==2.13.0" in deps
+
+
+def test_check_does_not_import_heavy_modules():
+    code = ("import sys, polyprompt.api as a; a.check(['examples']); "
+            "heavy = [m for m in ('torch', 'transformers', 'jinja2', 'pygls') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(REPO)], check=True, capture_output=True)
+    [whl] = out.glob("polyprompt-*.whl")
+    return whl
+
+
+def test_wheel_holds_only_the_polyprompt_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.startswith("polyprompt-")}
+    assert tops == {"polyprompt"}
+    assert "polyprompt/grammar/polyprompt.lark" in names
+    assert "polyprompt/stdlib/std/output.prompt" in names
+    assert "polyprompt/compiler/check/names.py" in names
+
+
+def test_installed_wheel_imports_and_finds_its_data(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = (
+        "import polyprompt, polyprompt.api as api, importlib.util as u;"
+        f"assert polyprompt.__file__.startswith({str(site)!r}), polyprompt.__file__;"
+        "assert u.find_spec('compiler') is None and u.find_spec('backends') is None;"
+        "from polyprompt import stdlib, grammar;"
+        "assert stdlib.find('std.output') and 'prompt_decl' in grammar.grammar_text();"
+        "print(len(api.check_text('import std.output\\nprompt p() -> str {\\n  user \"{{ output.typed(str) }}\"\\n}\\n')))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
+
+
+def test_importing_from_the_repo_root_is_refused():
+    out = subprocess.run([sys.executable, "-c", "import compiler"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode != 0 and "import polyprompt.compiler" in out.stderr
