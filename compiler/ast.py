@@ -12,7 +12,9 @@ import attrs
 
 from .span import Span
 
-node = attrs.frozen(kw_only=True)
+# No generated __repr__ (Node has one): generating it for every class costs
+# more start-up time than all other methods together.
+node = attrs.frozen(kw_only=True, slots=False, repr=False)
 
 
 def _span() -> Span:
@@ -24,6 +26,10 @@ class Node:
     """Base of every node."""
 
     span: Span = _span()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self)) if f.repr and f.eq)
+        return f"{type(self).__name__}({fields})"
 
 
 @node

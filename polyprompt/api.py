@@ -19,7 +19,6 @@ from .compiler.check import check_program
 from .compiler.diagnostics import Diagnostic, Sink
 from .compiler.loader import Program, load, read_source
 from .compiler.parse import parse_source
-from .compiler.printer import format_module
 from .compiler.span import SourceFile
 
 
@@ -84,6 +83,8 @@ def format_source(source: SourceFile) -> FormatResult:
     syntax = tuple(d for d in sink.sorted() if d.is_error and d.code.startswith("PP1"))
     if syntax:
         return FormatResult(source.path, source.text, None, syntax)
+    from .compiler.printer import format_module
+
     return FormatResult(source.path, source.text, format_module(module), ())
 
 

@@ -174,6 +174,7 @@ class DeclChecker:
                 total += item.percent
                 if not 0 < item.percent < 100:
                     self.sink.error("PP232", "a split takes more than 0% and less than 100% of the rows", item.span)
+                    total = float("-inf")  # reported here; the sum would say it again
             elif isinstance(item, ast.Where):
                 checker.type_of(item.expr)
             elif isinstance(item, ast.Limit) and item.count <= 0:
