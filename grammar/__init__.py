@@ -1,6 +1,6 @@
 """The polyprompt grammar, loaded once per process.
 
-`parser()` returns the one LALR parser (contextual lexer, positions kept),
+`parser()` returns the one LALR parser (contextual lexer, every token kept),
 built from `polyprompt.lark` on first use and cached on disk by Lark, so a
 fresh process loads the tables instead of rebuilding them.
 """
@@ -71,7 +71,7 @@ def parser():
         start=["module", "template"],
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        keep_all_tokens=True,  # spans come from the tokens (see compiler.build)
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _on_comment},
         postlex=_KeywordsAsNames(),

@@ -103,7 +103,7 @@ def test_test_and_dataset_arguments_are_checked():
     text += 'test p "t" {\n  n = "x"\n  extra = 1\n}\n'
     text += 'dataset p from "d.jsonl" {\n  ticket = row.a\n  split a 100%\n}\n'
     found = [c for c, *_ in codes(text)]
-    assert sorted(found) == sorted(["PP224", "PP220", "PP225", "PP232", "PP232"])
+    assert sorted(found) == sorted(["PP224", "PP220", "PP225", "PP232"])
 
 
 def test_duplicate_and_unknown_declarations():
