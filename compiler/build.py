@@ -136,6 +136,14 @@ class AstBuilder:
         return getattr(self, tree.data)(_Meta(start, end), kids), start, end
 
     # -- helpers
+    def string(self, token: Token) -> str:
+        """The value of a plain string token; unknown escapes are reported (PP104)."""
+        raw = str(token)[1:-1]
+        if "\\" in raw:
+            start = token.start_pos + self.offset + 1
+            text.check_escapes(text.RawText(raw, start, start + len(raw)), self.source, self.sink)
+        return text.decode_escapes(raw)
+
     def sp(self, meta) -> Span:
         if meta.empty:
             return Span(self.source, self.offset, self.offset)
@@ -178,7 +186,7 @@ class AstBuilder:
         alias = self.tokens(children, "NAME")
         return ast.Import(
             module=_pick(children, "dotted"),
-            path=_string_value(path[0]) if path else None,
+            path=self.string(path[0]) if path else None,
             alias=self.ident(alias[0]) if alias else None,
             names=_pick(children, "names"),
             span=self.sp(meta),
@@ -186,7 +194,7 @@ class AstBuilder:
 
     # -- types
     def description(self, meta, children):
-        return _Marker("description", _string_value(children[0]))
+        return _Marker("description", self.string(children[0]))
 
     def default(self, meta, children):
         return _Marker("default", children[0])
@@ -233,7 +241,7 @@ class AstBuilder:
 
     def literal_type(self, meta, children):
         tok = children[0]
-        value = _string_value(tok) if tok.type == "ESTRING" else _number(tok)
+        value = self.string(tok) if tok.type == "ESTRING" else _number(tok)
         return ast.LiteralType(value=value, span=self.sp(meta))
 
     def optional_type(self, meta, children):
@@ -271,7 +279,7 @@ class AstBuilder:
 
     def model_stmt(self, meta, children):
         model = self.tokens(children, "ESTRING")
-        return ast.ModelStmt(model=_string_value(model[0]) if model else None,
+        return ast.ModelStmt(model=self.string(model[0]) if model else None,
                              settings=_pick(children, "settings", ()), span=self.sp(meta))
 
     def tools_stmt(self, meta, children):
@@ -326,7 +334,7 @@ class AstBuilder:
         return ast.History(param=self.ident(children[0]) if children else None, span=self.sp(meta))
 
     def cache_stmt(self, meta, children):
-        return ast.Cache(ttl=_string_value(children[0]) if children else None, span=self.sp(meta))
+        return ast.Cache(ttl=self.string(children[0]) if children else None, span=self.sp(meta))
 
     def budget_stmt(self, meta, children):
         return ast.Budget(tokens=int(children[0]), span=self.sp(meta))
@@ -356,7 +364,7 @@ class AstBuilder:
         return ast.If(branches=tuple(branches), orelse=_pick(children, "else"), span=self.sp(meta))
 
     def target_stmt(self, meta, children):
-        return ast.TargetBlock(target=_string_value(children[0]), body=_pick(children, "block", ()),
+        return ast.TargetBlock(target=self.string(children[0]), body=_pick(children, "block", ()),
                                span=self.sp(meta))
 
     # -- tests, datasets, targets
@@ -371,7 +379,7 @@ class AstBuilder:
 
     def test_decl(self, meta, children):
         title = self.tokens(children, "ESTRING")
-        return ast.TestDecl(prompt=self.ident(children[0]), title=_string_value(title[0]) if title else None,
+        return ast.TestDecl(prompt=self.ident(children[0]), title=self.string(title[0]) if title else None,
                             items=self.nodes(children), span=self.sp(meta))
 
     def split_item(self, meta, children):
@@ -389,19 +397,19 @@ class AstBuilder:
         return ast.Weight(value=float(children[0]), span=self.sp(meta))
 
     def teacher_item(self, meta, children):
-        return ast.Teacher(target=_string_value(children[0]), span=self.sp(meta))
+        return ast.Teacher(target=self.string(children[0]), span=self.sp(meta))
 
     def dataset_decl(self, meta, children):
         strings = self.tokens(children, "ESTRING")
         title, source = (strings[0], strings[1]) if len(strings) == 2 else (None, strings[0])
-        return ast.DatasetDecl(prompt=self.ident(children[0]), title=_string_value(title) if title else None,
-                               source=_string_value(source), items=self.nodes(children), span=self.sp(meta))
+        return ast.DatasetDecl(prompt=self.ident(children[0]), title=self.string(title) if title else None,
+                               source=self.string(source), items=self.nodes(children), span=self.sp(meta))
 
     def caps_item(self, meta, children):
         return ast.Caps(settings=_pick(children, "settings", ()), span=self.sp(meta))
 
     def target_decl(self, meta, children):
-        return ast.TargetDecl(name=self.ident(children[0]), backend=_string_value(children[1]),
+        return ast.TargetDecl(name=self.ident(children[0]), backend=self.string(children[1]),
                               items=self.nodes(children), span=self.sp(meta))
 
     # -- the text syntax (flat; compiler.text nests it)
@@ -448,7 +456,7 @@ class AstBuilder:
         if tok.type == "TQSTRING":
             return ast.Literal(value=self._block_literal(tok), block=str(tok), span=self.sp(meta))
         if value is tok:
-            value = _string_value(tok) if tok.type == "ESTRING" else _number(tok)
+            value = self.string(tok) if tok.type == "ESTRING" else _number(tok)
         return ast.Literal(value=value, span=self.sp(meta))
 
     def _block_literal(self, tok: Token) -> str:
@@ -464,7 +472,7 @@ class AstBuilder:
 
     def entry(self, meta, children):
         key = children[0]
-        ident = ast.Ident(name=_string_value(key) if key.type == "ESTRING" else str(key), span=self.tsp(key))
+        ident = ast.Ident(name=self.string(key) if key.type == "ESTRING" else str(key), span=self.tsp(key))
         return _Marker("entry", (ident, children[1]))
 
     def record_lit(self, meta, children):

@@ -316,6 +316,7 @@ class Printer:
             return raw
         content = raw[3:-3]
         head, _, rest = content.partition("\n")
+        head = head if head.strip(" \t") else ""  # spaces after the opening quotes are dropped
         lines = rest.split("\n")
         old = lines[-1]
         if old.strip(" \t") != "":

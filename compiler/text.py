@@ -83,32 +83,53 @@ def dedent_block(flat: list[Flat], file: SourceFile, sink: Sink, content_start: 
     last_nl = content.rfind("\n")
     tail = content[last_nl + 1 :]
     indent = tail if tail.strip(" \t") == "" else ""
+    opening = len(content) - len(content.lstrip(" \t"))  # spaces after the opening quotes
     first = flat[0] if flat and isinstance(flat[0], RawText) else None
-    if first is not None and first.start == content_start and content.startswith("\n"):
-        first.value = first.value[1:]
-        first.start += 1
+    starts_on_next_line = content[opening:].startswith("\n")
+    if first is not None and first.start == content_start and starts_on_next_line:
+        first.value = first.value[opening + 1 :]
+        first.start += opening + 1
     if not indent:
         return
-    at_line_start = content.startswith("\n")  # text right after the quotes keeps its spaces
-    for piece in flat:
+    at_line_start = starts_on_next_line  # text right after the quotes keeps its spaces
+    for n, piece in enumerate(flat):
         if not isinstance(piece, RawText):
             at_line_start = False
             continue
-        piece.value = _strip_indent(piece, indent, at_line_start, file, sink)
+        followed_by_tag = n + 1 < len(flat)
+        piece.value = _strip_indent(piece, indent, at_line_start, followed_by_tag, file, sink)
         at_line_start = piece.value.endswith("\n") or (at_line_start and piece.value == "")
 
 
-def _strip_indent(piece: RawText, indent: str, at_line_start: bool, file: SourceFile, sink: Sink) -> str:
+def _strip_indent(piece: RawText, indent: str, at_line_start: bool, followed_by_tag: bool,
+                  file: SourceFile, sink: Sink) -> str:
+    """Strip `indent` from each line start in one text run.
+
+    A line of only whitespace becomes empty. The last line of a run that a
+    `{{ }}` or `{% %}` follows is the start of that tag's line: it must hold
+    the indentation too.
+    """
     lines = piece.value.split("\n")
     out = []
     offset = piece.start
     for i, line in enumerate(lines):
+        last = i == len(lines) - 1
         if i > 0 or at_line_start:
-            if line.startswith(indent):
-                line = line[len(indent) :]
-            elif line.strip(" \t") == "":
+            if last and followed_by_tag and not line.startswith(indent):
+                ws = len(line) - len(line.lstrip(" \t"))
+                sink.error(
+                    "PP108",
+                    "this line is indented less than the closing quotes",
+                    Span(file, offset, offset + max(ws, 1)),
+                    help=f"indent every line of the string by at least {len(indent)} characters, "
+                    "or move the closing quotes left",
+                )
+                line = line.lstrip(" \t")
+            elif line.strip(" \t") == "" and not (last and followed_by_tag):
                 line = ""
-            elif not (i == len(lines) - 1 and line == ""):
+            elif line.startswith(indent):
+                line = line[len(indent) :]
+            elif not (last and line == ""):
                 ws = len(line) - len(line.lstrip(" \t"))
                 sink.error(
                     "PP108",
