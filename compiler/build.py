@@ -36,11 +36,41 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
         tree = grammar.parser().parse(content, start="template")
     except lark.exceptions.UnexpectedInput as err:
         report_syntax_error(err, source, sink, content_start, content, in_template=True)
+        _report_more_template_errors(err, content, content_start, source, sink)
         if skipped is not None:
             skipped.append(span)
         return ast.Template(pieces=(), raw=token_text, block=quote == 3, span=span)
     flat = AstBuilder(source, sink, content_start, skipped).transform(tree)
     return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
+
+
+MAX_TEMPLATE_ERRORS = 10
+_TAG_START = re.compile(r"\{\{|\{%")
+
+
+def _report_more_template_errors(err, content, content_start, source, sink) -> None:
+    """Find the other syntax errors of a string: blank out the tag with the
+    error and parse again. (The string is still dropped from the AST.)"""
+    for _ in range(MAX_TEMPLATE_ERRORS):
+        pos = err.pos_in_stream if isinstance(err, lark.exceptions.UnexpectedCharacters) else getattr(
+            getattr(err, "token", None), "start_pos", None)
+        if pos is None:
+            return
+        starts = [m.start() for m in _TAG_START.finditer(content, 0, pos + 1)]
+        if not starts:
+            return
+        start = starts[-1]
+        close = min((i for i in (content.find("}}", pos), content.find("%}", pos)) if i != -1), default=-1)
+        nxt = _TAG_START.search(content, pos + 1)
+        if close == -1 or (nxt is not None and nxt.start() < close):
+            return  # the tag is not closed: what follows would only repeat the error
+        content = content[:start] + " " * (close + 2 - start) + content[close + 2:]
+        try:
+            grammar.parser().parse(content, start="template")
+            return
+        except lark.exceptions.UnexpectedInput as again:
+            report_syntax_error(again, source, sink, content_start, content, in_template=True)
+            err = again
 
 
 def _finish_template(flat, token_text, content, content_start, quote, span, source, sink) -> ast.Template:

@@ -30,7 +30,8 @@ _SKIP = re.compile(r'"""(?:[^"\\]|"(?!"")|\\[\s\S])*(?:"""|$)|"(?:[^"\\\n]|\\.)*
 #: How many lines one declaration may lose to recovery before it is given up.
 MAX_RECOVERIES = 20
 #: Codes a recovered declaration may show only because a line of it was skipped.
-CASCADE_CODES = frozenset({"PP200", "PP203", "PP240", "PP243", "PP244"})
+CASCADE_CODES = frozenset({"PP200", "PP202", "PP203", "PP209", "PP210", "PP211", "PP224", "PP240", "PP243",
+                           "PP244"})
 
 
 def parse_source(source: SourceFile, sink: Sink) -> ast.Module:
@@ -54,7 +55,7 @@ def parse_source(source: SourceFile, sink: Sink) -> ast.Module:
             try:
                 decls.extend(_parse_recovering(source, sink, start, end, comments, skipped))
             except _ChunkFailed:
-                continue
+                skipped.append(Span(source, start, end))  # the whole declaration is lost
     span = Span(source, 0, len(source.text))
     return ast.Module(decls=tuple(decls), comments=tuple(comments), skipped=tuple(skipped), span=span)
 

@@ -40,7 +40,7 @@ class SourceFile:
         """The text of a 1-based line, without its newline."""
         start = self.line_starts[line - 1]
         end = self.line_starts[line] - 1 if line < len(self.line_starts) else len(self.text)
-        return self.text[start:end]
+        return self.text[start:end].rstrip("\r")
 
 
 @attrs.frozen

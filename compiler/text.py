@@ -280,7 +280,17 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
                 orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
                 parent.append(ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=block_span))
             body = parent
-    for opening, _parent, _state in stack:
+    while stack:  # report, then close at the end so the block's expressions are still checked
+        opening, parent, state = stack.pop()
         sink.error("PP106", f"`{{% {opening.kind} %}}` is never closed", Span(file, opening.start, opening.end),
                    help="close the block with `{% end %}`")
-    return tuple(root) if not stack else tuple(stack[0][1])
+        span = Span(file, opening.start, opening.end)
+        if opening.kind == "for":
+            parent.append(ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=span))
+        else:
+            if state["cond"] is not None:
+                state["branches"].append((state["cond"], tuple(body)))
+            orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
+            parent.append(ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=span))
+        body = parent
+    return tuple(root)

@@ -108,7 +108,6 @@ class DeclChecker:
             self._type_of(decl.returns)
         env.locals.setdefault("target", TARGET_RECORD)
         self.statements(decl.body, env)
-        env.used.discard("target")
         self._report_unused(params, env, f"prompt `{decl.name.name}`")
         if not _has_messages(decl.body):
             self.sink.warning("PP243", f"prompt `{decl.name.name}` has no messages", decl.name.span,
@@ -116,12 +115,11 @@ class DeclChecker:
 
     def _FragmentDecl(self, decl: ast.FragmentDecl) -> None:
         env, params = self.env(decl.params)
+        env.locals.setdefault("target", TARGET_RECORD)
         if decl.text is not None:
             ExprChecker(env).check_template(decl.text)
         else:
-            env.locals.setdefault("target", TARGET_RECORD)
             self.statements(decl.body or (), env)
-            env.used.discard("target")
         self.fragment_calls[decl.name.name] = env.calls
         self._report_unused(params, env, f"fragment `{decl.name.name}`")
 
@@ -158,12 +156,11 @@ class DeclChecker:
 
     def _DatasetDecl(self, decl: ast.DatasetDecl) -> None:
         prompt = self._prompt(decl.prompt)
-        if prompt is None:
-            return
         env = Env(self.scope, self.resolver, self.sink, {"row": T.JSON})
         checker = ExprChecker(env)
         bindings = [i for i in decl.items if isinstance(i, ast.Binding)]
-        self._bind_inputs(prompt, bindings, checker, decl.prompt.span, allow_output=True)
+        if prompt is not None:
+            self._bind_inputs(prompt, bindings, checker, decl.prompt.span, allow_output=True)
         splits: set[str] = set()
         total = 0.0
         for item in decl.items:
@@ -186,6 +183,8 @@ class DeclChecker:
 
     def _prompt(self, ident: ast.Ident) -> Symbol | None:
         sym = self.scope.lookup(ident.name)
+        if sym is not None and sym.kind == "error":
+            return None
         if sym is None or sym.kind != "prompt":
             prompts = [n for n, s in self.scope.names.items() if s.kind == "prompt"]
             what = f"`{ident.name}` is a {sym.kind}, not a prompt" if sym else f"unknown prompt `{ident.name}`"
@@ -229,9 +228,9 @@ class DeclChecker:
             getattr(self, "_s_" + type(stmt).__name__)(stmt, env)
 
     def _s_ModelStmt(self, stmt: ast.ModelStmt, env: Env) -> None:
-        self._model(stmt)
+        self._model(stmt, env)
 
-    def _model(self, stmt: ast.ModelStmt) -> None:
+    def _model(self, stmt: ast.ModelStmt, env: Env | None = None) -> None:
         seen: set[str] = set()
         for s in stmt.settings:
             name = s.name.name
@@ -239,6 +238,8 @@ class DeclChecker:
                 self.sink.error("PP229", f"setting `{name}` is given twice", s.name.span)
             seen.add(name)
             if not self._constant(s.value):
+                if env is not None:
+                    ExprChecker(env).type_of(s.value)  # its names are used, even if wrongly
                 continue
             expected = SETTINGS.get(name)
             if expected is None:
@@ -277,6 +278,8 @@ class DeclChecker:
 
     def _tool(self, ident: ast.Ident) -> Symbol | None:
         sym = self.scope.lookup(ident.name)
+        if sym is not None and sym.kind == "error":
+            return None
         if sym is None or sym.kind != "tool":
             tools = [n for n, s in self.scope.names.items() if s.kind == "tool"]
             what = f"`{ident.name}` is a {sym.kind}, not a tool" if sym else f"unknown tool `{ident.name}`"

@@ -131,6 +131,8 @@ class ExprChecker:
         return T.UNKNOWN
 
     def _symbol_value(self, sym: Symbol, node: ast.Node) -> T.Type:
+        if sym.kind == "error":
+            return T.UNKNOWN
         if sym.kind in ("record", "enum"):
             return T.TypeValueT(sym.type)
         if sym.kind == "alias":
@@ -267,9 +269,10 @@ class ExprChecker:
 
     def _builtin_args(self, fn: builtins.Builtin, args, span, label) -> list[T.Type]:
         if not (fn.min_args <= len(args) <= fn.max_args):
-            want = str(fn.min_args) if fn.min_args == fn.max_args else f"{fn.min_args} to {fn.max_args}"
+            want = str(fn.min_args) if fn.min_args == fn.max_args else (
+                f"{fn.min_args} or {fn.max_args}" if fn.max_args == fn.min_args + 1 else f"{fn.min_args} to {fn.max_args}")
             self.sink.error("PP223", f"`{label}` takes {want} argument{'s' if fn.max_args != 1 else ''}, got {len(args)}",
-                            span)
+                            span, help=fn.doc)
         types = []
         for arg, declared in zip(args, fn.arg_types):
             if arg.name is not None:
@@ -287,7 +290,8 @@ class ExprChecker:
             self.sink.error("PP222", f"unknown filter `{expr.name.name}`", expr.name.span,
                             help=suggest(expr.name.name, builtins.FILTERS) or f"filters: {', '.join(builtins.FILTERS)}")
             return T.UNKNOWN
-        arg_types = self._builtin_args(fn, expr.args, expr.span, fn.name)
+        where = expr.name.span.to(expr.args[-1].span) if expr.args else expr.name.span
+        arg_types = self._builtin_args(fn, expr.args, where, fn.name)
         if isinstance(value, T.UnknownT):
             return T.UNKNOWN
         if isinstance(value, (FragmentRefT, ModuleRefT, T.TypeValueT)):

@@ -27,7 +27,7 @@ TYPE_KINDS = ("record", "alias", "enum")
 @attrs.define(eq=False)
 class Symbol:
     name: str
-    kind: str  # record alias enum tool prompt fragment target module
+    kind: str  # record alias enum tool prompt fragment target module, or error (a failed import)
     decl: object  # the declaring node (an Import for module symbols)
     module: LoadedModule
     type: T.Type | None = None  # for record, alias and enum
@@ -78,10 +78,9 @@ def _declare(scope: ModuleScope, sink: Sink) -> None:
             sink.error("PP201", f"`{name}` is already declared on line {line}", decl.name.span,
                        help="rename one of the declarations")
             continue
-        if name in T.BUILTIN_TYPES or name in T.GENERICS:
-            if kind in TYPE_KINDS:
-                sink.error("PP201", f"`{name}` is a built-in type", decl.name.span, help="choose another name")
-                continue
+        if (name in T.BUILTIN_TYPES or name in T.GENERICS) and kind in TYPE_KINDS:
+            # reported, then declared anyway: uses of the name mean this declaration
+            sink.error("PP201", f"`{name}` is a built-in type", decl.name.span, help="choose another name")
         sym = Symbol(name, kind, decl, scope.module)
         if kind == "record":
             sym.type = T.RecordT(name, description=decl.description)
@@ -93,7 +92,12 @@ def _declare(scope: ModuleScope, sink: Sink) -> None:
 
 def _bind_imports(scope: ModuleScope, scopes: dict[str, ModuleScope], sink: Sink) -> None:
     for decl, target in scope.module.imports:
-        if target is None:
+        if target is None:  # already reported: its names stand for errors, not unknowns
+            for item in decl.names or ():
+                _bind_error(scope, (item.alias or item.name).name, decl)
+            if decl.alias is not None or decl.names is None:
+                name = decl.alias.name if decl.alias else (decl.module or decl.path or "").split(".")[-1]
+                _bind_error(scope, Path(name).stem, decl)
             continue
         other = scopes[target.key]
         if decl.names is None or decl.alias is not None:
@@ -107,10 +111,18 @@ def _bind_imports(scope: ModuleScope, scopes: dict[str, ModuleScope], sink: Sink
             sym = other.own.get(item.name.name)
             if sym is None:
                 sink.error("PP208", f"`{item.name.name}` is not declared in `{decl.module or decl.path}`",
-                           item.name.span, help=suggest(item.name.name, other.own))
+                           item.name.span, help=suggest(item.name.name, other.own)
+                           or f"it declares: {', '.join(sorted(other.own)) or 'nothing'}")
+                _bind_error(scope, (item.alias or item.name).name, decl)
                 continue
             local = item.alias or item.name
             _bind(scope, local.name, sym, local, sink)
+
+
+def _bind_error(scope: ModuleScope, name: str, decl: ast.Import) -> None:
+    """Stand-in for a name whose import failed: uses of it are not reported again."""
+    if name.isidentifier() and name not in scope.names:
+        scope.names[name] = Symbol(name, "error", decl, scope.module, type=T.UNKNOWN)
 
 
 def _bind(scope: ModuleScope, name: str, sym: Symbol, node: ast.Node, sink: Sink) -> None:
@@ -194,7 +206,7 @@ class TypeResolver:
 
     def _named(self, texpr: ast.NamedType, allow_meta: bool) -> T.Type:
         name = texpr.name
-        if name in T.BUILTIN_TYPES:
+        if name in T.BUILTIN_TYPES and name not in self.scope.own:
             if name == "type" and not allow_meta:
                 self.sink.error("PP227", "`type` is only valid for a fragment parameter", texpr.span)
                 return T.UNKNOWN
@@ -203,6 +215,8 @@ class TypeResolver:
             self.sink.error("PP227", f"`{name}` needs an item type", texpr.span, help=f"write `{name}[str]`")
             return T.UNKNOWN
         sym = self.scope.lookup(name)
+        if sym is not None and sym.kind == "error":
+            return T.UNKNOWN
         if sym is None or sym.kind not in TYPE_KINDS:
             what = f"`{name}` is a {sym.kind}, not a type" if sym else f"unknown type `{name}`"
             candidates = [n for n, s in self.scope.names.items() if s.kind in TYPE_KINDS] + list(T.BUILTIN_TYPES)
