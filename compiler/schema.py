@@ -27,9 +27,35 @@ MESSAGE_SCHEMA = {
 }
 
 
+class _Defs(dict):
+    """`$defs` being built: one entry per type object. Two types with one name
+    (an imported `Item` and a local `Item`) get `Item` and `Item_2`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[int, str] = {}
+
+    def name_for(self, key: object, name: str) -> tuple[str, bool]:
+        """The entry name for `key`, and whether it is new."""
+        if id(key) in self.names:
+            return self.names[id(key)], False
+        unique, n = name, 1
+        while unique in self.values_names():
+            n += 1
+            unique = f"{name}_{n}"
+        self.names[id(key)] = unique
+        return unique, True
+
+    def values_names(self) -> set[str]:
+        return set(self.names.values())
+
+
+_MESSAGE_KEY = object()
+
+
 def json_schema(t: T.Type) -> dict:
     """The JSON Schema of a type, with `$defs` for the named types it uses."""
-    defs: dict[str, dict] = {}
+    defs = _Defs()
     root = t if isinstance(t, (T.RecordT, T.EnumT)) else None
     body = _schema(t, defs, root, top=True)
     if defs:
@@ -55,17 +81,20 @@ def _schema(t: T.Type, defs: dict, root, top: bool = False) -> dict:
     if isinstance(t, T.MediaT):
         return {"type": "string", "format": "uri-reference", "contentMediaType": MEDIA_TYPES[t.kind]}
     if isinstance(t, T.MessagesT):
-        defs.setdefault("Message", MESSAGE_SCHEMA)
-        return {"type": "array", "items": {"$ref": "#/$defs/Message"}}
+        name, new = defs.name_for(_MESSAGE_KEY, "Message")
+        if new:
+            defs[name] = MESSAGE_SCHEMA
+        return {"type": "array", "items": {"$ref": f"#/$defs/{name}"}}
     if isinstance(t, (T.RecordT, T.EnumT)):
         if t is root and not top:
             return {"$ref": "#"}
         if top:
             return _named(t, defs, root)
-        if t.name not in defs:
-            defs[t.name] = {}  # reserve first: records may refer to themselves
-            defs[t.name] = _named(t, defs, root)
-        return {"$ref": f"#/$defs/{t.name}"}
+        name, new = defs.name_for(t, t.name)
+        if new:
+            defs[name] = {}  # reserve first: records may refer to themselves
+            defs[name] = _named(t, defs, root)
+        return {"$ref": f"#/$defs/{name}"}
     return {}
 
 
@@ -73,7 +102,9 @@ def _named(t, defs, root) -> dict:
     if isinstance(t, T.EnumT):
         out: dict = {"type": "string", "enum": list(t.members)}
         described = [f"{m}: {d}" for m, d in t.members.items() if d]
-        text = " ".join(x for x in [t.description, ("Members: " + "; ".join(described) + ".") if described else None] if x)
+        parts = [t.description.rstrip(".") + "." if t.description else None,
+                 ("Members: " + "; ".join(described) + ".") if described else None]
+        text = " ".join(p for p in parts if p)
         return {**out, "description": text} if text else out
     props = {}
     for f in t.fields.values():
@@ -99,10 +130,13 @@ def _json_type(value) -> str:
 
 
 def example_value(t: T.Type, _seen: frozenset = frozenset()):
-    """A small JSON value of the type, for `example(T)` and docs."""
+    """A small JSON value of the type that validates against its schema, for
+    `example(T)`: defaults where declared; a recursive list stays empty."""
     if isinstance(t, T.Prim):
         return {"str": "text", "int": 0, "float": 0.0, "bool": True, "null": None}[t.name]
     if isinstance(t, T.ListT):
+        if isinstance(t.item, T.RecordT) and id(t.item) in _seen:
+            return []
         return [example_value(t.item, _seen)]
     if isinstance(t, T.MapT):
         return {"key": example_value(t.value, _seen)}
@@ -120,8 +154,14 @@ def example_value(t: T.Type, _seen: frozenset = frozenset()):
         if id(t) in _seen:
             return None
         inner = _seen | {id(t)}
-        return {f.name: example_value(f.type, inner) for f in t.fields.values()}
+        return {f.name: f.default if f.has_default else example_value(f.type, inner) for f in t.fields.values()
+                if f.required or f.has_default or not _recursive(f.type, inner)}
     return {}
+
+
+def _recursive(t: T.Type, seen: frozenset) -> bool:
+    t = T.strip_optional(t)
+    return isinstance(t, T.RecordT) and id(t) in seen
 
 
 def notation(t: T.Type, indent: str = "") -> str:

@@ -205,6 +205,12 @@ def assignable(value: Type, target: Type) -> bool:
         return set(value.values) <= set(target.values)
     if isinstance(target, (EnumT, LiteralT)) and value == STR:
         return False
+    if target == STR and (isinstance(value, EnumT) or (isinstance(value, LiteralT)
+                                                       and all(isinstance(v, str) for v in value.values))):
+        return True  # enum members and string literals are strings
+    if isinstance(value, LiteralT) and target in (INT, FLOAT) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values):
+        return target == FLOAT or all(isinstance(v, int) for v in value.values)
     if isinstance(target, ListT) and value == ListT(UNKNOWN):
         return True
     return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _API = {
+    "analyze": "polyprompt.api",
     "check": "polyprompt.api",
     "check_file": "polyprompt.api",
     "check_text": "polyprompt.api",

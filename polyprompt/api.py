@@ -33,12 +33,33 @@ def prompt_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
-def check_file(path: str | os.PathLike, root: str | None = None) -> tuple[Program, list[Diagnostic]]:
-    """Load one file with its imports and run every check; diagnostics sorted."""
+@attrs.frozen
+class Analysis:
+    """A checked program: its modules, their scopes (symbols and types) and
+    the diagnostics. The later stages compile from this."""
+
+    program: Program
+    scopes: dict
+    diagnostics: tuple[Diagnostic, ...]
+
+    def types(self) -> dict[str, object]:
+        """The declared record, enum and alias types of the entry file, by name."""
+        scope = self.scopes[self.program.entry.key]
+        return {name: sym.type for name, sym in scope.own.items() if sym.kind in ("record", "enum", "alias")}
+
+
+def analyze(path: str | os.PathLike, root: str | None = None) -> Analysis:
+    """Load one file with its imports and run every check."""
     sink = Sink()
     program = load(path, sink, root=root)
-    check_program(program, sink)
-    return program, sink.sorted()
+    scopes = check_program(program, sink)
+    return Analysis(program, scopes, tuple(sink.sorted()))
+
+
+def check_file(path: str | os.PathLike, root: str | None = None) -> tuple[Program, list[Diagnostic]]:
+    """Load one file with its imports and run every check; diagnostics sorted."""
+    result = analyze(path, root)
+    return result.program, list(result.diagnostics)
 
 
 def check(paths: Iterable[str | os.PathLike], root: str | None = None) -> list[Diagnostic]:

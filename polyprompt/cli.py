@@ -63,7 +63,15 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
         if result.formatted is None:
             click.echo(render_all(result.diagnostics), err=True)
             sys.exit(1)
-        click.echo(result.formatted, nl=False)
+        if diff:
+            click.echo("".join(difflib.unified_diff(result.original.splitlines(True),
+                                                    result.formatted.splitlines(True), "<stdin>",
+                                                    "<stdin> (formatted)")), nl=False)
+        elif not check_only:
+            click.echo(result.formatted, nl=False)
+        if (check_only or diff) and result.changed:
+            click.echo("would reformat <stdin>", err=True)
+            sys.exit(1)
         return
     for path in prompt_files(paths):
         result = format_file(path, write=not (check_only or diff))

@@ -84,3 +84,12 @@ def test_invalid_utf8_is_a_diagnostic(tmp_path):
     result = run("check", str(f), cwd=tmp_path)
     assert result.returncode == 1
     assert "b.prompt:2:12: error[PP109]" in result.stdout
+
+
+def test_fmt_stdin_check_and_diff():
+    messy = 'enum  E{a,b}\n'
+    check = run("fmt", "--check", "-", stdin=messy)
+    assert check.returncode == 1 and check.stdout == "" and "would reformat <stdin>" in check.stderr
+    diff = run("fmt", "--diff", "-", stdin=messy)
+    assert diff.returncode == 1 and "+enum E { a, b }" in diff.stdout
+    assert run("fmt", "--check", "-", stdin="enum E { a, b }\n").returncode == 0

@@ -7,10 +7,12 @@ message (PP243).
 """
 from __future__ import annotations
 
+import json
+
 from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
-from .exprs import TARGET_RECORD, Env, ExprChecker, constant_value, is_constant
+from .exprs import TARGET_RECORD, Env, ExprChecker, constant_value, is_constant, is_member_ref
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
 #: The neutral model settings and their types (docs/language.md, "Model settings").
@@ -28,6 +30,8 @@ SETTINGS: dict[str, T.Type] = {
 }
 RANGES = {"temperature": (0, 2), "top_p": (0, 1), "top_k": (1, None), "max_tokens": (1, None),
           "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2), "reasoning_tokens": (0, None)}
+#: Words of the expression language: a parameter with one of these names could never be read.
+RESERVED = frozenset({"true", "false", "null", "not", "and", "or", "in"})
 MESSAGE_STMTS = (ast.Message, ast.ToolCall, ast.ToolResult, ast.History, ast.Use)
 
 
@@ -48,15 +52,17 @@ class DeclChecker:
         self._check_recursion()
 
     # ---------------------------------------------------------------- helpers
-    def env(self, params: tuple[ast.Param, ...] = ()) -> tuple[Env, dict[str, ast.Param]]:
+    def env(self, params: tuple[ast.Param, ...] = (), allow_meta: bool = False) -> tuple[Env, dict[str, ast.Param]]:
         locals_: dict[str, T.Type] = {}
         seen: dict[str, ast.Param] = {}
         for p in params:
             if p.name.name in seen:
-                self.sink.error("PP212", f"parameter `{p.name.name}` is declared twice", p.name.span)
+                self.sink.error("PP212", f"parameter `{p.name.name}` is declared twice", p.name.span,
+                                help="rename or remove one of them")
                 continue
+            self.check_name(p.name)
             seen[p.name.name] = p
-            t = self.resolver.resolve(p.type)
+            t = self.resolver.resolve(p.type, allow_meta=allow_meta)
             locals_[p.name.name] = T.OptionalT(t) if p.optional and not isinstance(t, T.OptionalT) else t
         env = Env(self.scope, self.resolver, self.sink, locals_)
         for p in params:
@@ -64,7 +70,16 @@ class DeclChecker:
                 self._default(p, locals_.get(p.name.name, T.UNKNOWN), env)
         return env, seen
 
+    def check_name(self, ident: ast.Ident) -> None:
+        """Parameters and loop variables cannot take the words of the expression language."""
+        if ident.name in RESERVED:
+            self.sink.error("PP213", f"`{ident.name}` is a reserved word and cannot name a value", ident.span,
+                            help=f"choose another name, such as `{ident.name}_`")
+
     def _default(self, param: ast.Param, ptype: T.Type, env: Env) -> None:
+        if isinstance(T.strip_optional(ptype), T.EnumT) and is_member_ref(param.default):
+            ExprChecker(Env(self.scope, self.resolver, self.sink, {})).check_value(param.default, ptype)
+            return
         if not is_constant(param.default):
             self.sink.error("PP234", "a default value must be a constant", param.default.span,
                             help="use a literal, a list or a record of literals")
@@ -87,7 +102,10 @@ class DeclChecker:
         for field in decl.fields:
             if field.default is not None and record is not None and record.decl is decl:
                 ftype = record.type.fields.get(field.name.name)
-                if not is_constant(field.default):
+                member = ftype is not None and isinstance(T.strip_optional(ftype.type), T.EnumT)
+                if member and is_member_ref(field.default):
+                    ExprChecker(env).check_value(field.default, ftype.type)
+                elif not is_constant(field.default):
                     self.sink.error("PP234", "a default value must be a constant", field.default.span)
                 elif ftype is not None:
                     ExprChecker(env).check_value(field.default, ftype.type)
@@ -114,7 +132,7 @@ class DeclChecker:
                               help='add a message such as `user "{{ question }}"`')
 
     def _FragmentDecl(self, decl: ast.FragmentDecl) -> None:
-        env, params = self.env(decl.params)
+        env, params = self.env(decl.params, allow_meta=True)
         env.locals.setdefault("target", TARGET_RECORD)
         if decl.text is not None:
             ExprChecker(env).check_template(decl.text)
@@ -211,16 +229,17 @@ class DeclChecker:
                 continue
             if name not in params:
                 self.sink.error("PP225", f"prompt `{prompt.name}` has no parameter `{name}`", b.name.span,
-                                help=suggest(name, params))
+                                help=suggest(name, params) or f"its parameters: {', '.join(params) or 'none'}")
                 continue
             param, ptype = params[name]
             if _dynamic(b.value):
                 checker.type_of(b.value)  # data from `row` is checked against the type when rows are read
             else:
-                checker.check_value(b.value, ptype)
+                checker.check_value(b.value, ptype, f"input `{name}`")
         for name, (param, _t) in params.items():
             if name not in seen and param.default is None and not param.optional:
-                self.sink.error("PP224", f"missing input `{name}` of prompt `{prompt.name}`", span)
+                self.sink.error("PP224", f"missing input `{name}` of prompt `{prompt.name}`", span,
+                                help=f"bind it: `{name} = ...`")
 
     # ---------------------------------------------------------------- statements
     def statements(self, body, env: Env) -> None:
@@ -257,12 +276,13 @@ class DeclChecker:
         if isinstance(expected, T.LiteralT):
             ok = v in expected.values
         if not ok:
-            self.sink.error("PP229", f"`{name}` takes {expected}, got {v!r}", value.span)
+            want = "a string or a list of strings" if name == "stop" else f"`{expected}`"
+            self.sink.error("PP229", f"`{name}` takes {want}, got `{json.dumps(v)}`", value.span)
             return
         low, high = RANGES.get(name, (None, None))
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if (low is not None and v < low) or (high is not None and v > high):
-                bounds = f"from {low}" + (f" to {high}" if high is not None else " up")
+                bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
                 self.sink.error("PP229", f"`{name}` must be {bounds}, got {v}", value.span)
 
     def _constant(self, value: ast.Expr) -> bool:
@@ -297,7 +317,8 @@ class DeclChecker:
                 checker.check_template(part)
                 continue
             if role == "system":
-                self.sink.error("PP231", f"a system message cannot hold {part.kind}", part.span,
+                article = "an" if part.kind[0] in "aeiou" else "a"
+                self.sink.error("PP231", f"a system message cannot hold {article} {part.kind}", part.span,
                                 help="put media in a user message")
             t = checker.type_of(part.expr)
             inner = T.strip_optional(t)
@@ -334,11 +355,12 @@ class DeclChecker:
             where = stmt.param.span if stmt.param else stmt.span
             self.sink.error("PP228", f"`history` splices a `messages` parameter, and `{name}` is "
                             + ("not a parameter" if t is None else f"a `{t}`"), where,
-                            help=f"declare `{name}: messages = []` in the parameters")
+                            help=f"declare `{name}: messages = []` in the parameters" if t is None
+                            else f"change the type of `{name}` to `messages`")
 
     def _s_Cache(self, stmt, env) -> None:
         if stmt.ttl is not None and stmt.ttl not in ("5m", "1h"):
-            self.sink.error("PP229", f"cache lifetime {stmt.ttl!r} is not supported", stmt.span,
+            self.sink.error("PP229", f"cache lifetime `{stmt.ttl}` is not supported", stmt.span,
                             help='write `cache` (the provider default), `cache "5m"` or `cache "1h"`')
 
     def _s_Budget(self, stmt, env) -> None:
@@ -364,6 +386,7 @@ class DeclChecker:
         checker.check_call_args(callee, stmt.args, func.span)
 
     def _s_For(self, stmt: ast.For, env: Env) -> None:
+        self.check_name(stmt.var)
         item = ExprChecker(env).loop_item(stmt.iterable)
         self.statements(stmt.body, env.child(**{stmt.var.name: item}))
 
@@ -380,7 +403,8 @@ class DeclChecker:
         for start, calls in own.items():
             for callee, span in calls:
                 if self._reaches(callee.name, start, own, set()) and callee.module is self.scope.module:
-                    self.sink.error("PP233", f"fragment `{start}` calls itself through `{callee.name}`", span,
+                    how = "calls itself" if callee.name == start else f"calls itself through `{callee.name}`"
+                    self.sink.error("PP233", f"fragment `{start}` {how}", span,
                                     help="fragments are expanded at compile time and cannot recurse")
 
     def _reaches(self, name: str, goal: str, graph, seen: set) -> bool:

@@ -8,6 +8,7 @@ no cascade.
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import attrs
@@ -15,6 +16,7 @@ import attrs
 from .. import ast, builtins
 from .. import types as T
 from ..diagnostics import Sink
+from .consts import constant_value, is_constant, is_member_ref, truth_of  # noqa: F401 (re-exported)
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
 #: `target` inside a prompt: the target being compiled for.
@@ -57,38 +59,6 @@ class Env:
     def child(self, **more: T.Type) -> "Env":
         env = Env(self.scope, self.resolver, self.sink, {**self.locals, **more}, self.used, self.calls)
         return env
-
-
-def is_constant(expr: ast.Expr) -> bool:
-    if isinstance(expr, ast.Literal):
-        return True
-    if isinstance(expr, ast.ListLit):
-        return all(is_constant(i) for i in expr.items)
-    if isinstance(expr, ast.RecordLit):
-        return all(is_constant(v) for _, v in expr.entries)
-    return False
-
-
-def constant_value(expr: ast.Expr):
-    if isinstance(expr, ast.Literal):
-        return expr.value
-    if isinstance(expr, ast.ListLit):
-        return [constant_value(i) for i in expr.items]
-    if isinstance(expr, ast.RecordLit):
-        return {k.name: constant_value(v) for k, v in expr.entries}
-    raise ValueError("not a constant")
-
-
-def truth_of(expr: ast.Expr) -> bool | None:
-    """The truth value of a condition when it is constant, else None."""
-    if isinstance(expr, ast.Literal):
-        return bool(expr.value)
-    if isinstance(expr, ast.Not):
-        inner = truth_of(expr.operand)
-        return None if inner is None else not inner
-    if isinstance(expr, (ast.ListLit, ast.RecordLit)) and is_constant(expr):
-        return bool(constant_value(expr))
-    return None
 
 
 class ExprChecker:
@@ -253,7 +223,7 @@ class ExprChecker:
                 continue
             if arg.name.name not in by_name:
                 self.sink.error("PP225", f"`{callee}` has no parameter `{arg.name.name}`", arg.name.span,
-                                help=suggest(arg.name.name, by_name))
+                                help=suggest(arg.name.name, by_name) or f"its parameters: {', '.join(by_name) or 'none'}")
                 continue
             if arg.name.name in bound:
                 self.sink.error("PP225", f"`{arg.name.name}` is given twice", arg.name.span)
@@ -263,9 +233,10 @@ class ExprChecker:
             arg = bound.get(param.name.name)
             if arg is None:
                 if param.default is None and not param.optional:
-                    self.sink.error("PP224", f"missing argument `{param.name.name}` of `{callee}`", span)
+                    self.sink.error("PP224", f"missing argument `{param.name.name}` of `{callee}`", span,
+                                    help=f"pass it: `{param.name.name} = ...`")
                 continue
-            self.check_value(arg.value, ptype)
+            self.check_value(arg.value, ptype, f"argument `{param.name.name}` of `{callee}`")
 
     def _builtin_args(self, fn: builtins.Builtin, args, span, label) -> list[T.Type]:
         if not (fn.min_args <= len(args) <= fn.max_args):
@@ -304,29 +275,48 @@ class ExprChecker:
             self.sink.error("PP220", f"filter `{fn.name}` {err}", expr.name.span)
             return T.UNKNOWN
 
+    def _unresolved(self, expr: ast.Expr) -> bool:
+        """A bare name that only a typed other side can explain (an enum member)."""
+        return (isinstance(expr, ast.Name) and expr.name not in self.env.locals
+                and self.env.scope.names.get(expr.name) is None and expr.name not in T.BUILTIN_TYPES)
+
     def _Compare(self, expr: ast.Compare, expected):
+        if expr.op not in ("in", "not in") and self._unresolved(expr.left) and not self._unresolved(expr.right):
+            right = self.type_of(expr.right)
+            left = self.type_of(expr.left, expected=right)
+            return self._compare_types(expr, left, right)
         left = self.type_of(expr.left)
         if expr.op in ("in", "not in"):
-            right = self.type_of(expr.right)
+            choice = T.strip_optional(left)
+            hint = T.ListT(choice) if isinstance(choice, (T.EnumT, T.LiteralT)) else None
+            right = self.type_of(expr.right, expected=hint)
             inner = T.strip_optional(right)
             if isinstance(inner, (T.ListT,)):
-                item = inner.item
-                self._enum_operand(expr.left, item, left)
+                if isinstance(expr.right, ast.ListLit) and isinstance(choice, (T.EnumT, T.LiteralT)):
+                    for item in expr.right.items:
+                        if isinstance(item, ast.Literal) and isinstance(item.value, str):
+                            self._enum_literal(choice, item)
+                self._enum_operand(expr.left, inner.item, left)
             elif isinstance(inner, T.LiteralT) or inner == T.STR or isinstance(inner, (T.MapT, T.JsonT, T.UnknownT)):
                 pass
             else:
                 self.sink.error("PP220", f"`in` needs a list, a map or text on the right, got `{right}`", expr.right.span)
             return T.BOOL
         right = self.type_of(expr.right, expected=left)
+        return self._compare_types(expr, left, right)
+
+    def _compare_types(self, expr: ast.Compare, left: T.Type, right: T.Type) -> T.Type:
         if isinstance(left, T.UnknownT) or isinstance(right, T.UnknownT):
             return T.BOOL
         if left is TARGET_RECORD and right == T.STR or right is TARGET_RECORD and left == T.STR:
             return T.BOOL  # `target == "anthropic"` compares the target name
         if expr.op in ("==", "!="):
-            if isinstance(left, T.EnumT) and isinstance(expr.right, ast.Literal) and isinstance(expr.right.value, str):
-                self._enum_literal(left, expr.right)
-            elif isinstance(right, T.EnumT) and isinstance(expr.left, ast.Literal) and isinstance(expr.left.value, str):
-                self._enum_literal(right, expr.left)
+            choices = (T.EnumT, T.LiteralT)
+            l, r = T.strip_optional(left), T.strip_optional(right)
+            if isinstance(l, choices) and isinstance(expr.right, ast.Literal) and expr.right.value is not None:
+                self._enum_literal(l, expr.right)
+            elif isinstance(r, choices) and isinstance(expr.left, ast.Literal) and expr.left.value is not None:
+                self._enum_literal(r, expr.left)
             elif not T.comparable(left, right):
                 self.sink.error("PP220", f"comparing `{left}` with `{right}` is always "
                                 f"{'false' if expr.op == '==' else 'true'}", expr.span)
@@ -342,9 +332,15 @@ class ExprChecker:
         if isinstance(item, T.EnumT) and isinstance(node, ast.Literal) and isinstance(node.value, str):
             self._enum_literal(item, node)
 
-    def _enum_literal(self, enum: T.EnumT, literal: ast.Literal) -> None:
+    def _enum_literal(self, enum, literal: ast.Literal) -> None:
+        """A literal compared with an enum or a literal union must be one of its values."""
+        if isinstance(enum, T.LiteralT):
+            if literal.value not in enum.values:
+                self.sink.error("PP220", f"`{json.dumps(literal.value)}` is not one of {enum}", literal.span,
+                                help=suggest(str(literal.value), [str(v) for v in enum.values]))
+            return
         if literal.value not in enum.members:
-            self.sink.error("PP204", f"{literal.value!r} is not a member of `{enum.name}`", literal.span,
+            self.sink.error("PP204", f"`{literal.value}` is not a member of `{enum.name}`", literal.span,
                             help=suggest(literal.value, enum.members) or f"members: {', '.join(enum.members)}")
 
     def _And(self, expr, expected):
@@ -372,9 +368,13 @@ class ExprChecker:
         return T.MapT(T.JSON)
 
     # ---------------------------------------------------------------- values
-    def check_value(self, expr: ast.Expr, expected: T.Type, what: str = "value") -> None:
-        """Check that `expr` fits `expected`, looking into list and record literals."""
+    def check_value(self, expr: ast.Expr, expected: T.Type, what: str | None = None) -> None:
+        """Check that `expr` fits `expected`, looking into list and record literals.
+
+        `what` names the value in messages ("input `ticket`", "argument `x` of `f`").
+        """
         target = T.strip_optional(expected)
+        prefix = f"{what}: " if what else ""
         if isinstance(expr, ast.Literal) and expr.value is None:
             if not isinstance(expected, (T.OptionalT, T.JsonT, T.UnknownT)):
                 self.sink.error("PP220", f"`null` is not a `{expected}`", expr.span, help="declare the type optional with `?`")
@@ -399,13 +399,13 @@ class ExprChecker:
             return
         if isinstance(expr, ast.Literal) and isinstance(target, T.LiteralT):
             if expr.value not in target.values:
-                self.sink.error("PP220", f"{expr.value!r} is not one of {target}", expr.span)
+                self.sink.error("PP220", f"{prefix}`{json.dumps(expr.value)}` is not one of {target}", expr.span)
             return
         if isinstance(expr, ast.Literal) and isinstance(target, T.MediaT) and isinstance(expr.value, str):
             return  # a URL, data: URI or path
         got = self.type_of(expr, expected)
         if not T.assignable(got, expected):
-            self.sink.error("PP220", f"expected `{expected}`, got `{got}`", expr.span)
+            self.sink.error("PP220", f"{prefix}expected `{expected}`, got `{got}`", expr.span)
 
     def _check_record(self, expr: ast.RecordLit, record: T.RecordT) -> None:
         seen = set()

@@ -7,6 +7,7 @@ expression to a `compiler.types` type (PP202 unknown, PP227 invalid).
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Iterable
 
@@ -16,6 +17,7 @@ from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
 from ..loader import LoadedModule, Program
+from .consts import constant_value, is_constant, is_member_ref
 
 DECL_KINDS = {
     ast.RecordDecl: "record", ast.AliasDecl: "alias", ast.EnumDecl: "enum", ast.ToolDecl: "tool",
@@ -154,20 +156,22 @@ class TypeResolver:
         for field in decl.fields:
             name = field.name.name
             if name in record.fields:
-                self.sink.error("PP212", f"field `{name}` is declared twice in `{record.name}`", field.name.span)
+                self.sink.error("PP212", f"field `{name}` is declared twice in `{record.name}`", field.name.span,
+                                help="rename or remove one of them")
                 continue
             ftype = self.resolve(field.type, allow_meta=False)
             record.fields[name] = T.FieldT(name, ftype, required=not field.optional and field.default is None,
                                            description=field.description)
-            if field.default is not None and isinstance(field.default, ast.Literal):
-                record.fields[name].default = field.default.value
-                record.fields[name].has_default = True
+            if field.default is not None:
+                if is_constant(field.default) or (isinstance(ftype, T.EnumT) and is_member_ref(field.default)):
+                    record.fields[name].default = constant_value(field.default)
+                    record.fields[name].has_default = True
 
     def _fill_enum(self, enum: T.EnumT, decl: ast.EnumDecl) -> None:
         for member in decl.members:
             if member.name.name in enum.members:
                 self.sink.error("PP212", f"member `{member.name.name}` is listed twice in `{enum.name}`",
-                                member.name.span)
+                                member.name.span, help="remove the repeated member")
                 continue
             enum.members[member.name.name] = member.description
         if not decl.members:
@@ -246,7 +250,8 @@ class TypeResolver:
                                 help='write a literal union like `"c" | "f"`, or declare an enum')
                 return T.UNKNOWN
             if option.value in values:
-                self.sink.error("PP212", f"{option.value!r} is listed twice in the union", option.span)
+                self.sink.error("PP212", f"`{json.dumps(option.value)}` is listed twice in the union", option.span,
+                                help="remove the repeated value")
                 continue
             values.append(option.value)
         return T.LiteralT(tuple(values))
