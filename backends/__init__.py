@@ -1,4 +1,52 @@
-"""Backends: one module per target platform, registered by name (issue 4 on)."""
+"""Backends: one module per target platform, found by name.
+
+`get("openai-chat")` imports `polyprompt.backends.openai_chat` on first use;
+`names()` lists the modules of this folder. Third-party backends register
+through the entry-point group `polyprompt.backends`.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
 
 if __name__ != "polyprompt.backends":  # see docs/development.md: one import name only
     raise ImportError(f"import polyprompt.backends, not {__name__!r} (repo root is on sys.path)")
+
+_NOT_TARGETS = {"base"}
+
+
+class UnknownTarget(LookupError):
+    def __init__(self, name: str):
+        match = difflib.get_close_matches(name, names(), n=1)
+        self.help = f"did you mean `{match[0]}`?" if match else f"targets: {', '.join(names())}"
+        super().__init__(f"unknown target `{name}`; {self.help}")
+
+
+def names() -> list[str]:
+    """Every built-in target name."""
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__)
+                  if m.name not in _NOT_TARGETS and not m.name.startswith("_"))
+
+
+def get(name: str):
+    """The backend class of a target name."""
+    from .base import REGISTRY
+
+    if name not in REGISTRY:
+        module = name.replace("-", "_")
+        if name in names():
+            importlib.import_module(f"{__name__}.{module}")
+        else:
+            _load_entry_point(name)
+    if name not in REGISTRY:
+        raise UnknownTarget(name)
+    return REGISTRY[name]
+
+
+def _load_entry_point(name: str) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="polyprompt.backends"):
+        if ep.name == name:
+            ep.load()

@@ -20,7 +20,7 @@ from .span import Span
 Severity = Literal["error", "warning", "info"]
 
 #: Every code with its one-line title. docs/diagnostics.md lists each with an
-#: example; tests/test_diagnostic_codes.py keeps the two in step.
+#: example; tests/test_docs.py keeps the two in step.
 CODES: dict[str, str] = {
     # syntax
     "PP100": "unexpected character",
@@ -70,6 +70,22 @@ CODES: dict[str, str] = {
     "PP242": "unknown setting",
     "PP243": "prompt has no messages",
     "PP244": "unused import",
+    # target capabilities (errors: the target cannot express the prompt)
+    "PP300": "unknown target",
+    "PP301": "target has no tool calling",
+    "PP302": "target cannot take this media",
+    "PP303": "prompt not found",
+    # lowering notes (info; `--strict` makes them errors)
+    "PP400": "system message moved",
+    "PP401": "consecutive turns merged",
+    "PP402": "placeholder turn inserted",
+    "PP403": "setting dropped",
+    "PP404": "setting value adjusted",
+    "PP405": "output schema lowered",
+    "PP406": "output schema given as instructions",
+    "PP407": "cache breakpoint dropped",
+    "PP408": "message dropped to fit the token budget",
+    "PP409": "empty message dropped",
 }
 
 

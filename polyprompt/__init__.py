@@ -15,6 +15,8 @@ _API = {
     "check_text": "polyprompt.api",
     "format_text": "polyprompt.api",
     "format_file": "polyprompt.api",
+    "load": "polyprompt.program",
+    "CompileError": "polyprompt.program",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -1,0 +1,84 @@
+"""Anthropic Messages: `POST /v1/messages`.
+
+https://docs.anthropic.com/en/api/messages
+Schema: `CreateMessageParams` (refdata/anthropic/openapi.json): `additionalProperties: false`
+throughout, `max_tokens` required, system text in the top-level `system` field, tool
+results as `tool_result` blocks of a user turn, cache markers on content blocks.
+"""
+from __future__ import annotations
+
+from ..compiler import ir
+from ._emit import choose_model
+from .base import Backend, Caps
+
+
+class Anthropic(Backend):
+    name = "anthropic"
+    family = "anthropic"
+    default_model = "claude-sonnet-4-5"
+    docs = "https://docs.anthropic.com/en/api/messages"
+    caps = Caps(
+        system="top_level",
+        alternation=True,  # "consecutive user or assistant turns ... will be combined"
+        first_user=True,
+        tools=True,
+        tool_results="user_turn",
+        media=frozenset({"image", "file"}),  # file: PDF documents
+        media_urls=frozenset({"image", "file"}),
+        structured_output="anthropic",  # output_config.format
+        cache="blocks",  # cache_control on a content block
+        max_cache_breakpoints=4,
+        settings={"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "max_tokens": "max_tokens",
+                  "stop": "stop_sequences", "reasoning_tokens": "thinking"},
+        temperature_max=1.0,
+        default_max_tokens=1024,
+    )
+
+    def emit(self, request: ir.Request, report) -> dict:
+        system = [m for m in request.messages if m.role == "system"]
+        turns = [m for m in request.messages if m.role != "system"]
+        body: dict = {"model": choose_model(request, self, report),
+                      "messages": [{"role": m.role, "content": self.blocks(m)} for m in turns]}
+        if system:
+            body["system"] = [block for m in system for block in self.blocks(m)]
+        if request.tools:
+            body["tools"] = [self.tool(t) for t in request.tools]
+            if request.tools_cache:
+                body["tools"][-1]["cache_control"] = self.cache_control(request.tools_cache)
+        if request.output is not None:
+            body["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
+        self.settings_into(body, request)
+        if isinstance(body.get("thinking"), int):
+            body["thinking"] = {"type": "enabled", "budget_tokens": body["thinking"]}
+        return body
+
+    def tool(self, t: ir.Tool) -> dict:
+        out = {"name": t.name, "input_schema": t.parameters}
+        if t.description:
+            out["description"] = t.description
+        return out
+
+    def cache_control(self, ttl: str) -> dict:
+        return {"type": "ephemeral", **({"ttl": ttl} if ttl in ("5m", "1h") else {})}
+
+    def blocks(self, m: ir.Message) -> list[dict]:
+        blocks = [self.block(p) for p in m.parts]
+        if m.cache and blocks:
+            blocks[-1]["cache_control"] = self.cache_control(m.cache)
+        return blocks
+
+    def block(self, p) -> dict:
+        if isinstance(p, ir.Text):
+            return {"type": "text", "text": p.text}
+        if isinstance(p, ir.Media):
+            kind = "image" if p.kind == "image" else "document"
+            if p.url is not None:
+                return {"type": kind, "source": {"type": "url", "url": p.url}}
+            return {"type": kind, "source": {"type": "base64", "media_type": p.media_type, "data": p.data}}
+        if isinstance(p, ir.ToolCall):
+            return {"type": "tool_use", "id": p.id, "name": p.name, "input": p.arguments}
+        content = [self.block(c) for c in p.content]
+        out = {"type": "tool_result", "tool_use_id": p.id, "content": content}
+        if p.is_error:
+            out["is_error"] = True
+        return out

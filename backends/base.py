@@ -1,0 +1,95 @@
+"""What every backend is: a capability table, a pass pipeline, an emitter.
+
+A backend module defines one `Backend` subclass; `__init_subclass__`
+registers it by `name`, and `polyprompt.backends.get(name)` imports the module
+on first use (module `openai_chat` for target `openai-chat`). A built-in
+target is one module plus its folder of golden files: there is no other list.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from ..compiler import ir
+from ..compiler.diagnostics import Sink
+
+REGISTRY: dict[str, type["Backend"]] = {}
+
+
+@attrs.frozen(kw_only=True)
+class Caps:
+    """What a target can express. The passes read it to lower a request."""
+
+    #: where system text goes: "message" (a system turn), "developer" (a developer
+    #: turn), "top_level" (a field of its own), "merge" (into the first user turn)
+    system: str = "message"
+    #: roles must alternate user/assistant (same-role runs are merged)
+    alternation: bool = False
+    #: the conversation must start with a user turn
+    first_user: bool = False
+    #: tool calling, and how calls and results are written
+    tools: bool = True
+    tool_results: str = "tool_message"  # or "user_turn" (results inside a user turn)
+    #: media kinds a user turn may hold, and the kinds that may be given by URL (else inline data only)
+    media: frozenset = frozenset({"image"})
+    media_urls: frozenset = frozenset({"image"})
+    #: native structured output dialect, or None (the schema goes into the prompt as instructions)
+    structured_output: str | None = None
+    #: "none", "automatic" (the provider caches prefixes itself), "blocks" (a marker on a
+    #: content block) or "points" (a separate cache-point block)
+    cache: str = "none"
+    max_cache_breakpoints: int = 0
+    #: neutral setting -> provider field (dotted for nested, e.g. "generationConfig.topK"); absent: unsupported
+    settings: dict = attrs.field(factory=dict)
+    max_stop: int | None = None
+    temperature_max: float = 2.0
+    #: a max_tokens value the provider requires when the prompt gives none
+    default_max_tokens: int | None = None
+
+
+class Backend:
+    """A target platform. Subclasses set the class attributes and `emit`."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    caps: ClassVar[Caps]
+    #: the provider documentation the emitter follows
+    docs: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, caps: Caps | None = None, options: dict | None = None):
+        self.caps = caps or type(self).caps
+        self.options = options or {}
+
+    def lower(self, request: ir.Request, report: Sink) -> ir.Request:
+        """Run the pass pipeline for this target; every change goes to `report`."""
+        from ..compiler.passes import PassContext, run_passes
+
+        return run_passes(request, PassContext(backend=self, caps=self.caps, report=report))
+
+    def emit(self, request: ir.Request, report: Sink) -> dict[str, Any]:
+        """The provider's request body for a lowered request."""
+        raise NotImplementedError
+
+    def compile(self, request: ir.Request, report: Sink) -> dict[str, Any]:
+        """Lower, then emit."""
+        return self.emit(self.lower(request, report), report)
+
+    # -- helpers shared by the emitters
+    def settings_into(self, body: dict, request: ir.Request) -> dict:
+        """Write the settings the target has under its own names (dotted = nested)."""
+        for neutral, setting in request.settings.items():
+            field = self.caps.settings.get(neutral)
+            if field is None:
+                continue
+            node = body
+            *parents, last = field.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = setting.value
+        return body

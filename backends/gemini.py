@@ -1,0 +1,80 @@
+"""Google Gemini Developer API: `POST /v1beta/models/{model}:generateContent`.
+
+https://ai.google.dev/api/generate-content
+Schema: `GenerateContentRequest` (refdata/google/protos, JSON names in lowerCamelCase).
+The model is part of the URL; the body carries it as `model` only so that a body is
+complete on its own: `Gemini.split(body)` gives (model, body to POST).
+"""
+from __future__ import annotations
+
+from ..compiler import ir
+from ._emit import choose_model, tool_result_text
+from .base import Backend, Caps
+
+
+class Gemini(Backend):
+    name = "gemini"
+    family = "google"
+    default_model = "gemini-2.5-flash"
+    docs = "https://ai.google.dev/api/generate-content"
+    caps = Caps(
+        system="top_level",  # systemInstruction
+        alternation=True,
+        first_user=True,
+        tools=True,
+        tool_results="user_turn",  # functionResponse parts in a user turn
+        media=frozenset({"image", "audio", "file"}),
+        media_urls=frozenset({"image", "audio", "file"}),  # fileData.fileUri
+        structured_output="gemini",  # generationConfig.responseJsonSchema
+        cache="automatic",  # implicit caching; explicit caches are separate cachedContent objects
+        settings={
+            "temperature": "generationConfig.temperature", "top_p": "generationConfig.topP",
+            "top_k": "generationConfig.topK", "max_tokens": "generationConfig.maxOutputTokens",
+            "stop": "generationConfig.stopSequences", "seed": "generationConfig.seed",
+            "presence_penalty": "generationConfig.presencePenalty",
+            "frequency_penalty": "generationConfig.frequencyPenalty",
+            "reasoning_tokens": "generationConfig.thinkingConfig.thinkingBudget",
+        },
+        max_stop=5,
+    )
+    model_field = "model"
+
+    def emit(self, request: ir.Request, report) -> dict:
+        system = [m for m in request.messages if m.role == "system"]
+        turns = [m for m in request.messages if m.role != "system"]
+        body: dict = {self.model_field: self.model_path(choose_model(request, self, report)),
+                      "contents": [{"role": "model" if m.role == "assistant" else "user",
+                                    "parts": [self.part(p) for p in m.parts]} for m in turns]}
+        if system:
+            body["systemInstruction"] = {"parts": [self.part(p) for m in system for p in m.parts]}
+        if request.tools:
+            body["tools"] = [{"functionDeclarations": [self.function(t) for t in request.tools]}]
+        self.settings_into(body, request)
+        if request.output is not None:
+            config = body.setdefault("generationConfig", {})
+            config["responseMimeType"] = "application/json"
+            config["responseJsonSchema"] = request.output.schema
+        return body
+
+    def model_path(self, model: str) -> str:
+        return model if model.startswith("models/") else f"models/{model}"
+
+    @staticmethod
+    def split(body: dict) -> tuple[str, dict]:
+        """The model (for the URL) and the body to POST."""
+        rest = dict(body)
+        return rest.pop("model"), rest
+
+    def function(self, t: ir.Tool) -> dict:
+        return {"name": t.name, "description": t.description or "", "parametersJsonSchema": t.parameters}
+
+    def part(self, p) -> dict:
+        if isinstance(p, ir.Text):
+            return {"text": p.text}
+        if isinstance(p, ir.Media):
+            if p.url is not None:
+                return {"fileData": {"mimeType": p.media_type or "application/octet-stream", "fileUri": p.url}}
+            return {"inlineData": {"mimeType": p.media_type, "data": p.data}}
+        if isinstance(p, ir.ToolCall):
+            return {"functionCall": {"id": p.id, "name": p.name, "args": p.arguments}}
+        return {"functionResponse": {"id": p.id, "name": p.name, "response": {"result": tool_result_text(p)}}}

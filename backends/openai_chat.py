@@ -1,0 +1,76 @@
+"""OpenAI Chat Completions: `POST /v1/chat/completions`.
+
+https://platform.openai.com/docs/api-reference/chat/create
+Schema: `CreateChatCompletionRequest` (refdata/openai/openapi.yaml).
+"""
+from __future__ import annotations
+
+from ..compiler import ir
+from ._emit import arguments_json, audio_format, choose_model, data_uri, schema_name, tool_result_text
+from .base import Backend, Caps
+
+
+class OpenAIChat(Backend):
+    name = "openai-chat"
+    family = "openai"
+    default_model = "gpt-4o-mini"
+    docs = "https://platform.openai.com/docs/api-reference/chat/create"
+    caps = Caps(
+        system="message",
+        tools=True,
+        tool_results="tool_message",
+        media=frozenset({"image", "audio", "file"}),
+        media_urls=frozenset({"image"}),
+        structured_output="openai_strict",
+        cache="automatic",  # prefixes of 1024+ tokens are cached without markers
+        settings={
+            "temperature": "temperature", "top_p": "top_p", "max_tokens": "max_completion_tokens",
+            "stop": "stop", "seed": "seed", "presence_penalty": "presence_penalty",
+            "frequency_penalty": "frequency_penalty", "reasoning": "reasoning_effort",
+        },
+        max_stop=4,
+    )
+
+    def emit(self, request: ir.Request, report=None) -> dict:
+        body: dict = {"model": choose_model(request, self, report), "messages": [self.message(m) for m in request.messages]}
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
+        if request.output is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
+        return self.settings_into(body, request)
+
+    def function(self, tool: ir.Tool) -> dict:
+        fn = {"name": tool.name, "parameters": tool.parameters}
+        if tool.description:
+            fn["description"] = tool.description
+        return fn
+
+    def message(self, m: ir.Message) -> dict:
+        role = "developer" if m.role == "system" and self.caps.system == "developer" else m.role
+        if m.role == "tool":
+            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
+            return {"role": "tool", "tool_call_id": result.id, "content": tool_result_text(result)}
+        calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
+        rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
+        out: dict = {"role": role, "content": self.content(rest, m.role)}
+        if calls:
+            out["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": arguments_json(c.arguments)}} for c in calls]
+            if not rest:
+                out["content"] = None
+        return out
+
+    def content(self, parts: list, role: str):
+        if all(isinstance(p, ir.Text) for p in parts):
+            return "".join(p.text for p in parts)
+        return [self.part(p) for p in parts]
+
+    def part(self, p) -> dict:
+        if isinstance(p, ir.Text):
+            return {"type": "text", "text": p.text}
+        if p.kind == "image":
+            return {"type": "image_url", "image_url": {"url": data_uri(p)}}
+        if p.kind == "audio":
+            return {"type": "input_audio", "input_audio": {"data": p.data or "", "format": audio_format(p)}}
+        return {"type": "file", "file": {"file_data": data_uri(p)}}

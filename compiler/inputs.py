@@ -1,0 +1,183 @@
+"""Inputs: read them, check them against the prompt's parameters, apply defaults.
+
+Every problem is listed at once (missing, extra, wrong type, bad enum member),
+each with the JSON path of the value, e.g. `shots[2].answer.category`.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import ast
+from . import types as T
+from .check.consts import constant_value
+
+
+@attrs.frozen
+class InputProblem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InputError(ValueError):
+    """Raised with every problem of a set of inputs."""
+
+    def __init__(self, prompt: str, problems: list[InputProblem]):
+        self.problems = problems
+        super().__init__(f"invalid inputs for prompt `{prompt}`:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def read_inputs(source: str | Path, stdin_text: str | None = None) -> dict:
+    """Inputs from a JSON or YAML file (`-` for stdin). Local media paths become data: URIs."""
+    if str(source) == "-":
+        text, base = stdin_text or "", Path.cwd()
+    else:
+        path = Path(source)
+        text, base = path.read_text(encoding="utf-8"), path.parent
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        import yaml
+
+        data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise InputError("?", [InputProblem("inputs", "must be a JSON or YAML object of parameter values")])
+    return _inline_files(data, base)
+
+
+def _inline_files(value: Any, base: Path) -> Any:
+    """A string naming an existing local image/audio/PDF file becomes a data: URI."""
+    if isinstance(value, dict):
+        return {k: _inline_files(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inline_files(v, base) for v in value]
+    if isinstance(value, str) and not value.startswith(("http://", "https://", "data:")) and len(value) < 4096:
+        media_type = mimetypes.guess_type(value)[0] or ""
+        path = base / value
+        if media_type.startswith(("image/", "audio/", "application/pdf")) and path.is_file():
+            return f"data:{media_type};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    return value
+
+
+def validate(prompt: ast.PromptDecl, resolve, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Checked inputs with defaults applied; raises InputError listing every problem.
+
+    `resolve` maps a parameter's type expression to its type.
+    """
+    problems: list[InputProblem] = []
+    params = {p.name.name: p for p in prompt.params}
+    values: dict[str, Any] = {}
+    for name in inputs:
+        if name not in params:
+            problems.append(InputProblem(name, f"prompt `{prompt.name.name}` has no parameter `{name}`"))
+    for name, param in params.items():
+        t = resolve(param.type)
+        if name in inputs:
+            _check(inputs[name], t, name, problems)
+            values[name] = inputs[name]
+        elif param.default is not None:
+            values[name] = constant_value(param.default)
+        elif param.optional or isinstance(t, T.OptionalT):
+            values[name] = None
+        else:
+            problems.append(InputProblem(name, f"missing (a `{t}`)"))
+    if problems:
+        raise InputError(prompt.name.name, problems)
+    return values
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> None:
+    def bad(expected: str) -> None:
+        problems.append(InputProblem(path, f"expected {expected}, got {_kind(value)}"))
+
+    if isinstance(t, (T.JsonT, T.UnknownT)):
+        return
+    if isinstance(t, T.OptionalT):
+        if value is not None:
+            _check(value, t.inner, path, problems)
+        return
+    if value is None:
+        return bad(f"`{t}`")
+    if isinstance(t, T.Prim):
+        ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
+              "int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool)}.get(t.name, False)
+        return None if ok else bad(f"`{t}`")
+    if isinstance(t, T.EnumT):
+        if value not in t.members:
+            problems.append(InputProblem(path, f"`{value}` is not a member of `{t.name}` ({', '.join(t.members)})"))
+        return
+    if isinstance(t, T.LiteralT):
+        if value not in t.values:
+            problems.append(InputProblem(path, f"{json.dumps(value)} is not one of {t}"))
+        return
+    if isinstance(t, T.MediaT):
+        return None if isinstance(value, str) and value else bad(f"a URL or data: URI ({t.kind})")
+    if isinstance(t, T.ListT):
+        if not isinstance(value, list):
+            return bad(f"a list (`{t}`)")
+        for i, item in enumerate(value):
+            _check(item, t.item, f"{path}[{i}]", problems)
+        return
+    if isinstance(t, T.MapT):
+        if not isinstance(value, dict):
+            return bad(f"an object (`{t}`)")
+        for k, item in value.items():
+            _check(item, t.value, f"{path}.{k}", problems)
+        return
+    if isinstance(t, T.MessagesT):
+        return _check_messages(value, path, problems)
+    if isinstance(t, T.RecordT):
+        if not isinstance(value, dict):
+            return bad(f"an object (`{t.name}`)")
+        for k in value:
+            if k not in t.fields:
+                problems.append(InputProblem(f"{path}.{k}", f"`{t.name}` has no field `{k}`"))
+        for f in t.fields.values():
+            if f.name in value:
+                _check(value[f.name], f.type, f"{path}.{f.name}", problems)
+            elif f.required:
+                problems.append(InputProblem(f"{path}.{f.name}", f"missing (a `{f.type}`)"))
+
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def _check_messages(value: Any, path: str, problems: list[InputProblem]) -> None:
+    if not isinstance(value, list):
+        problems.append(InputProblem(path, f"expected a list of messages, got {_kind(value)}"))
+        return
+    for i, m in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(m, dict):
+            problems.append(InputProblem(where, f"expected a message object, got {_kind(m)}"))
+            continue
+        if m.get("role") not in ROLES:
+            problems.append(InputProblem(f"{where}.role", f"must be one of {', '.join(ROLES)}"))
+        content = m.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            problems.append(InputProblem(f"{where}.content", "must be a string, a list of parts or null"))
+        if m.get("role") == "tool" and not m.get("tool_call_id"):
+            problems.append(InputProblem(f"{where}.tool_call_id", "a tool message needs the id of its call"))

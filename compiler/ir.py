@@ -1,0 +1,119 @@
+"""The neutral IR: one rendered request before a backend writes it out.
+
+A prompt rendered with its inputs for a target gives a `Request`: messages of
+typed parts, tools, the output type and its schema, settings, cache
+breakpoints and priorities. Every piece keeps the source span it came from, so
+each change a pass makes can be reported against the source (the lowering
+report). Passes (`compiler/passes/`) rewrite a Request into another with
+`attrs.evolve`; backends (`backends/`) turn it into a provider's body.
+"""
+from __future__ import annotations
+
+from typing import Any, Union
+
+import attrs
+
+from . import types as T
+from .span import Span
+
+ir = attrs.frozen(kw_only=True)
+
+
+@ir
+class Text:
+    text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@ir
+class Media:
+    """An image, audio clip or file: a URL, or inline base64 `data` with its media type."""
+
+    kind: str  # image | audio | file
+    url: str | None = None
+    data: str | None = None  # base64
+    media_type: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@ir
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@ir
+class ToolResult:
+    id: str
+    name: str
+    content: tuple[Union[Text, Media], ...]
+    is_error: bool = False
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+Part = Union[Text, Media, ToolCall, ToolResult]
+
+
+@ir
+class Message:
+    """One turn. `role` is system, user, assistant or tool (tool results)."""
+
+    role: str
+    parts: tuple[Part, ...]
+    #: cache breakpoint after this message: None, "default", "5m" or "1h"
+    cache: str | None = None
+    #: from `priority N { }`: lower numbers are dropped first when over budget
+    priority: int | None = None
+    #: "prompt" for messages the prompt wrote, "history" for spliced input turns
+    source: str = "prompt"
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The text parts joined (what a text-only target sees)."""
+        return "".join(p.text for p in self.parts if isinstance(p, Text))
+
+
+@ir
+class Tool:
+    name: str
+    description: str | None
+    parameters: dict  # JSON Schema of an object
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@ir
+class Output:
+    """The prompt's return type: what the reply must be."""
+
+    name: str
+    type: Any = attrs.field(eq=False)  # compiler.types.Type
+    schema: dict
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def is_text(self) -> bool:
+        return self.type == T.STR
+
+
+@ir
+class Setting:
+    value: Any
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@ir
+class Request:
+    prompt: str
+    target: str
+    model: str | None
+    messages: tuple[Message, ...]
+    tools: tuple[Tool, ...] = ()
+    output: Output | None = None
+    settings: dict[str, Setting] = attrs.field(factory=dict)
+    budget: int | None = None
+    #: cache breakpoint after the tool definitions
+    tools_cache: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False)

@@ -1,0 +1,70 @@
+"""The lowering passes, run in this order for every target.
+
+Each pass is a module with `run(request, ctx) -> request`: a pure rewrite of
+the IR driven by the target's capability table (`ctx.caps`). A pass that
+changes what the model will see adds a PP4xx note to `ctx.report`, with the
+span of the source that caused it: the lowering report.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+
+from .. import ir
+from ..diagnostics import Sink
+from . import (
+    check_media,
+    lower_output_schema,
+    map_settings,
+    normalize_whitespace,
+    place_cache_breakpoints,
+    place_system,
+    prune_budget,
+    repair_alternation,
+    shape_tool_turns,
+)
+
+
+@attrs.define
+class PassContext:
+    backend: Any
+    caps: Any
+    report: Sink
+
+    def note(self, code: str, message: str, span, help: str | None = None) -> None:
+        """A lowering note; spans fall back to the whole prompt."""
+        self.report.info(code, message, span, help)
+
+
+Pass = Callable[[ir.Request, PassContext], ir.Request]
+
+#: Order matters: pruning before alternation repair (a drop can leave two user
+#: turns side by side), tool shaping before alternation (results become user turns),
+#: schema instructions before system placement.
+PASSES: tuple[Pass, ...] = (
+    check_media.run,
+    normalize_whitespace.run,
+    prune_budget.run,
+    lower_output_schema.run,  # may add system text: before it is placed
+    place_system.run,
+    shape_tool_turns.run,
+    repair_alternation.run,
+    map_settings.run,
+    place_cache_breakpoints.run,
+)
+
+
+def run_passes(request: ir.Request, ctx: PassContext, passes=PASSES) -> ir.Request:
+    for p in passes:
+        request = p(request, ctx)
+    return request
+
+
+def span_of(*items):
+    """The first span among IR items (a message, a part, the request)."""
+    for item in items:
+        span = getattr(item, "span", None)
+        if span is not None:
+            return span
+    return None

@@ -1,0 +1,35 @@
+"""check_media: every image, audio clip and file must be one the target takes.
+
+    audio(clip) on anthropic             ->  error PP302 (no audio input)
+    image("https://...") on ollama       ->  error PP302 (inline data only)
+
+A capability check, not a rewrite: dropping media silently would change
+what the model sees.
+"""
+from __future__ import annotations
+
+from .. import ir
+
+
+def run(request: ir.Request, ctx) -> ir.Request:
+    caps = ctx.caps
+    for m in request.messages:
+        for part in _media(m.parts):
+            if part.kind not in caps.media:
+                ctx.report.error("PP302", f"{ctx.backend.name} cannot take {part.kind} input",
+                                 part.span or m.span or request.span,
+                                 help=f"it takes: {', '.join(sorted(caps.media)) or 'text only'}; "
+                                      "move this part into a `target` block for other targets")
+            elif part.url is not None and part.kind not in caps.media_urls:
+                ctx.report.error("PP302", f"{ctx.backend.name} needs {part.kind} data inline, not a URL",
+                                 part.span or m.span or request.span,
+                                 help="pass a data: URI, or a local file path in the inputs file")
+    return request
+
+
+def _media(parts):
+    for p in parts:
+        if isinstance(p, ir.Media):
+            yield p
+        elif isinstance(p, ir.ToolResult):
+            yield from (c for c in p.content if isinstance(c, ir.Media))

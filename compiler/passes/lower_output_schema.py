@@ -1,0 +1,154 @@
+"""lower_output_schema: the output type in the target's structured-output dialect.
+
+    openai_strict:  refund?: float  ->  "refund": {"anyOf": [{"type": "number"}, {"type": "null"}]}, required  (PP405)
+    gemini:         {"$ref": "#/$defs/Party"}  ->  the Party schema inlined                             (PP405)
+    None:           the schema goes into the system text, from std.output.json_schema                  (PP406)
+
+Each dialect keeps only the keywords the provider documents; what it drops
+or rewrites is reported once per kind.
+"""
+from __future__ import annotations
+
+import copy
+
+import attrs
+
+from .. import ir
+
+# https://platform.openai.com/docs/guides/structured-outputs (supported schemas)
+OPENAI_KEYWORDS = {"type", "properties", "required", "additionalProperties", "enum", "const", "anyOf", "items",
+                   "$ref", "$defs", "description", "pattern", "minimum", "maximum", "minItems", "maxItems",
+                   "format", "title"}
+# generationConfig.responseJsonSchema: the keywords the Gemini API documents as supported
+GEMINI_KEYWORDS = {"$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum", "items",
+                   "prefixItems", "minItems", "maxItems", "minimum", "maximum", "anyOf", "oneOf", "properties",
+                   "additionalProperties", "required", "propertyOrdering"}
+_SCHEMA_MAPS = ("properties", "$defs")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
+
+
+def run(request: ir.Request, ctx) -> ir.Request:
+    out = request.output
+    if out is None:
+        return request
+    dialect = ctx.caps.structured_output
+    if dialect is None:
+        return _as_instructions(request, ctx)
+    lowered = copy.deepcopy(out.schema)
+    notes: set[str] = set()
+    if dialect == "openai_strict":
+        _strict(lowered, notes)
+        lowered = _keep(lowered, OPENAI_KEYWORDS, notes)
+    elif dialect == "gemini":
+        lowered = _inline_refs(lowered, notes)
+        lowered = _keep(lowered, GEMINI_KEYWORDS, notes)
+    for note in sorted(notes):
+        ctx.note("PP405", f"output schema for {ctx.backend.name}: {note}", out.span or request.span)
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered))
+
+
+def _walk(schema, visit) -> None:
+    """Call `visit` on every sub-schema (dicts only), depth first."""
+    if not isinstance(schema, dict):
+        return
+    visit(schema)
+    for key in _SCHEMA_MAPS:
+        for sub in (schema.get(key) or {}).values():
+            _walk(sub, visit)
+    for key in _SCHEMA_LISTS:
+        for sub in schema.get(key) or ():
+            _walk(sub, visit)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _walk(schema[key], visit)
+
+
+def _strict(schema: dict, notes: set[str]) -> None:
+    """OpenAI strict mode: every property required, optional ones nullable."""
+    def visit(node):
+        if node.get("type") != "object" or "properties" not in node:
+            return
+        required = set(node.get("required", ()))
+        for name, prop in node["properties"].items():
+            if name not in required:
+                node["properties"][name] = _nullable(prop)
+                notes.add("optional fields are required and nullable in strict mode")
+        node["required"] = list(node["properties"])
+        node["additionalProperties"] = False
+
+    _walk(schema, visit)
+
+
+def _nullable(prop: dict) -> dict:
+    if any(alt.get("type") == "null" for alt in prop.get("anyOf", ())):
+        return prop
+    described = {k: prop[k] for k in ("description",) if k in prop}
+    inner = {k: v for k, v in prop.items() if k != "description"}
+    return {"anyOf": [inner, {"type": "null"}], **described}
+
+
+def _keep(schema, allowed: set[str], notes: set[str]):
+    """Drop keywords the dialect lacks (names under `properties` are kept)."""
+    def clean(node):
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for k, v in node.items():
+            if k not in allowed:
+                notes.add(f"`{k}` dropped (not supported)")
+                continue
+            if k in _SCHEMA_MAPS:
+                out[k] = {name: clean(sub) for name, sub in v.items()}
+            elif k in _SCHEMA_LISTS:
+                out[k] = [clean(sub) for sub in v]
+            elif k in ("items", "additionalProperties") and isinstance(v, dict):
+                out[k] = clean(v)
+            else:
+                out[k] = v
+        return out
+
+    return clean(schema)
+
+
+def _inline_refs(schema: dict, notes: set[str]) -> dict:
+    """Replace `$ref`s by their definitions where they do not recurse."""
+    defs = schema.get("$defs", {})
+    used: set[str] = set()
+
+    def resolve(node, stack: tuple[str, ...]):
+        if isinstance(node, list):
+            return [resolve(x, stack) for x in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.rsplit("/", 1)[1]
+            if name in stack or ref == "#":
+                used.add(name)
+                return {"$ref": ref}  # recursion stays a reference
+            notes.add("`$ref` inlined")
+            body = resolve(defs[name], stack + (name,))
+            return {**body, **{k: v for k, v in node.items() if k != "$ref"}}
+        if ref == "#":
+            return node
+        return {k: (resolve(v, stack) if k != "$defs" else v) for k, v in node.items()}
+
+    out = resolve({k: v for k, v in schema.items() if k != "$defs"}, ())
+    if used:
+        out["$defs"] = {name: resolve(defs[name], (name,)) for name in sorted(used)}
+    return out
+
+
+def _as_instructions(request: ir.Request, ctx) -> ir.Request:
+    from ..stdlib_text import output_instructions
+
+    text = output_instructions(request.output.type)
+    ctx.note("PP406", f"{ctx.backend.name} has no structured output: the schema is written into the system "
+             f"text, and the reply is checked against it", request.output.span or request.span)
+    messages = list(request.messages)
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        messages[0] = attrs.evolve(first, parts=first.parts + (ir.Text(text="\n\n" + text),))
+    else:
+        messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=request.output.span))
+    return attrs.evolve(request, messages=tuple(messages))

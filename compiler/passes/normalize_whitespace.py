@@ -1,0 +1,36 @@
+"""normalize_whitespace: trim the ends of each turn, drop turns left empty.
+
+    user "\\n  Hello  \\n"      ->  user "Hello"
+    user ""                    ->  (dropped, PP409)
+
+Interior whitespace is the author's and stays. Providers reject empty turns,
+and Anthropic rejects a final assistant turn that ends in whitespace.
+"""
+from __future__ import annotations
+
+import attrs
+
+from .. import ir
+
+
+def run(request: ir.Request, ctx) -> ir.Request:
+    messages = []
+    for m in request.messages:
+        parts = _trim(m.parts)
+        if not parts:
+            ctx.note("PP409", f"empty {m.role} turn dropped", m.span or request.span)
+            continue
+        messages.append(attrs.evolve(m, parts=parts) if parts != m.parts else m)
+    return attrs.evolve(request, messages=tuple(messages))
+
+
+def _trim(parts: tuple) -> tuple:
+    out = list(parts)
+    texts = [i for i, p in enumerate(out) if isinstance(p, ir.Text)]
+    if texts:
+        first, last = texts[0], texts[-1]
+        if first == 0:
+            out[first] = attrs.evolve(out[first], text=out[first].text.lstrip())
+        if last == len(out) - 1:
+            out[last] = attrs.evolve(out[last], text=out[last].text.rstrip())
+    return tuple(p for p in out if not (isinstance(p, ir.Text) and not p.text))

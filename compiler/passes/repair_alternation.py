@@ -1,0 +1,60 @@
+"""repair_alternation: make user and assistant turns alternate, starting with user.
+
+    user "a"  user "b"          ->  user "a\\n\\nb"                  (PP401)
+    assistant "hi"  user "x"    ->  user "(continue)" assistant ...  (PP402)
+
+Only for targets that demand it (`caps.alternation`, `caps.first_user`).
+Leading system turns are left alone. Merging keeps parts in order; two text
+parts meet with a blank line between them.
+"""
+from __future__ import annotations
+
+import attrs
+
+from .. import ir
+
+PLACEHOLDER = "(continue)"
+
+
+def run(request: ir.Request, ctx) -> ir.Request:
+    if not (ctx.caps.alternation or ctx.caps.first_user):
+        return request
+    system = [m for m in request.messages if m.role == "system"]
+    turns = [m for m in request.messages if m.role != "system"]
+    if ctx.caps.alternation:
+        turns = _merge_runs(turns, ctx, request)
+    if ctx.caps.first_user and turns and turns[0].role != "user":
+        ctx.note("PP402", f"a placeholder user turn was inserted: {ctx.backend.name} needs the conversation "
+                 f"to start with a user turn", turns[0].span or request.span)
+        turns.insert(0, ir.Message(role="user", parts=(ir.Text(text=PLACEHOLDER),), span=turns[0].span))
+    return attrs.evolve(request, messages=tuple(system + turns))
+
+
+def _merge_runs(turns: list[ir.Message], ctx, request) -> list[ir.Message]:
+    out: list[ir.Message] = []
+    for m in turns:
+        if out and out[-1].role == m.role:
+            prev = out[-1]
+            if not (_only(prev, ir.ToolResult) and _only(m, ir.ToolResult)) and not (
+                    _only(prev, ir.ToolCall) and _only(m, ir.ToolCall)):
+                ctx.note("PP401", f"two {m.role} turns in a row merged into one: {ctx.backend.name} needs "
+                         f"user and assistant turns to alternate", m.span or request.span)
+            out[-1] = attrs.evolve(prev, parts=_join(prev.parts, m.parts), cache=m.cache or prev.cache,
+                                   priority=_min(prev.priority, m.priority))
+        else:
+            out.append(m)
+    return out
+
+
+def _only(m: ir.Message, kind) -> bool:
+    return bool(m.parts) and all(isinstance(p, kind) for p in m.parts)
+
+
+def _join(a: tuple, b: tuple) -> tuple:
+    if a and b and isinstance(a[-1], ir.Text) and isinstance(b[0], ir.Text):
+        return a[:-1] + (attrs.evolve(a[-1], text=a[-1].text + "\n\n" + b[0].text),) + b[1:]
+    return a + b
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
