@@ -117,3 +117,5 @@ class Request:
     #: cache breakpoint after the tool definitions
     tools_cache: str | None = None
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
+    #: where the model was named (the `model` statement), for notes about it
+    model_span: Span | None = attrs.field(default=None, eq=False, repr=False)

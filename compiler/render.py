@@ -45,6 +45,7 @@ class _Out:
         self.messages: list[ir.Message] = []
         self.settings: dict[str, ir.Setting] = {}
         self.model: str | None = None
+        self.model_span = None
         self.tools: dict[str, ir.Tool] = {}
         self.budget: int | None = None
         self.priority: int | None = None
@@ -87,7 +88,8 @@ class CompiledPrompt:
             stmt(env, out)
         return ir.Request(prompt=self.name, target=target.name, model=out.model, messages=tuple(out.messages),
                           tools=tuple(out.tools.values()), output=self.output, settings=out.settings,
-                          budget=out.budget, tools_cache=out.tools_cache, span=self.decl.span)
+                          budget=out.budget, tools_cache=out.tools_cache, span=self.decl.span,
+                          model_span=out.model_span)
 
 
 def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPrompt:
@@ -133,11 +135,11 @@ class _StatementCompiler:
 
     def _ModelStmt(self, s: ast.ModelStmt, locals_) -> Stmt:
         settings = {x.name.name: ir.Setting(value=constant_value(x.value), span=x.span) for x in s.settings}
-        model = s.model
+        model, span = s.model, s.span
 
         def apply(env, out):
             if model is not None:
-                out.model = model
+                out.model, out.model_span = model, span
             out.settings.update(settings)
 
         return apply

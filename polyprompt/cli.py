@@ -93,6 +93,137 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _load_or_exit(path: str):
+    from .compiler.diagnostics import render_all
+    from .program import load
+
+    pf = load(path)
+    errors = [d for d in pf.diagnostics if d.is_error]
+    if errors:
+        click.echo(render_all(errors), err=True)
+        sys.exit(1)
+    return pf
+
+
+def _read_inputs(source: str | None) -> dict:
+    from .compiler.inputs import read_inputs
+
+    if source is None:
+        return {}
+    return read_inputs(source, sys.stdin.read() if source == "-" else None)
+
+
+def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
+    from . import backends
+    from .compiler.diagnostics import render_all
+    from .compiler.inputs import InputError
+    from .program import CompileError
+
+    try:
+        return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict)
+    except backends.UnknownTarget as err:
+        raise click.UsageError(str(err)) from None
+    except InputError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except CompileError as err:
+        click.echo(render_all(err.diagnostics), err=True)
+        sys.exit(1)
+    except LookupError as err:
+        raise click.UsageError(str(err)) from None
+
+
+@cli.command(name="compile")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-t", "--target", required=True, help="Target platform, e.g. openai-chat, anthropic, gemini.")
+@click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
+@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
+@click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
+@click.option("--strict", is_flag=True, help="Make every lowering an error.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the body to a file (atomically).")
+def compile_cmd(file, target, prompt, input_file, explain, strict, output):
+    """Compile a prompt to the request body of a target (JSON on stdout)."""
+    import json
+
+    from .api import write_atomic
+    from .compiler.diagnostics import render_all
+
+    pf = _load_or_exit(file)
+    result = _compile(pf, target, prompt, _read_inputs(input_file), strict)
+    text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        from pathlib import Path
+
+        write_atomic(Path(output), text)
+    else:
+        click.echo(text, nl=False)
+    if explain:
+        click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-t", "--target", "targets", multiple=True, required=True, help="Two targets to compare.")
+@click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
+@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
+def diff(file, targets, prompt, input_file):
+    """Show the bodies of two targets side by side, with what each lowered."""
+    import json
+    import shutil
+
+    if len(targets) != 2:
+        raise click.UsageError("give exactly two targets: -t A -t B")
+    pf = _load_or_exit(file)
+    inputs = _read_inputs(input_file)
+    results = [_compile(pf, t, prompt, inputs, False) for t in targets]
+    columns = [json.dumps(r.body, indent=2, ensure_ascii=False).splitlines() for r in results]
+    width = max(40, (shutil.get_terminal_size((160, 40)).columns - 3) // 2)
+    click.echo(f"{targets[0]:<{width}} | {targets[1]}")
+    click.echo(f"{'-' * width}-+-{'-' * width}")
+    for i in range(max(len(c) for c in columns)):
+        left = columns[0][i] if i < len(columns[0]) else ""
+        right = columns[1][i] if i < len(columns[1]) else ""
+        mark = "|" if left.strip() == right.strip() else "*"
+        click.echo(f"{_cut(left, width):<{width}} {mark} {_cut(right, width)}")
+    for r in results:
+        click.echo(f"\n{r.target}: " + ("; ".join(f"{d.code} {d.message}" for d in r.report) or "no changes"))
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def targets(fmt):
+    """List the targets and what each can express."""
+    import json
+
+    import attrs
+
+    from . import backends
+
+    rows = []
+    for name in backends.names():
+        cls = backends.get(name)
+        caps = attrs.asdict(cls.caps, value_serializer=lambda _i, _a, v: sorted(v) if isinstance(v, frozenset) else v)
+        rows.append({"name": name, "family": cls.family, "default_model": getattr(cls, "default_model", None),
+                     "docs": cls.docs, "caps": caps})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    head = ["target", "system", "alternate", "tools", "media", "structured output", "cache", "settings"]
+    table = [head] + [[r["name"], r["caps"]["system"], "yes" if r["caps"]["alternation"] else "no",
+                       "yes" if r["caps"]["tools"] else "no", ",".join(r["caps"]["media"]) or "-",
+                       r["caps"]["structured_output"] or "instructions",
+                       f"{r['caps']['cache']}" + (f" ({r['caps']['max_cache_breakpoints']})"
+                                                  if r["caps"]["max_cache_breakpoints"] else ""),
+                       ",".join(r["caps"]["settings"])] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

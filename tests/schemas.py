@@ -1,0 +1,133 @@
+"""Validators for request bodies, built from the providers' official schemas in
+../shared/refdata (see ../shared/design/platforms.md §3 for the recipe and pitfalls).
+
+- OpenAI, Anthropic, Mistral, Gemini (community OpenAPI): jsonschema Draft 2020-12 over
+  the whole OpenAPI document registered as one resource, so `#/components/schemas/...`
+  references resolve. OpenAPI 3.0's `nullable: true` is rewritten to allow null first.
+- Bedrock: the Smithy JSON model (not JSON Schema) walked shape by shape.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from helpers import SHARED
+
+REFDATA = SHARED / "refdata"
+
+SPECS = {
+    "openai": (REFDATA / "openai" / "openapi.yaml", "urn:openai"),
+    "anthropic": (REFDATA / "anthropic" / "openapi.json", "urn:anthropic"),
+    "mistral": (REFDATA / "mistral" / "openapi.yaml", "urn:mistral"),
+    "gemini": (REFDATA / "google" / "gemini-native.openapi.json", "urn:gemini"),
+}
+
+
+def _nullable(node):
+    """OpenAPI 3.0 `nullable: true` -> also accept null (jsonschema ignores `nullable`)."""
+    if isinstance(node, list):
+        return [_nullable(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable(v) for k, v in node.items()}
+    if node.pop("nullable", False) is True:
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def _spec(name: str) -> tuple[dict, Registry]:
+    path, urn = SPECS[name]
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=yaml.CSafeLoader)
+    doc = _nullable(doc)
+    registry = Registry().with_resource(urn, Resource.from_contents(doc, default_specification=DRAFT202012))
+    return doc, registry
+
+
+@functools.lru_cache(maxsize=None)
+def validator(spec: str, schema_name: str) -> jsonschema.Draft202012Validator:
+    _doc, registry = _spec(spec)
+    urn = SPECS[spec][1]
+    return jsonschema.Draft202012Validator({"$ref": f"{urn}#/components/schemas/{schema_name}"}, registry=registry)
+
+
+def errors(spec: str, schema_name: str, body: dict) -> list[str]:
+    """Every validation error, as `path: message` (best match first for oneOf noise)."""
+    v = validator(spec, schema_name)
+    found = []
+    for err in sorted(v.iter_errors(body), key=lambda e: list(e.absolute_path)):
+        best = jsonschema.exceptions.best_match([err])
+        found.append(f"{'/'.join(map(str, best.absolute_path))}: {best.message[:300]}")
+    return found
+
+
+# ---------------------------------------------------------------- Bedrock (Smithy)
+
+
+@functools.lru_cache(maxsize=1)
+def _bedrock_shapes() -> dict:
+    return json.loads((REFDATA / "aws" / "bedrock-runtime.service-2.json").read_text())["shapes"]
+
+
+def bedrock_errors(body: dict, shape: str = "ConverseRequest") -> list[str]:
+    """Check a Converse body against the Smithy shapes: members, required, types, unions, enums."""
+    found: list[str] = []
+    shapes = _bedrock_shapes()
+    # modelId is a URI member (the URL path), not part of the JSON body
+    _check_shape(body, shape, shapes, "", found, skip_required={"modelId"})
+    return found
+
+
+def _check_shape(value, name: str, shapes: dict, path: str, found: list, skip_required=()):
+    shape = shapes[name]
+    kind = shape["type"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            found.append(f"{path}: expected an object for {name}")
+            return
+        members = shape.get("members", {})
+        for key in value:
+            if key not in members:
+                found.append(f"{path}/{key}: not a member of {name}")
+        for req in shape.get("required", []):
+            if req not in value and req not in skip_required:
+                found.append(f"{path}: {name} requires `{req}`")
+        if shape.get("union") and len(value) != 1:
+            found.append(f"{path}: union {name} needs exactly one member, got {sorted(value)}")
+        for key, sub in value.items():
+            if key in members:
+                _check_shape(sub, members[key]["shape"], shapes, f"{path}/{key}", found)
+    elif kind == "list":
+        if not isinstance(value, list):
+            found.append(f"{path}: expected a list for {name}")
+            return
+        for i, item in enumerate(value):
+            _check_shape(item, shape["member"]["shape"], shapes, f"{path}/{i}", found)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            found.append(f"{path}: expected a map for {name}")
+    elif kind == "string":
+        if not isinstance(value, str):
+            found.append(f"{path}: expected a string for {name}")
+        elif "enum" in shape and value not in shape["enum"]:
+            found.append(f"{path}: `{value}` is not one of {shape['enum']}")
+    elif kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            found.append(f"{path}: expected an integer for {name}")
+    elif kind in ("float", "double"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            found.append(f"{path}: expected a number for {name}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            found.append(f"{path}: expected a boolean for {name}")
+    elif kind == "blob":
+        if not isinstance(value, (str, bytes)):
+            found.append(f"{path}: expected base64 bytes for {name}")
+    # "document" shapes take any JSON value

@@ -1,0 +1,91 @@
+"""openai-chat: bodies valid against OpenAI's `CreateChatCompletionRequest`, and the
+edges of its capability table."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import polyprompt
+from polyprompt.api import check_text  # noqa: F401 (kept for symmetry with the other backend tests)
+
+import schemas
+from helpers import EXAMPLES
+from test_golden import EXAMPLE_FILES, compile_example
+
+TARGET = "openai-chat"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
+def test_every_example_body_is_valid(path):
+    try:
+        body = compile_example(path, TARGET).body
+    except polyprompt.CompileError as err:  # an audio URL: OpenAI takes audio inline only
+        assert {d.code for d in err.diagnostics} == {"PP302"}
+        return
+    assert schemas.errors("openai", "CreateChatCompletionRequest", body) == []
+
+
+def test_the_validator_rejects_bad_bodies():
+    assert schemas.errors("openai", "CreateChatCompletionRequest", {"model": "m"})  # no messages
+    bad_role = {"model": "m", "messages": [{"role": "robot", "content": "x"}]}
+    assert schemas.errors("openai", "CreateChatCompletionRequest", bad_role)
+
+
+def compile_text(tmp_path, text: str, **inputs):
+    path = tmp_path / "p.prompt"
+    path.write_text(text)
+    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+
+
+def test_tool_turns_and_strict_output(tmp_path):
+    r = compile_text(tmp_path, '''
+tool lookup(order_id: str) -> str "Look up an order."
+type Out { status: str, note?: str }
+prompt p(q: str) -> Out {
+  tools lookup
+  user "{{ q }}"
+  tool_call lookup(order_id = "A1")
+  tool_call lookup(order_id = "B2")
+  tool_result lookup "shipped"
+  tool_result lookup "lost"
+}
+''', q="where?")
+    msgs = r.body["messages"]
+    assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "tool"]
+    calls = msgs[1]["tool_calls"]
+    assert [json.loads(c["function"]["arguments"]) for c in calls] == [{"order_id": "A1"}, {"order_id": "B2"}]
+    assert msgs[1]["content"] is None
+    assert [m["tool_call_id"] for m in msgs[2:]] == [c["id"] for c in calls]  # results pair with calls in order
+    schema = r.body["response_format"]["json_schema"]
+    assert schema["strict"] is True and schema["schema"]["required"] == ["status", "note"]
+    assert schema["schema"]["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert r.body["tools"][0]["function"]["parameters"]["required"] == ["order_id"]
+
+
+def test_settings_are_renamed_dropped_and_cut(tmp_path):
+    r = compile_text(tmp_path, '''
+prompt p() {
+  model "gpt-4o" { max_tokens: 50, top_k: 5, seed: 1, stop: ["a", "b", "c", "d", "e"] }
+  user "hi"
+}
+''')
+    assert r.body["max_completion_tokens"] == 50 and "max_tokens" not in r.body
+    assert r.body["seed"] == 1 and r.body["stop"] == ["a", "b", "c", "d"]
+    assert "top_k" not in r.body
+    assert {d.code for d in r.report} == {"PP403", "PP404"}
+
+
+def test_media_parts(tmp_path):
+    r = compile_text(tmp_path, 'prompt p(photo: image) {\n  user { "What is this?" image(photo) }\n}\n',
+                     photo="data:image/png;base64,iVBORw0KGgo=")
+    content = r.body["messages"][0]["content"]
+    assert content == [{"type": "text", "text": "What is this?"},
+                       {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
+    with pytest.raises(polyprompt.CompileError) as err:
+        compile_text(tmp_path, 'prompt p(clip: audio) {\n  user { audio(clip) }\n}\n', clip="https://x/a.wav")
+    assert [d.code for d in err.value.diagnostics] == ["PP302"]
+
+
+def test_examples_folder_is_covered():
+    assert len(EXAMPLE_FILES) >= 8 and EXAMPLE_FILES[0].parent == EXAMPLES
