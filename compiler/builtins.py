@@ -111,7 +111,7 @@ FILTERS: dict[str, Builtin] = {b.name: b for b in (
             "The last item, or null."),
     Builtin("indent", 0, 1, (T.INT,), lambda t, a: _needs_text(t), _indent, "Indent every non-empty line."),
     Builtin("truncate", 1, 2, (T.INT, T.STR), lambda t, a: _needs_text(t), _truncate,
-            "Cut to a length, ending with `...`."),
+            "`| truncate(80)` cuts text to 80 characters, ending with `...` (or `| truncate(80, \"…\")`)."),
     Builtin("bullets", 0, 1, (T.STR,), lambda t, a: (_needs_list(t), T.STR)[1], _bullets,
             "One `- item` line per item."),
     Builtin("numbered", 0, 0, (), lambda t, a: (_needs_list(t), T.STR)[1], _numbered,

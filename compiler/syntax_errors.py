@@ -140,6 +140,8 @@ def _report_end(source, sink, offset, chunk, expected, in_template, at_end_of_de
                    Span(source, offset + opening, offset + opening + 1),
                    help=f"add the closing `{_PAIRS[ch]}`")
         return
+    if in_template and "RBRACE" in expected and "_CLOSE_TAG" not in expected:
+        desc = desc.replace("`}`", "`}}`")  # inside `{{ }}` the closing token is two braces
     end = offset + len(chunk.rstrip())
     where = "the string" if in_template else ("the declaration" if at_end_of_decl else "the file")
     sink.error(

@@ -12,7 +12,7 @@ import json
 from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
-from .exprs import TARGET_RECORD, Env, ExprChecker, constant_value, is_constant, is_member_ref
+from .exprs import RESERVED_NAMES, TARGET_RECORD, Env, ExprChecker, constant_value, is_constant, is_member_ref
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
 #: The neutral model settings and their types (docs/language.md, "Model settings").
@@ -30,8 +30,7 @@ SETTINGS: dict[str, T.Type] = {
 }
 RANGES = {"temperature": (0, 2), "top_p": (0, 1), "top_k": (1, None), "max_tokens": (1, None),
           "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2), "reasoning_tokens": (0, None)}
-#: Words of the expression language: a parameter with one of these names could never be read.
-RESERVED = frozenset({"true", "false", "null", "not", "and", "or", "in"})
+RESERVED = RESERVED_NAMES
 MESSAGE_STMTS = (ast.Message, ast.ToolCall, ast.ToolResult, ast.History, ast.Use)
 
 
@@ -88,6 +87,8 @@ class DeclChecker:
 
     def _report_unused(self, params: dict[str, ast.Param], env: Env, what: str) -> None:
         for name, p in params.items():
+            if name in RESERVED or isinstance(env.locals.get(name), T.UnknownT):
+                continue  # already reported (PP213, or a type error in its declaration)
             if name not in env.used and not name.startswith("_"):
                 self.sink.warning("PP240", f"parameter `{name}` is never used in {what}", p.name.span,
                                   help=f"use it, remove it, or name it `_{name}`")

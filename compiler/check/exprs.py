@@ -19,6 +19,9 @@ from ..diagnostics import Sink
 from .consts import constant_value, is_constant, is_member_ref, truth_of  # noqa: F401 (re-exported)
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
+#: Words of the expression language: a parameter or loop variable with one of these names could never be read.
+RESERVED_NAMES = frozenset({"true", "false", "null", "not", "and", "or", "in"})
+
 #: `target` inside a prompt: the target being compiled for.
 TARGET_RECORD = T.RecordT("Target", description="the target being compiled for")
 TARGET_RECORD.fields = {
@@ -243,7 +246,7 @@ class ExprChecker:
             want = str(fn.min_args) if fn.min_args == fn.max_args else (
                 f"{fn.min_args} or {fn.max_args}" if fn.max_args == fn.min_args + 1 else f"{fn.min_args} to {fn.max_args}")
             self.sink.error("PP223", f"`{label}` takes {want} argument{'s' if fn.max_args != 1 else ''}, got {len(args)}",
-                            span, help=fn.doc)
+                            span, help=f"{fn.name}: {fn.doc}" if fn.doc else None)
         types = []
         for arg, declared in zip(args, fn.arg_types):
             if arg.name is not None:
@@ -439,6 +442,9 @@ class ExprChecker:
             elif isinstance(piece, ast.IfBlock):
                 self.check_branches(piece.branches, piece.orelse, self._pieces_in)
             elif isinstance(piece, ast.ForBlock):
+                if piece.var.name in RESERVED_NAMES:
+                    self.sink.error("PP213", f"`{piece.var.name}` is a reserved word and cannot name a value",
+                                    piece.var.span, help=f"choose another name, such as `{piece.var.name}_`")
                 item = self.loop_item(piece.iterable)
                 ExprChecker(self.env.child(**{piece.var.name: item}))._pieces(piece.body)
 
