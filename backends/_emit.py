@@ -47,5 +47,16 @@ def schema_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "output"
 
 
+def parse_arguments(text) -> dict:
+    """Tool-call arguments sent as a JSON string (OpenAI-style) as an object."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {"_raw": text}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
 def arguments_json(args: dict) -> str:
     return json.dumps(args, ensure_ascii=False, separators=(",", ":"))

@@ -52,6 +52,16 @@ class Anthropic(Backend):
             body["thinking"] = {"type": "enabled", "budget_tokens": body["thinking"]}
         return body
 
+    def read_reply(self, reply: dict):
+        """`Message`: text blocks joined, `tool_use` blocks as calls."""
+        from ..compiler.replies import Reply
+
+        blocks = reply.get("content") or []
+        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        calls = tuple(ir.ToolCall(id=b["id"], name=b["name"], arguments=b.get("input") or {})
+                      for b in blocks if b.get("type") == "tool_use")
+        return Reply(text=text, tool_calls=calls, finish_reason=reply.get("stop_reason"))
+
     def tool(self, t: ir.Tool) -> dict:
         out = {"name": t.name, "input_schema": t.parameters}
         if t.description:

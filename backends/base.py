@@ -76,6 +76,10 @@ class Backend:
         """The provider's request body for a lowered request."""
         raise NotImplementedError
 
+    def read_reply(self, reply: dict):
+        """The text, tool calls and finish reason of a provider reply (`compiler.replies.Reply`)."""
+        raise NotImplementedError(f"{self.name} cannot read replies yet")
+
     def compile(self, request: ir.Request, report: Sink) -> dict[str, Any]:
         """Lower, then emit."""
         return self.emit(self.lower(request, report), report)

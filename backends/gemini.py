@@ -56,6 +56,18 @@ class Gemini(Backend):
             config["responseJsonSchema"] = request.output.schema
         return body
 
+    def read_reply(self, reply: dict):
+        """`GenerateContentResponse`: the first candidate's parts."""
+        from ..compiler.replies import Reply
+
+        candidate = (reply.get("candidates") or [{}])[0]
+        parts = (candidate.get("content") or {}).get("parts") or []
+        text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
+        calls = tuple(ir.ToolCall(id=p["functionCall"].get("id") or f"call_{i + 1}", name=p["functionCall"]["name"],
+                                  arguments=p["functionCall"].get("args") or {})
+                      for i, p in enumerate(parts) if "functionCall" in p)
+        return Reply(text=text, tool_calls=calls, finish_reason=candidate.get("finishReason"))
+
     def model_path(self, model: str) -> str:
         return model if model.startswith("models/") else f"models/{model}"
 

@@ -40,6 +40,18 @@ class OpenAIChat(Backend):
                 "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
         return self.settings_into(body, request)
 
+    def read_reply(self, reply: dict):
+        """`ChatCompletion`: the first choice's message."""
+        from ..compiler.replies import Reply
+        from ._emit import parse_arguments
+
+        choice = (reply.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        calls = tuple(ir.ToolCall(id=c.get("id", ""), name=c["function"]["name"],
+                                  arguments=parse_arguments(c["function"].get("arguments")))
+                      for c in message.get("tool_calls") or ())
+        return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"))
+
     def function(self, tool: ir.Tool) -> dict:
         fn = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:

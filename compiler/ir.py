@@ -90,8 +90,14 @@ class Output:
 
     name: str
     type: Any = attrs.field(eq=False)  # compiler.types.Type
-    schema: dict
+    schema: dict  # in the target's dialect once lowered
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
+    #: the type's own schema, before lowering: what a reply is checked against
+    original: dict | None = None
+
+    @property
+    def type_schema(self) -> dict:
+        return self.original if self.original is not None else self.schema
 
     @property
     def is_text(self) -> bool:

@@ -16,6 +16,7 @@ _API = {
     "format_text": "polyprompt.api",
     "format_file": "polyprompt.api",
     "load": "polyprompt.program",
+    "parse": "polyprompt.program",
     "CompileError": "polyprompt.program",
 }
 

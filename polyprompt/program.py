@@ -39,6 +39,12 @@ class Compiled:
     body: dict
     report: tuple[Diagnostic, ...]
     request: Any  # the lowered IR (compiler.ir.Request)
+    backend: Any = attrs.field(default=None, repr=False, eq=False)
+
+    def parse(self, reply: dict):
+        """The provider's reply to this body: text, tool calls and the typed output value."""
+        return parse(self.backend or self.target, reply, output=self.request.output,
+                     tolerant=self.backend is not None and self.backend.caps.structured_output is None)
 
 
 class PromptFile:
@@ -114,7 +120,27 @@ class PromptFile:
         errors = [d for d in notes if d.is_error or (strict and d.code.startswith("PP4"))]
         if errors:
             raise CompileError(errors)
-        return Compiled(target=target, prompt=compiled.name, body=body, report=notes, request=lowered)
+        return Compiled(target=target, prompt=compiled.name, body=body, report=notes, request=lowered,
+                        backend=backend)
+
+
+def parse(target, reply: dict, output=None, tolerant: bool = False):
+    """Read a provider's reply: `Reply(text, tool_calls, finish_reason, value)`.
+
+    `target` is a target name or backend; `output` the prompt's output (an IR
+    `Output`, as on `Compiled.request.output`): the text is then parsed and
+    validated into `value` (ReplyError when it does not fit). `tolerant` looks
+    for the JSON inside prose, for targets that got the schema as instructions.
+    """
+    import attrs as _attrs
+
+    from .compiler.replies import parse_output
+
+    backend = backends.get(target)() if isinstance(target, str) else target
+    reply_parts = backend.read_reply(reply)
+    if output is None or reply_parts.tool_calls and not reply_parts.text:
+        return reply_parts
+    return _attrs.evolve(reply_parts, value=parse_output(reply_parts.text, output, tolerant))
 
 
 def load(path: str | os.PathLike, root: str | None = None) -> PromptFile:

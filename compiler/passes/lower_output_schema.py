@@ -44,7 +44,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
         lowered = _keep(lowered, GEMINI_KEYWORDS, notes)
     for note in sorted(notes):
         ctx.note("PP405", f"output schema for {ctx.backend.name}: {note}", out.span or request.span)
-    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered))
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema))
 
 
 def _walk(schema, visit) -> None:

@@ -1,0 +1,86 @@
+"""Replies: a provider's response turned back into neutral values.
+
+`read(backend, reply)` gives the reply's text and tool calls; `parse_output`
+turns the text into the typed output value: JSON validated against the output
+type's schema. A target with native structured output returns bare JSON; in
+fallback mode (the schema was written into the prompt) the JSON is looked for
+in the text: inside code fences, or the first balanced object or array.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+from . import ir
+
+
+class ReplyError(ValueError):
+    """A reply that does not hold what the prompt asked for."""
+
+
+@attrs.frozen
+class Reply:
+    text: str
+    tool_calls: tuple[ir.ToolCall, ...] = ()
+    finish_reason: str | None = None
+    #: the typed output value, when the prompt has an output type and the reply is text
+    value: Any = None
+
+
+def parse_output(text: str, output: ir.Output, tolerant: bool) -> Any:
+    """The output value of a reply's text; ReplyError when it is missing or invalid."""
+    if output.is_text:
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        found = _extract_json(text) if tolerant else None
+        if found is None:
+            raise ReplyError(f"the reply is not JSON ({err.msg} at character {err.pos})"
+                             + ("" if tolerant else "; the target was asked for JSON only")) from None
+        value = found
+    value = _drop_strict_nulls(value, output.type_schema)
+    _validate(value, output)
+    return value
+
+
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
+
+
+def _extract_json(text: str) -> Any | None:
+    for m in _FENCE.finditer(text):
+        try:
+            return json.loads(m.group(1))
+        except json.JSONDecodeError:
+            continue
+    decoder = json.JSONDecoder()
+    for i, ch in enumerate(text):
+        if ch in "{[":
+            try:
+                value, _end = decoder.raw_decode(text, i)
+                return value
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def _drop_strict_nulls(value: Any, schema: dict) -> Any:
+    """Strict mode sends optional fields as null; the output type has them absent."""
+    if not isinstance(value, dict) or schema.get("type") != "object":
+        return value
+    required = set(schema.get("required", ()))
+    props = schema.get("properties", {})
+    return {k: _drop_strict_nulls(v, props.get(k, {})) for k, v in value.items() if not (v is None and k not in required)}
+
+
+def _validate(value: Any, output: ir.Output) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(output.type_schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise ReplyError(f"the reply does not match `{output.name}`'s output type:\n" + "\n".join(lines))

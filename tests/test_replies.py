@@ -1,0 +1,76 @@
+"""Replies: provider responses back to text, tool calls and typed values."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import polyprompt
+from polyprompt.compiler.replies import ReplyError
+
+PROMPT = '''
+enum Category { billing, bug }
+type Triage { category: Category, urgent: bool, note?: str }
+tool lookup(order_id: str) "Look up an order."
+prompt triage(ticket: str) -> Triage {
+  tools lookup
+  user "{{ ticket }}"
+}
+'''
+
+
+@pytest.fixture
+def pf(tmp_path):
+    path = tmp_path / "t.prompt"
+    path.write_text(PROMPT)
+    return polyprompt.load(path)
+
+
+OPENAI_REPLY = {"choices": [{"finish_reason": "stop", "message": {
+    "role": "assistant", "content": json.dumps({"category": "billing", "urgent": False, "note": None})}}]}
+ANTHROPIC_REPLY = {"stop_reason": "end_turn", "content": [{"type": "text", "text": '{"category": "bug", "urgent": true}'}]}
+GEMINI_REPLY = {"candidates": [{"finishReason": "STOP", "content": {"role": "model", "parts": [
+    {"text": '{"category": "bug", "urgent": false, "note": "x"}'}]}}]}
+
+
+def test_typed_values_from_each_provider(pf):
+    for target, reply, value in [
+        ("openai-chat", OPENAI_REPLY, {"category": "billing", "urgent": False}),  # strict null -> absent
+        ("anthropic", ANTHROPIC_REPLY, {"category": "bug", "urgent": True}),
+        ("gemini", GEMINI_REPLY, {"category": "bug", "urgent": False, "note": "x"}),
+    ]:
+        result = pf.compile(target, ticket="t")
+        assert result.parse(reply).value == value, target
+
+
+def test_tool_calls_come_back_neutral(pf):
+    openai = {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"order_id": "A1"}'}}]}}]}
+    anthropic = {"stop_reason": "tool_use", "content": [{"type": "tool_use", "id": "c1", "name": "lookup",
+                                                         "input": {"order_id": "A1"}}]}
+    for target, reply in [("openai-chat", openai), ("anthropic", anthropic)]:
+        r = polyprompt.parse(target, reply)
+        assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [("c1", "lookup", {"order_id": "A1"})]
+
+
+def test_invalid_replies_say_what_is_wrong(pf):
+    result = pf.compile("openai-chat", ticket="t")
+    bad = {"choices": [{"message": {"content": '{"category": "refund", "urgent": "no"}'}}]}
+    with pytest.raises(ReplyError) as err:
+        result.parse(bad)
+    assert "category" in str(err.value) and "urgent" in str(err.value)
+    with pytest.raises(ReplyError, match="not JSON"):
+        result.parse({"choices": [{"message": {"content": "Sure! Here it is"}}]})
+
+
+def test_fallback_mode_finds_json_in_prose(tmp_path):
+    path = tmp_path / "t.prompt"
+    path.write_text(PROMPT)
+    from polyprompt.compiler.replies import parse_output
+
+    output = polyprompt.load(path).compile("anthropic", ticket="t").request.output
+    text = 'Here you go:\n```json\n{"category": "bug", "urgent": true}\n```\nAnything else?'
+    assert parse_output(text, output, tolerant=True) == {"category": "bug", "urgent": True}
+    assert parse_output('Result: {"category": "billing", "urgent": false} done', output, tolerant=True)["category"] == "billing"
+    with pytest.raises(ReplyError):
+        parse_output(text, output, tolerant=False)
