@@ -224,6 +224,35 @@ def targets(fmt):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("-t", "--target", "targets", multiple=True, help="Targets to render for (default: all).")
+@click.option("--update", is_flag=True, help="Write the snapshots instead of comparing.")
+def test_cmd(paths, targets, update):
+    """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
+    from .testing import collect, default_targets
+
+    cases = collect(paths or ["."])
+    chosen = list(targets) or default_targets()
+    failed = 0
+    for case in cases:
+        errors = [d for d in case.file.diagnostics if d.is_error]
+        if errors:
+            from .compiler.diagnostics import render_all
+
+            click.echo(render_all(errors), err=True)
+            failed += 1
+            continue
+        result = case.run(chosen, update=update)
+        click.echo(f"{'PASS' if result.passed else 'FAIL'} {case}")
+        for o in result.outcomes:
+            if not o.passed:
+                click.echo(f"  {o.target}: {o.message}")
+        failed += not result.passed
+    click.echo(f"{_count(len(cases) - failed, 'test')} passed, {failed} failed", err=True)
+    sys.exit(1 if failed else 0)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

@@ -1,0 +1,144 @@
+"""`test` blocks run offline: render every case for every target, compare with
+snapshots, and check `expect` clauses against a recorded reply.
+
+    test triage "double charge" {
+      ticket = "I was charged twice"
+      reply { category: "billing", urgent: false }   // or reply "replies/double.json"
+      expect category == billing
+    }
+
+Snapshots live next to the file: `__snapshots__/<file>/<test>.<target>.json`
+(the request body, or the errors when the target cannot express the prompt).
+`polyprompt test --update` writes them; review the diff. From pytest:
+
+    @pytest.mark.parametrize("case", polyprompt.testing.collect(["prompts"]), ids=str)
+    def test_prompts(case):
+        assert case.run(["openai-chat", "anthropic"]).passed
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import attrs
+
+from . import backends
+from .api import prompt_files, write_atomic
+from .compiler import ast
+from .compiler.check.consts import constant_value, is_constant
+from .compiler.diagnostics import render_all
+from .compiler.evaluate import Compiler, FragmentCache
+from .compiler.inputs import InputError
+from .program import CompileError, PromptFile, load
+
+
+@attrs.frozen
+class Outcome:
+    target: str
+    passed: bool
+    message: str
+
+
+@attrs.frozen
+class CaseResult:
+    case: "TestCase"
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+
+@attrs.define(eq=False)
+class TestCase:
+    """One `test` block of one file."""
+
+    file: PromptFile
+    path: Path
+    decl: ast.TestDecl
+
+    @property
+    def title(self) -> str:
+        return self.decl.title or self.decl.prompt.name
+
+    def __str__(self) -> str:
+        return f"{self.path.name}::{self.title}"
+
+    def snapshot(self, target: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.title).strip("-") or "test"
+        return self.path.parent / "__snapshots__" / self.path.stem / f"{slug}.{target}.json"
+
+    def inputs(self) -> dict:
+        return {b.name.name: constant_value(b.value) for b in self.decl.items
+                if isinstance(b, ast.Binding) and is_constant(b.value)}
+
+    def run(self, targets: list[str], update: bool = False) -> CaseResult:
+        outcomes = [self._snapshot(t, update) for t in targets]
+        outcomes += self._expectations()
+        return CaseResult(self, tuple(outcomes))
+
+    def _snapshot(self, target: str, update: bool) -> Outcome:
+        try:
+            result = self.file.compile(target, prompt=self.decl.prompt.name, inputs=self.inputs())
+            text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
+        except CompileError as err:
+            text = json.dumps({"errors": render_all(err.diagnostics).splitlines()}, indent=2) + "\n"
+        except InputError as err:
+            return Outcome(target, False, str(err))
+        path = self.snapshot(target)
+        if update:
+            if not path.exists() or path.read_text() != text:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, text)
+                return Outcome(target, True, f"snapshot written: {path}")
+            return Outcome(target, True, "snapshot unchanged")
+        if not path.exists():
+            return Outcome(target, False, f"no snapshot {path}: run `polyprompt test --update`")
+        if path.read_text() != text:
+            return Outcome(target, False, f"the body differs from {path}")
+        return Outcome(target, True, "matches the snapshot")
+
+    def _expectations(self) -> list[Outcome]:
+        expects = [i for i in self.decl.items if isinstance(i, ast.Expect)]
+        replies = [i for i in self.decl.items if isinstance(i, ast.Reply)]
+        if not expects:
+            return []
+        if not replies:
+            return [Outcome("expect", True, "skipped: no recorded reply")]
+        value = self._reply_value(replies[0])
+        scope = self.file.analysis.scopes[self.file.analysis.program.entry.key]
+        compiler = Compiler(scope, self.file.analysis.scopes, FragmentCache())
+        env = {**(value if isinstance(value, dict) else {}), "output": value}
+        out = []
+        for e in expects:
+            ok = bool(compiler.expr(e.expr, frozenset(env))(env))
+            line = e.span.start_line_col[0]
+            out.append(Outcome("expect", ok, f"line {line}: `{e.span.text[len('expect '):]}` "
+                                         + ("holds" if ok else f"fails for {json.dumps(value)[:200]}")))
+        return out
+
+    def _reply_value(self, reply: ast.Reply):
+        value = constant_value(reply.value)
+        if isinstance(value, str) and isinstance(reply.value, ast.Literal):
+            path = self.path.parent / value
+            if path.suffix == ".json" and path.is_file():
+                return json.loads(path.read_text())
+        return value
+
+
+def collect(paths) -> list[TestCase]:
+    """Every `test` block in the files and folders given."""
+    cases = []
+    for path in prompt_files(paths):
+        pf = load(path)
+        for decl in pf.analysis.program.entry.tree.decls:
+            if isinstance(decl, ast.TestDecl):
+                cases.append(TestCase(pf, Path(path), decl))
+    return cases
+
+
+def default_targets() -> list[str]:
+    return os.environ.get("POLYPROMPT_TEST_TARGETS", "").split(",") if os.environ.get(
+        "POLYPROMPT_TEST_TARGETS") else backends.names()

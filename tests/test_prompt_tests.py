@@ -1,0 +1,72 @@
+"""`polyprompt test`: snapshots per target and `expect` against recorded replies."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from polyprompt.testing import collect
+
+PROMPT = '''
+enum Category { billing, bug }
+type Triage { category: Category, urgent: bool }
+prompt triage(ticket: str) -> Triage {
+  user "{{ ticket }}"
+}
+
+test triage "double charge" {
+  ticket = "I was charged twice"
+  reply { category: "billing", urgent: false }
+  expect category == billing and not urgent
+}
+
+test triage "recorded in a file" {
+  ticket = "The app crashes"
+  reply "replies/crash.json"
+  expect output.category == bug
+  expect urgent
+}
+'''
+
+
+def write(tmp_path, text=PROMPT):
+    (tmp_path / "replies").mkdir(exist_ok=True)
+    (tmp_path / "replies" / "crash.json").write_text(json.dumps({"category": "bug", "urgent": False}))
+    path = tmp_path / "t.prompt"
+    path.write_text(text)
+    return path
+
+
+def test_snapshots_then_expectations(tmp_path):
+    write(tmp_path)
+    cases = collect([tmp_path])
+    assert [str(c) for c in cases] == ["t.prompt::double charge", "t.prompt::recorded in a file"]
+    first = cases[0].run(["openai-chat"])
+    assert not first.passed and "no snapshot" in first.outcomes[0].message
+    assert all(c.run(["openai-chat", "anthropic"], update=True).outcomes[0].passed for c in cases)
+    assert cases[0].run(["openai-chat", "anthropic"]).passed
+    second = cases[1].run(["openai-chat"])
+    assert [o.passed for o in second.outcomes] == [True, True, False]  # snapshot, output.category, urgent
+    assert "fails for" in second.outcomes[2].message
+    snapshot = json.loads(cases[0].snapshot("anthropic").read_text())
+    assert snapshot["messages"][0]["content"][0]["text"] == "I was charged twice"
+
+
+def test_a_changed_prompt_fails_its_snapshot(tmp_path):
+    path = write(tmp_path)
+    for case in collect([tmp_path]):
+        case.run(["gemini"], update=True)
+    path.write_text(PROMPT.replace('user "{{ ticket }}"', 'user "Ticket: {{ ticket }}"'))
+    result = collect([tmp_path])[0].run(["gemini"])
+    assert not result.passed and "differs" in result.outcomes[0].message
+
+
+def test_cli_exit_codes(tmp_path):
+    write(tmp_path)
+    cli = [sys.executable, "-m", "polyprompt", "test", str(tmp_path), "-t", "openai-chat"]
+    assert subprocess.run(cli, capture_output=True).returncode == 1  # no snapshots yet
+    assert subprocess.run(cli + ["--update"], capture_output=True).returncode == 1  # `expect urgent` fails
+    (tmp_path / "replies" / "crash.json").write_text(json.dumps({"category": "bug", "urgent": True}))
+    out = subprocess.run(cli, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 tests passed, 0 failed" in out.stderr
