@@ -194,34 +194,19 @@ def _cut(text: str, width: int) -> str:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 def targets(fmt):
     """List the targets and what each can express."""
     import json
 
-    import attrs
+    from . import capabilities
 
-    from . import backends
-
-    rows = []
-    for name in backends.names():
-        cls = backends.get(name)
-        caps = attrs.asdict(cls.caps, value_serializer=lambda _i, _a, v: sorted(v) if isinstance(v, frozenset) else v)
-        rows.append({"name": name, "family": cls.family, "default_model": getattr(cls, "default_model", None),
-                     "docs": cls.docs, "caps": caps})
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    head = ["target", "system", "alternate", "tools", "media", "structured output", "cache", "settings"]
-    table = [head] + [[r["name"], r["caps"]["system"], "yes" if r["caps"]["alternation"] else "no",
-                       "yes" if r["caps"]["tools"] else "no", ",".join(r["caps"]["media"]) or "-",
-                       r["caps"]["structured_output"] or "instructions",
-                       f"{r['caps']['cache']}" + (f" ({r['caps']['max_cache_breakpoints']})"
-                                                  if r["caps"]["max_cache_breakpoints"] else ""),
-                       ",".join(r["caps"]["settings"])] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo(json.dumps(capabilities.rows(), indent=2))
+    elif fmt == "markdown":
+        click.echo(capabilities.markdown())
+    else:
+        click.echo(capabilities.text())
 
 
 @cli.command(name="test")
