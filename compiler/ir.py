@@ -94,6 +94,8 @@ class Output:
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
     #: the type's own schema, before lowering: what a reply is checked against
     original: dict | None = None
+    #: set when a dialect needs an object at the root: the value travels as {wrapped: value}
+    wrapped: str | None = None
 
     @property
     def type_schema(self) -> dict:

@@ -42,6 +42,10 @@ def parse_output(text: str, output: ir.Output, tolerant: bool) -> Any:
             raise ReplyError(f"the reply is not JSON ({err.msg} at character {err.pos})"
                              + ("" if tolerant else "; the target was asked for JSON only")) from None
         value = found
+    if output.wrapped is not None:
+        if not isinstance(value, dict) or output.wrapped not in value:
+            raise ReplyError(f"the reply should be an object with a `{output.wrapped}` field")
+        value = value[output.wrapped]
     value = _drop_strict_nulls(value, output.type_schema)
     _validate(value, output)
     return value

@@ -36,6 +36,10 @@ def run(request: ir.Request, ctx) -> ir.Request:
         return _as_instructions(request, ctx)
     lowered = copy.deepcopy(out.schema)
     notes: set[str] = set()
+    wrapped = None
+    if dialect in OBJECT_ROOT and lowered.get("type") != "object":
+        lowered, wrapped = _wrap(lowered), WRAP_KEY
+        notes.add(f"the {_kind(out.schema)} output is wrapped as `{{\"{WRAP_KEY}\": ...}}`: the root must be an object")
     if dialect == "openai_strict":
         _strict(lowered, notes)
         lowered = _keep(lowered, OPENAI_KEYWORDS, notes)
@@ -44,7 +48,29 @@ def run(request: ir.Request, ctx) -> ir.Request:
         lowered = _keep(lowered, GEMINI_KEYWORDS, notes)
     for note in sorted(notes):
         ctx.note("PP405", f"output schema for {ctx.backend.name}: {note}", out.span or request.span)
-    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema))
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
+
+
+#: Dialects whose root schema must be an object (OpenAI strict mode, Anthropic and
+#: Bedrock tool-style schemas); the value is wrapped in one property and unwrapped
+#: when the reply is parsed.
+OBJECT_ROOT = {"openai_strict", "anthropic", "bedrock"}
+WRAP_KEY = "value"
+
+
+def _wrap(schema: dict) -> dict:
+    defs = schema.pop("$defs", None)
+    out = {"type": "object", "properties": {WRAP_KEY: schema}, "required": [WRAP_KEY], "additionalProperties": False}
+    if defs:
+        out["$defs"] = defs
+    return out
+
+
+def _kind(schema: dict) -> str:
+    if "enum" in schema:
+        return "enum"
+    return {"array": "list", "string": "text", "integer": "number", "number": "number", "boolean": "boolean"}.get(
+        schema.get("type"), "non-object")
 
 
 def _walk(schema, visit) -> None:
