@@ -24,7 +24,9 @@ def choose_model(request: ir.Request, backend, report) -> str:
     for family, prefixes in MODEL_FAMILIES.items():
         if family != backend.family and model.startswith(prefixes):
             report.info("PP404", f"model `{model}` is made for {family}: {backend.name} uses `{backend.default_model}`",
-                        request.model_span or request.span, help=f'set the model for it in a `target "{backend.name}" {{ model "..." }}` block')
+                        request.model_span or request.span,
+                        help=f'name a model for it: `target "{backend.name}" {{ model "..." }}` in the prompt, '
+                             f'or a `target NAME "{type(backend).name}" {{ model "..." }}` declaration')
             return backend.default_model
     return model
 

@@ -45,7 +45,7 @@ class Anthropic(Backend):
             body["tools"] = [self.tool(t) for t in request.tools]
             if request.tools_cache:
                 body["tools"][-1]["cache_control"] = self.cache_control(request.tools_cache)
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             body["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
         self.settings_into(body, request)
         if isinstance(body.get("thinking"), int):

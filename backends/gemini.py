@@ -50,7 +50,7 @@ class Gemini(Backend):
         if request.tools:
             body["tools"] = [{"functionDeclarations": [self.function(t) for t in request.tools]}]
         self.settings_into(body, request)
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             config = body.setdefault("generationConfig", {})
             config["responseMimeType"] = "application/json"
             config["responseJsonSchema"] = request.output.schema

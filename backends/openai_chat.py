@@ -32,10 +32,11 @@ class OpenAIChat(Backend):
     )
 
     def emit(self, request: ir.Request, report=None) -> dict:
-        body: dict = {"model": choose_model(request, self, report), "messages": [self.message(m) for m in request.messages]}
+        body: dict = {"model": choose_model(request, self, report),
+                      "messages": [out for m in request.messages for out in self.messages(m)]}
         if request.tools:
             body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
         return self.settings_into(body, request)
@@ -58,11 +59,15 @@ class OpenAIChat(Backend):
             fn["description"] = tool.description
         return fn
 
+    def messages(self, m: ir.Message) -> list[dict]:
+        """One turn as messages: a tool turn holding several results gives one message each."""
+        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
+            return [{"role": "tool", "tool_call_id": r.id, "content": tool_result_text(r)}
+                    for r in m.parts if isinstance(r, ir.ToolResult)]
+        return [self.message(m)]
+
     def message(self, m: ir.Message) -> dict:
         role = "developer" if m.role == "system" and self.caps.system == "developer" else m.role
-        if m.role == "tool":
-            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
-            return {"role": "tool", "tool_call_id": result.id, "content": tool_result_text(result)}
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
         out: dict = {"role": role, "content": self.content(rest, m.role)}

@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "PP407": "cache breakpoint dropped",
     "PP408": "message dropped to fit the token budget",
     "PP409": "empty message dropped",
+    "PP410": "tool call adapted",
 }
 
 

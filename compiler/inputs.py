@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import attrs
 from . import ast
 from . import types as T
 from .check.consts import constant_value
+from .conversation import media_type_of
 
 
 @attrs.frozen
@@ -60,7 +60,7 @@ def _inline_files(value: Any, base: Path) -> Any:
     if isinstance(value, list):
         return [_inline_files(v, base) for v in value]
     if isinstance(value, str) and not value.startswith(("http://", "https://", "data:")) and len(value) < 4096:
-        media_type = mimetypes.guess_type(value)[0] or ""
+        media_type = media_type_of(value) or ""
         path = base / value
         if media_type.startswith(("image/", "audio/", "application/pdf")) and path.is_file():
             return f"data:{media_type};base64,{base64.b64encode(path.read_bytes()).decode()}"

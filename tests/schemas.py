@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 
 import jsonschema
 import yaml
@@ -36,6 +35,8 @@ def _nullable(node):
     if not isinstance(node, dict):
         return node
     node = {k: _nullable(v) for k, v in node.items()}
+    if "discriminator" in node and "oneOf" in node:
+        node["anyOf"] = node.pop("oneOf")  # jsonschema ignores the discriminator: overlapping variants would fail oneOf
     if node.pop("nullable", False) is True:
         return {"anyOf": [node, {"type": "null"}]}
     return node
@@ -88,6 +89,8 @@ def bedrock_errors(body: dict, shape: str = "ConverseRequest") -> list[str]:
 def _check_shape(value, name: str, shapes: dict, path: str, found: list, skip_required=()):
     shape = shapes[name]
     kind = shape["type"]
+    if shape.get("document"):
+        return  # a free JSON document (tool input, a JSON Schema, model-specific fields)
     if kind == "structure":
         if not isinstance(value, dict):
             found.append(f"{path}: expected an object for {name}")

@@ -1,0 +1,170 @@
+"""Mistral chat completions: `POST /v1/chat/completions`.
+
+https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
+Schema: `ChatCompletionRequest` (refdata/mistral/openapi.yaml, `additionalProperties: false`
+throughout). Where it differs from OpenAI's chat body:
+
+- `random_seed`, not `seed` (a `seed` key is rejected); `max_tokens`; `stop` has no count limit;
+  `temperature` at most 1.5; no `top_k`.
+- Tools: `function.parameters` is required. Assistant `tool_calls` are
+  `{id, type: "function", function: {name, arguments}}` (arguments an object or a JSON string:
+  the string is what the API itself returns, so that is what is replayed).
+- Image chunks are `{"type": "image_url", "image_url": "<url or data URI>"}` (the spec's own
+  example for `ImageURLChunk`); audio chunks `{"type": "input_audio", "input_audio": "<base64>"}`
+  (https://docs.mistral.ai/capabilities/audio_transcription); documents
+  `{"type": "document_url", "document_url": "<url>"}`: a local document must be uploaded first
+  for a signed URL (https://docs.mistral.ai/capabilities/OCR/document_understanding), so an
+  inline file is PP302.
+- Message order and tool call ids are checked by the server with mistral-common's
+  `MistralRequestValidatorV3` (mistralai/mistral-common
+  `src/mistral_common/protocol/instruct/validator.py`; the API returns its messages verbatim,
+  e.g. code 3230 "Unexpected role 'user' after role 'tool'"):
+  * a tool result may be followed only by an assistant turn or another result: `lower`
+    inserts an assistant turn before anything else (PP402);
+  * the last turn is a user or tool turn, or an assistant turn with `prefix: true` (a prefill:
+    "force the model to start its answer by the content of the message");
+  * tool call ids match `^[a-zA-Z0-9]{9}$`: other ids are rewritten to a stable 9-character
+    hash, the same for a call and its result (PP410).
+
+Structured output (`caps.structured_output = "mistral"`: the shared pass leaves the schema as
+it is). Mistral's strict mode does not have OpenAI's rules: its own SDK
+(`client.chat.parse`, mistralai/client-python `src/mistralai/extra/utils/response_format.py`
+and `_pydantic_helper.py`) sends the pydantic schema unchanged except for
+`additionalProperties: false` on every object, with `strict: true`, optional fields left out
+of `required` (https://docs.mistral.ai/capabilities/structured-output/custom_structured_output).
+polyprompt's schemas already close every object, so they go out unchanged with `strict: true`,
+the way Mistral's SDK sends them; rewriting optional fields as required-and-nullable
+(openai_strict) would change the reply's shape for no gain.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import attrs
+
+from ..compiler import ir
+from ..compiler.passes.repair_alternation import PLACEHOLDER
+from ._emit import arguments_json, choose_model, data_uri, schema_name
+from .base import Backend, Caps
+
+#: mistral-common `MistralRequestValidatorV3`: "Tool call id ... must be a-z, A-Z, 0-9, with a length of 9."
+TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: roles that may follow a tool result (mistral-common `_validate_message_order`)
+_AFTER_TOOL = ("assistant", "tool")
+
+
+def tool_call_id(original: str) -> str:
+    """`original` if Mistral takes it, else a stable 9-character id made from it."""
+    if TOOL_CALL_ID.match(original):
+        return original
+    number = int.from_bytes(hashlib.sha256(original.encode("utf-8")).digest(), "big")
+    out = []
+    for _ in range(9):
+        number, digit = divmod(number, 62)
+        out.append(_BASE62[digit])
+    return "".join(out)
+
+
+class Mistral(Backend):
+    name = "mistral"
+    family = "mistral"
+    default_model = "mistral-large-latest"  # the spec's example model
+    docs = "https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post"
+    caps = Caps(
+        system="message",
+        alternation=False,  # user/user and assistant/assistant runs are accepted
+        first_user=False,
+        tools=True,
+        tool_results="tool_message",
+        media=frozenset({"image", "audio", "file"}),  # audio: Voxtral models; file: document_url
+        media_urls=frozenset({"image", "file"}),  # input_audio is base64 only
+        structured_output="mistral",  # response_format json_schema, the schema as is (see above)
+        cache="automatic",  # no markers; usage reports `cached_tokens`, `prompt_cache_key` routes
+        settings={
+            "temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "stop": "stop",
+            "seed": "random_seed", "presence_penalty": "presence_penalty",
+            "frequency_penalty": "frequency_penalty", "reasoning": "reasoning_effort",
+        },
+        max_stop=None,
+        temperature_max=1.5,
+    )
+
+    # -- lowering: the message order Mistral's validator demands
+    def lower(self, request: ir.Request, report) -> ir.Request:
+        request = super().lower(request, report)
+        messages: list[ir.Message] = []
+        for m in request.messages:
+            if messages and messages[-1].role == "tool" and m.role not in _AFTER_TOOL:
+                report.info("PP402", f"an assistant turn was inserted after the tool results: {self.name} "
+                            f"takes only an assistant turn or more results after a tool result",
+                            m.span or request.span,
+                            help="write the assistant's reply to the results before the next turn")
+                messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
+            messages.append(m)
+        return attrs.evolve(request, messages=tuple(messages))
+
+    # -- emitting
+    def emit(self, request: ir.Request, report) -> dict:
+        ids = self._tool_call_ids(request, report)
+        messages = [self.message(m, ids, report, request) for m in request.messages]
+        if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
+            messages[-1]["prefix"] = True  # a prefill: the reply continues this text
+        body: dict = {"model": choose_model(request, self, report), "messages": messages}
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
+        if request.output is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
+        return self.settings_into(body, request)
+
+    def _tool_call_ids(self, request: ir.Request, report) -> dict[str, str]:
+        """Every tool call id of the request -> the id Mistral takes (a note for each one changed)."""
+        ids: dict[str, str] = {}
+        for m in request.messages:
+            for p in m.parts:
+                if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.id not in ids:
+                    ids[p.id] = tool_call_id(p.id)
+                    if ids[p.id] != p.id:
+                        report.info("PP410", f"tool call id `{p.id}` sent as `{ids[p.id]}`: {self.name} takes "
+                                    f"ids of exactly 9 letters and digits", p.span or m.span or request.span)
+        return ids
+
+    def function(self, tool: ir.Tool) -> dict:
+        fn: dict = {"name": tool.name}
+        if tool.description:
+            fn["description"] = tool.description
+        fn["parameters"] = tool.parameters  # required by Mistral's `Function`
+        return fn
+
+    def message(self, m: ir.Message, ids: dict, report, request) -> dict:
+        if m.role == "tool":
+            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
+            return {"role": "tool", "tool_call_id": ids[result.id], "name": result.name,
+                    "content": self.content(list(result.content), report, request)}
+        calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
+        rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
+        out: dict = {"role": m.role, "content": self.content(rest, report, request)}
+        if calls:
+            out["tool_calls"] = [{"id": ids[c.id], "type": "function",
+                                  "function": {"name": c.name, "arguments": arguments_json(c.arguments)}}
+                                 for c in calls]
+        return out
+
+    def content(self, parts: list, report, request):
+        if all(isinstance(p, ir.Text) for p in parts):
+            return "".join(p.text for p in parts)
+        return [self.chunk(p, report, request) for p in parts]
+
+    def chunk(self, p, report, request) -> dict:
+        if isinstance(p, ir.Text):
+            return {"type": "text", "text": p.text}
+        if p.kind == "image":
+            return {"type": "image_url", "image_url": data_uri(p)}
+        if p.kind == "audio":
+            return {"type": "input_audio", "input_audio": p.data or ""}
+        if p.url is None:
+            report.error("PP302", f"{self.name} needs documents by URL, not inline data", p.span or request.span,
+                         help="upload the file to Mistral (purpose \"ocr\") and pass its signed URL")
+        return {"type": "document_url", "document_url": p.url or ""}

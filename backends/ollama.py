@@ -1,0 +1,131 @@
+"""Ollama chat: `POST /api/chat` (a local server, http://localhost:11434 by default).
+
+https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion
+(refdata/ollama/api.md). There is no machine-readable schema: tests/test_backend_ollama.py
+holds a JSON Schema written from that page, section by section.
+
+- Body: `model`, `messages`, `tools`, `format`, `options`, `think`, `stream`.
+- `"stream": false` always: the endpoint streams NDJSON unless told otherwise ("Streaming can
+  be disabled using `"stream": false`"), and a compiled body is one request for one reply.
+- Messages `{role: system|user|assistant|tool, content, images?, tool_calls?, tool_name?}`:
+  content is one string (the text parts joined, as `Message.text`); images go in the
+  message's `images` list as bare base64 ("The images should be provided as an array, with the
+  individual images encoded in Base64"), never as URLs, so an image URL is PP302
+  (`caps.media_urls` is empty). No audio or file input.
+- Tool calls carry no id: `{"function": {"name", "arguments": {...}}}` with arguments an
+  object; a result is `{"role": "tool", "content", "tool_name"}`, paired with its call by order.
+  Tools use the OpenAI shape `{type: "function", function: {name, description, parameters}}`.
+- Settings go in `options` under Modelfile names: `max_tokens` is `num_predict`, `stop` a list.
+  `reasoning` is the top-level `think`: `none` -> false, `low|medium|high` as they are,
+  `minimal` -> "low" (PP404; Ollama's levels are low, medium, high, max).
+- Structured output: `format` is the JSON Schema itself (`caps.structured_output = "ollama"`,
+  left as it is by the shared pass).
+- No prompt caching markers (`cache = "none"`).
+"""
+from __future__ import annotations
+
+import re
+
+from ..compiler import ir
+from ._emit import MODEL_FAMILIES
+from .base import Backend, Caps
+
+#: names of hosted-API models, which no Ollama server has (open-weight names such as
+#: `gpt-oss`, `gemma3` or `mistral-nemo` are Ollama models and are kept)
+_HOSTED = {
+    "openai": tuple(p for p in MODEL_FAMILIES["openai"] if p != "gpt-") + ("gpt-3", "gpt-4", "gpt-5"),
+    "anthropic": MODEL_FAMILIES["anthropic"],
+    "google": ("gemini-", "learnlm-"),
+}
+#: Mistral's API names end in `-latest` or a date (`mistral-large-latest`, `codestral-2501`), or are
+#: `open-mistral-*`; Ollama's own (`mistral-small`, `mistral-nemo:12b`) do not
+_MISTRAL_API = re.compile(r"^(?:open-mistral|open-mixtral|.*-(?:latest|\d{4})$)")
+
+
+class Ollama(Backend):
+    name = "ollama"
+    family = "ollama"
+    default_model = "llama3.2"  # the model of api.md's examples
+    docs = "https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion"
+    caps = Caps(
+        system="message",
+        alternation=False,  # the model's chat template decides; the API takes any order
+        first_user=False,
+        tools=True,
+        tool_results="tool_message",
+        media=frozenset({"image"}),
+        media_urls=frozenset(),  # images are base64 in `images`, never URLs
+        structured_output="ollama",  # `format`: the JSON Schema as is
+        cache="none",
+        settings={
+            "temperature": "options.temperature", "top_p": "options.top_p", "top_k": "options.top_k",
+            "max_tokens": "options.num_predict", "stop": "options.stop", "seed": "options.seed",
+            "presence_penalty": "options.presence_penalty", "frequency_penalty": "options.frequency_penalty",
+            "reasoning": "think",
+        },
+        max_stop=None,
+    )
+
+    def emit(self, request: ir.Request, report) -> dict:
+        body: dict = {"model": self.model(request, report), "messages": [self.message(m) for m in request.messages]}
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
+        if request.output is not None:
+            body["format"] = request.output.schema
+        self.settings_into(body, request)
+        if "think" in body:
+            body["think"] = self.think(body["think"], request, report)
+        body["stream"] = False
+        return body
+
+    def model(self, request: ir.Request, report) -> str:
+        """The prompt's model unless it names a hosted API's model, else the default (PP404)."""
+        model = request.model
+        if model is None:
+            return self.default_model
+        family = next((f for f, prefixes in _HOSTED.items() if model.startswith(prefixes)), None)
+        if family is None and model.startswith(MODEL_FAMILIES["mistral"]) and _MISTRAL_API.match(model):
+            family = "mistral"
+        if family is None or ":" in model or "/" in model:  # `name:tag` and `namespace/name` are Ollama's
+            return model
+        report.info("PP404", f"model `{model}` is made for {family}: {self.name} uses `{self.default_model}`",
+                    request.model_span or request.span,
+                    help=f'set the model for it in a `target "{self.name}" {{ model "..." }}` block')
+        return self.default_model
+
+    def think(self, level: str, request: ir.Request, report):
+        if level == "none":
+            return False
+        if level == "minimal":
+            setting = request.settings["reasoning"]
+            report.info("PP404", f"`reasoning` minimal sent as \"low\": {self.name} thinks at low, medium or high",
+                        setting.span or request.span)
+            return "low"
+        return level
+
+    def function(self, tool: ir.Tool) -> dict:
+        fn: dict = {"name": tool.name}
+        if tool.description:
+            fn["description"] = tool.description
+        fn["parameters"] = tool.parameters
+        return fn
+
+    def message(self, m: ir.Message) -> dict:
+        if m.role == "tool":
+            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
+            out = {"role": "tool", "content": "".join(p.text for p in result.content if isinstance(p, ir.Text)),
+                   "tool_name": result.name}
+            return self._images(out, result.content)
+        out = {"role": m.role, "content": m.text}
+        self._images(out, m.parts)
+        calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
+        if calls:
+            out["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+        return out
+
+    @staticmethod
+    def _images(out: dict, parts) -> dict:
+        images = [p.data for p in parts if isinstance(p, ir.Media) and p.kind == "image" and p.data is not None]
+        if images:
+            out["images"] = images
+        return out
