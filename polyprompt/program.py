@@ -109,9 +109,9 @@ class PromptFile:
     def compile(self, target: str, prompt: str | None = None, inputs: dict | None = None, strict: bool = False,
                 **kwargs: Any) -> Compiled:
         """The request body of a prompt for a target, and the lowering report."""
+        backend = self.backend(target)
         compiled = self.prompt(prompt)
         values = self.check_inputs(compiled, {**(inputs or {}), **kwargs})
-        backend = self.backend(target)
         request = compiled.render(values, TargetInfo(name=target, family=backend.family))
         report = Sink()
         lowered = backend.lower(request, report)
