@@ -131,6 +131,21 @@ class Mistral(Backend):
                                     f"ids of exactly 9 letters and digits", p.span or m.span or request.span)
         return ids
 
+    def read_reply(self, reply: dict):
+        """`ChatCompletionResponse`: the first choice; content may be a string or text chunks."""
+        from ..compiler.replies import Reply
+        from ._emit import parse_arguments
+
+        choice = (reply.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        content = message.get("content") or ""
+        if isinstance(content, list):
+            content = "".join(c.get("text", "") for c in content if c.get("type") == "text")
+        calls = tuple(ir.ToolCall(id=c.get("id", ""), name=c["function"]["name"],
+                                  arguments=parse_arguments(c["function"].get("arguments")))
+                      for c in message.get("tool_calls") or ())
+        return Reply(text=content, tool_calls=calls, finish_reason=choice.get("finish_reason"))
+
     def function(self, tool: ir.Tool) -> dict:
         fn: dict = {"name": tool.name}
         if tool.description:

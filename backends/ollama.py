@@ -103,6 +103,16 @@ class Ollama(Backend):
             return "low"
         return level
 
+    def read_reply(self, reply: dict):
+        """A non-streamed `/api/chat` reply: `message` with `content` and `tool_calls` (no ids)."""
+        from ..compiler.replies import Reply
+
+        message = reply.get("message") or {}
+        calls = tuple(ir.ToolCall(id=f"call_{i + 1}", name=c["function"]["name"],
+                                  arguments=c["function"].get("arguments") or {})
+                      for i, c in enumerate(message.get("tool_calls") or ()))
+        return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=reply.get("done_reason"))
+
     def function(self, tool: ir.Tool) -> dict:
         fn: dict = {"name": tool.name}
         if tool.description:

@@ -74,3 +74,30 @@ def test_fallback_mode_finds_json_in_prose(tmp_path):
     assert parse_output('Result: {"category": "billing", "urgent": false} done', output, tolerant=True)["category"] == "billing"
     with pytest.raises(ReplyError):
         parse_output(text, output, tolerant=False)
+
+
+REPLIES = {
+    "openai-compatible": OPENAI_REPLY,
+    "mistral": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": [
+        {"type": "text", "text": '{"category": "bug", "urgent": true}'}]}}]},
+    "ollama": {"done": True, "done_reason": "stop", "message": {"role": "assistant",
+                                                              "content": '{"category": "bug", "urgent": true}'}},
+    "vertex": GEMINI_REPLY,
+    "openai-responses": {"status": "completed", "output": [{"type": "message", "role": "assistant", "content": [
+        {"type": "output_text", "text": '{"category": "bug", "urgent": true, "note": null}', "annotations": []}]}]},
+    "bedrock-converse": {"stopReason": "end_turn", "output": {"message": {"role": "assistant", "content": [
+        {"text": '{"category": "bug", "urgent": true}'}]}}},
+}
+
+
+@pytest.mark.parametrize("target", sorted(REPLIES))
+def test_every_target_reads_its_replies(pf, target):
+    expected = {"openai-compatible": {"category": "billing", "urgent": False},
+                "vertex": {"category": "bug", "urgent": False, "note": "x"}}.get(target, {"category": "bug", "urgent": True})
+    assert pf.compile(target, ticket="t").parse(REPLIES[target]).value == expected
+
+
+def test_every_target_can_read_replies():
+    from polyprompt import backends
+
+    assert set(REPLIES) | {"openai-chat", "anthropic", "gemini"} == set(backends.names())
