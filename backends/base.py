@@ -56,6 +56,8 @@ class Backend:
     caps: ClassVar[Caps]
     #: the provider documentation the emitter follows
     docs: ClassVar[str] = ""
+    #: a text-only turn is written `{"role": role, "content": text}` (the generated fast path may render it)
+    plain_text_turns: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -15,6 +15,7 @@ class OpenAIChat(Backend):
     family = "openai"
     default_model = "gpt-4o-mini"
     docs = "https://platform.openai.com/docs/api-reference/chat/create"
+    plain_text_turns = True
     caps = Caps(
         system="message",
         tools=True,

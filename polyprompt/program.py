@@ -32,14 +32,25 @@ class CompileError(Exception):
 
 @attrs.frozen
 class Compiled:
-    """One prompt compiled for one target."""
+    """One prompt compiled for one target.
+
+    `request` is the lowered IR; on the generated fast path it is rendered
+    only when asked for.
+    """
 
     target: str
     prompt: str
     body: dict
     report: tuple[Diagnostic, ...]
-    request: Any  # the lowered IR (compiler.ir.Request)
     backend: Any = attrs.field(default=None, repr=False, eq=False)
+    _request: Any = attrs.field(default=None, repr=False, eq=False, alias="request")
+    _lazy: Any = attrs.field(default=None, repr=False, eq=False, alias="lazy")
+
+    @property
+    def request(self):
+        if self._request is None and self._lazy is not None:
+            object.__setattr__(self, "_request", self._lazy())
+        return self._request
 
     def parse(self, reply: dict):
         """The provider's reply to this body: text, tool calls and the typed output value."""
@@ -54,6 +65,9 @@ class PromptFile:
         self.analysis = analysis
         self._scope = analysis.scopes[analysis.program.entry.key]
         self._compiled: dict[str, CompiledPrompt] = {}
+        self._backends: dict[str, Any] = {}
+        self._fast: dict[tuple[str, str], FastPath | None] = {}
+        self._quick: dict[str, _QuickInputs] = {}
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
@@ -65,6 +79,9 @@ class PromptFile:
 
     def prompt(self, name: str | None = None) -> CompiledPrompt:
         """The compiled prompt (the first one of the file by default)."""
+        found = self._compiled.get(name if name is not None else "")
+        if found is not None:
+            return found
         errors = [d for d in self.diagnostics if d.is_error]
         if errors:
             raise CompileError(errors)
@@ -77,6 +94,8 @@ class PromptFile:
             if sym is None or sym.kind != "prompt":
                 raise LookupError(f"no prompt `{name}`; prompts: {', '.join(self.prompts) or 'none'}")
             self._compiled[name] = compile_prompt(sym, self.analysis.scopes)
+            if name == self.prompts[0]:
+                self._compiled[""] = self._compiled[name]  # the default prompt
         return self._compiled[name]
 
     def check_inputs(self, prompt: CompiledPrompt, values: dict) -> dict:
@@ -109,19 +128,115 @@ class PromptFile:
     def compile(self, target: str, prompt: str | None = None, inputs: dict | None = None, strict: bool = False,
                 **kwargs: Any) -> Compiled:
         """The request body of a prompt for a target, and the lowering report."""
-        backend = self.backend(target)
+        backend = self._backends.get(target) or self._backends.setdefault(target, self.backend(target))
         compiled = self.prompt(prompt)
-        values = self.check_inputs(compiled, {**(inputs or {}), **kwargs})
-        request = compiled.render(values, TargetInfo(name=target, family=backend.family))
+        values = self._values(compiled, {**(inputs or {}), **kwargs})
+        info = TargetInfo(name=target, family=backend.family)
+        fast = self._fast.get((compiled.name, target))
+        if fast is not None:
+            result = fast.compile(values, info, strict)
+            if result is not None:
+                return result
+        result = self._general(compiled, backend, values, info, strict)
+        if (compiled.name, target) not in self._fast:
+            self._fast[(compiled.name, target)] = FastPath.build(compiled, backend, result, self._static)
+        return result
+
+    def _general(self, compiled: CompiledPrompt, backend, values: dict, info: TargetInfo, strict: bool) -> Compiled:
+        """Render to the IR, run the passes, emit."""
+        request = compiled.render(values, info)
         report = Sink()
         lowered = backend.lower(request, report)
         body = backend.emit(lowered, report)
         notes = tuple(report.sorted())
-        errors = [d for d in notes if d.is_error or (strict and d.code.startswith("PP4"))]
-        if errors:
-            raise CompileError(errors)
-        return Compiled(target=target, prompt=compiled.name, body=body, report=notes, request=lowered,
+        _raise_errors(notes, strict)
+        return Compiled(target=info.name, prompt=compiled.name, body=body, report=notes, request=lowered,
                         backend=backend)
+
+    def _values(self, compiled: CompiledPrompt, given: dict) -> dict:
+        """Checked inputs with defaults: a quick pass for the common case, else the full check."""
+        quick = self._quick.get(compiled.name)
+        if quick is None:
+            quick = self._quick[compiled.name] = _QuickInputs(compiled.decl, self._resolve)
+        values = quick(given)
+        return values if values is not None else self.check_inputs(compiled, given)
+
+    def _resolve(self, texpr):
+        return TypeResolver(self._scope, Sink(), self.analysis.scopes).resolve(texpr)
+
+    def _static(self, expr):
+        """The compile-time value of a name in a prompt of this file (for generated code)."""
+        from .compiler.codegen import Unsupported
+        from .compiler.evaluate import MISSING, Compiler, FragmentCache, FragmentRef
+
+        value = Compiler(self._scope, self.analysis.scopes, FragmentCache()).static(expr, frozenset())
+        if value is MISSING or isinstance(value, FragmentRef):
+            raise Unsupported("name")
+        return value
+
+
+def _raise_errors(notes, strict: bool) -> None:
+    errors = [d for d in notes if d.is_error or (strict and d.code.startswith("PP4"))]
+    if errors:
+        raise CompileError(errors)
+
+
+class _QuickInputs:
+    """Inputs that surely fit: defaults applied without collecting problems (None otherwise)."""
+
+    def __init__(self, decl, resolve):
+        from .compiler.check.consts import constant_value
+        from .compiler.checkgen import compile_check
+
+        self.defaults = {p.name.name: constant_value(p.default) if p.default is not None else None
+                         for p in decl.params if p.default is not None or p.optional}
+        self.check = compile_check([(p.name.name, resolve(p.type), p.name.name not in self.defaults)
+                                    for p in decl.params]) or (lambda given: False)
+
+    def __call__(self, given: dict) -> dict | None:
+        if not self.check(given):
+            return None
+        return {**self.defaults, **given} if self.defaults else dict(given)
+
+
+class FastPath:
+    """Generated code for one prompt and one target (see compiler/codegen.py).
+
+    The parts of the body that do not depend on the inputs (model, settings,
+    tools, output format) and the lowering report are taken from a render on
+    the general path; the generated function writes the messages. Those parts
+    are shared between the bodies it returns: copy a body before changing
+    anything nested in it.
+    """
+
+    def __init__(self, render, template: Compiled, compiled: CompiledPrompt):
+        self.render, self.template, self.compiled = render, template, compiled
+
+    @classmethod
+    def build(cls, compiled: CompiledPrompt, backend, first: Compiled, static) -> "FastPath | None":
+        from .backends.base import Backend
+        from .compiler.codegen import compile_messages
+
+        caps = backend.caps
+        if not (getattr(backend, "plain_text_turns", False) and caps.system == "message" and not caps.alternation
+                and not caps.first_user and type(backend).lower is Backend.lower
+                and not (compiled.output is not None and caps.structured_output is None)
+                and all(d.code != "PP409" for d in first.report)):
+            return None
+        render = compile_messages(compiled.decl, static)
+        if render is None:
+            return None
+        return cls(render, first, compiled)
+
+    def compile(self, values: dict, info: TargetInfo, strict: bool) -> Compiled | None:
+        messages = self.render(values, info.as_value())
+        if messages is None:
+            return None  # a turn came out empty: the general path drops and reports it
+        _raise_errors(self.template.report, strict)
+        body = {k: (messages if k == "messages" else v) for k, v in self.template.body.items()}
+        t, compiled = self.template, self.compiled
+        return Compiled(target=t.target, prompt=t.prompt, body=body, report=t.report, backend=t.backend,
+                        lazy=lambda: t.backend.lower(compiled.render(values, info), Sink()))
 
 
 def parse(target, reply: dict, output=None, tolerant: bool = False):
