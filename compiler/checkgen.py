@@ -86,9 +86,16 @@ class _Gen:
             lines = [pad + f"if {var}.__class__ is not dict or not ({self.const(required)} <= {var}.keys() <= "
                            f"{self.const(frozenset(t.fields))}):", fail]
             for f in t.fields.values():
+                if f.required and isinstance(f.type, T.Prim) and f.type.name in ("str", "bool", "int"):
+                    lines += [pad + f"if {var}[{f.name!r}].__class__ is not {f.type.name}:", fail]  # the common case, inline
+                    continue
                 value = self.fresh()
-                inner = self.check(value, f.type, depth + 1, seen | {id(t)})
-                if inner:
-                    lines += [pad + f"{value} = {var}.get({f.name!r})", pad + f"if {f.name!r} in {var}:"] + inner
+                inner = self.check(value, f.type, depth + (0 if f.required else 1), seen | {id(t)})
+                if not inner:
+                    continue
+                if f.required:
+                    lines += [pad + f"{value} = {var}[{f.name!r}]"] + inner
+                else:
+                    lines += [pad + f"if {f.name!r} in {var}:", pad + f"    {value} = {var}[{f.name!r}]"] + inner
             return lines
         raise _Fallback  # media, messages

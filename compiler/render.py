@@ -22,7 +22,7 @@ from .diagnostics import Sink
 from .evaluate import Compiler, FragmentCache, text_of
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class TargetInfo:
     """What `target` means inside a prompt: `target.name`, `.family`, `.kind`."""
 
@@ -32,6 +32,15 @@ class TargetInfo:
 
     def as_value(self) -> dict:
         return {"name": self.name, "family": self.family, "kind": self.kind}
+
+    @property
+    def value(self) -> dict:
+        """`as_value()`, made once (the target is immutable)."""
+        cached = self.__dict__.get("_value")
+        if cached is None:
+            cached = self.as_value()
+            object.__setattr__(self, "_value", cached)
+        return cached
 
     def matches(self, wanted: str) -> bool:
         return wanted in (self.name, self.family)

@@ -68,6 +68,7 @@ class PromptFile:
         self._backends: dict[str, Any] = {}
         self._fast: dict[tuple[str, str], FastPath | None] = {}
         self._quick: dict[str, _QuickInputs] = {}
+        self._targets: dict[str, TargetInfo] = {}
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
@@ -131,7 +132,7 @@ class PromptFile:
         backend = self._backends.get(target) or self._backends.setdefault(target, self.backend(target))
         compiled = self.prompt(prompt)
         values = self._values(compiled, {**(inputs or {}), **kwargs})
-        info = TargetInfo(name=target, family=backend.family)
+        info = self._targets.get(target) or self._targets.setdefault(target, TargetInfo(name=target, family=backend.family))
         fast = self._fast.get((compiled.name, target))
         if fast is not None:
             result = fast.compile(values, info, strict)
@@ -211,6 +212,7 @@ class FastPath:
 
     def __init__(self, render, template: Compiled, compiled: CompiledPrompt):
         self.render, self.template, self.compiled = render, template, compiled
+        self.lowering = [d for d in template.report if d.code.startswith("PP4")]  # what --strict refuses
 
     @classmethod
     def build(cls, compiled: CompiledPrompt, backend, first: Compiled, static) -> "FastPath | None":
@@ -229,10 +231,11 @@ class FastPath:
         return cls(render, first, compiled)
 
     def compile(self, values: dict, info: TargetInfo, strict: bool) -> Compiled | None:
-        messages = self.render(values, info.as_value())
+        messages = self.render(values, info.value)
         if messages is None:
             return None  # a turn came out empty: the general path drops and reports it
-        _raise_errors(self.template.report, strict)
+        if strict and self.lowering:
+            raise CompileError(self.lowering)
         body = {k: (messages if k == "messages" else v) for k, v in self.template.body.items()}
         t, compiled = self.template, self.compiled
         return Compiled(target=t.target, prompt=t.prompt, body=body, report=t.report, backend=t.backend,

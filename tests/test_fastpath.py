@@ -1,0 +1,104 @@
+"""The generated fast path and input checks give exactly what the general path gives."""
+from __future__ import annotations
+
+import copy
+import json
+import random
+import sys
+
+import pytest
+
+import polyprompt
+from polyprompt.compiler.inputs import InputError
+from polyprompt.program import FastPath
+
+from helpers import EXAMPLES, REPO, SHARED
+from test_golden import EXAMPLE_FILES
+
+BENCH = REPO / "bench" / "prompts" / "peers_bench.prompt"
+sys.path.insert(0, str(SHARED / "bench" / "peers"))
+import common  # noqa: E402  (the peers' inputs and reference renderer)
+
+
+def general(pf, target, inputs):
+    compiled = pf.prompt()
+    values = pf.check_inputs(compiled, inputs)
+    info = pf._targets.get(target) or polyprompt.program.TargetInfo(name=target, family=pf.backend(target).family)
+    return pf._general(compiled, pf.backend(target), values, info, False)
+
+
+@pytest.mark.parametrize("target", ["openai-chat", "openai-compatible"])
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
+def test_examples_are_the_same_either_way(path, target):
+    inputs = json.loads(path.with_suffix(".input.json").read_text())
+    pf = polyprompt.load(path)
+    try:
+        first, second = pf.compile(target, inputs=inputs), pf.compile(target, inputs=inputs)
+    except polyprompt.CompileError:
+        return
+    slow = general(pf, target, inputs)
+    assert first.body == second.body == slow.body
+    assert first.report == second.report == slow.report
+
+
+def test_the_bench_prompt_takes_the_fast_path_and_matches_the_reference():
+    pf = polyprompt.load(BENCH)
+    pf.compile("openai-chat", inputs=common.CANONICAL)
+    assert isinstance(pf._fast[("bench", "openai-chat")], FastPath)
+    for inputs in [common.CANONICAL, common.TRICKY, *common.make_inputs(200)]:
+        result = pf.compile("openai-chat", inputs=inputs)
+        assert result.body["messages"] == common.reference(inputs)
+        assert result.request.messages[0].role == "system"  # the IR is still there, rendered on demand
+
+
+def test_an_empty_turn_goes_back_to_the_general_path(tmp_path):
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p(extra: str) {\n  user "Hi"\n  user "{{ extra }}"\n}\n')
+    pf = polyprompt.load(path)
+    pf.compile("openai-chat", extra="x")
+    r = pf.compile("openai-chat", extra="  ")
+    assert [m["content"] for m in r.body["messages"]] == ["Hi"] and [d.code for d in r.report] == ["PP409"]
+
+
+def mutate(value, rng: random.Random):
+    """A random small change: another type, a missing or an extra key, a bad member."""
+    if isinstance(value, dict) and value and rng.random() < 0.5:
+        key = rng.choice(list(value))
+        changed = dict(value)
+        choice = rng.randrange(3)
+        if choice == 0:
+            del changed[key]
+        elif choice == 1:
+            changed[key + "_x"] = 1
+        else:
+            changed[key] = mutate(changed[key], rng)
+        return changed
+    if isinstance(value, list) and value and rng.random() < 0.5:
+        changed = list(value)
+        i = rng.randrange(len(changed))
+        changed[i] = mutate(changed[i], rng)
+        return changed
+    return rng.choice([None, 1, 1.5, True, "s", [], {}, "refund"])
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
+def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
+    pf = polyprompt.load(path)
+    compiled = pf.prompt()
+    good = json.loads(path.with_suffix(".input.json").read_text())
+    pf._values(compiled, good)
+    check = pf._quick[compiled.name]
+    rng = random.Random(path.name)
+    for _ in range(150):
+        candidate = mutate(copy.deepcopy(good), rng)
+        quick = check(candidate) if isinstance(candidate, dict) else None
+        try:
+            full = pf.check_inputs(compiled, candidate) if isinstance(candidate, dict) else None
+        except InputError:
+            full = "error"
+        if quick is not None:
+            assert full == quick, (candidate, full)
+
+
+def test_examples_folder_exists():
+    assert EXAMPLES.is_dir()
