@@ -18,6 +18,7 @@ class Anthropic(Backend):
     default_model = "claude-sonnet-4-5"
     docs = "https://docs.anthropic.com/en/api/messages"
     caps = Caps(
+        tool_result_media=True,
         system="top_level",
         alternation=True,  # "consecutive user or assistant turns ... will be combined"
         first_user=True,

@@ -16,6 +16,15 @@ from ..compiler.diagnostics import Sink
 
 REGISTRY: dict[str, type["Backend"]] = {}
 
+#: Options a `target NAME "backend" { name: value }` declaration may give; each is read by the
+#: backends named (and ignored by the others).
+TARGET_OPTIONS = {
+    "base_url": "openai-compatible: the server the client sends to (not part of the body)",
+    "store": "openai-responses: whether the provider stores the response",
+    "project": "vertex: the Google Cloud project of the model path",
+    "location": "vertex: the region of the model path (default `global`)",
+}
+
 
 @attrs.frozen(kw_only=True)
 class Caps:
@@ -46,6 +55,12 @@ class Caps:
     temperature_max: float = 2.0
     #: a max_tokens value the provider requires when the prompt gives none
     default_max_tokens: int | None = None
+    #: tool results may hold images and files (else only text)
+    tool_result_media: bool = False
+
+
+#: The capability names a `caps { }` block may set.
+CAPS_FIELDS = tuple(f.name for f in attrs.fields(Caps))
 
 
 class Backend:

@@ -50,6 +50,7 @@ class BedrockConverse(Backend):
     default_model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # a US cross-region inference profile
     docs = "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html"
     caps = Caps(
+        tool_result_media=True,
         system="top_level",  # `system`: a list of SystemContentBlock
         alternation=True,  # "A conversation must alternate between user and assistant roles"
         first_user=True,  # "A conversation must start with a user message"
@@ -87,7 +88,7 @@ class BedrockConverse(Backend):
         extra = body.get("additionalModelRequestFields", {})
         if isinstance(extra.get("thinking"), int):
             extra["thinking"] = {"type": "enabled", "budget_tokens": extra["thinking"]}
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             definition = {"schema": json.dumps(request.output.schema, ensure_ascii=False, separators=(",", ":")),
                           "name": schema_name(request.output.name)}
             body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}

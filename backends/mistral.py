@@ -108,13 +108,13 @@ class Mistral(Backend):
     # -- emitting
     def emit(self, request: ir.Request, report) -> dict:
         ids = self._tool_call_ids(request, report)
-        messages = [self.message(m, ids, report, request) for m in request.messages]
+        messages = [out for m in request.messages for out in self.messages(m, ids, report, request)]
         if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
             messages[-1]["prefix"] = True  # a prefill: the reply continues this text
         body: dict = {"model": choose_model(request, self, report), "messages": messages}
         if request.tools:
             body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
         return self.settings_into(body, request)
@@ -153,11 +153,15 @@ class Mistral(Backend):
         fn["parameters"] = tool.parameters  # required by Mistral's `Function`
         return fn
 
+    def messages(self, m: ir.Message, ids: dict, report, request) -> list[dict]:
+        """One turn as messages: a turn holding several tool results gives one message each."""
+        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
+            return [{"role": "tool", "tool_call_id": ids[r.id], "name": r.name,
+                     "content": self.content(list(r.content), report, request)}
+                    for r in m.parts if isinstance(r, ir.ToolResult)]
+        return [self.message(m, ids, report, request)]
+
     def message(self, m: ir.Message, ids: dict, report, request) -> dict:
-        if m.role == "tool":
-            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
-            return {"role": "tool", "tool_call_id": ids[result.id], "name": result.name,
-                    "content": self.content(list(result.content), report, request)}
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
         out: dict = {"role": m.role, "content": self.content(rest, report, request)}

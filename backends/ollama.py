@@ -48,6 +48,7 @@ class Ollama(Backend):
     default_model = "llama3.2"  # the model of api.md's examples
     docs = "https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion"
     caps = Caps(
+        tool_result_media=True,
         system="message",
         alternation=False,  # the model's chat template decides; the API takes any order
         first_user=False,
@@ -67,10 +68,11 @@ class Ollama(Backend):
     )
 
     def emit(self, request: ir.Request, report) -> dict:
-        body: dict = {"model": self.model(request, report), "messages": [self.message(m) for m in request.messages]}
+        body: dict = {"model": self.model(request, report),
+                      "messages": [out for m in request.messages for out in self.messages(m)]}
         if request.tools:
             body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
-        if request.output is not None:
+        if request.output is not None and self.caps.structured_output is not None:
             body["format"] = request.output.schema
         self.settings_into(body, request)
         if "think" in body:
@@ -120,12 +122,15 @@ class Ollama(Backend):
         fn["parameters"] = tool.parameters
         return fn
 
+    def messages(self, m: ir.Message) -> list[dict]:
+        """One turn as messages: a turn holding several tool results gives one message each."""
+        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
+            return [self._images({"role": "tool", "content": "".join(p.text for p in r.content if isinstance(p, ir.Text)),
+                                  "tool_name": r.name}, r.content)
+                    for r in m.parts if isinstance(r, ir.ToolResult)]
+        return [self.message(m)]
+
     def message(self, m: ir.Message) -> dict:
-        if m.role == "tool":
-            [result] = [p for p in m.parts if isinstance(p, ir.ToolResult)]
-            out = {"role": "tool", "content": "".join(p.text for p in result.content if isinstance(p, ir.Text)),
-                   "tool_name": result.name}
-            return self._images(out, result.content)
         out = {"role": m.role, "content": m.text}
         self._images(out, m.parts)
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]

@@ -59,6 +59,7 @@ class OpenAIResponses(Backend):
     default_model = "gpt-4o-mini"
     docs = "https://platform.openai.com/docs/api-reference/responses/create"
     caps = Caps(
+        tool_result_media=True,
         system="message",  # leading system turns -> `instructions`, later ones stay system messages
         tools=True,
         tool_results="tool_message",  # function_call_output items of their own

@@ -27,6 +27,8 @@ from the v1 protos:
 """
 from __future__ import annotations
 
+import attrs
+
 from ..compiler import ir
 from ..compiler.conversation import guess_media_type
 from ._emit import tool_result_text
@@ -38,7 +40,7 @@ class Vertex(Gemini):
     family = "google"
     default_model = "gemini-2.5-flash"
     docs = "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference"
-    caps = Gemini.caps  # same capability table: see gemini.py
+    caps = attrs.evolve(Gemini.caps, tool_result_media=True)  # as gemini.py; results may carry `parts`
 
     def model_path(self, model: str) -> str:
         if model.startswith(("projects/", "publishers/")):

@@ -29,6 +29,8 @@ class TargetInfo:
     name: str
     family: str
     kind: str = "api"
+    #: the backend of a declared target (`target fast "openai-chat"` has name `fast`)
+    backend: str | None = None
 
     def as_value(self) -> dict:
         return {"name": self.name, "family": self.family, "kind": self.kind}
@@ -43,7 +45,8 @@ class TargetInfo:
         return cached
 
     def matches(self, wanted: str) -> bool:
-        return wanted in (self.name, self.family)
+        """`target "x" { }` applies to a target named x, of family x, or declared on backend x."""
+        return wanted in (self.name, self.family, self.backend)
 
 
 class _Out:

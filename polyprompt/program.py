@@ -132,7 +132,8 @@ class PromptFile:
         backend = self._backends.get(target) or self._backends.setdefault(target, self.backend(target))
         compiled = self.prompt(prompt)
         values = self._values(compiled, {**(inputs or {}), **kwargs})
-        info = self._targets.get(target) or self._targets.setdefault(target, TargetInfo(name=target, family=backend.family))
+        info = self._targets.get(target) or self._targets.setdefault(target, TargetInfo(
+            name=target, family=backend.family, backend=type(backend).name))
         fast = self._fast.get((compiled.name, target))
         if fast is not None:
             result = fast.compile(values, info, strict)

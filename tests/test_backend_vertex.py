@@ -8,6 +8,8 @@ The same proto checker also holds the gemini target's bodies to the v1beta proto
 stricter proof than the community OpenAPI document."""
 from __future__ import annotations
 
+import attrs
+
 import pytest
 
 import polyprompt
@@ -227,5 +229,5 @@ def test_images_inline_and_by_url(tmp_path):
 
 def test_registered_with_the_gemini_table():
     assert backends.get("vertex") is Vertex and "vertex" in backends.names()
-    assert Vertex.caps is Gemini.caps and Vertex.family == "google"
+    assert Vertex.caps == attrs.evolve(Gemini.caps, tool_result_media=True) and Vertex.family == "google"
     assert Vertex().model_path("models/gemini-2.0-flash") == "publishers/google/models/gemini-2.0-flash"

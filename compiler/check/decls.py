@@ -143,13 +143,27 @@ class DeclChecker:
         self._report_unused(params, env, f"fragment `{decl.name.name}`")
 
     def _TargetDecl(self, decl: ast.TargetDecl) -> None:
+        from ... import backends
+        from ...backends.base import CAPS_FIELDS, TARGET_OPTIONS
+
+        known = backends.names()
+        if decl.backend not in known:
+            self.sink.error("PP300", f"unknown target `{decl.backend}`", decl.name.span.to(decl.name.span),
+                            help=suggest(decl.backend, known) or f"targets: {', '.join(known)}")
         for item in decl.items:
             if isinstance(item, ast.ModelStmt):
                 self._model(item)
             elif isinstance(item, ast.Caps):
                 for s in item.settings:
+                    if s.name.name not in CAPS_FIELDS:
+                        self.sink.error("PP229", f"unknown capability `{s.name.name}`", s.name.span,
+                                        help=suggest(s.name.name, CAPS_FIELDS) or f"capabilities: {', '.join(CAPS_FIELDS)}")
                     self._constant(s.value)
             else:
+                if item.name.name not in TARGET_OPTIONS:
+                    self.sink.warning("PP242", f"unknown target option `{item.name.name}`: no target reads it",
+                                      item.name.span, help=suggest(item.name.name, TARGET_OPTIONS)
+                                      or f"options: {', '.join(TARGET_OPTIONS)}")
                 self._constant(item.value)
 
     def _TestDecl(self, decl: ast.TestDecl) -> None:

@@ -2,6 +2,7 @@
 
     audio(clip) on anthropic             ->  error PP302 (no audio input)
     image("https://...") on ollama       ->  error PP302 (inline data only)
+    an image in a tool result on openai  ->  error PP302 (text results only)
 
 A capability check, not a rewrite: dropping media silently would change
 what the model sees.
@@ -14,6 +15,11 @@ from .. import ir
 def run(request: ir.Request, ctx) -> ir.Request:
     caps = ctx.caps
     for m in request.messages:
+        for result in (p for p in m.parts if isinstance(p, ir.ToolResult)):
+            if any(isinstance(c, ir.Media) for c in result.content) and not caps.tool_result_media:
+                ctx.report.error("PP302", f"{ctx.backend.name} takes only text in tool results",
+                                 result.span or m.span or request.span,
+                                 help="describe the media in text, or send it in a user turn")
         for part in _media(m.parts):
             if part.kind not in caps.media:
                 ctx.report.error("PP302", f"{ctx.backend.name} cannot take {part.kind} input",

@@ -21,6 +21,9 @@ def run(request, ctx):
         for i in marked:
             ctx.note("PP407", f"cache breakpoint dropped: {ctx.backend.name} needs none, {why}",
                      request.messages[i].span or request.span)
+        if request.tools_cache is not None:
+            ctx.note("PP407", f"cache breakpoint after the tool definitions dropped: {ctx.backend.name} needs none, "
+                     f"{why}", request.span)
         messages = tuple(attrs.evolve(m, cache=None) if m.cache else m for m in request.messages)
         return attrs.evolve(request, messages=messages, tools_cache=None)
     if count <= limit:
