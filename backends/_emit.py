@@ -31,6 +31,31 @@ def choose_model(request: ir.Request, backend, report) -> str:
     return model
 
 
+#: Claude's smallest extended-thinking budget (https://docs.anthropic.com/en/api/messages: `budget_tokens` >= 1024)
+MIN_THINKING_BUDGET = 1024
+
+
+def claude_thinking(budget: int, max_tokens: int | None, request: ir.Request, backend, report) -> tuple[dict, int | None]:
+    """Claude's `thinking` object for a `reasoning_tokens` budget, and the max_tokens to send.
+
+    0 turns thinking off; a budget under the minimum is raised to it; max_tokens must
+    leave room for the answer after the thinking, so it grows when it does not (PP404).
+    """
+    setting = request.settings.get("reasoning_tokens")
+    span = setting.span if setting is not None else request.span
+    if budget <= 0:
+        return {"type": "disabled"}, max_tokens
+    if budget < MIN_THINKING_BUDGET:
+        report.info("PP404", f"`reasoning_tokens` {budget} raised to {MIN_THINKING_BUDGET}, the smallest thinking "
+                    f"budget of {backend.name}", span)
+        budget = MIN_THINKING_BUDGET
+    if max_tokens is not None and max_tokens <= budget:
+        report.info("PP404", f"`max_tokens` raised from {max_tokens} to {budget + 1024}: it counts the thinking "
+                    f"budget of {budget} tokens too", span)
+        max_tokens = budget + 1024
+    return {"type": "enabled", "budget_tokens": budget}, max_tokens
+
+
 def data_uri(m: ir.Media) -> str:
     return m.url if m.url is not None else f"data:{m.media_type or 'application/octet-stream'};base64,{m.data}"
 

@@ -8,7 +8,7 @@ results as `tool_result` blocks of a user turn, cache markers on content blocks.
 from __future__ import annotations
 
 from ..compiler import ir
-from ._emit import choose_model
+from ._emit import choose_model, claude_thinking
 from .base import Backend, Caps
 
 
@@ -50,7 +50,8 @@ class Anthropic(Backend):
             body["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
         self.settings_into(body, request)
         if isinstance(body.get("thinking"), int):
-            body["thinking"] = {"type": "enabled", "budget_tokens": body["thinking"]}
+            body["thinking"], body["max_tokens"] = claude_thinking(body["thinking"], body.get("max_tokens"), request,
+                                                                   self, report)
         return body
 
     def read_reply(self, reply: dict):

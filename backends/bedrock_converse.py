@@ -28,7 +28,7 @@ import copy
 import json
 
 from ..compiler import ir
-from ._emit import choose_model, schema_name
+from ._emit import choose_model, claude_thinking, schema_name
 from .base import Backend, Caps
 
 #: media type -> `ImageBlock.format` (enum ImageFormat)
@@ -87,7 +87,11 @@ class BedrockConverse(Backend):
         self.settings_into(body, request)
         extra = body.get("additionalModelRequestFields", {})
         if isinstance(extra.get("thinking"), int):
-            extra["thinking"] = {"type": "enabled", "budget_tokens": extra["thinking"]}
+            config = body.setdefault("inferenceConfig", {})
+            extra["thinking"], max_tokens = claude_thinking(extra["thinking"], config.get("maxTokens"), request,
+                                                            self, report)
+            if max_tokens is not None:
+                config["maxTokens"] = max_tokens
         if request.output is not None and self.caps.structured_output is not None:
             definition = {"schema": json.dumps(request.output.schema, ensure_ascii=False, separators=(",", ":")),
                           "name": schema_name(request.output.name)}

@@ -71,3 +71,13 @@ def test_cache_limit_and_temperature(tmp_path):
     assert len(marks) == 4
     assert r.body["temperature"] == 1.0
     assert sorted(d.code for d in r.report) == ["PP404", "PP407"]
+
+
+def test_thinking_budget(tmp_path):
+    on = compile_text(tmp_path, 'prompt p() {\n  model { reasoning_tokens: 500, max_tokens: 800 }\n  user "hi"\n}\n')
+    assert on.body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert on.body["max_tokens"] == 2048
+    assert sorted(d.code for d in on.report) == ["PP404", "PP404"]
+    off = compile_text(tmp_path, 'prompt p() {\n  model { reasoning_tokens: 0, max_tokens: 800 }\n  user "hi"\n}\n')
+    assert off.body["thinking"] == {"type": "disabled"} and off.body["max_tokens"] == 800
+    assert schemas.errors("anthropic", "CreateMessageParams", on.body) == []
