@@ -167,9 +167,10 @@ prompt p() {
 ''')
     b = r.body
     assert b["modelId"] == BedrockConverse.default_model
-    assert b["inferenceConfig"] == {"temperature": 1.0, "topP": 0.9, "maxTokens": 100, "stopSequences": ["END", "STOP"]}
+    # max_tokens grows to leave room for the answer after a thinking budget of 2048
+    assert b["inferenceConfig"] == {"temperature": 1.0, "topP": 0.9, "maxTokens": 3072, "stopSequences": ["END", "STOP"]}
     assert b["additionalModelRequestFields"] == {"top_k": 40, "thinking": {"type": "enabled", "budget_tokens": 2048}}
-    assert codes(r) == ["PP403", "PP404", "PP404"]  # seed dropped; model replaced; temperature lowered
+    assert codes(r) == ["PP403", "PP404", "PP404", "PP404"]  # seed dropped; model replaced; temperature; max_tokens
     assert bedrock_errors(b) == []
 
     r = compile_text(tmp_path, 'prompt p() {\n  model "us.amazon.nova-pro-v1:0"\n  user "hi"\n}\n')
