@@ -170,15 +170,15 @@ class Printer:
         self.close("", d)
 
     def _TestDecl(self, d: ast.TestDecl) -> None:
-        title = f" {quote(d.title)}" if d.title is not None else ""
-        self.line("", f"test {d.prompt.name}{title} {{", d, leaf=False)
-        for item in d.items:
-            self.line(INDENT, self.item(item), item)
-        self.close("", d)
+        self._items(d, "test", "")
 
     def _DatasetDecl(self, d: ast.DatasetDecl) -> None:
+        self._items(d, "dataset", f" from {quote(d.source)}")
+
+    def _items(self, d, keyword: str, tail: str) -> None:
+        """A test or dataset block: a header naming the prompt, then one item a line."""
         title = f" {quote(d.title)}" if d.title is not None else ""
-        self.line("", f"dataset {d.prompt.name}{title} from {quote(d.source)} {{", d, leaf=False)
+        self.line("", f"{keyword} {d.prompt.name}{title}{tail} {{", d, leaf=False)
         for item in d.items:
             self.line(INDENT, self.item(item), item)
         self.close("", d)

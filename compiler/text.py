@@ -271,26 +271,22 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
                            help="remove it, or open a block with `{% if ... %}` or `{% for ... %}`")
                 continue
             opening, parent, state = stack.pop()
-            block_span = Span(file, opening.start, piece.end)
-            if opening.kind == "for":
-                parent.append(ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=block_span))
-            else:
-                if state["cond"] is not None:
-                    state["branches"].append((state["cond"], tuple(body)))
-                orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
-                parent.append(ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=block_span))
+            parent.append(_block(opening, state, body, Span(file, opening.start, piece.end)))
             body = parent
     while stack:  # report, then close at the end so the block's expressions are still checked
         opening, parent, state = stack.pop()
-        sink.error("PP106", f"`{{% {opening.kind} %}}` is never closed", Span(file, opening.start, opening.end),
-                   help="close the block with `{% end %}`")
         span = Span(file, opening.start, opening.end)
-        if opening.kind == "for":
-            parent.append(ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=span))
-        else:
-            if state["cond"] is not None:
-                state["branches"].append((state["cond"], tuple(body)))
-            orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
-            parent.append(ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=span))
+        sink.error("PP106", f"`{{% {opening.kind} %}}` is never closed", span, help="close the block with `{% end %}`")
+        parent.append(_block(opening, state, body, span))
         body = parent
     return tuple(root)
+
+
+def _block(opening: RawTag, state: dict, body: list, span: Span) -> ast.Piece:
+    """The node of a block that ends here, from its opening tag and what it collected."""
+    if opening.kind == "for":
+        return ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=span)
+    if state["cond"] is not None:
+        state["branches"].append((state["cond"], tuple(body)))
+    orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
+    return ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=span)

@@ -215,13 +215,17 @@ class DeclChecker:
             self.sink.error("PP232", f"the splits take {total:g}% of the rows, leaving none for training", decl.prompt.span)
 
     def _prompt(self, ident: ast.Ident) -> Symbol | None:
+        return self._declared(ident, "prompt", "PP210")
+
+    def _declared(self, ident: ast.Ident, kind: str, code: str) -> Symbol | None:
+        """The declaration a name must refer to (a prompt, a tool), or None after reporting."""
         sym = self.scope.lookup(ident.name)
         if sym is not None and sym.kind == "error":
-            return None
-        if sym is None or sym.kind != "prompt":
-            prompts = [n for n, s in self.scope.names.items() if s.kind == "prompt"]
-            what = f"`{ident.name}` is a {sym.kind}, not a prompt" if sym else f"unknown prompt `{ident.name}`"
-            self.sink.error("PP210", what, ident.span, help=suggest(ident.name, prompts))
+            return None  # a failed import, already reported
+        if sym is None or sym.kind != kind:
+            candidates = [n for n, s in self.scope.names.items() if s.kind == kind]
+            what = f"`{ident.name}` is a {sym.kind}, not a {kind}" if sym else f"unknown {kind} `{ident.name}`"
+            self.sink.error(code, what, ident.span, help=suggest(ident.name, candidates))
             return None
         return sym
 
@@ -312,15 +316,7 @@ class DeclChecker:
             self._tool(ident)
 
     def _tool(self, ident: ast.Ident) -> Symbol | None:
-        sym = self.scope.lookup(ident.name)
-        if sym is not None and sym.kind == "error":
-            return None
-        if sym is None or sym.kind != "tool":
-            tools = [n for n, s in self.scope.names.items() if s.kind == "tool"]
-            what = f"`{ident.name}` is a {sym.kind}, not a tool" if sym else f"unknown tool `{ident.name}`"
-            self.sink.error("PP209", what, ident.span, help=suggest(ident.name, tools))
-            return None
-        return sym
+        return self._declared(ident, "tool", "PP209")
 
     def _s_Message(self, stmt: ast.Message, env: Env) -> None:
         self._parts(stmt.parts, env, stmt.role)
