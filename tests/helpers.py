@@ -31,3 +31,12 @@ def template(text: str):
 def prompt_files() -> list[Path]:
     """Every example and stdlib file: the inputs most tests run over."""
     return sorted(EXAMPLES.rglob("*.prompt")) + sorted(STDLIB.rglob("*.prompt"))
+
+
+def compile_source(tmp_path, text: str, target: str, **inputs):
+    """Compile source text (written to tmp_path/p.prompt) for a target."""
+    import polyprompt
+
+    path = tmp_path / "p.prompt"
+    path.write_text(text)
+    return polyprompt.load(path).compile(target, inputs=inputs)

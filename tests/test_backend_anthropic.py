@@ -8,6 +8,7 @@ import pytest
 import polyprompt
 
 import schemas
+from helpers import compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "anthropic"
@@ -31,9 +32,7 @@ def test_the_validator_rejects_openai_shapes():
 
 
 def compile_text(tmp_path, text: str, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+    return compile_source(tmp_path, text, TARGET, **inputs)
 
 
 def test_system_alternation_and_tool_results(tmp_path):

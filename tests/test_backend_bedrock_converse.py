@@ -14,6 +14,7 @@ import polyprompt
 from polyprompt.backends.bedrock_converse import BedrockConverse
 
 import schemas
+from helpers import compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "bedrock-converse"
@@ -50,9 +51,7 @@ def test_the_validator_rejects_other_shapes():
 
 
 def compile_text(tmp_path, text: str, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+    return compile_source(tmp_path, text, TARGET, **inputs)
 
 
 def codes(result) -> list[str]:

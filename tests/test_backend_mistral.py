@@ -13,6 +13,7 @@ import polyprompt
 from polyprompt.backends.mistral import TOOL_CALL_ID, tool_call_id
 
 import schemas
+from helpers import compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "mistral"
@@ -45,9 +46,7 @@ def test_the_validator_rejects_bad_bodies():
 
 
 def compile_text(tmp_path, text: str, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+    return compile_source(tmp_path, text, TARGET, **inputs)
 
 
 TOOL_PROMPT = '''

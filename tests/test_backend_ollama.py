@@ -12,7 +12,7 @@ import pytest
 
 import polyprompt
 
-from helpers import SHARED
+from helpers import SHARED, compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "ollama"
@@ -180,9 +180,7 @@ def test_every_example_body_is_valid(path):
 
 
 def compile_text(tmp_path, text: str, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+    return compile_source(tmp_path, text, TARGET, **inputs)
 
 
 def test_tool_round_trip(tmp_path):

@@ -10,7 +10,7 @@ import polyprompt
 from polyprompt.api import check_text  # noqa: F401 (kept for symmetry with the other backend tests)
 
 import schemas
-from helpers import EXAMPLES
+from helpers import EXAMPLES, compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "openai-chat"
@@ -33,9 +33,7 @@ def test_the_validator_rejects_bad_bodies():
 
 
 def compile_text(tmp_path, text: str, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(TARGET, inputs=inputs)
+    return compile_source(tmp_path, text, TARGET, **inputs)
 
 
 def test_tool_turns_and_strict_output(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import polyprompt
 
 import schemas
+from helpers import compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "openai-compatible"
@@ -38,9 +39,7 @@ def test_the_validator_rejects_bad_bodies():
 
 
 def compile_text(tmp_path, text: str, target: str = TARGET, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(target, inputs=inputs)
+    return compile_source(tmp_path, text, target, **inputs)
 
 
 def test_settings_top_k_kept_max_tokens_named_reasoning_dropped(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import polyprompt
 
 import schemas
+from helpers import compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "openai-responses"
@@ -57,9 +58,7 @@ def test_the_validator_rejects_bad_bodies():
 
 
 def compile_text(tmp_path, text: str, target: str = TARGET, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(target, inputs=inputs)
+    return compile_source(tmp_path, text, target, **inputs)
 
 
 TOOL_PROMPT = '''

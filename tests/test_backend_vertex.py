@@ -12,7 +12,7 @@ import attrs
 
 import pytest
 
-import polyprompt
+from helpers import compile_source
 from polyprompt import backends
 from polyprompt.backends.gemini import Gemini
 from polyprompt.backends.vertex import Vertex, guess_media_type
@@ -119,9 +119,7 @@ def test_the_validator_rejects_wrong_bodies():
 
 
 def compile_text(tmp_path, text: str, target: str = TARGET, **inputs):
-    path = tmp_path / "p.prompt"
-    path.write_text(text)
-    return polyprompt.load(path).compile(target, inputs=inputs)
+    return compile_source(tmp_path, text, target, **inputs)
 
 
 def test_model_resource_name_and_url(tmp_path):
