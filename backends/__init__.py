@@ -26,7 +26,7 @@ class UnknownTarget(LookupError):
 def names() -> list[str]:
     """Every built-in target name."""
     return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__)
-                  if m.name not in _NOT_TARGETS and not m.name.startswith("_"))
+                  if m.name not in _NOT_TARGETS and not m.name.startswith("_") and not m.ispkg)
 
 
 def get(name: str):

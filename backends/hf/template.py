@@ -1,0 +1,387 @@
+"""Hugging Face chat templates, rendered exactly as transformers renders them, with jinja2 only.
+
+For an open model the "platform" is its chat template: a Jinja program in the tokenizer's config.
+`ChatTemplate` reproduces `tokenizer.apply_chat_template(..., tokenize=False)` of transformers 5.x
+(`transformers/utils/chat_template_utils.py`) byte for byte, without importing transformers:
+
+- the same environment: `ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)`
+  with the `loopcontrols` extension, the `{% generation %}` tag, a `tojson` filter that does not
+  escape HTML, the `raise_exception` and `strftime_now` globals and the guarded `dict`/`namespace`;
+- the same input preparation: message objects become dicts, keys whose value is None are dropped,
+  everything the template sees is rebuilt from plain JSON types, and reasoning is aliased under
+  `reasoning_content` and `thinking`;
+- the same `continue_final_message` cut (render with a tag after the final message, cut there).
+
+`strftime_now` reads the `date` given to `ChatTemplate` (a fixed date makes renders reproducible),
+else today. A template is compiled once per process for each (source, date) pair.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import sys
+from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import jinja2.ext
+import jinja2.meta
+import jinja2.nodes
+import jinja2.utils
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["ChatTemplate", "TemplateError", "compile_template"]
+
+# What transformers appends to the final message to find where it ends in the render.
+_CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+# Names a message's reasoning is passed under; the first is the one chat templates read.
+_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+
+
+class TemplateError(jinja2.exceptions.TemplateError):
+    """A chat template refused its input: `raise_exception(message)` was called.
+
+    `str(error)` is the template's message, e.g. "System role not supported".
+    """
+
+
+def _check_jinja_version() -> None:
+    """transformers refuses jinja2 < 3.1.6 (sandbox escapes); so do we."""
+    parts = tuple(int(p) if p.isdigit() else 0 for p in jinja2.__version__.split(".")[:3])
+    if parts < (3, 1, 6):
+        raise ImportError(f"chat templates need jinja2>=3.1.6, found {jinja2.__version__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment (a copy of transformers' `_cached_compile_jinja_template`)
+
+
+class _SpanTracker:
+    """What `{% generation %}` needs while a render runs: the length output so far, the spans."""
+
+    def __init__(self) -> None:
+        self.length = 0
+        self.spans: list[tuple[int, int]] = []
+
+
+class GenerationTracker(jinja2.ext.Extension):
+    """`{% generation %}...{% endgeneration %}`: records the character span of its output.
+
+    As in transformers, the start of a span is the length of the blocks the template has yielded
+    so far, so a generation block inside a macro or a `set` block is placed where transformers
+    places it.
+    """
+
+    tags = frozenset({"generation"})
+
+    def __init__(self, environment: jinja2.Environment):
+        super().__init__(environment)
+        environment.extend(activate_tracker=self.activate_tracker)
+        self._tracking: ContextVar[_SpanTracker | None] = ContextVar("generation_tracker", default=None)
+
+    def parse(self, parser: Any) -> jinja2.nodes.CallBlock:
+        """Parse the body up to `endgeneration` into a call of `_generation_support`."""
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        call = self.call_method("_generation_support")
+        return jinja2.nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    @jinja2.pass_eval_context
+    def _generation_support(self, context: Any, caller: Any) -> str:
+        rv = caller()
+        tracker = self._tracking.get()
+        if tracker is not None:
+            tracker.spans.append((tracker.length, tracker.length + len(rv)))
+        return rv
+
+    @contextmanager
+    def activate_tracker(self, tracker: _SpanTracker):
+        """Track spans into `tracker` for the renders inside the `with` block."""
+        if self._tracking.get() is not None:
+            raise ValueError("AssistantTracker should not be reused before closed")
+        token = self._tracking.set(tracker)
+        try:
+            yield
+        finally:
+            self._tracking.reset(token)
+
+
+def _raise_exception(message: Any) -> None:
+    raise TemplateError(message)
+
+
+def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
+            sort_keys: bool = False) -> str:
+    """transformers' `tojson`: no HTML escaping, and the options of `json.dumps`."""
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _strftime_now(date: _dt.date | None):
+    """`strftime_now(format)`: today, or the fixed `date` (at midnight) when one is given."""
+    if date is None:
+        return lambda format: _dt.datetime.now().strftime(format)
+    moment = date if isinstance(date, _dt.datetime) else _dt.datetime.combine(date, _dt.time())
+    return lambda format: moment.strftime(format)
+
+
+class _TemplateDict:
+    """`dict(...)` in a template: builds dicts, exposes nothing else of the type."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict:
+        return dict(*args, **kwargs)
+
+    def fromkeys(self, *args: Any, **kwargs: Any) -> dict:
+        return dict.fromkeys(*args, **kwargs)
+
+
+class _TemplateNamespace(jinja2.utils.Namespace):
+    """`namespace(...)` that refuses underscore-prefixed attributes (no CPython internals)."""
+
+    def __init__(*args: Any, **kwargs: Any):
+        self, args = args[0], args[1:]
+        attrs = dict(*args, **kwargs)
+        for name in attrs:
+            _TemplateNamespace._check_name(name)
+        jinja2.utils.Namespace.__init__(self, attrs)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _TemplateNamespace._check_name(name)
+        jinja2.utils.Namespace.__setitem__(self, name, value)
+
+    @staticmethod
+    def _check_name(name: Any) -> None:
+        if isinstance(name, str) and name.startswith("_"):
+            raise jinja2.exceptions.SecurityError(
+                f"Chat templates cannot store underscore-prefixed attributes on a namespace, but got {name!r}. "
+                "Please rename the attribute.")
+
+
+def compile_template(source: str, date: _dt.date | None = None) -> jinja2.Template:
+    """Compile `source` in transformers' environment; cached per (source, date)."""
+    return _compile(source, date)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str, date: _dt.date | None) -> jinja2.Template:
+    _check_jinja_version()
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTracker, jinja2.ext.loopcontrols])
+    env.filters["tojson"] = _tojson
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = _strftime_now(date)
+    env.globals["dict"] = _TemplateDict()
+    env.globals["namespace"] = _TemplateNamespace
+    return env.from_string(source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input preparation (transformers' `_normalize_chat_messages`, `_plain_template_data`, ...)
+
+
+def _to_dicts(value: Any) -> Any:
+    """Message objects (dataclasses, pydantic models) to dicts, recursively; the rest as is."""
+    if isinstance(value, Mapping):
+        return {key: _to_dicts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_dicts(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_to_dicts(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_dicts(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(getattr(value, "model_dump", None)):
+        return _to_dicts(value.model_dump())
+    return value
+
+
+def _normalize(conversation: Any) -> list[dict]:
+    """Messages as dicts without the keys whose value is None (OpenAI's `content=None`)."""
+    messages = _to_dicts(getattr(conversation, "messages", conversation))
+    out = []
+    for message in messages:
+        if not isinstance(message, dict):
+            raise TypeError(f"Chat messages should be dicts, dataclasses or pydantic models, but got {message!r}.")
+        out.append({key: value for key, value in message.items() if value is not None})
+    return out
+
+
+def _is_numpy_scalar(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")  # never imported here: without numpy loaded there are no numpy values
+    return numpy is not None and isinstance(value, numpy.generic)
+
+
+def _plain(value: Any) -> Any:
+    """Rebuild `value` from plain JSON types; any other object becomes a "<TypeName>" placeholder."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, Mapping):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if _is_numpy_scalar(value):
+        return _plain(value.item())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(getattr(value, "model_dump", None)):
+        return _plain(value.model_dump())
+    return f"<{type(value).__name__}>"
+
+
+def _alias_reasoning(chat: list[dict]) -> list[dict]:
+    """Copy a message's reasoning to `reasoning_content` and `thinking` (gpt-oss reads the latter)."""
+    out = []
+    for message in chat:
+        reasoning = next((message[k] for k in _REASONING_FIELDS if message.get(k) is not None), None)
+        if reasoning is not None:
+            message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
+        out.append(message)
+    return out
+
+
+def _check_tools(tools: Any, documents: Any) -> None:
+    for tool in tools or ():
+        if not isinstance(tool, dict):
+            raise TypeError(f"tools must be JSON-schema dicts (transformers also accepts functions), got {tool!r}")
+    for document in documents or ():
+        if not isinstance(document, dict):
+            raise TypeError("Documents should be a list of dicts with 'title' and 'text' keys!")
+
+
+# ---------------------------------------------------------------------------------------------
+# continue_final_message
+
+
+def _tag_final_message(chat: list[dict], field: str, source: str) -> str:
+    """Append the tag to the final message's `field` (in place); return the text to continue."""
+    final = chat[-1].get(field)
+    if final is None:
+        raise ValueError(f'continue_final_message is set but the final message has no "{field}" to continue!')
+    fields = [field]
+    if field in _REASONING_FIELDS:
+        fields = [f for f in _REASONING_FIELDS if chat[-1].get(f) == final]
+    if not any(f in source for f in fields):
+        raise ValueError(
+            f'continue_final_message is set to "{field}" but this is not an accepted field in the chat_template')
+    if isinstance(final, (list, tuple)):
+        for block in reversed(final):
+            if "text" in block:
+                text = block["text"]
+                block["text"] = text + _CONTINUE_TAG
+                return text
+        raise ValueError(
+            "continue_final_message is set but we could not find any text to continue in the final message!")
+    for f in fields:
+        chat[-1][f] = chat[-1][f] + _CONTINUE_TAG
+    return final
+
+
+def _cut_after_final_message(rendered: str, final: str) -> str:
+    """Cut the render where the tagged final message ends, as transformers does."""
+    tag = _CONTINUE_TAG.strip()
+    if final.strip() not in rendered or tag not in rendered:
+        raise ValueError(
+            "continue_final_message is set but the final message does not appear in the chat after "
+            "applying the chat template! This can happen if the chat template deletes portions of "
+            "the final message. Please verify the chat template and final message in your chat to "
+            "ensure they are compatible."
+            f"Final message to continue: {final.strip()}\nRendered chat:\n{rendered}")
+    at = rendered.rindex(tag)
+    if rendered[at:at + len(_CONTINUE_TAG)] == _CONTINUE_TAG:
+        return rendered[:at]
+    return rendered[:at].rstrip()  # the template trimmed the message's trailing space
+
+
+# ---------------------------------------------------------------------------------------------
+# The public class
+
+
+class ChatTemplate:
+    """One HF chat template with the special tokens it is rendered with.
+
+    `bos_token`/`eos_token` are passed to the template like the tokenizer's special tokens (a None
+    token is left undefined, as transformers leaves out unset special tokens); `extra` adds more
+    template variables (e.g. `pad_token`, or a family's `date_string`); `date` fixes what
+    `strftime_now` returns.
+    """
+
+    def __init__(self, source: str, *, bos_token: str | None = None, eos_token: str | None = None,
+                 extra: dict | None = None, date: _dt.date | None = None):
+        self.source = source
+        self.date = date
+        self.variables: dict[str, Any] = {}
+        for name, token in (("bos_token", bos_token), ("eos_token", eos_token)):
+            if token is not None:
+                self.variables[name] = token
+        self.variables.update(extra or {})
+        self.compiled = compile_template(source, date)
+
+    def __repr__(self) -> str:
+        return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
+
+    def render(self, messages: list[dict], *, tools: list[dict] | None = None, documents: Any = None,
+               add_generation_prompt: bool = False, continue_final_message: bool | str = False,
+               **template_vars: Any) -> str:
+        """The prompt text for `messages`, as `apply_chat_template(..., tokenize=False)` gives it."""
+        text, _ = self._render(messages, tools, documents, add_generation_prompt, continue_final_message,
+                               template_vars, spans=False)
+        return text
+
+    def render_with_spans(self, messages: list[dict], *, tools: list[dict] | None = None,
+                          documents: Any = None, add_generation_prompt: bool = False,
+                          **template_vars: Any) -> tuple[str, list[tuple[int, int]]]:
+        """The text and the [start, end) character spans of its `{% generation %}` blocks.
+
+        These are the spans transformers turns into `assistant_masks`; a template without the tag
+        gives no spans.
+        """
+        return self._render(messages, tools, documents, add_generation_prompt, False, template_vars, spans=True)
+
+    def undeclared_variables(self) -> frozenset[str]:
+        """The names the template reads from its context (messages, tools, enable_thinking...)."""
+        env = self.compiled.environment
+        return frozenset(jinja2.meta.find_undeclared_variables(env.parse(self.source)))
+
+    def _render(self, messages: Any, tools: Any, documents: Any, add_generation_prompt: bool,
+                continue_final_message: bool | str, template_vars: dict, *, spans: bool):
+        if isinstance(messages, (list, tuple)) and not messages:
+            raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
+        if continue_final_message and add_generation_prompt:
+            raise ValueError(
+                "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message "
+                "when you want the model to continue the final message, and add_generation_prompt when you want "
+                "to add a header that will prompt it to start a new assistant message instead.")
+        _check_tools(tools, documents)
+        chat = _alias_reasoning(_plain(_normalize(messages)))
+        final = None
+        if continue_final_message:
+            field = continue_final_message if isinstance(continue_final_message, str) else "content"
+            final = _tag_final_message(chat, field, self.source)
+        context = dict(messages=chat, tools=_plain(tools), documents=_plain(documents),
+                       add_generation_prompt=add_generation_prompt,
+                       **_plain({**self.variables, **template_vars}))
+        text, found = self._run(context, spans)
+        if final is not None:
+            text = _cut_after_final_message(text, final)
+        return text, found
+
+    def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
+        if not spans:
+            return self.compiled.render(**context), []
+        tracker = _SpanTracker()
+        blocks = []
+        with self.compiled.environment.activate_tracker(tracker):
+            for block in self.compiled.generate(**context):
+                blocks.append(block)
+                tracker.length += len(block)
+        return "".join(blocks), tracker.spans
