@@ -7,12 +7,13 @@ checker) and how it runs (for the renderer). Documented in docs/language.md.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Callable
 
 import attrs
 
 from . import schema
 from . import types as T
+from .runtime import FILTERS as RUN
 
 
 class FilterTypeError(Exception):
@@ -28,14 +29,6 @@ class Builtin:
     typing: Callable  # (input type or None, arg types) -> result type
     run: Callable  # (input value, *args) -> value
     doc: str
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _needs_text(t: T.Type) -> T.Type:
@@ -72,51 +65,29 @@ def _length_typing(t: T.Type, args) -> T.Type:
     raise FilterTypeError(f"expects text, a list or a map, got {t}")
 
 
-def _bullets(items, marker="-") -> str:
-    return "\n".join(f"{marker} {_text(i)}" for i in items or ())
-
-
-def _numbered(items) -> str:
-    return "\n".join(f"{n}. {_text(i)}" for n, i in enumerate(items or (), 1))
-
-
-def _indent(value, width=2) -> str:
-    pad = " " * int(width)
-    return "\n".join(pad + line if line else line for line in _text(value).split("\n"))
-
-
-def _truncate(value, length=80, end="...") -> str:
-    s = _text(value)
-    return s if len(s) <= length else s[: max(0, length - len(end))] + end
-
-
-def _json(value, indent=None) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent)
-
-
 FILTERS: dict[str, Builtin] = {b.name: b for b in (
-    Builtin("json", 0, 1, (T.INT,), lambda t, a: T.STR, _json,
+    Builtin("json", 0, 1, (T.INT,), lambda t, a: T.STR, RUN["json"],
             "The value as JSON (`| json(2)` indents)."),
-    Builtin("upper", 0, 0, (), lambda t, a: _needs_text(t), lambda v: _text(v).upper(), "Upper case."),
-    Builtin("lower", 0, 0, (), lambda t, a: _needs_text(t), lambda v: _text(v).lower(), "Lower case."),
-    Builtin("trim", 0, 0, (), lambda t, a: _needs_text(t), lambda v: _text(v).strip(), "Strip surrounding whitespace."),
-    Builtin("default", 1, 1, (T.JSON,), _default_typing, lambda v, d: d if v is None else v,
+    Builtin("upper", 0, 0, (), lambda t, a: _needs_text(t), RUN["upper"], "Upper case."),
+    Builtin("lower", 0, 0, (), lambda t, a: _needs_text(t), RUN["lower"], "Lower case."),
+    Builtin("trim", 0, 0, (), lambda t, a: _needs_text(t), RUN["trim"], "Strip surrounding whitespace."),
+    Builtin("default", 1, 1, (T.JSON,), _default_typing, RUN["default"],
             "The argument when the value is null or absent."),
     Builtin("join", 0, 1, (T.STR,), lambda t, a: (_needs_list(t), T.STR)[1],
-            lambda v, sep="": sep.join(_text(i) for i in v or ()), "Join list items with a separator."),
-    Builtin("length", 0, 0, (), _length_typing, lambda v: len(v or ()), "Number of items or characters."),
-    Builtin("first", 0, 0, (), lambda t, a: T.OptionalT(_item_of(t)), lambda v: v[0] if v else None,
+            RUN["join"], "Join list items with a separator."),
+    Builtin("length", 0, 0, (), _length_typing, RUN["length"], "Number of items or characters."),
+    Builtin("first", 0, 0, (), lambda t, a: T.OptionalT(_item_of(t)), RUN["first"],
             "The first item, or null."),
-    Builtin("last", 0, 0, (), lambda t, a: T.OptionalT(_item_of(t)), lambda v: v[-1] if v else None,
+    Builtin("last", 0, 0, (), lambda t, a: T.OptionalT(_item_of(t)), RUN["last"],
             "The last item, or null."),
-    Builtin("indent", 0, 1, (T.INT,), lambda t, a: _needs_text(t), _indent, "Indent every non-empty line."),
-    Builtin("truncate", 1, 2, (T.INT, T.STR), lambda t, a: _needs_text(t), _truncate,
+    Builtin("indent", 0, 1, (T.INT,), lambda t, a: _needs_text(t), RUN["indent"], "Indent every non-empty line."),
+    Builtin("truncate", 1, 2, (T.INT, T.STR), lambda t, a: _needs_text(t), RUN["truncate"],
             "`| truncate(80)` cuts text to 80 characters, ending with `...` (or `| truncate(80, \"…\")`)."),
-    Builtin("bullets", 0, 1, (T.STR,), lambda t, a: (_needs_list(t), T.STR)[1], _bullets,
+    Builtin("bullets", 0, 1, (T.STR,), lambda t, a: (_needs_list(t), T.STR)[1], RUN["bullets"],
             "One `- item` line per item."),
-    Builtin("numbered", 0, 0, (), lambda t, a: (_needs_list(t), T.STR)[1], _numbered,
+    Builtin("numbered", 0, 0, (), lambda t, a: (_needs_list(t), T.STR)[1], RUN["numbered"],
             "One `1. item` line per item."),
-    Builtin("string", 0, 0, (), lambda t, a: T.STR, _text, "The value as text."),
+    Builtin("string", 0, 0, (), lambda t, a: T.STR, RUN["string"], "The value as text."),
 )}
 
 

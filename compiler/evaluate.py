@@ -10,7 +10,6 @@ are lists, enum members are their names.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from . import ast, builtins
@@ -18,6 +17,7 @@ from . import types as T
 from .check.consts import constant_value, is_constant
 from .check.names import ModuleScope, Symbol, TypeResolver
 from .diagnostics import Sink
+from .runtime import text_of  # noqa: F401 (re-exported)
 
 Fn = Callable[[dict], Any]
 MISSING = object()
@@ -28,21 +28,6 @@ class FragmentRef:
 
     def __init__(self, symbol: Symbol):
         self.symbol = symbol
-
-
-def text_of(value: Any) -> str:
-    """How a value reads inside text: strings verbatim, JSON spelling for the rest."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 class Compiler:

@@ -1,0 +1,107 @@
+"""What rendered prompts call at run time: text conversion, the filters, and the
+helpers of generated code.
+
+Kept free of the compiler's types (and of attrs) so that a renderer loaded
+from the compile cache needs nothing else: see compiler/cache.py.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def text_of(value: Any) -> str:
+    """How a value reads inside text: strings verbatim, JSON spelling for the rest."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _bullets(items, marker="-") -> str:
+    return "\n".join(f"{marker} {text_of(i)}" for i in items or ())
+
+
+def _numbered(items) -> str:
+    return "\n".join(f"{n}. {text_of(i)}" for n, i in enumerate(items or (), 1))
+
+
+def _indent(value, width=2) -> str:
+    pad = " " * int(width)
+    return "\n".join(pad + line if line else line for line in text_of(value).split("\n"))
+
+
+def _truncate(value, length=80, end="...") -> str:
+    s = text_of(value)
+    return s if len(s) <= length else s[: max(0, length - len(end))] + end
+
+
+def _json(value, indent=None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+#: The run-time side of every filter (the checker's side is in compiler/builtins.py).
+FILTERS = {
+    "json": _json,
+    "upper": lambda v: text_of(v).upper(),
+    "lower": lambda v: text_of(v).lower(),
+    "trim": lambda v: text_of(v).strip(),
+    "default": lambda v, d: d if v is None else v,
+    "join": lambda v, sep="": sep.join(text_of(i) for i in v or ()),
+    "length": lambda v: len(v or ()),
+    "first": lambda v: v[0] if v else None,
+    "last": lambda v: v[-1] if v else None,
+    "indent": _indent,
+    "truncate": _truncate,
+    "bullets": _bullets,
+    "numbered": _numbered,
+    "string": text_of,
+}
+
+
+# ---------------------------------------------------------------- helpers of generated code
+
+
+def get(obj, key):
+    return obj.get(key) if obj.__class__ is dict else None
+
+
+def item(obj, key):
+    if obj.__class__ is dict:
+        return obj.get(key)
+    if obj.__class__ is list and key.__class__ is int and -len(obj) <= key < len(obj):
+        return obj[key]
+    return None
+
+
+def eq(a, b) -> bool:
+    if a.__class__ is dict and b.__class__ is str and "family" in a:
+        return a.get("name") == b or a.get("family") == b  # `target == "anthropic"`
+    return a == b
+
+
+def order(op: str, a, b) -> bool:
+    try:
+        return a < b if op == "<" else a <= b if op == "<=" else a > b if op == ">" else a >= b
+    except TypeError:  # null against a number: false, as on the general path
+        return False
+
+
+def contains(container, value) -> bool:
+    if container is None:
+        return False
+    if container.__class__ is str:
+        return value.__class__ is str and value in container
+    return value in container
+
+
+#: The names generated code finds in its globals.
+GLOBALS = {"_text": text_of, "_get": get, "_item": item, "_eq": eq, "_in": contains, "_order": order,
+           "_FILTERS": FILTERS}
