@@ -1,0 +1,560 @@
+"""Probe a chat template: learn its quirks by rendering conversations through it.
+
+Nothing here knows any model family. `probe(template)` renders a few dozen small conversations
+whose contents are unique marker strings (`ZQuser1QZ`, `ZQsysQZ`...), then searches the output for
+the markers: where the system text landed, whether the template raised, what it added on its own.
+The result is a `Probe`: the facts, `caps()` (the capability table the lowering passes read) and
+`notes()` (sentences for the lowering report).
+
+    system prompt   [system S, user U1, assistant A1, user U2]: S before the first user turn with
+                    markup between them -> "native"; inside the first user turn -> "merged"
+                    (first-user); inside the last one -> "merged" (last-user); absent -> "dropped";
+                    a raise -> "raises" (the message is kept)
+    late system     [user, assistant, system S, user]: in place, moved, merged, dropped or raises
+    turn markup     [user U1, assistant A1, user U2] against [user U1, assistant A1]: the text
+                    that opens a user turn (what separates "native" from "merged")
+    default system  [user U1]: what the template writes before the first user turn besides bos and
+                    the user-turn opening is a system turn it injects; its content, less the part a
+                    given system message keeps (a preamble such as Llama 3.1's dated header), is
+                    the default system prompt
+    alternation     [user, user] and [assistant, user] raise or not
+    generation      [user U1] with add_generation_prompt True against False
+    tools           the tool list (name or description shown, and where), an assistant tool call
+                    (arguments as a dict and as a JSON string), a tool result (role "tool")
+    reasoning       `reasoning_content` and inline `<think>` in an assistant turn before and after
+                    the last user turn; `enable_thinking` / `thinking` set True and False
+    bos, trimming   does the text start with bos_token; does "\\tX\\t" come out as "X"
+
+A template that depends on today's date (`strftime_now`) is rendered a second time with another
+date to tell (`dated`). `docs/model-probing.md` has the table of the built-in families.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from typing import Any
+
+import attrs
+
+from ..base import Caps
+from .template import ChatTemplate, TemplateError
+
+__all__ = ["Probe", "ProbeError", "probe"]
+
+# Markers: unique, alphanumeric (no template trims or escapes them), none a substring of another.
+SYS, SYS2 = "ZQsysQZ", "ZQlatesysQZ"
+U1, U2, A1 = "ZQuser1QZ", "ZQuser2QZ", "ZQasst1QZ"
+THINK = "ZQreasonQZ"
+BOS = "ZQbosQZ"
+RESULT = "ZQresultQZ"
+TOOL_NAME, TOOL_DESC, ARG_VALUE = "zq_probe_tool", "ZQtooldescQZ", "ZQargQZ"
+CALL_ID = "ZQcall001"  # 9 alphanumerics: Mistral templates insist
+TRIM = {"user": "ZQtrimUQZ", "assistant": "ZQtrimAQZ", "system": "ZQtrimSQZ"}
+
+_ARGS = {"probe_arg": ARG_VALUE}
+#: the ways a template may write the arguments object as JSON
+_ARGS_FORMS = (json.dumps(_ARGS, indent=4), json.dumps(_ARGS), json.dumps(_ARGS, separators=(",", ":")))
+_TOOL = {"type": "function", "function": {
+    "name": TOOL_NAME, "description": TOOL_DESC,
+    "parameters": {"type": "object", "properties": {"probe_arg": {"type": "string"}}, "required": ["probe_arg"]}}}
+_THINKING_VARS = ("enable_thinking", "thinking")
+_OTHER_DATE = _dt.date(2001, 2, 3)
+_NOTE_CHARS = 80  # long texts are shortened in notes
+
+
+class ProbeError(ValueError):
+    """The template cannot render even a single user turn: nothing can be learned from it."""
+
+
+def _user(text: str) -> dict:
+    return {"role": "user", "content": text}
+
+
+def _assistant(text: str, **more: Any) -> dict:
+    return {"role": "assistant", "content": text, **more}
+
+
+def _system(text: str) -> dict:
+    return {"role": "system", "content": text}
+
+
+@attrs.frozen(kw_only=True)
+class Probe:
+    """What rendering probe conversations taught about one chat template."""
+
+    #: a label for notes ("gemma-2"); None: "the template"
+    name: str | None = None
+    #: the template's bos_token variable, and whether the render starts with it (None: no bos_token)
+    bos_token: str | None = None
+    starts_with_bos: bool | None = None
+    #: the roles whose content comes out with surrounding whitespace removed
+    trims: tuple[str, ...] = ()
+    #: what add_generation_prompt=True appends, and what the render ends with instead without it
+    generation_prompt: str = ""
+    without_generation_prompt: str = ""
+    #: the text after the last user text of a prompt (generation prompt included): what the model reads last
+    prompt_end: str = ""
+    #: "native" | "merged" | "dropped" | "raises"
+    system: str = "native"
+    #: for "merged": "first-user" or "last-user"
+    system_merge: str | None = None
+    #: for "raises": the template's message
+    system_error: str | None = None
+    #: for "native": the text around the system text (its markup; a preamble included)
+    system_open: str | None = None
+    system_close: str | None = None
+    #: for "merged": what separates the system text from the user text
+    system_joiner: str | None = None
+    #: a system message after the conversation started: "in-place" | "moved" | "merged" | "dropped" | "raises"
+    late_system: str = "in-place"
+    late_system_error: str | None = None
+    #: the system prompt the template writes when no system message is given (a given one replaces it)
+    default_system: str | None = None
+    #: text the template writes into the system turn whether or not a system message is given
+    system_preamble: str | None = None
+    #: the render depends on today's date (strftime_now)
+    dated: bool = False
+    #: two user turns in a row raise; a conversation starting with an assistant turn raises
+    alternation: bool = False
+    alternation_error: str | None = None
+    first_user: bool = False
+    first_user_error: str | None = None
+    #: the `tools` list is rendered (a tool's name or description appears), and where:
+    #: "system" (before the first user turn), "first-user", "last-user" (inside that user turn)
+    tools: bool = False
+    tools_placement: str | None = None
+    #: an assistant turn's tool_calls are rendered; arguments taken as "dict", "string" or "both"
+    tool_calls: bool = False
+    tool_arguments: str | None = None
+    tool_call_error: str | None = None
+    #: a role "tool" message: "own-turn" | "user-turn" (inside a user turn) | "dropped" | "raises"
+    tool_results: str | None = None
+    tool_result_error: str | None = None
+    #: the rendered shape of a user turn's end + tool call ({name}, {arguments}, {id}) and of a result
+    tool_call_render: str | None = None
+    tool_result_render: str | None = None
+    #: an assistant turn's reasoning, as `reasoning_content` and as inline <think>...</think>:
+    #: "kept" | "dropped" | "last-only" (kept only after the last user turn) | "history-only" | None (raises)
+    reasoning_content: str | None = None
+    inline_think: str | None = None
+    #: (variable, value, generation prompt) for each thinking switch that changes the generation prompt
+    thinking_switches: tuple[tuple[str, bool, str], ...] = ()
+
+    # -- what the compiler uses
+
+    def caps(self) -> Caps:
+        """The capability table the lowering passes read (no media, no native structured output)."""
+        if self.system in ("raises", "dropped"):
+            system = "merge"  # the compiler merges system text into the first user turn and says so
+        elif self.late_system in ("raises", "dropped", "moved"):
+            system = "top_level"  # leading system turns as they are; later ones become user turns
+        else:
+            system = "message"
+        return Caps(system=system, alternation=self.alternation, first_user=self.first_user or self.alternation,
+                    tools=self.tools and self.tool_calls and self.tool_results in ("own-turn", "user-turn"),
+                    tool_results="tool_message", media=frozenset(), media_urls=frozenset(),
+                    structured_output=None, cache="none")
+
+    def notes(self) -> list[str]:
+        """Sentences for the lowering report: what the template does to a prompt on its own."""
+        who = self.name or "the template"
+        out = []
+        if self.system == "raises":
+            out.append(f"{who} raises on a system role ({_quote(self.system_error)}): "
+                       "system text is merged into the first user turn")
+        elif self.system == "dropped":
+            out.append(f"{who} silently drops system messages: system text is merged into the first user turn")
+        elif self.system == "merged" and self.system_merge == "last-user":
+            out.append(f"{who} has no system turn: it prepends system text to the last user turn")
+        elif self.system == "merged":
+            out.append(f"{who} has no system turn: it merges system text into the first user turn")
+        elif not (self.system_open or self.system_close):
+            out.append(f"{who} writes system text without markup of its own, before the first user turn")
+        if self.system not in ("raises", "dropped") and self.late_system != "in-place":
+            how = {"raises": "raises on a system message after the first turn",
+                   "dropped": "drops a system message after the first turn",
+                   "moved": "moves a system message after the first turn to the start of the prompt",
+                   "merged": "merges a system message after the first turn into the next user turn"}[self.late_system]
+            tail = ": such a message is sent as a user turn" if self.caps().system == "top_level" else ""
+            out.append(f"{who} {how}{tail}")
+        if self.default_system is not None:
+            out.append(f"{who} injects a default system prompt when none is given: {_quote(self.default_system)}"
+                       + (" (it holds today's date)" if self.dated else ""))
+        if self.system_preamble is not None:
+            out.append(f"{who} always writes a system header: {_quote(self.system_preamble.strip())}"
+                       + (" (it holds today's date)" if self.dated else ""))
+        elif self.dated and self.default_system is None:
+            out.append(f"{who} writes today's date into the prompt")
+        if self.alternation:
+            out.append(f"{who} raises unless user and assistant turns alternate: same-role turns are merged")
+        if self.first_user or self.alternation:
+            out.append(f"{who} needs the conversation to start with a user turn")
+        if self.trims:
+            out.append(f"{who} trims whitespace around {', '.join(self.trims)} content")
+        if self.starts_with_bos is False:
+            out.append(f"{who} does not write bos_token {_quote(self.bos_token)} into the prompt")
+        if not self.tools:
+            also = " (tool calls and results are rendered)" if self.tool_calls else ""
+            out.append(f"{who} renders no tool list{also}: tools cannot be given to this model")
+        elif self.tool_arguments == "string":
+            out.append(f"{who} takes tool-call arguments only as a JSON string")
+        if "last-only" in (self.reasoning_content, self.inline_think):
+            out.append(f"{who} drops the reasoning of assistant turns before the last user turn")
+        elif self.inline_think == "dropped":
+            out.append(f"{who} drops <think> reasoning from assistant turns")
+        for var, value, prompt in self.thinking_switches:
+            out.append(f"{who}: {var}={value} makes the generation prompt {_quote(prompt)}")
+        if not self.generation_prompt:
+            out.append(f"{who} has no generation prompt: the prompt ends with the last user turn's own "
+                       f"closing {_quote(self.prompt_end)}")
+        return out
+
+    # -- goldens
+
+    def as_dict(self) -> dict:
+        """The fields as JSON types (tuples become lists)."""
+        return json.loads(json.dumps(attrs.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Probe:
+        """The inverse of `as_dict`."""
+        data = dict(data)
+        data["trims"] = tuple(data.get("trims", ()))
+        data["thinking_switches"] = tuple(tuple(s) for s in data.get("thinking_switches", ()))
+        return cls(**data)
+
+
+def _quote(text: str | None) -> str:
+    text = text or ""
+    if len(text) > _NOTE_CHARS:
+        text = text[:_NOTE_CHARS - 3] + "..."
+    return repr(text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Renderer:
+    """Renders probe conversations; an error is caught and returned as its message."""
+
+    def __init__(self, template: ChatTemplate):
+        self.template = template
+
+    def __call__(self, messages: list[dict], **kw: Any) -> tuple[str | None, str | None]:
+        try:
+            return self.template.render(messages, **kw), None
+        except TemplateError as err:
+            return None, str(err)
+        except Exception as err:  # noqa: BLE001 - a template crashing on the input (TypeError...) refuses it too
+            return None, f"{type(err).__name__}: {err}"
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the common prefix, backed off so that it does not end inside a special token.
+
+    `<|end|>\\n<|user|>` and `<|end|>\\n<|endoftext|>` share `<|end|>\\n`, not `<|end|>\\n<|`.
+    """
+    n = len(os.path.commonprefix([a, b]))
+    while True:
+        head = a[:n]
+        back = max((head.rfind(o) for o, c in (("<", ">"), ("[", "]")) if head.rfind(o) > head.rfind(c)), default=n)
+        if back == n:
+            return n
+        n = back
+
+
+def probe(template: ChatTemplate, name: str | None = None) -> Probe:
+    """Learn `template`'s quirks by rendering probe conversations (see the module docstring)."""
+    render = _Renderer(template)
+    bos = template.variables.get("bos_token") or None
+    starts_with_bos = _starts_with_bos(template) if bos else None
+
+    base, err = render([_user(U1)])
+    if base is None or U1 not in base:
+        raise ProbeError(f"{name or 'the template'} cannot render a single user turn: {err or 'its text is missing'}")
+    base_gp, _ = render([_user(U1)], add_generation_prompt=True)
+    base_gp = base_gp or base
+    at = _common_prefix(base, base_gp)
+    facts: dict[str, Any] = {
+        "name": name, "bos_token": bos,
+        "starts_with_bos": starts_with_bos,
+        "generation_prompt": base_gp[at:], "without_generation_prompt": base[at:],
+        "prompt_end": base_gp[base_gp.index(U1) + len(U1):],
+    }
+    user_open = _user_open(render)
+    lead = bos if starts_with_bos else None
+    facts.update(_system_facts(render, user_open, lead))
+    facts.update(_default_system(base, user_open, lead, facts))
+    facts["dated"] = _dated(template, base)
+    facts.update(_alternation(render))
+    facts["trims"] = _trims(render, facts["system"])
+    facts.update(_tools(render, user_open))
+    facts.update(_reasoning(render))
+    facts["thinking_switches"] = _thinking(render, base, facts["generation_prompt"])
+    return Probe(**facts)
+
+
+def _user_open(render: _Renderer) -> str:
+    """The text that opens a user turn: what lies between an assistant turn's end and the next user text."""
+    three, _ = render([_user(U1), _assistant(A1), _user(U2)])
+    two, _ = render([_user(U1), _assistant(A1)])
+    if three is None or A1 not in three or U2 not in three:
+        return ""
+    gap = three[three.index(A1) + len(A1):three.index(U2)]
+    close = two[two.index(A1) + len(A1):] if two and A1 in two else ""
+    return gap[_common_prefix(gap, close):]
+
+
+def _system_facts(render: _Renderer, user_open: str, bos: str | None) -> dict:
+    """Where a leading system message lands (and, from `_late_system`, a later one)."""
+    out, err = render([_system(SYS), _user(U1), _assistant(A1), _user(U2)])
+    facts: dict[str, Any] = _late_system(render, user_open)
+    if out is None:
+        return {**facts, "system": "raises", "system_error": err}
+    if SYS not in out:
+        return {**facts, "system": "dropped"}
+    s, u1, u2 = out.index(SYS), out.index(U1), out.index(U2)
+    a1 = out.index(A1) if A1 in out else u1
+    if s < u1 and (user_open and user_open in out[s:u1]):
+        start = len(bos) if bos and out.startswith(bos) else 0
+        close = out[s + len(SYS):u1]
+        close = close[:close.rindex(user_open)]
+        facts.update(system="native", system_open=out[start:s], system_close=close)
+    elif s < u1:
+        facts.update(system="merged", system_merge="first-user", system_joiner=out[s + len(SYS):u1])
+    elif a1 < s < u2 and not (user_open and user_open in out[s:u2]):
+        facts.update(system="merged", system_merge="last-user", system_joiner=out[s + len(SYS):u2])
+    elif u1 < s < a1:
+        facts.update(system="merged", system_merge="first-user", system_joiner=out[u1 + len(U1):s])
+    elif s > u2:
+        facts.update(system="merged", system_merge="last-user", system_joiner=out[u2 + len(U2):s])
+    else:  # a system turn of its own after the first exchange: treat as native, keep no markup
+        facts.update(system="native")
+    return facts
+
+
+def _late_system(render: _Renderer, user_open: str) -> dict:
+    out, err = render([_user(U1), _assistant(A1), _system(SYS2), _user(U2)])
+    if out is None:
+        return {"late_system": "raises", "late_system_error": err}
+    if SYS2 not in out:
+        return {"late_system": "dropped"}
+    s, u2 = out.index(SYS2), out.index(U2)
+    a1 = out.index(A1) if A1 in out else -1
+    if not a1 < s < u2:
+        return {"late_system": "moved"}
+    if user_open and user_open in out[s:u2]:
+        return {"late_system": "in-place"}
+    return {"late_system": "merged"}
+
+
+def _default_system(base: str, user_open: str, bos: str | None, facts: dict) -> dict:
+    """What the template writes before the first user turn when no system message is given."""
+    head = base[:base.index(U1)]
+    if bos and head.startswith(bos):
+        head = head[len(bos):]
+    if user_open and head.endswith(user_open):
+        head = head[:-len(user_open)]
+    if not head:
+        return {}
+    opening, closing = facts.get("system_open"), facts.get("system_close")
+    if facts["system"] != "native" or opening is None or not (head.startswith(opening) and head.endswith(closing)
+                                                              and len(head) >= len(opening) + len(closing)):
+        return {"default_system": head}  # not a system turn as a given one is rendered: keep it whole
+    content = head[len(opening):len(head) - len(closing)]
+    preamble = _preamble(opening, user_open)
+    out = {"default_system": content or None}
+    if preamble:
+        out["system_preamble"] = preamble
+    return out
+
+
+def _preamble(opening: str, user_open: str) -> str | None:
+    """The text a system turn always starts with, after its role header.
+
+    The header is guessed from the user turn's: the same markup with "system" for "user"
+    (`<|start_header_id|>user<|end_header_id|>\\n\\n` -> `...system...`).
+    """
+    if "user" not in user_open:
+        return None
+    header = user_open.replace("user", "system")
+    if opening.startswith(header) and len(opening) > len(header):
+        return opening[len(header):]
+    return None
+
+
+def _starts_with_bos(template: ChatTemplate) -> bool:
+    """Rendered with a marker for bos_token, does the text start with it? (A template that does not
+    use bos_token may still start with the same text: SmolLM2's bos is `<|im_start|>`.)"""
+    marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date)
+    text, _ = _Renderer(marked)([_user(U1)])
+    return bool(text) and text.startswith(BOS)
+
+
+def _dated(template: ChatTemplate, base: str) -> bool:
+    other = _OTHER_DATE if template.date != _OTHER_DATE else _OTHER_DATE.replace(year=2002)
+    again = ChatTemplate(template.source, extra=dict(template.variables), date=other)
+    text, _ = _Renderer(again)([_user(U1)])
+    return text != base
+
+
+def _alternation(render: _Renderer) -> dict:
+    facts: dict[str, Any] = {}
+    out, err = render([_user(U1), _user(U2)])
+    if out is None:
+        facts.update(alternation=True, alternation_error=err)
+    out, err = render([_assistant(A1), _user(U1)])
+    if out is None:
+        facts.update(first_user=True, first_user_error=err)
+    return facts
+
+
+def _trims(render: _Renderer, system: str) -> tuple[str, ...]:
+    pad = {role: f"\t{marker}\t" for role, marker in TRIM.items()}
+    out, _ = render([_user(pad["user"]), _assistant(pad["assistant"])])
+    roles = []
+    for role in ("user", "assistant"):
+        if out is not None and TRIM[role] in out and pad[role] not in out:
+            roles.append(role)
+    if system not in ("raises", "dropped"):
+        out, _ = render([_system(pad["system"]), _user(U1)])
+        if out is not None and TRIM["system"] in out and pad["system"] not in out:
+            roles.append("system")
+    return tuple(roles)
+
+
+# -- tools
+
+
+def _arguments_shown(text: str) -> bool:
+    """The arguments appear as a JSON object (not as a quoted, escaped JSON string)."""
+    return any(a in text for a in _ARGS_FORMS)
+
+
+def _call_message(arguments: Any, content: str | None) -> dict:
+    call = {"id": CALL_ID, "type": "function", "function": {"name": TOOL_NAME, "arguments": arguments}}
+    message = {"role": "assistant", "tool_calls": [call]}
+    if content is not None:
+        message["content"] = content
+    return message
+
+
+def _tools(render: _Renderer, user_open: str) -> dict:
+    facts: dict[str, Any] = {}
+    listed, _ = render([_user(U1), _assistant(A1), _user(U2)], tools=[_TOOL], add_generation_prompt=True)
+    if listed is None:
+        listed, _ = render([_user(U1)], tools=[_TOOL], add_generation_prompt=True)
+    if listed is not None and (TOOL_NAME in listed or TOOL_DESC in listed):
+        facts["tools"] = True
+        facts["tools_placement"] = _placement(listed, user_open)
+
+    # a tool call: arguments as a dict and as a JSON string, content "" or absent
+    forms, shape, errors, rendered = [], None, [], False
+    for form, arguments in (("dict", _ARGS), ("string", json.dumps(_ARGS))):
+        for content in ("", None):
+            convo = [_user(U1), _call_message(arguments, content)]
+            out, err = render(convo, tools=[_TOOL])
+            rendered = rendered or out is not None
+            if out is not None and TOOL_NAME in out[out.index(U1):] and _arguments_shown(out):
+                forms.append(form)
+                if shape is None:
+                    shape = (convo, out)
+                break
+            errors.append(err)
+    if shape is None:
+        # every form raised: keep the first message; else the calls are silently left out
+        facts["tool_call_error"] = None if rendered else next((e for e in errors if e), None)
+        facts["tool_results"], facts["tool_result_error"] = _bare_result(render)
+        return facts
+    facts["tool_calls"] = True
+    facts["tool_arguments"] = "both" if len(forms) == 2 else forms[0]
+    convo, called = shape
+    facts["tool_call_render"] = _shape(called[called.index(U1) + len(U1):])
+    result = {"role": "tool", "tool_call_id": CALL_ID, "name": TOOL_NAME, "content": RESULT}
+    full, err = render(convo + [result], tools=[_TOOL], add_generation_prompt=True)
+    if full is None:
+        facts.update(tool_results="raises", tool_result_error=err)
+    elif RESULT not in full:
+        facts["tool_results"] = "dropped"
+    else:
+        start = _after_call(full, called)
+        facts["tool_result_render"] = _shape(full[start:])
+        facts["tool_results"] = "user-turn" if user_open and user_open in full[start:full.index(RESULT)] else "own-turn"
+    return facts
+
+
+def _call_end(text: str) -> int:
+    """Where the rendered arguments (or else the tool name) of the last tool call end."""
+    ends = [text.rfind(a) + len(a) for a in _ARGS_FORMS if a in text]
+    return max(ends) if ends else text.rindex(TOOL_NAME) + len(TOOL_NAME)
+
+
+def _after_call(full: str, called: str) -> int:
+    """Where the tool call turn ends in `full`: after the text that closes it in `called`."""
+    tail = called[_call_end(called):]
+    at = _call_end(full[:full.index(RESULT)])
+    if full.startswith(tail, at):
+        return at + len(tail)
+    return _common_prefix(full, called)
+
+
+def _bare_result(render: _Renderer) -> tuple[str | None, str | None]:
+    """A tool result after a plain assistant turn, for templates that render no tool calls."""
+    result = {"role": "tool", "tool_call_id": CALL_ID, "name": TOOL_NAME, "content": RESULT}
+    out, err = render([_user(U1), _assistant(A1), result])
+    if out is None:
+        return "raises", err
+    return ("own-turn" if RESULT in out else "dropped"), None
+
+
+def _placement(text: str, user_open: str) -> str:
+    at = min(text.index(m) for m in (TOOL_NAME, TOOL_DESC) if m in text)
+    if U1 in text and at < text.index(U1):
+        return "system" if user_open and user_open in text[at:text.index(U1)] else "first-user"
+    if U2 in text and at < text.index(U2):
+        return "last-user"
+    return "after-user"
+
+
+def _shape(text: str) -> str:
+    """Rendered text with the probe values replaced by placeholders."""
+    for args in _ARGS_FORMS:
+        text = text.replace(args, "{arguments}")
+    return text.replace(TOOL_NAME, "{name}").replace(CALL_ID, "{id}").replace(RESULT, "{content}")
+
+
+# -- reasoning
+
+
+def _reasoning(render: _Renderer) -> dict:
+    field = {"reasoning_content": THINK}
+    inline = f"<think>\n{THINK}\n</think>\n\n{A1}"
+    return {
+        "reasoning_content": _kept(render, lambda: _assistant(A1, **field)),
+        "inline_think": _kept(render, lambda: _assistant(inline)),
+    }
+
+
+def _kept(render: _Renderer, turn) -> str | None:
+    history, _ = render([_user(U1), turn(), _user(U2)], add_generation_prompt=True)
+    last, _ = render([_user(U1), turn()])
+    if history is None or last is None:
+        return None
+    in_history, in_last = THINK in history, THINK in last
+    return {(True, True): "kept", (False, False): "dropped", (False, True): "last-only",
+            (True, False): "history-only"}[(in_history, in_last)]
+
+
+def _thinking(render: _Renderer, base: str, prompt: str) -> tuple[tuple[str, bool, str], ...]:
+    switches = []
+    for var in _THINKING_VARS:
+        for value in (True, False):
+            out, _ = render([_user(U1)], add_generation_prompt=True, **{var: value})
+            if out is None:
+                continue
+            plain, _ = render([_user(U1)], **{var: value})
+            gen = out[_common_prefix(out, plain if plain is not None else base):]
+            if gen != prompt:
+                switches.append((var, value, gen))
+    return tuple(switches)
