@@ -17,9 +17,9 @@ _NOT_TARGETS = {"base"}
 
 
 class UnknownTarget(LookupError):
-    def __init__(self, name: str):
+    def __init__(self, name: str, help: str | None = None):
         match = difflib.get_close_matches(name, names(), n=1)
-        self.help = f"did you mean `{match[0]}`?" if match else f"targets: {', '.join(names())}"
+        self.help = help or (f"did you mean `{match[0]}`?" if match else f"targets: {', '.join(names())}")
         super().__init__(f"unknown target `{name}`; {self.help}")
 
 
@@ -29,10 +29,28 @@ def names() -> list[str]:
                   if m.name not in _NOT_TARGETS and not m.name.startswith("_") and not m.ispkg)
 
 
+#: Prefixes of targets named by a parameter: `hf-family:<name>`, `hf:<dir>` (open models).
+MODEL_PREFIXES = ("hf-family:", "hf:")
+
+
+def hf_families() -> list[str]:
+    """The built-in open-model families (`hf-family:<name>` targets)."""
+    from .hf.families import FAMILIES
+
+    return sorted(FAMILIES)
+
+
 def get(name: str):
     """The backend class of a target name."""
     from .base import REGISTRY
 
+    if name.startswith(MODEL_PREFIXES):
+        from .hf.target import HFModel
+
+        try:
+            return HFModel.for_target(name)
+        except (LookupError, OSError) as err:
+            raise UnknownTarget(name, getattr(err, "help", None) or str(err)) from err
     if name not in REGISTRY:
         module = name.replace("-", "_")
         if name in names():

@@ -1,0 +1,169 @@
+"""Open models as targets: `hf-family:<name>` (a built-in profile) and `hf:<dir>`
+(a local model or tokenizer folder with its chat template).
+
+For an open model the platform is its chat template: the body holds the exact
+text the model is prompted with (`prompt`), rendered as transformers renders
+it, the stop strings, the generation settings under transformers' names and,
+when a tokenizer is at hand, the token ids. The template's quirks come from
+probing it (backends/hf/probe.py) and feed the same passes and the same
+lowering report as the API targets.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+from pathlib import Path
+
+import attrs
+
+from ...compiler import ir
+from ..base import Backend, Caps
+from .families import PREFIX as FAMILY_PREFIX
+from .families import family as find_family
+from .template import ChatTemplate
+
+DIR_PREFIX = "hf:"
+
+#: neutral settings -> transformers' generate() / GenerationConfig names
+GENERATION_SETTINGS = {"temperature": "generation.temperature", "top_p": "generation.top_p",
+                       "top_k": "generation.top_k", "max_tokens": "generation.max_new_tokens",
+                       "stop": "generation.stop_strings", "seed": "generation.seed"}
+#: The registry tokenizer of each built-in family with an exactly matching vocabulary (assets.py).
+FAMILY_TOKENIZERS = {"qwen3": "qwen3", "smollm2": "smollm2", "llama-3": "llama3", "llama-3.1": "llama3",
+                     "llama-3.2": "llama3", "llama-3.3": "llama3", "gemma-3": "gemma3", "deepseek-v3": "deepseek-v3",
+                     "mistral-v3": "mistral-v3", "mistral-tekken": "mistral-tekken"}
+
+#: The fixed date the templates that read today's date are rendered with, so bodies are reproducible;
+#: set `date: "YYYY-MM-DD"` in a target declaration for another.
+DEFAULT_DATE = _dt.date(2024, 7, 26)
+
+
+class HFModel(Backend):
+    """An open model's chat template as a target (configured by `for_target`)."""
+
+    name = "hf"
+    family = "hf"
+    default_model = ""
+    docs = "https://huggingface.co/docs/transformers/main/en/chat_templating"
+    caps = Caps(system="message", tools=True, media=frozenset(), media_urls=frozenset(), structured_output=None,
+                cache="none", settings=dict(GENERATION_SETTINGS))
+    template: ChatTemplate
+    profile = None  # the Family, for hf-family targets
+    folder: Path | None = None
+
+    @classmethod
+    def for_target(cls, name: str) -> type["HFModel"]:
+        """A backend class for `hf-family:<name>` or `hf:<dir>`."""
+        if name.startswith(FAMILY_PREFIX):
+            profile = find_family(name)
+            attrs_ = {"profile": profile, "default_model": profile.name, "family": _family_group(profile.name)}
+        else:
+            folder = Path(name[len(DIR_PREFIX):]).expanduser()
+            attrs_ = {"folder": folder, "default_model": str(folder), "family": _family_group(folder.name)}
+        return type(f"HFModel[{name}]", (cls,), {"name": name, **attrs_})
+
+    def __init__(self, caps: Caps | None = None, options: dict | None = None):
+        super().__init__(caps, options)
+        date = _dt.date.fromisoformat(self.options["date"]) if "date" in self.options else DEFAULT_DATE
+        self.template, self.stop, self.bos = self._load_template(date)
+        from .probe import probe
+
+        self.probe = probe(self.template)
+        if caps is None:
+            self.caps = attrs.evolve(self.probe.caps(), settings=dict(GENERATION_SETTINGS))
+
+    def _load_template(self, date: _dt.date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
+        if self.profile is not None:
+            p = self.profile
+            return p.chat_template(date=date), p.stop, p.bos_token
+        config = _read_json(self.folder / "tokenizer_config.json")
+        source = config.get("chat_template")
+        template_file = self.folder / "chat_template.jinja"
+        if template_file.is_file():
+            source = template_file.read_text(encoding="utf-8")
+        if isinstance(source, list):  # named templates: the default one
+            source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
+        if not source:
+            raise FileNotFoundError(f"{self.folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
+        bos, eos = _token(config.get("bos_token")), _token(config.get("eos_token"))
+        return ChatTemplate(source, bos_token=bos, eos_token=eos, date=date), tuple(s for s in (eos,) if s), bos
+
+    def lower(self, request: ir.Request, report) -> ir.Request:
+        lowered = super().lower(request, report)
+        for note in self.probe.notes():
+            report.info("PP400", f"{self.name}: {note}", request.span)
+        return lowered
+
+    def emit(self, request: ir.Request, report) -> dict:
+        from .._emit import choose_model
+
+        messages = [self.message(m) for m in request.messages]
+        tools = [{"type": "function", "function": {"name": t.name, "description": t.description or "",
+                                                   "parameters": t.parameters}} for t in request.tools] or None
+        encoder = self.encoder()
+        if encoder is not None:  # data never becomes a control token: see backends/hf/tokens.py
+            messages, tools = encoder.protect(messages), encoder.protect(tools)
+        text = self.template.render(messages, tools=tools, add_generation_prompt=True)
+        body = {"model": choose_model(request, self, report)}
+        if encoder is not None:
+            body["prompt"] = encoder.restore(text)
+            body["token_ids"] = encoder.encode_chat(text)
+            body["stop_token_ids"] = list(encoder.stop_ids)
+        else:
+            body["prompt"] = text
+        body["stop"] = list(self.stop)
+        self.settings_into(body, request)
+        return body
+
+    def encoder(self):
+        """The model's tokenizer, when one is at hand (a folder's tokenizer.json, or a registry asset)."""
+        if "_encoder" not in self.__dict__:
+            folder = self.folder if self.folder is not None and (self.folder / "tokenizer.json").is_file() else None
+            if folder is None and self.profile is not None and self.profile.name in FAMILY_TOKENIZERS:
+                from .assets import tokenizer_dir
+
+                folder = tokenizer_dir(FAMILY_TOKENIZERS[self.profile.name])
+            self._encoder = _encoder(str(folder)) if folder is not None else None
+        return self._encoder
+
+    def message(self, m: ir.Message) -> dict:
+        """An IR turn in the message shape chat templates read (transformers' conventions)."""
+        calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
+        results = [p for p in m.parts if isinstance(p, ir.ToolResult)]
+        if results:
+            r = results[0]
+            return {"role": "tool", "tool_call_id": r.id, "name": r.name,
+                    "content": "".join(c.text for c in r.content if isinstance(c, ir.Text))}
+        out = {"role": m.role, "content": m.text}
+        if calls:
+            out["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
+        return out
+
+
+@functools.lru_cache(maxsize=16)
+def _encoder(folder: str):
+    """One tokenizer per folder and process: loading one takes up to a second."""
+    from .tokens import Encoder
+
+    return Encoder.from_dir(folder)
+
+
+def _family_group(name: str) -> str:
+    """`gemma-2` -> `gemma`, `qwen2.5` -> `qwen`: what `target.family` compares with."""
+    lowered = name.lower()
+    for group in ("llama", "qwen", "gemma", "mistral", "phi", "deepseek", "smollm", "chatml"):
+        if group in lowered:
+            return group
+    return lowered
+
+
+def _token(value) -> str | None:
+    if isinstance(value, dict):
+        return value.get("content")
+    return value
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
