@@ -195,18 +195,54 @@ def _cut(text: str, width: int) -> str:
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-def targets(fmt):
+@click.option("--probe", "probe_target", metavar="TARGET",
+              help="Probe an open model's chat template (hf:<dir> or hf-family:<name>) and print what it does.")
+def targets(fmt, probe_target):
     """List the targets and what each can express."""
     import json
 
     from . import capabilities
 
+    if probe_target:
+        _print_probe(probe_target, fmt)
+        return
     if fmt == "json":
         click.echo(json.dumps(capabilities.rows(), indent=2))
     elif fmt == "markdown":
         click.echo(capabilities.markdown())
     else:
         click.echo(capabilities.text())
+
+
+def _print_probe(target: str, fmt: str) -> None:
+    import json
+
+    import attrs
+
+    from . import backends
+
+    if not target.startswith(backends.MODEL_PREFIXES):
+        raise click.UsageError("--probe takes an open-model target: hf:<dir> or hf-family:<name>")
+    try:
+        backend = backends.get(target)()
+    except (backends.UnknownTarget, OSError) as err:
+        raise click.UsageError(str(err)) from None
+    table = backend.probe.as_dict()
+    caps = attrs.asdict(backend.caps, value_serializer=lambda _i, _a, v: sorted(v) if isinstance(v, frozenset) else v)
+    if fmt == "json":
+        click.echo(json.dumps({"target": target, "probe": table, "caps": caps, "notes": backend.probe.notes()},
+                              indent=2, ensure_ascii=False))
+        return
+    width = max(len(k) for k in table)
+    click.echo(f"{target}: what probing its chat template found")
+    for key, value in table.items():
+        plain = isinstance(value, str) and value.isprintable() and value
+        shown = plain or json.dumps(value, ensure_ascii=False)
+        click.echo(f"  {key:<{width}}  {shown if len(shown) <= 100 else shown[:97] + '...'}")
+    click.echo("\nlowering: system=%s alternation=%s first_user=%s tools=%s" % (
+        caps["system"], caps["alternation"], caps["first_user"], caps["tools"]))
+    for note in backend.probe.notes():
+        click.echo(f"  - {note}")
 
 
 @cli.command(name="test")

@@ -420,3 +420,16 @@ def test_docs_table_in_sync(request):
         DOC.write_text(doc[:start] + table + doc[end:], encoding="utf-8")
         return
     assert doc[start:end] == table, "docs/model-probing.md table is stale: run pytest --update-goldens"
+
+
+def test_cli_prints_a_probe_table():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "polyprompt", "targets", "--probe", "hf-family:gemma-2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "system" in out.stdout and "raises" in out.stdout and "System role not supported" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "polyprompt", "targets", "--probe", "openai-chat"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
