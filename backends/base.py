@@ -23,6 +23,7 @@ TARGET_OPTIONS = {
     "store": "openai-responses: whether the provider stores the response",
     "project": "vertex: the Google Cloud project of the model path",
     "location": "vertex: the region of the model path (default `global`)",
+    "date": "hf-family and hf: the date a chat template reads as today (default 2024-07-26)",
 }
 
 
