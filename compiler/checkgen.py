@@ -10,6 +10,7 @@ fall back to the full check.
 from __future__ import annotations
 
 from . import types as T
+from .runtime import load_check
 
 
 class _Fallback(Exception):
@@ -31,9 +32,11 @@ def compile_check(params: list[tuple[str, T.Type, bool]]):
     except _Fallback:
         return None
     lines.append("    return True")
-    namespace = dict(gen.globals)
-    exec(compile("\n".join(lines), "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own code)
-    return namespace["check"]
+    source = "\n".join([f"{k} = {v!r}" for k, v in gen.globals.items()] + lines)
+    check = load_check(source)
+    check.source = source  # constants are literals: compiler/cache.py may store it
+    return check
+
 
 
 class _Gen:

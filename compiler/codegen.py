@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import ast, builtins
+from . import ast
 from .check.consts import constant_value, is_constant
-from .evaluate import text_of
+from .runtime import load_source
 
 _SIMPLE = (ast.Message, ast.For, ast.If, ast.ModelStmt, ast.ToolsStmt)
 
@@ -47,17 +47,21 @@ def compile_messages(decl: ast.PromptDecl, static: Callable[[ast.Expr], Any]) ->
         lines.append("    return out")
     except Unsupported:
         return None
-    namespace = dict(gen.globals)
-    exec(compile("\n".join(lines), f"<polyprompt {decl.name.name}>", "exec"), namespace)  # noqa: S102 (our own code)
-    return namespace["render"]
+    source = "\n".join(gen.header + lines)
+    render = load_source(source, gen.globals, decl.name.name)
+    render.source = source if gen.cacheable else None  # what compiler/cache.py may store
+    return render
+
 
 
 class _Gen:
     def __init__(self, static):
         self.static = static
         self.locals: dict[str, str] = {}
-        self.globals: dict[str, Any] = {"_text": text_of, "_get": _get, "_item": _item, "_eq": _eq, "_in": _in,
-                                        "_order": _order}
+        self.globals: dict[str, Any] = {}  # values that are not literals (then the code is not cacheable)
+        self.header: list[str] = []  # module-level lines: filters bound to names
+        self.filters: set[str] = set()
+        self.cacheable = True
         self.count = 0
 
     def var(self, name: str) -> str:
@@ -70,7 +74,14 @@ class _Gen:
         self.count += 1
         name = f"_c{self.count}"
         self.globals[name] = value
+        self.cacheable = False
         return name
+
+    def filter(self, name: str) -> str:
+        if name not in self.filters:
+            self.filters.add(name)
+            self.header.append(f"_f_{name} = _FILTERS[{name!r}]")
+        return f"_f_{name}"
 
     # ---------------------------------------------------------------- statements
     def block(self, body, depth: int, top: bool = False) -> list[str]:
@@ -166,7 +177,7 @@ class _Gen:
         if isinstance(e, ast.GetItem):
             return f"_item({self.expr(e.obj)}, {self.expr(e.index)})"
         if isinstance(e, ast.Filter):
-            run = self.const(builtins.FILTERS[e.name.name].run)
+            run = self.filter(e.name.name)
             args = "".join(", " + self.expr(a.value) for a in e.args)
             return f"{run}({self.expr(e.value)}{args})"
         if isinstance(e, ast.Compare):
@@ -181,38 +192,3 @@ class _Gen:
         if isinstance(e, ast.Not):
             return f"(not {self.expr(e.operand)})"
         raise Unsupported(type(e).__name__)
-
-
-def _get(obj, key):
-    return obj.get(key) if obj.__class__ is dict else None
-
-
-def _item(obj, key):
-    if obj.__class__ is dict:
-        return obj.get(key)
-    if obj.__class__ is list and key.__class__ is int and -len(obj) <= key < len(obj):
-        return obj[key]
-    return None
-
-
-def _eq(a, b) -> bool:
-    if a.__class__ is dict and b.__class__ is str and "family" in a:
-        return a.get("name") == b or a.get("family") == b  # `target == "anthropic"`
-    return a == b
-
-
-def _order(op: str, a, b) -> bool:
-    try:
-        return a < b if op == "<" else a <= b if op == "<=" else a > b if op == ">" else a >= b
-    except TypeError:  # null against a number: false, as on the general path
-        return False
-
-
-def _in(container, item) -> bool:
-    if container is None:
-        return False
-    if container.__class__ is str:
-        return item.__class__ is str and item in container
-    return item in container
-
-

@@ -105,3 +105,17 @@ def contains(container, value) -> bool:
 #: The names generated code finds in its globals.
 GLOBALS = {"_text": text_of, "_get": get, "_item": item, "_eq": eq, "_in": contains, "_order": order,
            "_FILTERS": FILTERS}
+
+
+def load_source(source: str, extra: dict, name: str):
+    """The `render` function of generated source (compiler/codegen.py), with the helpers above."""
+    namespace = {**GLOBALS, **extra}
+    exec(compile(source, f"<polyprompt {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
+    return namespace["render"]
+
+
+def load_check(source: str):
+    """The `check` function of generated input-check source (compiler/checkgen.py)."""
+    namespace: dict = {}
+    exec(compile(source, "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own generated code)
+    return namespace["check"]

@@ -15,7 +15,7 @@ _API = {
     "check_text": "polyprompt.api",
     "format_text": "polyprompt.api",
     "format_file": "polyprompt.api",
-    "load": "polyprompt.program",
+    "load": "polyprompt.quick",
     "parse": "polyprompt.program",
     "CompileError": "polyprompt.program",
 }

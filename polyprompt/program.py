@@ -141,8 +141,30 @@ class PromptFile:
                 return result
         result = self._general(compiled, backend, values, info, strict)
         if (compiled.name, target) not in self._fast:
-            self._fast[(compiled.name, target)] = FastPath.build(compiled, backend, result, self._static)
+            fast = self._fast[(compiled.name, target)] = FastPath.build(compiled, backend, result, self._static)
+            if fast is not None:
+                self._store(fast, compiled, info, prompt, target)
         return result
+
+    def _store(self, fast: "FastPath", compiled: CompiledPrompt, info: TargetInfo, prompt, target: str) -> None:
+        """Put the generated path in the compile cache (compiler/cache.py), when it can be stored."""
+        import json
+
+        from .compiler import cache
+
+        quick = self._quick.get(compiled.name)
+        source, check = getattr(fast.render, "source", None), getattr(quick.check, "source", None) if quick else None
+        if not cache.enabled() or source is None or check is None:
+            return
+        record = {"prompt": compiled.name, "render": source, "check": check, "defaults": quick.defaults,
+                  "body": {**fast.template.body, "messages": None}, "target_value": info.value,
+                  "report": bool(fast.template.report), "lowering": bool(fast.lowering)}
+        try:
+            json.dumps(record)
+        except (TypeError, ValueError):
+            return  # a default or a body part that is not JSON: no cache
+        files = {key: cache._sha(key) for key in self.analysis.program.modules}
+        cache.store(str(self.analysis.program.entry.key), files, f"{prompt or ''}\0{target}", record)
 
     def _general(self, compiled: CompiledPrompt, backend, values: dict, info: TargetInfo, strict: bool) -> Compiled:
         """Render to the IR, run the passes, emit."""
