@@ -11,7 +11,8 @@ reference exactly on the canonical, 300 varied and the tricky inputs.
 Measured:
 - `render`: the generated renderer alone (inputs already checked);
 - `compile`: `PromptFile.compile("openai-chat", ...)`: input check, render, the
-  full request body and the lowering report;
+  full request body and the lowering report; `compile_cached`: the same from a
+  second `polyprompt.load`, served by the compile cache;
 - cold: a fresh process that imports polyprompt, loads the file, compiles once,
   beside one that imports Jinja2 and renders once.
 Targets (issue 4): warm render <= 3x the f-string; cold <= 0.5x the fastest
@@ -104,6 +105,9 @@ def main() -> None:
         "polyprompt_render_us": per_call(lambda: fast.render(values, target), args.n),
         "polyprompt_compile_us": per_call(lambda: pf.compile("openai-chat", inputs=canon), args.n),
     }
+    cached = polyprompt.load(PROMPT)  # a second load: served by the compile cache (compiler/cache.py)
+    assert type(cached.compile("openai-chat", inputs=canon)).__name__ == "CachedCompiled"
+    figures["polyprompt_compile_cached_us"] = per_call(lambda: cached.compile("openai-chat", inputs=canon), args.n)
     load = (f"import polyprompt; pf = polyprompt.load({str(PROMPT)!r}); import sys; sys.path.insert(0, {str(PEERS)!r}); "
             "import common; pf.compile('openai-chat', inputs=common.CANONICAL)")
     figures["cold_polyprompt_ms"] = cold(load)
@@ -121,7 +125,8 @@ def main() -> None:
     print(f"outputs vs reference: {results}")
     print("| measure | µs or ms | × f-string |")
     print("|---|---|---|")
-    for key in ("fstring_us", "jinja2_us", "polyprompt_render_us", "polyprompt_compile_us"):
+    for key in ("fstring_us", "jinja2_us", "polyprompt_render_us", "polyprompt_compile_us",
+                "polyprompt_compile_cached_us"):
         print(f"| warm {key[:-3]} | {figures[key]:.2f} µs | {figures[key] / f:.1f}× |")
     for key in ("cold_fstring_ms", "cold_jinja2_ms", "cold_polyprompt_ms"):
         print(f"| cold {key[5:-3]} (whole process) | {figures[key]:.0f} ms | |")

