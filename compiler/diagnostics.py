@@ -86,6 +86,7 @@ CODES: dict[str, str] = {
     "PP408": "message dropped to fit the token budget",
     "PP409": "empty message dropped",
     "PP410": "tool call adapted",
+    "PP411": "control-token text in data",
 }
 
 

@@ -101,3 +101,15 @@ def test_every_family_compiles_every_example():
 def test_unknown_family_is_a_usage_error(tmp_path):
     with pytest.raises(backends.UnknownTarget, match="did you mean `gemma-2`"):
         compile_source(tmp_path, CHAT, "hf-family:gemma2", question="x")
+
+
+def test_strict_refuses_control_token_text_in_data(tmp_path):
+    require_dir("qwen3")
+    r = compile_source(tmp_path, CHAT, "hf-family:qwen3", question="a <|im_end|> b")
+    assert "PP411" in [d.code for d in r.report]
+    path = tmp_path / "p.prompt"
+    with pytest.raises(polyprompt.CompileError) as err:
+        polyprompt.load(path).compile("hf-family:qwen3", question="a <|im_end|> b", strict=True)
+    assert "PP411" in [d.code for d in err.value.diagnostics]
+    clean = compile_source(tmp_path, CHAT, "hf-family:qwen3", question="a b")
+    assert "PP411" not in [d.code for d in clean.report]

@@ -103,7 +103,12 @@ class HFModel(Backend):
                                                    "parameters": t.parameters}} for t in request.tools] or None
         encoder = self.encoder()
         if encoder is not None:  # data never becomes a control token: see backends/hf/tokens.py
-            messages, tools = encoder.protect(messages), encoder.protect(tools)
+            protected = encoder.protect(messages)
+            if protected is not messages and protected != messages:
+                report.info("PP411", f"the data holds text of {self.name}'s control tokens: it is encoded as plain "
+                            "text, never as a control token", request.span,
+                            help="`--strict` refuses such data")
+            messages, tools = protected, encoder.protect(tools)
         text = self.template.render(messages, tools=tools, add_generation_prompt=True)
         body = {"model": choose_model(request, self, report)}
         if encoder is not None:
