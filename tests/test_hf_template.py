@@ -415,3 +415,21 @@ def test_docs_table_lists_every_family():
         shown = cells[3].replace("\x00", "|").replace("`", "").replace(" ", "")
         assert shown == f"{fam.bos_token or '—'}/{fam.eos_token}"
         assert cells[4] == (", ".join(map(str, fam.stop_token_ids)) or "—")
+
+
+def test_only_shipped_templates_run_outside_the_sandbox():
+    import jinja2.sandbox
+
+    from polyprompt.backends.hf.families import FAMILIES
+    from polyprompt.backends.hf.template import ChatTemplate
+
+    conv = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi"},
+            {"role": "user", "content": "Who?"}]
+    for fam in FAMILIES.values():
+        trusted = fam.chat_template(date=None)
+        sandboxed = ChatTemplate(fam.source_text(), bos_token=fam.bos_token, eos_token=fam.eos_token,
+                                 extra=dict(fam.defaults))
+        assert trusted.render(conv, add_generation_prompt=True) == sandboxed.render(conv, add_generation_prompt=True)
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    with pytest.raises(jinja2.sandbox.SecurityError):
+        ChatTemplate(escape).render(conv)

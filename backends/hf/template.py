@@ -160,16 +160,21 @@ class _TemplateNamespace(jinja2.utils.Namespace):
                 "Please rename the attribute.")
 
 
-def compile_template(source: str, date: _dt.date | None = None) -> jinja2.Template:
-    """Compile `source` in transformers' environment; cached per (source, date)."""
-    return _compile(source, date)
+def compile_template(source: str, date: _dt.date | None = None, trusted: bool = False) -> jinja2.Template:
+    """Compile `source` in transformers' environment; cached per (source, date, trusted).
+
+    `trusted` is for the templates that ship in this package (the built-in families): they are
+    rendered without the sandbox, which costs about half the render time. A template read from a
+    model folder is never trusted: it runs in transformers' immutable sandbox.
+    """
+    return _compile(source, date, trusted)
 
 
 @lru_cache(maxsize=256)
-def _compile(source: str, date: _dt.date | None) -> jinja2.Template:
+def _compile(source: str, date: _dt.date | None, trusted: bool = False) -> jinja2.Template:
     _check_jinja_version()
-    env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTracker, jinja2.ext.loopcontrols])
+    kind = jinja2.Environment if trusted else ImmutableSandboxedEnvironment
+    env = kind(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTracker, jinja2.ext.loopcontrols])
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now(date)
@@ -316,7 +321,7 @@ class ChatTemplate:
     """
 
     def __init__(self, source: str, *, bos_token: str | None = None, eos_token: str | None = None,
-                 extra: dict | None = None, date: _dt.date | None = None):
+                 extra: dict | None = None, date: _dt.date | None = None, trusted: bool = False):
         self.source = source
         self.date = date
         self.variables: dict[str, Any] = {}
@@ -324,7 +329,7 @@ class ChatTemplate:
             if token is not None:
                 self.variables[name] = token
         self.variables.update(extra or {})
-        self.compiled = compile_template(source, date)
+        self.compiled = compile_template(source, date, trusted)
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
