@@ -101,6 +101,13 @@ def dedent_block(flat: list[Flat], file: SourceFile, sink: Sink, content_start: 
         at_line_start = piece.value.endswith("\n") or (at_line_start and piece.value == "")
 
 
+def _under_indented(line: str, indent: str, offset: int, file: SourceFile, sink: Sink) -> None:
+    ws = len(line) - len(line.lstrip(" \t"))
+    sink.error("PP108", "this line is indented less than the closing quotes", Span(file, offset, offset + max(ws, 1)),
+               help=f"indent every line of the string by at least {len(indent)} characters, "
+               "or move the closing quotes left")
+
+
 def _strip_indent(piece: RawText, indent: str, at_line_start: bool, followed_by_tag: bool,
                   file: SourceFile, sink: Sink) -> str:
     """Strip `indent` from each line start in one text run.
@@ -116,28 +123,14 @@ def _strip_indent(piece: RawText, indent: str, at_line_start: bool, followed_by_
         last = i == len(lines) - 1
         if i > 0 or at_line_start:
             if last and followed_by_tag and not line.startswith(indent):
-                ws = len(line) - len(line.lstrip(" \t"))
-                sink.error(
-                    "PP108",
-                    "this line is indented less than the closing quotes",
-                    Span(file, offset, offset + max(ws, 1)),
-                    help=f"indent every line of the string by at least {len(indent)} characters, "
-                    "or move the closing quotes left",
-                )
+                _under_indented(line, indent, offset, file, sink)
                 line = line.lstrip(" \t")
             elif line.strip(" \t") == "" and not (last and followed_by_tag):
                 line = ""
             elif line.startswith(indent):
                 line = line[len(indent) :]
             elif not (last and line == ""):
-                ws = len(line) - len(line.lstrip(" \t"))
-                sink.error(
-                    "PP108",
-                    "this line is indented less than the closing quotes",
-                    Span(file, offset, offset + max(ws, 1)),
-                    help=f"indent every line of the string by at least {len(indent)} characters, "
-                    "or move the closing quotes left",
-                )
+                _under_indented(line, indent, offset, file, sink)
         out.append(line)
         offset += len(lines[i]) + 1
     return "\n".join(out)

@@ -135,15 +135,27 @@ def _converted(name: str, build: bool) -> Path | None:
     try:
         _BUILDERS[name](source, tmp)
         _normalize_folder(tmp)
-        tmp.chmod(0o755)  # mkdtemp made it private
-        try:
-            tmp.rename(out)
-        except OSError:  # built meanwhile by another process
-            if not _is_tokenizer_dir(out):
-                raise
+        publish(tmp, out, _is_tokenizer_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def publish(tmp: Path, out: Path, ready, replace: bool = False) -> None:
+    """Move a folder built aside into place in one rename; another process may win the race.
+
+    `ready(out)` tells a usable folder; with `replace`, an existing (older or broken) one goes first.
+    """
+    tmp.chmod(0o755)  # mkdtemp made it private
+    if replace and out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / "x")
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        tmp.rename(out)
+    except OSError:  # built meanwhile by another process
+        if not ready(out):
+            raise
 
 
 def _offline() -> None:

@@ -176,16 +176,9 @@ def _convert_default(gguf: Path, out: Path) -> None:
             "weights": "Q4_1 dequantized to float32 by transformers"}, indent=2) + "\n", encoding="utf-8")
         for path in tmp.iterdir():
             path.chmod(0o644)
-        tmp.chmod(0o755)  # mkdtemp made it private
-        if out.exists():  # an older or broken conversion
-            old = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.old.", dir=out.parent))
-            out.rename(old / "x")
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            tmp.rename(out)
-        except OSError:  # built meanwhile by another process
-            if not _default_ready(out):
-                raise
+        from .assets import publish
+
+        publish(tmp, out, _default_ready, replace=True)  # an older or broken conversion is replaced
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
