@@ -31,8 +31,8 @@ MESSAGES = [
 
 TEMPLATES = [
     "{% for m in messages %}{{ m.role }}:{{ m.content }}|{% endfor %}",
-    "{% for m in messages %}{{ m.missing is defined }}{{ m.name is none }}{{ m.items }}{% endfor %}",
-    "{% for m in messages %}{{ m.get }}{% endfor %}",
+    "{% for m in messages %}{{ m.missing is defined }}{{ m.name is none }}{{ m.items is callable }}{% endfor %}",
+    "{% for m in messages %}{{ m.get is callable }}{{ m.get('get') }}{% endfor %}",
     "{% for m in messages %}{% for k, v in m.items() %}{{ k }}={{ v }};{% endfor %}{% endfor %}",
     "{% for m in messages %}{{ m.get('role', 'none') }}{{ m.keys() | list | length }}{% endfor %}",
     "{% for m in messages %}{{ m.content.startswith('  ') if m.content is string }}{% endfor %}",
