@@ -29,7 +29,7 @@ GOLDEN = REPO / "tests" / "golden" / "probe"
 DOC = REPO / "docs" / "model-probing.md"
 DATE = datetime.date(2024, 7, 26)  # the fixed date hf targets render with (target.DEFAULT_DATE)
 REFDATA = sorted(p.stem for p in REF.glob("*.jinja"))
-CAPS_SHOWN = ("system", "alternation", "first_user", "tools", "tool_results")
+CAPS_SHOWN = ("system", "alternation", "first_user", "tools", "tool_results", "media")
 TABLE_START, TABLE_END = "<!-- probe-table:start -->", "<!-- probe-table:end -->"
 
 
@@ -52,7 +52,11 @@ def golden_record(kind: str, name: str) -> dict:
     source = (f"backends/hf/templates/{FAMILIES[name].template}" if kind == "family"
               else f"refdata/chat_templates/{name}.jinja")
     return {"template": source, "date": DATE.isoformat(), "probe": p.as_dict(),
-            "caps": {f: getattr(caps, f) for f in CAPS_SHOWN}, "notes": p.notes()}
+            "caps": {f: _json(getattr(caps, f)) for f in CAPS_SHOWN}, "notes": p.notes()}
+
+
+def _json(value):
+    return sorted(value) if isinstance(value, frozenset) else value
 
 
 def dump(record: dict) -> str:
@@ -391,8 +395,8 @@ def _cell(text, width: int = 40) -> str:
 
 def family_table() -> str:
     head = ("| family | system | default system / header | alternation | generation prompt | tools | "
-            "tool results | `<think>` in history | thinking switches | caps.system |")
-    rows = [head, "|" + "---|" * 10]
+            "tool results | `<think>` in history | thinking switches | images | caps.system |")
+    rows = [head, "|" + "---|" * 11]
     for name in FAMILIES:
         g = json.loads((GOLDEN / f"family-{name}.json").read_text(encoding="utf-8"))
         p = g["probe"]
@@ -407,8 +411,10 @@ def family_table() -> str:
         tools = (f"{p['tools_placement']}, args {p['tool_arguments']}" if p["tools"] and p["tool_calls"] else
                  f"calls only, args {p['tool_arguments']}" if p["tool_calls"] else "no")
         switches = ", ".join(f"`{v}={x}`" for v, x, _ in p["thinking_switches"]) or "—"
+        images = _cell(p["image_placeholder"]) if p["images"] == "placeholder" else f"no ({p['images']})"
         rows.append(f"| `{name}` | {system} | {default} | {alternation} | {_cell(p['generation_prompt'], 60)} | "
-                    f"{tools} | {p['tool_results']} | {p['inline_think']} | {switches} | {g['caps']['system']} |")
+                    f"{tools} | {p['tool_results']} | {p['inline_think']} | {switches} | {images} | "
+                    f"{g['caps']['system']} |")
     return "\n".join(rows)
 
 

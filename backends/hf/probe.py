@@ -24,6 +24,9 @@ The result is a `Probe`: the facts, `caps()` (the capability table the lowering 
     reasoning       `reasoning_content` and inline `<think>` in an assistant turn before and after
                     the last user turn; `enable_thinking` / `thinking` set True and False
     bos, trimming   does the text start with bos_token; does "\\tX\\t" come out as "X"
+    images          [user [image, text U1]] against [user [text U1]] (transformers' content blocks):
+                    the text the image block adds is the template's image placeholder
+                    (`<start_of_image>`, `[IMG]`); else the list is printed, dropped, or raises
 
 A template that depends on today's date (`strftime_now`) is rendered a second time with another
 date to tell (`dated`). `docs/model-probing.md` has the table of the built-in families.
@@ -52,6 +55,9 @@ TOOL_NAME, TOOL_DESC, ARG_VALUE = "zq_probe_tool", "ZQtooldescQZ", "ZQargQZ"
 CALL_ID = "ZQcall001"  # 9 alphanumerics: Mistral templates insist
 TRIM = {"user": "ZQtrimUQZ", "assistant": "ZQtrimAQZ", "system": "ZQtrimSQZ"}
 
+#: an image in transformers' multimodal message format: what the hf target emits for one
+_IMAGE_BLOCK = {"type": "image"}
+
 _ARGS = {"probe_arg": ARG_VALUE}
 #: the ways a template may write the arguments object as JSON
 _ARGS_FORMS = (json.dumps(_ARGS, indent=4), json.dumps(_ARGS), json.dumps(_ARGS, separators=(",", ":")))
@@ -77,6 +83,14 @@ def _assistant(text: str, **more: Any) -> dict:
 
 def _system(text: str) -> dict:
     return {"role": "system", "content": text}
+
+
+def _user_blocks(*blocks: dict) -> dict:
+    return {"role": "user", "content": list(blocks)}
+
+
+def _text_block(text: str) -> dict:
+    return {"type": "text", "text": text}
 
 
 @attrs.frozen(kw_only=True)
@@ -140,11 +154,19 @@ class Probe:
     inline_think: str | None = None
     #: (variable, value, generation prompt) for each thinking switch that changes the generation prompt
     thinking_switches: tuple[tuple[str, bool, str], ...] = ()
+    #: a user turn whose content is [{"type": "image"}, {"type": "text", ...}]: "placeholder" (the image
+    #: becomes `image_placeholder`), "printed" (the list is written out as text), "dropped" (no trace of
+    #: the image), "raises" (on the image block: `image_error`), "strings-only" (a content list raises,
+    #: even of text blocks only: `image_error`); None: not probed
+    images: str | None = None
+    image_placeholder: str | None = None
+    image_error: str | None = None
 
     # -- what the compiler uses
 
     def caps(self) -> Caps:
-        """The capability table the lowering passes read (no media, no native structured output)."""
+        """The capability table the lowering passes read (images when the template has a placeholder for
+        them, no native structured output)."""
         if self.system in ("raises", "dropped"):
             system = "merge"  # the compiler merges system text into the first user turn and says so
         elif self.late_system in ("raises", "dropped", "moved"):
@@ -153,8 +175,25 @@ class Probe:
             system = "message"
         return Caps(system=system, alternation=self.alternation, first_user=self.first_user or self.alternation,
                     tools=self.tools and self.tool_calls and self.tool_results in ("own-turn", "user-turn"),
-                    tool_results="tool_message", media=frozenset(), media_urls=frozenset(),
+                    tool_results="tool_message", media=self._media(), media_urls=self._media(),
                     structured_output=None, cache="none")
+
+    def _media(self) -> frozenset:
+        # the body carries each image beside the prompt, inline or by URL: a processor loads either
+        return frozenset({"image"}) if self.images == "placeholder" else frozenset()
+
+    def image_refusal(self) -> str | None:
+        """Why an image cannot be given to this template (None: it can, or it was not probed)."""
+        if self.images == "strings-only":
+            return (f"its chat template takes message content only as a string (a list of content blocks raises "
+                    f"{_quote(self.image_error)})")
+        if self.images == "raises":
+            return f"its chat template raises on an image block ({_quote(self.image_error)})"
+        if self.images == "printed":
+            return "its chat template has no image placeholder (it writes a list of content blocks out as text)"
+        if self.images == "dropped":
+            return "its chat template has no image placeholder (an image block leaves no trace in the prompt)"
+        return None
 
     def notes(self) -> list[str]:
         """Sentences for the lowering report: what the template does to a prompt on its own."""
@@ -292,6 +331,7 @@ def probe(template: ChatTemplate, name: str | None = None) -> Probe:
     facts.update(_tools(render, user_open))
     facts.update(_reasoning(render))
     facts["thinking_switches"] = _thinking(render, base, facts["generation_prompt"])
+    facts.update(_images(render))
     return Probe(**facts)
 
 
@@ -558,3 +598,45 @@ def _thinking(render: _Renderer, base: str, prompt: str) -> tuple[tuple[str, boo
             if gen != prompt:
                 switches.append((var, value, gen))
     return tuple(switches)
+
+
+# -- images
+
+
+def _images(render: _Renderer) -> dict:
+    """What an image block renders as: the placeholder a processor fills with the image's tokens."""
+    text_only, err = render([_user_blocks(_text_block(U1))], add_generation_prompt=True)
+    if text_only is None:
+        return {"images": "strings-only", "image_error": err}
+    with_image, err = render([_user_blocks(_IMAGE_BLOCK, _text_block(U1))], add_generation_prompt=True)
+    if with_image is None:
+        return {"images": "raises", "image_error": err}
+    if any(f"{q}type{q}: {q}image{q}" in with_image for q in "'\""):  # the list's repr or JSON
+        return {"images": "printed"}
+    placeholder = _inserted(text_only, with_image) if U1 in with_image else ""
+    if not placeholder:
+        return {"images": "dropped"}
+    return {"images": "placeholder", "image_placeholder": placeholder}
+
+
+def _inserted(without: str, with_: str) -> str:
+    """The text `with_` holds where `without` does not, between their common prefix and suffix."""
+    start = _common_prefix(without, with_)
+    end = _common_suffix(without[start:], with_[start:])
+    return with_[start:len(with_) - end]
+
+
+def _common_suffix(a: str, b: str) -> int:
+    """The length of the common suffix, cut so that it does not start inside a special token.
+
+    `[INST]X[/INST]` and `[INST][IMG]X[/INST]` share `]X[/INST]`, not a placeholder `[IMG`.
+    """
+    n = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    while n:
+        tail = a[len(a) - n:]
+        cut = max((tail.index(c) + 1 for o, c in (("<", ">"), ("[", "]"))
+                   if c in tail and (o not in tail or tail.index(c) < tail.index(o))), default=0)
+        if not cut:
+            return n
+        n -= cut
+    return n

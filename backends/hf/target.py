@@ -54,14 +54,16 @@ class HFModel(Backend):
 
     @classmethod
     def for_target(cls, name: str) -> type["HFModel"]:
-        """A backend class for `hf-family:<name>` or `hf:<dir>`."""
+        """A backend class for `hf-family:<name>`, `hf:<dir>` or `hf:<file.gguf>`."""
+        base = cls
         if name.startswith(FAMILY_PREFIX):
             profile = find_family(name)
             attrs_ = {"profile": profile, "default_model": profile.name, "family": _family_group(profile.name)}
         else:
             folder = Path(name[len(DIR_PREFIX):]).expanduser()
             attrs_ = {"folder": folder, "default_model": str(folder), "family": _family_group(folder.name)}
-        return type(f"HFModel[{name}]", (cls,), {"name": name, **attrs_})
+            base = _gguf_base(cls, folder)
+        return type(f"HFModel[{name}]", (base,), {"name": name, **attrs_})
 
     def __init__(self, caps: Caps | None = None, options: dict | None = None):
         super().__init__(caps, options)
@@ -117,6 +119,9 @@ class HFModel(Backend):
             body["stop_token_ids"] = list(encoder.stop_ids)
         else:
             body["prompt"] = text
+        images = _images(request.messages, self.caps.media)
+        if images:  # in the order of their placeholders in the prompt, for the model's processor
+            body["images"] = images
         body["stop"] = list(self.stop)
         self.settings_into(body, request)
         return body
@@ -140,11 +145,44 @@ class HFModel(Backend):
             r = results[0]
             return {"role": "tool", "tool_call_id": r.id, "name": r.name,
                     "content": "".join(c.text for c in r.content if isinstance(c, ir.Text))}
-        out = {"role": m.role, "content": m.text}
+        # media the template cannot render was refused by check_media (PP302): the turn stays text
+        media = any(isinstance(p, ir.Media) and p.kind in self.caps.media for p in m.parts)
+        out = {"role": m.role, "content": _content_blocks(m.parts, self.caps.media) if media else m.text}
         if calls:
             out["tool_calls"] = [{"id": c.id, "type": "function",
                                   "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
         return out
+
+    def media_refusal(self, kind: str) -> str | None:
+        """Why this chat template takes no `kind` input: check_media adds it to PP302."""
+        return self.probe.image_refusal() if kind == "image" else None
+
+
+def _content_blocks(parts, kinds: frozenset) -> list[dict]:
+    """A turn with media as transformers' content blocks: `{"type": "image"}` where each image stands,
+    text blocks around them (adjacent text parts are one block, as in the text-only `content`)."""
+    blocks: list[dict] = []
+    for p in parts:
+        if isinstance(p, ir.Media):
+            if p.kind in kinds:
+                blocks.append({"type": p.kind})
+        elif isinstance(p, ir.Text) and p.text:
+            if blocks and blocks[-1]["type"] == "text":
+                blocks[-1]["text"] += p.text
+            else:
+                blocks.append({"type": "text", "text": p.text})
+    return blocks
+
+
+def _images(messages, kinds: frozenset) -> list[dict]:
+    """The images of the turns, in order: each one's media type and its base64 data or its URL (or path)."""
+    images = []
+    for m in messages:
+        for p in m.parts:
+            if isinstance(p, ir.Media) and p.kind in kinds:
+                source = {"data": p.data} if p.data is not None else {"url": p.url}
+                images.append({"type": p.kind, "media_type": p.media_type, **source})
+    return images
 
 
 @functools.lru_cache(maxsize=16)
@@ -153,6 +191,13 @@ def _encoder(folder: str):
     from .tokens import Encoder
 
     return Encoder.from_dir(folder)
+
+
+def _gguf_base(cls: type, path: Path) -> type:
+    """The GGUF target class (backends/hf/gguf.py) for a `.gguf` name or any file, else `cls`."""
+    from .gguf import GGUFModel, is_gguf_path
+
+    return GGUFModel if is_gguf_path(path) and not issubclass(cls, GGUFModel) else cls
 
 
 def _family_group(name: str) -> str:

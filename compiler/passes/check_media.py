@@ -22,7 +22,9 @@ def run(request: ir.Request, ctx) -> ir.Request:
                                  help="describe the media in text, or send it in a user turn")
         for part in _media(m.parts):
             if part.kind not in caps.media:
-                ctx.report.error("PP302", f"{ctx.backend.name} cannot take {part.kind} input",
+                why = _refusal(ctx.backend, part.kind)
+                ctx.report.error("PP302", f"{ctx.backend.name} cannot take {part.kind} input"
+                                 + (f": {why}" if why else ""),
                                  part.span or m.span or request.span,
                                  help=f"it takes: {', '.join(sorted(caps.media)) or 'text only'}; "
                                       "move this part into a `target` block for other targets")
@@ -31,6 +33,12 @@ def run(request: ir.Request, ctx) -> ir.Request:
                                  part.span or m.span or request.span,
                                  help="pass a data: URI, or a local file path in the inputs file")
     return request
+
+
+def _refusal(backend, kind: str) -> str | None:
+    """The backend's own reason, when it knows more than its capability table (a model's chat template)."""
+    refusal = getattr(backend, "media_refusal", None)
+    return refusal(kind) if refusal is not None else None
 
 
 def _media(parts):
