@@ -10,7 +10,8 @@ half of a chat template's render time.
 operation, and Jinja's own code for every other case:
 
 - `obj.key`: when `type(obj) is dict` and `key` is not an attribute of dict, Jinja (and its
-  sandbox) return `obj[key]`, or `undefined(obj=obj, name=key)` when the key is missing;
+  sandbox) return `obj[key]`, or `undefined(obj=obj, name=key)` when the key is missing; when
+  `obj` is a `loop`, its value attributes (`loop.index0`, `loop.last`...) are read directly;
 - `obj.method(args)`: when `type(obj) is str` (or `dict` for its read-only methods) and `method`
   is one of the pure methods below, the sandbox allows the call and `context.call` would just make
   it.
@@ -44,6 +45,9 @@ PURE_METHODS = {
                       "isdigit", "isalpha", "isspace"}),
     "dict": frozenset({"items", "keys", "values", "get"}),
 }
+#: `loop` attributes that are plain values (properties): read directly when the object is the loop.
+LOOP_VALUES = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
+                         "previtem", "nextitem"})
 
 
 class FastCodeGenerator(CodeGenerator):
@@ -65,7 +69,10 @@ class FastCodeGenerator(CodeGenerator):
         self.write(f"(({obj}[{key}] if {key} in {obj} else environment.undefined(obj={obj}, name={key})) "
                    f"if type({obj} := ")
         self.visit(node.node, frame)
-        self.write(f") is dict else environment.getattr({obj}, {key}))")
+        self.write(") is dict else ")
+        if node.attr in LOOP_VALUES:
+            self.write(f"{obj}.{node.attr} if type({obj}) is LoopContext else ")
+        self.write(f"environment.getattr({obj}, {key}))")
 
     @optimizeconst
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -204,13 +205,16 @@ def _to_dicts(value: Any) -> Any:
 
 
 def _normalize(conversation: Any) -> list[dict]:
-    """Messages as dicts without the keys whose value is None (OpenAI's `content=None`)."""
-    messages = _to_dicts(getattr(conversation, "messages", conversation))
+    """Messages as plain dicts without the keys whose value is None (OpenAI's `content=None`)."""
+    messages = getattr(conversation, "messages", conversation)
+    if type(messages) is list and all(type(m) is dict for m in messages):  # the usual case: no objects to convert
+        return [{key if type(key) is str else _plain(key): value if type(value) is str else _plain(value)
+                 for key, value in m.items() if value is not None} for m in messages]
     out = []
-    for message in messages:
+    for message in _to_dicts(messages):
         if not isinstance(message, dict):
             raise TypeError(f"Chat messages should be dicts, dataclasses or pydantic models, but got {message!r}.")
-        out.append({key: value for key, value in message.items() if value is not None})
+        out.append(_plain({key: value for key, value in message.items() if value is not None}))
     return out
 
 
@@ -221,8 +225,13 @@ def _is_numpy_scalar(value: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """Rebuild `value` from plain JSON types; any other object becomes a "<TypeName>" placeholder."""
-    if value is None or type(value) in (str, int, float, bool):
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
         return value
+    if kind is dict:
+        return {key if type(key) is str else _plain(key): _plain(item) for key, item in value.items()}
+    if kind is list:
+        return [_plain(item) for item in value]
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):
@@ -325,11 +334,11 @@ class ChatTemplate:
                  extra: dict | None = None, date: _dt.date | None = None, trusted: bool = False):
         self.source = source
         self.date = date
-        self.variables: dict[str, Any] = {}
-        for name, token in (("bos_token", bos_token), ("eos_token", eos_token)):
-            if token is not None:
-                self.variables[name] = token
-        self.variables.update(extra or {})
+        variables = {name: token for name, token in (("bos_token", bos_token), ("eos_token", eos_token))
+                     if token is not None}
+        variables.update(extra or {})
+        self._plain_variables = _plain(variables)  # prepared once, not per render
+        self.variables: Mapping[str, Any] = MappingProxyType(variables)
         self.compiled = compile_template(source, date, trusted)
 
     def __repr__(self) -> str:
@@ -368,22 +377,23 @@ class ChatTemplate:
                 "when you want the model to continue the final message, and add_generation_prompt when you want "
                 "to add a header that will prompt it to start a new assistant message instead.")
         _check_tools(tools, documents)
-        chat = _alias_reasoning(_plain(_normalize(messages)))
+        chat = _alias_reasoning(_normalize(messages))
         final = None
         if continue_final_message:
             field = continue_final_message if isinstance(continue_final_message, str) else "content"
             final = _tag_final_message(chat, field, self.source)
+        variables = _plain({**self.variables, **template_vars}) if template_vars else self._plain_variables
         context = dict(messages=chat, tools=_plain(tools), documents=_plain(documents),
-                       add_generation_prompt=add_generation_prompt,
-                       **_plain({**self.variables, **template_vars}))
+                       add_generation_prompt=add_generation_prompt, **variables)
         text, found = self._run(context, spans)
         if final is not None:
             text = _cut_after_final_message(text, final)
         return text, found
 
     def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
-        if not spans:
-            return self.compiled.render(**context), []
+        if not spans:  # Template.render(**context), without copying the context again
+            compiled = self.compiled
+            return "".join(compiled.root_render_func(compiled.new_context(context))), []
         tracker = _SpanTracker()
         blocks = []
         with self.compiled.environment.activate_tracker(tracker):
