@@ -78,24 +78,6 @@ def our_ids(enc: Encoder, tok, conv) -> list[int]:
     return enc.encode_chat(text)
 
 
-@functools.cache
-def jinja_template(source: str):
-    """A compiled plain jinja2 template set up like transformers' (no sandbox): the benchmark's renderer."""
-    import jinja2
-
-    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    def raise_exception(message):
-        raise jinja2.exceptions.TemplateError(message)
-
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(source)
-
-
 # --- the conversations -------------------------------------------------------------------------
 
 LONG = ("Polyprompt compiles one prompt for every platform. " * 40
@@ -201,58 +183,49 @@ def unicode_corpus(step: int = 256) -> list[str]:
 
 def benchmark(names=NAMES, rounds: int = 5) -> list[dict]:
     """µs per conversation over every test conversation of each tokenizer, best of `rounds`:
-    transformers' apply_chat_template(tokenize=True) (return_dict=True, its default, and False), and
-    ours: protect + render (plain jinja2, and polyprompt's sandboxed ChatTemplate when importable) +
-    encode_chat. Ids are checked equal first."""
+    transformers' `apply_chat_template(tokenize=True)` (its default return_dict=True) against ours,
+    protect + `ChatTemplate.render` (sandboxed, as for a model folder) + `encode_chat`, the path of a
+    compile to `hf:<dir>`. Ids are checked equal first. Also each part alone: the render
+    (transformers' tokenize=False against protect + render) and the tokenization (the tokenizer's
+    `__call__` against encode_chat, on the same text)."""
     return [_benchmark_one(name, rounds) for name in names if tokenizer_dir(name) is not None]
 
 
 def _benchmark_one(name: str, rounds: int) -> dict:
-    try:
-        from polyprompt.backends.hf.template import ChatTemplate
-    except ImportError:
-        ChatTemplate = None
+    from polyprompt.backends.hf.template import ChatTemplate
+
     enc, tok = _load(name)
-    jt = jinja_template(enc.chat_template)
-    kw = {"bos_token": enc.bos_token or "", "eos_token": enc.eos_token or ""}
-    ct = ChatTemplate(enc.chat_template, bos_token=enc.bos_token, eos_token=enc.eos_token) if ChatTemplate else None
+    template = ChatTemplate(enc.chat_template, bos_token=enc.bos_token, eos_token=enc.eos_token)
 
-    def ours_jinja(c):
-        return enc.encode_chat(jt.render(messages=enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
-                                         add_generation_prompt=c.get("gen", False), **kw))
+    def ours_render(c):
+        return template.render(enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
+                               add_generation_prompt=c.get("gen", False))
 
-    def ours_ct(c):
-        return enc.encode_chat(ct.render(enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
-                                         add_generation_prompt=c.get("gen", False)))
+    def ours(c):
+        return enc.encode_chat(ours_render(c))
 
-    def hf_dict(c):
+    def hf(c):
         return tok.apply_chat_template(c["messages"], tools=c.get("tools"), tokenize=True,
                                        add_generation_prompt=c.get("gen", False))["input_ids"]
 
-    def hf_list(c):
-        return reference_ids(tok, c)
+    def hf_render(c):
+        return render(tok, c["messages"], c.get("tools"), c.get("gen", False))
 
     def hf_encode(text):
         return tok(text, add_special_tokens=False)["input_ids"]
 
-    # plain jinja2 lacks transformers' input preparation: keep the conversations it renders alike
-    usable = [c for c in conversations(name) if _renders_alike(jt, kw, tok, c)]
-    for c in usable:
-        expected = reference_ids(tok, c)
-        assert ours_jinja(c) == expected == hf_dict(c), (name, c["id"])
-        if ct is not None:
-            assert ours_ct(c) == expected, (name, c["id"])
-    rendered = [jt.render(messages=enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
-                          add_generation_prompt=c.get("gen", False), **kw) for c in usable]
-    long = [c for c in usable if c["id"] == "long"]
-    runs = {"hf": (hf_dict, usable), "hf_list": (hf_list, usable), "ours": (ours_jinja, usable),
-            "hf_long": (hf_dict, long), "ours_long": (ours_jinja, long),
-            "hf_encode": (hf_encode, rendered), "ours_encode": (enc.encode_chat, rendered)}
-    if ct is not None:
-        runs["ours_ct"] = (ours_ct, usable)
-    timings = {label: _best(fn, items, rounds) for label, (fn, items) in runs.items()}
-    chars = sum(len(render(tok, c["messages"], c.get("tools"), c.get("gen", False))) for c in usable) / len(usable)
-    return {"name": name, "fast": enc.fast, "conversations": len(usable), "chars": chars, **timings}
+    convs = conversations(name)
+    for c in convs:
+        assert ours(c) == reference_ids(tok, c) == hf(c), (name, c["id"])
+    texts = [ours_render(c) for c in convs]
+    per_conversation = {c["id"]: _best(hf, [c], rounds) / _best(ours, [c], rounds) for c in convs}
+    timings = {"hf": _best(hf, convs, rounds), "ours": _best(ours, convs, rounds),
+               "hf_render": _best(hf_render, convs, rounds), "ours_render": _best(ours_render, convs, rounds),
+               "hf_encode": _best(hf_encode, texts, rounds), "ours_encode": _best(enc.encode_chat, texts, rounds)}
+    ratios = sorted(per_conversation.values())
+    return {"name": name, "fast": enc.fast, "conversations": len(convs), "chars": sum(map(len, texts)) / len(texts),
+            "median": ratios[len(ratios) // 2], "lowest": min(per_conversation.items(), key=lambda kv: kv[1]),
+            "per_conversation": per_conversation, **timings}
 
 
 def _best(fn, items, rounds: int) -> float:
@@ -266,32 +239,20 @@ def _best(fn, items, rounds: int) -> float:
     return best * 1e6
 
 
-def _renders_alike(jt, kw, tok, conv) -> bool:
-    import jinja2
-
-    try:
-        text = jt.render(messages=conv["messages"], tools=conv.get("tools"),
-                         add_generation_prompt=conv.get("gen", False), **kw)
-    except (jinja2.exceptions.TemplateError, TypeError):
-        return False
-    return text == render(tok, conv["messages"], conv.get("tools"), conv.get("gen", False))
-
-
 def main() -> None:
     rows = benchmark()
-    print("µs per conversation (best of 5 rounds over the test conversations; ratio = transformers / ours)\n")
-    print("| tokenizer | encoder | convs | chars/conv | transformers | ours, jinja2 render | ratio "
-          "| ours, ChatTemplate render | ratio | long conv.: transformers / ours | tokenize only: tokenizer() / "
-          "encode_chat |")
+    print("µs per conversation, best of 5 rounds over the test conversations, one run; "
+          "ratio = transformers / ours\n")
+    print("| tokenizer | encoder | convs | chars/conv | transformers | ours | ratio | median conv. ratio "
+          "| lowest conv. ratio | render only | tokenize only |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        ct = r.get("ours_ct")
-        middle = f"| {ct:.0f} | {r['hf'] / ct:.1f}× " if ct else "| – | – "
+        lowest_id, lowest = r["lowest"]
         print(f"| {r['name']} | {'tiktoken' if r['fast'] else 'tokenizers'} | {r['conversations']} | {r['chars']:.0f} "
-              f"| {r['hf']:.0f} | {r['ours']:.0f} | {r['hf'] / r['ours']:.1f}× " + middle
-              + f"| {r['hf_long']:.0f} / {r['ours_long']:.0f} = {r['hf_long'] / r['ours_long']:.1f}× "
+              f"| {r['hf']:.0f} | {r['ours']:.0f} | {r['hf'] / r['ours']:.1f}× | {r['median']:.1f}× "
+              f"| {lowest:.1f}× ({lowest_id}) "
+              f"| {r['hf_render']:.0f} / {r['ours_render']:.0f} = {r['hf_render'] / r['ours_render']:.1f}× "
               f"| {r['hf_encode']:.0f} / {r['ours_encode']:.0f} = {r['hf_encode'] / r['ours_encode']:.1f}× |")
-    print("\napply_chat_template(..., return_dict=False) µs:", {r["name"]: round(r["hf_list"]) for r in rows})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""Chat-template rendering alone: polyprompt's ChatTemplate against transformers' own
+`render_jinja_template` (transformers/utils/chat_template_utils.py, what apply_chat_template calls
+with tokenize=False), on the same built-in family templates and a four-message conversation,
+outputs checked equal first. Both sandboxed (a template read from a model folder) and, for ours,
+trusted (the templates shipped in the package).
+
+Run: `.venv/bin/python bench/template_render.py`; docs/model-templates.md holds a run.
+"""
+from __future__ import annotations
+
+import time
+
+FAMILIES = ("qwen3", "llama-3.1", "gemma-3", "mistral-v3", "deepseek-v3", "chatml")
+CONVERSATION = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi there"},
+                {"role": "user", "content": "Who are you?"}]
+
+
+def best_us(fn, number: int = 2000, rounds: int = 5) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best * 1e6
+
+
+def main() -> None:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from polyprompt.backends.hf.families import family
+    from polyprompt.backends.hf.template import ChatTemplate
+
+    print("| family | transformers render_jinja_template | ours, sandboxed | ratio | ours, trusted | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name in FAMILIES:
+        fam = family(f"hf-family:{name}")
+        trusted = fam.chat_template(date=None)
+        variables = dict(trusted.variables)
+        sandboxed = ChatTemplate(fam.source_text(), extra=variables)
+        conv = CONVERSATION
+
+        def theirs():
+            return render_jinja_template(conversations=[conv], chat_template=fam.source_text(),
+                                         add_generation_prompt=True, **variables)[0][0]
+
+        expected = theirs()
+        assert sandboxed.render(conv, add_generation_prompt=True) == expected == \
+            trusted.render(conv, add_generation_prompt=True), name
+        t_hf = best_us(theirs)
+        t_sb = best_us(lambda: sandboxed.render(conv, add_generation_prompt=True))
+        t_tr = best_us(lambda: trusted.render(conv, add_generation_prompt=True))
+        print(f"| {name} | {t_hf:.1f} µs | {t_sb:.1f} µs | {t_hf / t_sb:.1f}× | {t_tr:.1f} µs | {t_hf / t_tr:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
