@@ -182,7 +182,11 @@ def _compile(source: str, date: _dt.date | None, trusted: bool = False) -> jinja
     env.globals["strftime_now"] = _strftime_now(date)
     env.globals["dict"] = _TemplateDict()
     env.globals["namespace"] = _TemplateNamespace
-    return env.from_string(source)
+    template = env.from_string(source)
+    # Jinja keeps the globals as a ChainMap over the environment's and copies it into every render's
+    # context, a slow walk; the environment is complete here, so one plain dict gives the same context.
+    template.globals = dict(template.globals)
+    return template
 
 
 # ---------------------------------------------------------------------------------------------
