@@ -3,8 +3,9 @@
 
 For an open model the platform is its chat template: the body holds the exact
 text the model is prompted with (`prompt`), rendered as transformers renders
-it, the stop strings, the generation settings under transformers' names and,
-when a tokenizer is at hand, the token ids. The template's quirks come from
+it, the stop strings, the generation settings under transformers' names,
+the token ids when a tokenizer is at hand, and the images, in placeholder order,
+when the template renders images. The template's quirks come from
 probing it (backends/hf/probe.py) and feed the same passes and the same
 lowering report as the API targets.
 """
