@@ -482,3 +482,19 @@ def test_the_smollm2_gguf_runs_the_default_model(tmp_path, smol_gguf):
     by_file = run.generate(pf.compile(f"hf:{smol_gguf}", review=review))
     by_family = run.generate(pf.compile("hf-family:smollm2", review=review))
     assert by_file.value == by_family.value and by_file.scores == pytest.approx(by_family.scores, abs=1e-4)
+
+
+def test_every_cut_of_a_header_is_a_clear_error(tmp_path):
+    whole = write_gguf(tmp_path / "whole.gguf", "llama-3").read_bytes()
+    end = len(whole)
+    meta = read_metadata(tmp_path / "whole.gguf")
+    for size in range(0, end, 23):
+        cut = tmp_path / f"cut{size}.gguf"
+        cut.write_bytes(whole[:size])
+        try:
+            got = read_metadata(cut)
+        except GGUFError as err:
+            assert str(err).startswith(f"{cut.resolve()}: ") and "\n" not in str(err)
+        else:  # cut after the metadata: the tensors are not read
+            assert got.values == meta.values
+        cut.unlink()

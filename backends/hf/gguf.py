@@ -136,7 +136,11 @@ def _read_metadata(path: str, size: int, mtime_ns: int) -> Metadata:
         reader = _Reader(buf, path)
         try:
             return reader.read(Path(path))
-        except (struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError) as err:
+        except struct.error:  # a read past the end
+            raise GGUFError(f"{path}: damaged GGUF header: the file ends at byte {size}, inside its metadata") from None
+        except UnicodeDecodeError:
+            raise GGUFError(f"{path}: damaged GGUF header: a string at byte {reader.pos} is not UTF-8") from None
+        except (OverflowError, MemoryError) as err:
             raise GGUFError(f"{path}: damaged GGUF header at byte {reader.pos}: {err}") from None
 
 
