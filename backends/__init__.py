@@ -29,7 +29,7 @@ def names() -> list[str]:
                   if m.name not in _NOT_TARGETS and not m.name.startswith("_") and not m.ispkg)
 
 
-#: Prefixes of targets named by a parameter: `hf-family:<name>`, `hf:<dir>` (open models).
+#: Prefixes of targets named by a parameter: `hf-family:<name>`, `hf:<dir>` or `hf:<file.gguf>` (open models).
 MODEL_PREFIXES = ("hf-family:", "hf:")
 
 

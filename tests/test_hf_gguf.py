@@ -498,3 +498,16 @@ def test_every_cut_of_a_header_is_a_clear_error(tmp_path):
         else:  # cut after the metadata: the tensors are not read
             assert got.values == meta.values
         cut.unlink()
+
+
+def test_a_folder_named_like_a_gguf_file_is_a_folder(tmp_path, cache):
+    import shutil
+
+    path = write_gguf(tmp_path / "chatml.gguf")
+    folder = tmp_path / "odd.gguf"
+    shutil.copytree(assets.gguf_tokenizer_dir(path), folder)
+    from polyprompt.backends.hf.gguf import GGUFModel
+
+    r = compile_chat(tmp_path, f"hf:{folder}")
+    assert not isinstance(r.backend, GGUFModel)
+    assert r.body["prompt"] == compile_chat(tmp_path, f"hf:{path}").body["prompt"] and "token_ids" in r.body

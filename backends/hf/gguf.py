@@ -102,8 +102,9 @@ class Metadata:
 
 
 def is_gguf_path(path: Path) -> bool:
-    """Whether `hf:<path>` names a GGUF file rather than a model folder: a `.gguf` name, or any file."""
-    return path.suffix.lower() == SUFFIX or path.is_file()
+    """Whether `hf:<path>` names a GGUF file rather than a model folder: any file, or a `.gguf` name
+    that is not a folder (so a missing file is reported as such)."""
+    return path.is_file() or (path.suffix.lower() == SUFFIX and not path.is_dir())
 
 
 def read_metadata(path: str | os.PathLike) -> Metadata:
