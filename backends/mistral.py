@@ -44,7 +44,7 @@ import re
 import attrs
 
 from ..compiler import ir
-from ..compiler.passes.repair_alternation import PLACEHOLDER
+from ..compiler.passes.repair_alternation import answer_tool_results
 from ._emit import arguments_json, choose_model, data_uri, schema_name
 from .base import Backend, Caps
 
@@ -52,7 +52,6 @@ from .base import Backend, Caps
 TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: roles that may follow a tool result (mistral-common `_validate_message_order`)
-_AFTER_TOOL = ("assistant", "tool")
 
 
 def tool_call_id(original: str) -> str:
@@ -65,6 +64,19 @@ def tool_call_id(original: str) -> str:
         number, digit = divmod(number, 62)
         out.append(_BASE62[digit])
     return "".join(out)
+
+
+def tool_call_ids(request: ir.Request, report, target: str) -> dict[str, str]:
+    """Every tool call id of the request -> the id Mistral takes (a note for each one changed)."""
+    ids: dict[str, str] = {}
+    for m in request.messages:
+        for p in m.parts:
+            if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.id not in ids:
+                ids[p.id] = tool_call_id(p.id)
+                if ids[p.id] != p.id:
+                    report.info("PP410", f"tool call id `{p.id}` sent as `{ids[p.id]}`: {target} takes "
+                                f"ids of exactly 9 letters and digits", p.span or m.span or request.span)
+    return ids
 
 
 class Mistral(Backend):
@@ -93,21 +105,11 @@ class Mistral(Backend):
 
     # -- lowering: the message order Mistral's validator demands
     def lower(self, request: ir.Request, report) -> ir.Request:
-        request = super().lower(request, report)
-        messages: list[ir.Message] = []
-        for m in request.messages:
-            if messages and messages[-1].role == "tool" and m.role not in _AFTER_TOOL:
-                report.info("PP402", f"an assistant turn was inserted after the tool results: {self.name} "
-                            f"takes only an assistant turn or more results after a tool result",
-                            m.span or request.span,
-                            help="write the assistant's reply to the results before the next turn")
-                messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
-            messages.append(m)
-        return attrs.evolve(request, messages=tuple(messages))
+        return answer_tool_results(super().lower(request, report), report, self.name)
 
     # -- emitting
     def emit(self, request: ir.Request, report) -> dict:
-        ids = self._tool_call_ids(request, report)
+        ids = tool_call_ids(request, report, self.name)
         messages = [out for m in request.messages for out in self.messages(m, ids, report, request)]
         if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
             messages[-1]["prefix"] = True  # a prefill: the reply continues this text
@@ -118,18 +120,6 @@ class Mistral(Backend):
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
         return self.settings_into(body, request)
-
-    def _tool_call_ids(self, request: ir.Request, report) -> dict[str, str]:
-        """Every tool call id of the request -> the id Mistral takes (a note for each one changed)."""
-        ids: dict[str, str] = {}
-        for m in request.messages:
-            for p in m.parts:
-                if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.id not in ids:
-                    ids[p.id] = tool_call_id(p.id)
-                    if ids[p.id] != p.id:
-                        report.info("PP410", f"tool call id `{p.id}` sent as `{ids[p.id]}`: {self.name} takes "
-                                    f"ids of exactly 9 letters and digits", p.span or m.span or request.span)
-        return ids
 
     def read_reply(self, reply: dict):
         """`ChatCompletionResponse`: the first choice; content may be a string or text chunks."""

@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "PP300": "unknown target",
     "PP301": "target has no tool calling",
     "PP302": "target cannot take this media",
+    "PP303": "chat template refused the conversation",
     # lowering notes (info; `--strict` makes them errors)
     "PP400": "system message moved",
     "PP401": "consecutive turns merged",

@@ -171,6 +171,8 @@ class PromptFile:
         request = compiled.render(values, info)
         report = Sink()
         lowered = backend.lower(request, report)
+        if report.has_errors:  # what the target cannot express is never emitted
+            _raise_errors(report.sorted(), strict=False)
         body = backend.emit(lowered, report)
         notes = tuple(report.sorted())
         _raise_errors(notes, strict)

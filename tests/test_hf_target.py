@@ -85,7 +85,7 @@ def test_settings_map_to_generate(tmp_path):
 
 def test_every_family_compiles_every_example():
     failures = []
-    for path in sorted(EXAMPLES.glob("*.prompt"))[:4]:
+    for path in sorted(EXAMPLES.glob("*.prompt")):
         inputs = json.loads(path.with_suffix(".input.json").read_text())
         pf = polyprompt.load(path)
         for name in sorted(backends.hf_families()):
@@ -113,3 +113,48 @@ def test_strict_refuses_control_token_text_in_data(tmp_path):
     assert "PP411" in [d.code for d in err.value.diagnostics]
     clean = compile_source(tmp_path, CHAT, "hf-family:qwen3", question="a b")
     assert "PP411" not in [d.code for d in clean.report]
+
+
+def test_leading_system_turns_become_one_for_a_template_with_one_system_slot(tmp_path):
+    """Gemma 3 reads only messages[0] as system text and counts a second system message as a turn."""
+    source = '''
+prompt p(q: str) {
+  system "Rules."
+  system "More rules."
+  user "{{ q }}"
+}
+'''
+    r = compile_source(tmp_path, source, "hf-family:gemma-3", q="Hi")
+    assert r.body["prompt"] == "<bos><start_of_turn>user\nRules.\n\nMore rules.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+    assert any(d.code == "PP400" and "joined" in d.message for d in r.report)
+
+
+def test_what_a_target_cannot_express_is_an_error_before_emitting(tmp_path):
+    """Gemma 3 has no tools: PP301, and its template never sees the tool turns (it would raise)."""
+    source = '''
+tool lookup(id: str) -> str "Look up."
+prompt p(q: str) {
+  tools lookup
+  user "{{ q }}"
+  tool_call lookup(id = "1")
+  tool_result lookup "found"
+  user "and?"
+}
+'''
+    with pytest.raises(polyprompt.CompileError) as err:
+        compile_source(tmp_path, source, "hf-family:gemma-3", q="Hi")
+    assert {d.code for d in err.value.diagnostics} == {"PP301"}
+
+
+def test_a_template_refusal_is_a_diagnostic(tmp_path):
+    """A rule probing did not learn (here: no message may mention a secret) is PP303, never a traceback."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": (
+        "{% for m in messages %}{% if 'secret' in m.content %}{{ raise_exception('No secrets please.') }}"
+        "{% endif %}<{{ m.role }}>{{ m.content }}\n{% endfor %}")}))
+    assert compile_source(tmp_path, CHAT, f"hf:{folder}", question="Hi").body["prompt"].endswith("<user>Hi\n")
+    with pytest.raises(polyprompt.CompileError) as err:
+        compile_source(tmp_path, CHAT, f"hf:{folder}", question="my secret")
+    (diagnostic,) = err.value.diagnostics
+    assert diagnostic.code == "PP303" and "No secrets please." in diagnostic.message

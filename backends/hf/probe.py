@@ -50,20 +50,11 @@ SYS, SYS2 = "ZQsysQZ", "ZQlatesysQZ"
 U1, U2, A1 = "ZQuser1QZ", "ZQuser2QZ", "ZQasst1QZ"
 THINK = "ZQreasonQZ"
 BOS = "ZQbosQZ"
-RESULT = "ZQresultQZ"
-TOOL_NAME, TOOL_DESC, ARG_VALUE = "zq_probe_tool", "ZQtooldescQZ", "ZQargQZ"
-CALL_ID = "ZQcall001"  # 9 alphanumerics: Mistral templates insist
 TRIM = {"user": "ZQtrimUQZ", "assistant": "ZQtrimAQZ", "system": "ZQtrimSQZ"}
 
 #: an image in transformers' multimodal message format: what the hf target emits for one
 _IMAGE_BLOCK = {"type": "image"}
 
-_ARGS = {"probe_arg": ARG_VALUE}
-#: the ways a template may write the arguments object as JSON
-_ARGS_FORMS = (json.dumps(_ARGS, indent=4), json.dumps(_ARGS), json.dumps(_ARGS, separators=(",", ":")))
-_TOOL = {"type": "function", "function": {
-    "name": TOOL_NAME, "description": TOOL_DESC,
-    "parameters": {"type": "object", "properties": {"probe_arg": {"type": "string"}}, "required": ["probe_arg"]}}}
 _THINKING_VARS = ("enable_thinking", "thinking")
 _OTHER_DATE = _dt.date(2001, 2, 3)
 _NOTE_CHARS = 80  # long texts are shortened in notes
@@ -145,6 +136,10 @@ class Probe:
     #: a role "tool" message: "own-turn" | "user-turn" (inside a user turn) | "dropped" | "raises"
     tool_results: str | None = None
     tool_result_error: str | None = None
+    #: a user turn right after a tool result raises, and renders once an assistant turn answers the result
+    answer_after_tool_results: bool = False
+    #: tool call ids other than 9 letters and digits raise (Mistral's templates)
+    nine_character_call_ids: bool = False
     #: the rendered shape of a user turn's end + tool call ({name}, {arguments}, {id}) and of a result
     tool_call_render: str | None = None
     tool_result_render: str | None = None
@@ -238,6 +233,10 @@ class Probe:
             out.append(f"{who} renders no tool list{also}: tools cannot be given to this model")
         elif self.tool_arguments == "string":
             out.append(f"{who} takes tool-call arguments only as a JSON string")
+        if self.nine_character_call_ids:
+            out.append(f"{who} raises on tool call ids other than 9 letters and digits: ids are rewritten")
+        if self.answer_after_tool_results:
+            out.append(f"{who} raises on a user turn right after tool results: an assistant turn is inserted")
         if "last-only" in (self.reasoning_content, self.inline_think):
             out.append(f"{who} drops the reasoning of assistant turns before the last user turn")
         elif self.inline_think == "dropped":
@@ -328,7 +327,9 @@ def probe(template: ChatTemplate, name: str | None = None) -> Probe:
     facts["dated"] = _dated(template, base)
     facts.update(_alternation(render))
     facts["trims"] = _trims(render, facts["system"])
-    facts.update(_tools(render, user_open))
+    from .probe_tools import tool_facts  # here: probe_tools reads this module's vocabulary
+
+    facts.update(tool_facts(render, user_open))
     facts.update(_reasoning(render))
     facts["thinking_switches"] = _thinking(render, base, facts["generation_prompt"])
     facts.update(_images(render))
@@ -462,106 +463,6 @@ def _trims(render: _Renderer, system: str) -> tuple[str, ...]:
         if out is not None and TRIM["system"] in out and pad["system"] not in out:
             roles.append("system")
     return tuple(roles)
-
-
-# -- tools
-
-
-def _arguments_shown(text: str) -> bool:
-    """The arguments appear as a JSON object (not as a quoted, escaped JSON string)."""
-    return any(a in text for a in _ARGS_FORMS)
-
-
-def _call_message(arguments: Any, content: str | None) -> dict:
-    call = {"id": CALL_ID, "type": "function", "function": {"name": TOOL_NAME, "arguments": arguments}}
-    message = {"role": "assistant", "tool_calls": [call]}
-    if content is not None:
-        message["content"] = content
-    return message
-
-
-def _tools(render: _Renderer, user_open: str) -> dict:
-    facts: dict[str, Any] = {}
-    listed, _ = render([_user(U1), _assistant(A1), _user(U2)], tools=[_TOOL], add_generation_prompt=True)
-    if listed is None:
-        listed, _ = render([_user(U1)], tools=[_TOOL], add_generation_prompt=True)
-    if listed is not None and (TOOL_NAME in listed or TOOL_DESC in listed):
-        facts["tools"] = True
-        facts["tools_placement"] = _placement(listed, user_open)
-
-    # a tool call: arguments as a dict and as a JSON string, content "" or absent
-    forms, shape, errors, rendered = [], None, [], False
-    for form, arguments in (("dict", _ARGS), ("string", json.dumps(_ARGS))):
-        for content in ("", None):
-            convo = [_user(U1), _call_message(arguments, content)]
-            out, err = render(convo, tools=[_TOOL])
-            rendered = rendered or out is not None
-            if out is not None and TOOL_NAME in out[out.index(U1):] and _arguments_shown(out):
-                forms.append(form)
-                if shape is None:
-                    shape = (convo, out)
-                break
-            errors.append(err)
-    if shape is None:
-        # every form raised: keep the first message; else the calls are silently left out
-        facts["tool_call_error"] = None if rendered else next((e for e in errors if e), None)
-        facts["tool_results"], facts["tool_result_error"] = _bare_result(render)
-        return facts
-    facts["tool_calls"] = True
-    facts["tool_arguments"] = "both" if len(forms) == 2 else forms[0]
-    convo, called = shape
-    facts["tool_call_render"] = _shape(called[called.index(U1) + len(U1):])
-    result = {"role": "tool", "tool_call_id": CALL_ID, "name": TOOL_NAME, "content": RESULT}
-    full, err = render(convo + [result], tools=[_TOOL], add_generation_prompt=True)
-    if full is None:
-        facts.update(tool_results="raises", tool_result_error=err)
-    elif RESULT not in full:
-        facts["tool_results"] = "dropped"
-    else:
-        start = _after_call(full, called)
-        facts["tool_result_render"] = _shape(full[start:])
-        facts["tool_results"] = "user-turn" if user_open and user_open in full[start:full.index(RESULT)] else "own-turn"
-    return facts
-
-
-def _call_end(text: str) -> int:
-    """Where the rendered arguments (or else the tool name) of the last tool call end."""
-    ends = [text.rfind(a) + len(a) for a in _ARGS_FORMS if a in text]
-    return max(ends) if ends else text.rindex(TOOL_NAME) + len(TOOL_NAME)
-
-
-def _after_call(full: str, called: str) -> int:
-    """Where the tool call turn ends in `full`: after the text that closes it in `called`."""
-    tail = called[_call_end(called):]
-    at = _call_end(full[:full.index(RESULT)])
-    if full.startswith(tail, at):
-        return at + len(tail)
-    return _common_prefix(full, called)
-
-
-def _bare_result(render: _Renderer) -> tuple[str | None, str | None]:
-    """A tool result after a plain assistant turn, for templates that render no tool calls."""
-    result = {"role": "tool", "tool_call_id": CALL_ID, "name": TOOL_NAME, "content": RESULT}
-    out, err = render([_user(U1), _assistant(A1), result])
-    if out is None:
-        return "raises", err
-    return ("own-turn" if RESULT in out else "dropped"), None
-
-
-def _placement(text: str, user_open: str) -> str:
-    at = min(text.index(m) for m in (TOOL_NAME, TOOL_DESC) if m in text)
-    if U1 in text and at < text.index(U1):
-        return "system" if user_open and user_open in text[at:text.index(U1)] else "first-user"
-    if U2 in text and at < text.index(U2):
-        return "last-user"
-    return "after-user"
-
-
-def _shape(text: str) -> str:
-    """Rendered text with the probe values replaced by placeholders."""
-    for args in _ARGS_FORMS:
-        text = text.replace(args, "{arguments}")
-    return text.replace(TOOL_NAME, "{name}").replace(CALL_ID, "{id}").replace(RESULT, "{content}")
 
 
 # -- reasoning

@@ -58,3 +58,18 @@ def _join(a: tuple, b: tuple) -> tuple:
 
 def _min(a, b):
     return b if a is None else a if b is None else min(a, b)
+
+
+def answer_tool_results(request: ir.Request, report, target: str) -> ir.Request:
+    """A placeholder assistant turn between tool results and a following user or system turn, for the
+    targets that take only an assistant turn (or more results) after a tool result: Mistral's API and
+    its chat templates, whose alternation check skips tool calls and results (PP402)."""
+    messages: list[ir.Message] = []
+    for m in request.messages:
+        if messages and messages[-1].role == "tool" and m.role not in ("assistant", "tool"):
+            report.info("PP402", f"an assistant turn was inserted after the tool results: {target} "
+                        f"takes only an assistant turn or more results after a tool result",
+                        m.span or request.span, help="write the assistant's reply to the results before the next turn")
+            messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
+        messages.append(m)
+    return attrs.evolve(request, messages=tuple(messages))
