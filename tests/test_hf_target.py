@@ -158,3 +158,24 @@ def test_a_template_refusal_is_a_diagnostic(tmp_path):
         compile_source(tmp_path, CHAT, f"hf:{folder}", question="my secret")
     (diagnostic,) = err.value.diagnostics
     assert diagnostic.code == "PP303" and "No secrets please." in diagnostic.message
+
+
+def test_a_folder_passes_every_named_special_token_to_its_template(tmp_path):
+    """transformers gives a template bos/eos and also unk, sep, pad, cls and mask tokens."""
+    source = require_dir("smollm2")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_bytes((source / "tokenizer.json").read_bytes())
+    config = json.loads((source / "tokenizer_config.json").read_text())
+    config.update(pad_token="<|endoftext|>", unk_token="<|endoftext|>", chat_template=(
+        "{% for m in messages %}{{ bos_token }}[{{ pad_token }}|{{ unk_token }}|{{ mask_token is defined }}]"
+        "{{ m.content }}{{ eos_token }}{% endfor %}"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    from transformers import AutoTokenizer
+
+    messages = [{"role": "user", "content": "Hi"}]
+    expected = AutoTokenizer.from_pretrained(str(folder)).apply_chat_template(messages, tokenize=False,
+                                                                               add_generation_prompt=True)
+    r = compile_source(tmp_path, 'prompt p(q: str) { user "{{ q }}" }', f"hf:{folder}", q="Hi")
+    assert r.body["prompt"] == expected
+    assert "[<|endoftext|>|<|endoftext|>|False]" in expected

@@ -91,8 +91,10 @@ class HFModel(Backend):
             source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
         if not source:
             raise FileNotFoundError(f"{self.folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
-        bos, eos = _token(config.get("bos_token")), _token(config.get("eos_token"))
-        return ChatTemplate(source, bos_token=bos, eos_token=eos, date=date), tuple(s for s in (eos,) if s), bos
+        tokens = _special_tokens(self.folder, config)
+        bos, eos = tokens.pop("bos_token", None), tokens.pop("eos_token", None)
+        template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date)
+        return template, tuple(s for s in (eos,) if s), bos
 
     def lower(self, request: ir.Request, report) -> ir.Request:
         lowered = super().lower(request, report)
@@ -221,6 +223,17 @@ def _family_group(name: str) -> str:
         if group in lowered:
             return group
     return lowered
+
+
+#: The named special tokens transformers passes to a chat template (`special_tokens_map`).
+SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+
+def _special_tokens(folder: Path, config: dict) -> dict[str, str]:
+    """The folder's named special tokens, from tokenizer_config.json, else special_tokens_map.json."""
+    fallback = _read_json(folder / "special_tokens_map.json")
+    tokens = {name: _token(config.get(name, fallback.get(name))) for name in SPECIAL_TOKEN_NAMES}
+    return {name: token for name, token in tokens.items() if token is not None}
 
 
 def _token(value) -> str | None:
