@@ -138,15 +138,20 @@ def _converted(name: str, build: bool) -> Path | None:
         return out
     if not build:
         return None
+    _build_tokenizer_dir(out, lambda tmp: _BUILDERS[name](source, tmp))
+    return out
+
+
+def _build_tokenizer_dir(out: Path, build) -> None:
+    """`build(tmp)` writes a tokenizer folder aside; it is normalized and published as `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _BUILDERS[name](source, tmp)
+        build(tmp)
         _normalize_folder(tmp)
         publish(tmp, out, _is_tokenizer_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def publish(tmp: Path, out: Path, ready, replace: bool = False) -> None:
@@ -190,14 +195,7 @@ def gguf_tokenizer_dir(path: str | os.PathLike, build: bool = True) -> Path | No
         return out
     if not build:
         return None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        _build_gguf_tokenizer(meta, tmp)
-        _normalize_folder(tmp)
-        publish(tmp, out, _is_tokenizer_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _build_tokenizer_dir(out, lambda tmp: _build_gguf_tokenizer(meta, tmp))
     return out
 
 
