@@ -74,6 +74,16 @@ def schema_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "output"
 
 
+def tools_and_json_schema(backend, body: dict, request: ir.Request) -> dict:
+    """`body` with OpenAI-style `tools` and a strict `json_schema` response format (OpenAI Chat, Mistral)."""
+    if request.tools:
+        body["tools"] = [{"type": "function", "function": backend.function(t)} for t in request.tools]
+    if request.output is not None and backend.caps.structured_output is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
+    return body
+
+
 def parse_arguments(text) -> dict:
     """Tool-call arguments sent as a JSON string (OpenAI-style) as an object."""
     if isinstance(text, dict):

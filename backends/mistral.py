@@ -41,11 +41,10 @@ from __future__ import annotations
 import hashlib
 import re
 
-import attrs
 
 from ..compiler import ir
 from ..compiler.passes.repair_alternation import answer_tool_results
-from ._emit import arguments_json, choose_model, data_uri, schema_name
+from ._emit import arguments_json, choose_model, data_uri, tools_and_json_schema
 from .base import Backend, Caps
 
 #: mistral-common `MistralRequestValidatorV3`: "Tool call id ... must be a-z, A-Z, 0-9, with a length of 9."
@@ -114,12 +113,7 @@ class Mistral(Backend):
         if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
             messages[-1]["prefix"] = True  # a prefill: the reply continues this text
         body: dict = {"model": choose_model(request, self, report), "messages": messages}
-        if request.tools:
-            body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
-        if request.output is not None and self.caps.structured_output is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
-        return self.settings_into(body, request)
+        return self.settings_into(tools_and_json_schema(self, body, request), request)
 
     def read_reply(self, reply: dict):
         """`ChatCompletionResponse`: the first choice; content may be a string or text chunks."""

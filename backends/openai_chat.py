@@ -6,7 +6,7 @@ Schema: `CreateChatCompletionRequest` (refdata/openai/openapi.yaml).
 from __future__ import annotations
 
 from ..compiler import ir
-from ._emit import arguments_json, audio_format, choose_model, data_uri, schema_name, tool_result_text
+from ._emit import arguments_json, audio_format, choose_model, data_uri, tool_result_text, tools_and_json_schema
 from .base import Backend, Caps
 
 
@@ -35,12 +35,7 @@ class OpenAIChat(Backend):
     def emit(self, request: ir.Request, report=None) -> dict:
         body: dict = {"model": choose_model(request, self, report),
                       "messages": [out for m in request.messages for out in self.messages(m)]}
-        if request.tools:
-            body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
-        if request.output is not None and self.caps.structured_output is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
-        return self.settings_into(body, request)
+        return self.settings_into(tools_and_json_schema(self, body, request), request)
 
     def read_reply(self, reply: dict):
         """`ChatCompletion`: the first choice's message."""
