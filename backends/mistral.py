@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-
 from ..compiler import ir
 from ..compiler.passes.repair_alternation import answer_tool_results
 from ._emit import arguments_json, choose_model, data_uri, tools_and_json_schema
