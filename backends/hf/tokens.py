@@ -37,12 +37,15 @@ Unicode code point. Any tokenizer the fast path does not recognize is encoded by
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from .spm import trie_pattern as _trie_pattern
 
 __all__ = ["Encoder", "UnsupportedTokenizer"]
 
@@ -117,13 +120,19 @@ class Encoder:
 
     def __init__(self, tokenizer: Any, config: dict | None = None, generation_config: dict | None = None,
                  chat_template: str | dict[str, str] | list | None = None, *, fast: bool = True,
-                 path: Path | None = None):
+                 path: Path | None = None, tokenizer_file: Path | None = None):
         """`tokenizer`: a `tokenizers.Tokenizer` (it is changed: control tokens become special), or the
-        text of a tokenizer.json. Use `from_dir` to load a folder."""
+        text of a tokenizer.json. Use `from_dir` to load a folder. `tokenizer_file`: the tokenizer.json
+        `tokenizer` was read from; a digest of it keys the SentencePiece fast path's cached tables."""
         from tokenizers import AddedToken, Tokenizer
 
+        cache_key = None
         if isinstance(tokenizer, (str, bytes)):
-            tokenizer = Tokenizer.from_str(tokenizer if isinstance(tokenizer, str) else tokenizer.decode())
+            text = tokenizer if isinstance(tokenizer, str) else tokenizer.decode()
+            cache_key = functools.partial(_digest, text.encode())
+            tokenizer = Tokenizer.from_str(text)
+        elif tokenizer_file is not None:
+            cache_key = functools.partial(_file_digest, tokenizer_file)
         config = dict(config or {})
         self.path = path
         self.chat_templates = _templates(chat_template if chat_template is not None else config.get("chat_template"))
@@ -203,9 +212,15 @@ class Encoder:
         self._tiktoken = None
         self._nfc = None
         self._unencodable = None
+        self._spm = None
         if fast:
             self._tiktoken = self._build_tiktoken(tokenizer, pre_tokenizer, normalizer, len(added))
+        if fast and self._tiktoken is None:
+            from .spm import SentencePieceBPE
+
+            self._spm = SentencePieceBPE.build(tokenizer, added, self.control_tokens, self._template_tokens, cache_key)
         self.fast = self._tiktoken is not None
+        self.engine = "tiktoken" if self.fast else "sentencepiece" if self._spm is not None else "tokenizers"
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -226,7 +241,7 @@ class Encoder:
             template = json.loads((path / "chat_template.json").read_text(encoding="utf-8")).get("chat_template")
         gen_file = path / "generation_config.json"
         generation = json.loads(gen_file.read_text(encoding="utf-8")) if gen_file.is_file() else None
-        return cls(tokenizer, config, generation, template, fast=fast, path=path)
+        return cls(tokenizer, config, generation, template, fast=fast, path=path, tokenizer_file=path / "tokenizer.json")
 
     def __repr__(self) -> str:
         return f"Encoder({str(self.path) if self.path else '<tokenizer.json>'}, fast={self.fast})"
@@ -304,13 +319,20 @@ class Encoder:
                 raise ValueError(f"data string holds control-token text, protect() it before rendering: {s[:60]!r}")
         ascii = rendered_text.isascii()
         tk = self._tiktoken
-        if tk is not None and (ascii or self._sentinels is None or not _has_plane_16(rendered_text)
-                               or not self._sentinels.search(rendered_text)) \
-                and (self._others is None or not self._others.search(rendered_text)) \
+        if tk is not None and self._template_only(rendered_text, ascii) \
                 and (ascii or self._nfc is None or _is_nfc(rendered_text)) \
                 and (self._unencodable is None or not self._unencodable.search(rendered_text)):
             return tk.encode(rendered_text, allowed_special="all")
+        spm = self._spm
+        if spm is not None and not self._stripped and self._template_only(rendered_text, ascii) \
+                and (ascii or spm.accepts(rendered_text)):
+            return spm.encode(rendered_text, first=True, special=True)
         return self._encode_pieces(rendered_text)
+
+    def _template_only(self, text: str, ascii: bool) -> bool:
+        """Are all control tokens in `text` the template's own: no sentinel, no other control token?"""
+        return (ascii or self._sentinels is None or not _has_plane_16(text) or not self._sentinels.search(text)) \
+            and (self._others is None or not self._others.search(text))
 
     def encode_conversation(self, render: Callable[..., str], messages: list, tools: list | None = None,
                             **template_kwargs: Any) -> list[int]:
@@ -349,6 +371,9 @@ class Encoder:
     def _encode_piece(self, text: str, first: bool) -> list[int]:
         if not text:
             return []
+        spm = self._spm
+        if spm is not None and spm.accepts(text):
+            return spm.encode(text, first=first)
         tk = self._tiktoken
         if tk is not None and (self._unencodable is None or not self._unencodable.search(text)):
             if self._nfc is not None and not text.isascii() and not _is_nfc(text):
@@ -417,28 +442,12 @@ class Encoder:
             return None
 
 
-def _trie_pattern(strings: Iterable[str]) -> str:
-    """A regex matching any of `strings`, the longest at a position (as tokenizers matches added
-    tokens), built as a trie: Python's re scans it much faster than an alternation of hundreds."""
-    trie: dict = {}
-    for text in strings:
-        node = trie
-        for ch in text:
-            node = node.setdefault(ch, {})
-        node[""] = True
-    if not trie:
-        return "(?!)"
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
-    def emit(node: dict) -> str:
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:  # a token ends here: a longer one is tried first
-            return body + "?" if len(branches) == 1 and len(body) == 1 else f"(?:{body})?"
-        return body
 
-    return emit(trie)
+def _file_digest(path: Path) -> str:
+    return _digest(path.read_bytes())
 
 
 def _state(component: Any) -> dict | None:
