@@ -27,6 +27,8 @@ def _json_schema_fragment():
     return Compiler(scope, scopes, FragmentCache()).template(decl.text, frozenset({"t", "target"}))
 
 
+@functools.lru_cache(maxsize=256)
 def output_instructions(output_type: T.Type) -> str:
-    """`std.output.json_schema(T)` rendered for a type."""
+    """`std.output.json_schema(T)` rendered for a type: a pure function of the (frozen, hashable) type,
+    so rendered once per type, not on every compile."""
     return _json_schema_fragment()({"t": output_type})
