@@ -35,6 +35,7 @@ import jinja2.nodes
 import jinja2.utils
 
 from .jinja_fast import FastEnvironment, FastSandboxedEnvironment
+from .template_compiler import Bail, compile_render
 
 __all__ = ["ChatTemplate", "TemplateError", "compile_template"]
 
@@ -187,6 +188,12 @@ def _compile(source: str, date: _dt.date | None, trusted: bool = False) -> jinja
     # context, a slow walk; the environment is complete here, so one plain dict gives the same context.
     template.globals = dict(template.globals)
     return template
+
+
+@lru_cache(maxsize=256)
+def _compile_render(source: str, date: _dt.date | None, trusted: bool = False):
+    """The template compiled to one Python function (template_compiler.py), or None: Jinja renders it."""
+    return compile_render(_compile(source, date, trusted), source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +351,8 @@ class ChatTemplate:
         self._plain_variables = _plain(variables)  # prepared once, not per render
         self.variables: Mapping[str, Any] = MappingProxyType(variables)
         self.compiled = compile_template(source, date, trusted)
+        #: `render(variables) -> str`, the same text or error as `compiled`, or None (Jinja renders)
+        self.compiled_render = _compile_render(source, date, trusted)
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
@@ -395,6 +404,14 @@ class ChatTemplate:
         return text, found
 
     def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
+        if not spans and self.compiled_render is not None:
+            try:
+                return self.compiled_render(context), []
+            except Bail:  # raised before any effect: this input needs Jinja's runtime
+                pass
+        return self._run_jinja(context, spans)
+
+    def _run_jinja(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
         if not spans:  # Template.render(**context), without copying the context again
             compiled = self.compiled
             return "".join(compiled.root_render_func(compiled.new_context(context))), []

@@ -1,0 +1,458 @@
+"""Chat templates compiled to one plain Python function: Jinja's semantics without Jinja's runtime.
+
+`compile_render(template)` turns a compiled `jinja2.Template` of transformers' environment into
+`render(variables) -> str`, or None when the template uses something outside the subset below. The
+code is written by `SpecializingCodeGenerator`, a subclass of our `FastCodeGenerator` (itself
+Jinja's `CodeGenerator`), so every expression, every scoping decision (which names a `set` in a
+loop shadows, what a name reads before it is set, Jinja's `idtracking`) and every sandbox check is
+Jinja's own code. What changes is the runtime around it:
+
+- one function that appends to a list and joins once, instead of a generator of yields;
+- names resolved from one dict (Jinja's `dict(globals, **vars)`) instead of a `Context`;
+- a `for` loop whose body reads only `loop.index0`, `loop.first`, `loop.last`, ... over a list or
+  tuple iterates with `enumerate` and computes those values, instead of a `LoopContext` that peeks
+  ahead (other iterables are listed first; anything else keeps Jinja's `LoopContext`);
+- calls go through a context stand-in whose `call` is `Context.call` for callables that do not ask
+  for a context (`raise_exception`, `namespace`, methods...), and through the sandbox's
+  `environment.call` first, exactly as Jinja's sandboxed code does;
+- the builtin tests `defined`, `none`, `string`... are written inline when the environment's test
+  is Jinja's own function; list items read by an int index are read directly.
+
+The subset is the statements chat templates use: output, `if`, `for` (with `else`, `break`,
+`continue`, a filter `if`), `set` (names and namespace
+attributes). Macros, call blocks (`{% generation %}`), set blocks, includes, blocks and recursive
+loops make `compile_render` return None, and the caller renders with Jinja. When a render meets a
+case decided only at run time (a callable that asks for the context, an iterable that fails while it
+is listed) it raises `Bail` before any effect, and the caller renders with Jinja instead.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import jinja2
+import jinja2.runtime
+import jinja2.tests
+from jinja2 import nodes
+from jinja2.compiler import EvalContext, Frame, find_undeclared, optimizeconst
+from jinja2.idtracking import VAR_LOAD_ALIAS, VAR_LOAD_PARAMETER, VAR_LOAD_RESOLVE, VAR_LOAD_UNDEFINED
+from jinja2.utils import _PassArg
+
+from .jinja_fast import FastCodeGenerator
+
+__all__ = ["Bail", "Unsupported", "compile_render", "compiled_source"]
+
+
+class Bail(Exception):
+    """Raised by a compiled render, before any effect, when only Jinja can render this input."""
+
+
+class Unsupported(Exception):
+    """The template uses a construct the compiler does not handle; Jinja renders it."""
+
+
+#: The node types the compiler handles; any other node makes the whole template fall back.
+SUPPORTED = frozenset({
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.For, nodes.Assign, nodes.Name,
+    nodes.NSRef, nodes.Const, nodes.Getattr, nodes.Getitem, nodes.Slice, nodes.Add, nodes.Sub,
+    nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.And, nodes.Or, nodes.Not,
+    nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Test, nodes.Filter, nodes.Call,
+    nodes.Keyword, nodes.CondExpr, nodes.Tuple, nodes.List, nodes.Dict, nodes.Pair, nodes.Concat,
+    nodes.Continue, nodes.Break,
+})
+#: `loop` attributes computed from the index and the length (the values LoopContext gives).
+LOOP_FAST = {
+    "index0": "{i}", "index": "({i} + 1)", "first": "({i} == 0)", "last": "({i} == {n} - 1)",
+    "length": "{n}", "revindex": "({n} - {i})", "revindex0": "({n} - {i} - 1)", "depth": "1", "depth0": "0",
+}
+#: Builtin tests written inline when the environment's test is Jinja's own function.
+INLINE_TESTS = {
+    "defined": (jinja2.tests.test_defined, "(not isinstance({x}, Undefined))"),
+    "undefined": (jinja2.tests.test_undefined, "isinstance({x}, Undefined)"),
+    "none": (jinja2.tests.test_none, "({x} is None)"),
+    "false": (jinja2.tests.test_false, "({x} is False)"),
+    "true": (jinja2.tests.test_true, "({x} is True)"),
+    "string": (jinja2.tests.test_string, "isinstance({x}, str)"),
+    "mapping": (jinja2.tests.test_mapping, "isinstance({x}, _Mapping)"),
+}
+
+
+class _CallContext:
+    """What Jinja's generated code calls `context.call` on, for callables that take no context.
+
+    `call` is `jinja2.runtime.Context.call` for the callables with no `pass_context`,
+    `pass_eval_context` or `pass_environment` marker (on them or on their `__call__`): those make the
+    render bail out to Jinja, which has the real context.
+    """
+
+    def __init__(self, environment: jinja2.Environment):
+        self.environment = environment
+
+    def call(self, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if (hasattr(obj, "__call__") and _PassArg.from_obj(obj.__call__) is not None) \
+                or _PassArg.from_obj(obj) is not None:
+            raise Bail("a callable asks for the context")
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return obj(*args, **kwargs)
+        except StopIteration:
+            return self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception")
+
+
+def _listify(value: Any) -> list:
+    """The items a LoopContext would iterate over, listed up front (Bail if listing fails)."""
+    try:
+        return list(value)
+    except Exception as error:  # which error Jinja raises, and when, is Jinja's to say
+        raise Bail("the iterable failed") from error
+
+
+def _loop_uses(loop: nodes.For):
+    """(Name node, its parent) for every `loop` name in the body of `loop` that means this loop."""
+    for child in loop.body:
+        yield from _uses(child, loop)
+
+
+def _uses(node: nodes.Node, parent: nodes.Node):
+    if isinstance(node, nodes.Name):
+        if node.name == "loop":
+            yield node, parent
+        return
+    if isinstance(node, nodes.For):  # its iter, test and else see our `loop`; its body its own or none
+        for sub in (node.target, node.iter, node.test, *node.else_):
+            if sub is not None:
+                yield from _uses(sub, node)
+        return
+    for child in node.iter_child_nodes():
+        yield from _uses(child, node)
+
+
+class SpecializingCodeGenerator(FastCodeGenerator):
+    """Writes `root(_v)` returning the text; see the module docstring for what differs from Jinja."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._fast_loops: dict[str, tuple[str, str]] = {}
+        self._root_stores: set[str] = set()
+        self._root_frame: Frame | None = None
+        self._temps = itertools.count()
+
+    def _temp(self) -> str:
+        return f"_pc{next(self._temps)}"
+
+    # -- the root function
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        for child in node.find_all(nodes.Node):
+            if type(child) not in SUPPORTED:
+                raise Unsupported(type(child).__name__)
+        for call in node.find_all(nodes.Call):
+            if any(kw.key.startswith("_") for kw in call.kwargs):
+                raise Unsupported("an underscore keyword argument")
+        eval_ctx = EvalContext(self.environment, self.name)
+        exported = sorted(jinja2.runtime.exported)
+        self.writeline("from jinja2.runtime import " + ", ".join(exported))
+        self.writeline("from collections.abc import Mapping as _Mapping")
+        self.writeline(f"name = {self.name!r}")
+        self.pull_dependencies(node.body)  # filters and tests, bound once at module level
+        self.writeline("def root(_v, environment=environment, missing=missing, undefined=environment.undefined, "
+                       "cond_expr_undefined=Undefined, Undefined=Undefined, _cx=_cx, _listify=_listify, "
+                       "LoopContext=LoopContext, Namespace=Namespace, isinstance=isinstance, str=str, "
+                       "type=type, list=list, tuple=tuple, len=len, enumerate=enumerate, _Mapping=_Mapping):",
+                       extra=1)
+        self.indent()
+        frame = Frame(eval_ctx)
+        frame.symbols.analyze_node(node)
+        frame.toplevel = frame.rootlevel = True
+        frame.require_output_check = False
+        frame.buffer = "_o"
+        self._root_frame = frame
+        self._root_stores = set(frame.symbols.stores)
+        self.writeline("_o = []")
+        self.writeline("_a = _o.append")
+        if self._needs_context(node):
+            self.writeline("_box = []")
+            self.writeline("def _context():")
+            self.indent()
+            self.writeline("if not _box: _box.append(_new_context(_v))")
+            self.writeline("return _box[0]")
+            self.outdent()
+        self.enter_frame(frame)
+        self.blockvisit(node.body, frame)
+        self.writeline("return ''.join(_o)")
+        self.outdent()
+
+    def _needs_context(self, node: nodes.Template) -> bool:
+        for item in node.find_all((nodes.Filter, nodes.Test)):
+            table = self.environment.filters if isinstance(item, nodes.Filter) else self.environment.tests
+            if _PassArg.from_obj(table.get(item.name)) is _PassArg.context:  # type: ignore[arg-type]
+                return True
+        return False
+
+    def enter_frame(self, frame: Frame) -> None:
+        undefs = []
+        for target, (action, param) in frame.symbols.loads.items():
+            if action == VAR_LOAD_PARAMETER:
+                pass
+            elif action == VAR_LOAD_RESOLVE:
+                # Jinja resolves from context.vars first, which holds the top-level `set`s made so far:
+                # the same dict lookup only when no top-level `set` names it (always so at the root).
+                if frame is not self._root_frame and param in self._root_stores:
+                    raise Unsupported(f"{param!r} resolved after a top-level set")
+                self.writeline(f"{target} = _v.get({param!r}, missing)")
+            elif action == VAR_LOAD_ALIAS:
+                self.writeline(f"{target} = {param}")
+            elif action == VAR_LOAD_UNDEFINED:
+                undefs.append(target)
+            else:
+                raise Unsupported("unknown load instruction")
+        if undefs:
+            self.writeline(f"{' = '.join(undefs)} = missing")
+
+    def pop_assign_tracking(self, frame: Frame) -> None:
+        """Jinja copies top-level and loop assignments into the context for `pass_context` callables
+        and the template module; no compiled render has either (such callables bail out)."""
+        self._assign_stack.pop()
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        """Jinja's output, constant parts folded as Jinja folds them, appended to the buffer."""
+        finalize = self._make_finalize()
+        body: list[Any] = []
+        for child in node.nodes:
+            try:
+                if not (finalize.const or isinstance(child, nodes.TemplateData)):
+                    raise nodes.Impossible()
+                const = self._output_child_to_const(child, frame, finalize)
+            except (nodes.Impossible, Exception):
+                body.append(child)
+                continue
+            if body and isinstance(body[-1], list):
+                body[-1].append(const)
+            else:
+                body.append([const])
+        for item in body:
+            if isinstance(item, list):
+                self.writeline(f"_a({self._output_const_repr(item)})")
+            else:
+                self.writeline("_a(", item)
+                self._output_child_pre(item, frame, finalize)
+                self.visit(item, frame)
+                self._output_child_post(item, frame, finalize)
+                self.write(")")
+
+    # -- loops
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if node.recursive:
+            raise Unsupported("a recursive loop")
+        loop_frame = frame.inner()
+        loop_frame.loop_frame = True
+        test_frame = frame.inner()
+        else_frame = frame.inner()
+        extended = "loop" in find_undeclared(node.iter_child_nodes(only=("body",)), ("loop",))
+        loop_ref = loop_frame.symbols.declare_parameter("loop") if extended else None
+        loop_frame.symbols.analyze_node(node, for_branch="body")
+        if node.else_:
+            else_frame.symbols.analyze_node(node, for_branch="else")
+        for name in node.find_all(nodes.Name):
+            if name.ctx == "store" and name.name == "loop":
+                raise Unsupported("an assignment to `loop`")  # Jinja refuses it at compile time
+        fast = extended and node.test is None and all(isinstance(parent, nodes.Getattr) and parent.node is name and
+                                parent.attr in LOOP_FAST for name, parent in _loop_uses(node))
+        filter_func = None
+        if node.test is not None:  # Jinja's filter generator, verbatim
+            filter_func = self.temporary_identifier()
+            test_frame.symbols.analyze_node(node, for_branch="test")
+            self.writeline(f"def {filter_func}(fiter):", node.test)
+            self.indent()
+            self.enter_frame(test_frame)
+            self.writeline("for ")
+            self.visit(node.target, loop_frame)
+            self.write(" in fiter:")
+            self.indent()
+            self.writeline("if ", node.test)
+            self.visit(node.test, test_frame)
+            self.write(":")
+            self.indent()
+            self.writeline("yield ")
+            self.visit(node.target, loop_frame)
+            self.outdent(3)
+            self.leave_frame(test_frame, with_python_scope=True)
+        if extended:
+            self.writeline(f"{loop_ref} = missing")
+        indicator = None
+        if node.else_:
+            indicator = self.temporary_identifier()
+            self.writeline(f"{indicator} = 1")
+        if fast:
+            seq, index, length = self._temp(), self._temp(), self._temp()
+            self.writeline(f"{seq} = ", node)
+            self.visit(node.iter, frame)
+            self.writeline(f"if type({seq}) is not list and type({seq}) is not tuple:")
+            self.indent()
+            self.writeline(f"{seq} = _listify({seq})")
+            self.outdent()
+            self.writeline(f"{length} = len({seq})")
+            self.writeline(f"for {index}, ")
+            self.visit(node.target, loop_frame)
+            self.write(f" in enumerate({seq}):")
+            self._fast_loops[loop_ref] = (index, length)  # type: ignore[index]
+        else:
+            self.writeline("for ", node)
+            self.visit(node.target, loop_frame)
+            self.write(f", {loop_ref} in LoopContext(" if extended else " in ")
+            if filter_func:
+                self.write(f"{filter_func}(")
+            self.visit(node.iter, frame)
+            if filter_func:
+                self.write(")")
+            self.write(", undefined):" if extended else ":")
+        self.indent()
+        self.enter_frame(loop_frame)
+        self.blockvisit(node.body, loop_frame)
+        if indicator:
+            self.writeline(f"{indicator} = 0")
+        self.outdent()
+        self.leave_frame(loop_frame, with_python_scope=False)
+        if node.else_:
+            self.writeline(f"if {indicator}:")
+            self.indent()
+            self.enter_frame(else_frame)
+            self.blockvisit(node.else_, else_frame)
+            self.leave_frame(else_frame)
+            self.outdent()
+        if self._assign_stack:
+            self._assign_stack[-1].difference_update(loop_frame.symbols.stores)
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if isinstance(node.node, nodes.Name) and node.node.name == "loop" and node.node.ctx == "load":
+            ref = frame.symbols.find_ref("loop")
+            if ref in self._fast_loops:
+                index, length = self._fast_loops[ref]
+                self.write(LOOP_FAST[node.attr].format(i=index, n=length))
+                return
+        super().visit_Getattr(node, frame)
+
+    def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
+        if node.name == "loop" and frame.symbols.find_ref("loop") in self._fast_loops:
+            raise Unsupported("`loop` used other than by its value attributes")  # never reached: see `fast`
+        super().visit_Name(node, frame)
+
+    # -- items, calls, filters and tests
+
+    @optimizeconst
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        """`environment.getitem(obj, i)` is `obj[i]` for a list and an int index in range."""
+        if isinstance(node.arg, nodes.Slice):
+            super().visit_Getitem(node, frame)
+            return
+        obj, key = self._fresh(), self._fresh()
+        self.write(f"({obj}[{key}] if (({obj} := ")
+        self.visit(node.node, frame)
+        self.write(f") is {obj}) and type({key} := ")
+        self.visit(node.arg, frame)
+        self.write(f") is int and type({obj}) is list and -len({obj}) <= {key} < len({obj}) "
+                   f"else environment.getitem({obj}, {key}))")
+
+    @optimizeconst
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if forward_caller:
+            raise Unsupported("a call block")
+        kind = self._pure_method_call(node, forward_caller)
+        if kind is None:
+            self.write("environment.call(_cx, " if self.environment.sandboxed else "_cx.call(")
+            self.visit(node.node, frame)
+            self.signature(node, frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame)
+
+    def _jinja_call(self, node: nodes.Call, frame: Frame, callee: str) -> None:
+        self.write("environment.call(_cx, " if self.environment.sandboxed else "_cx.call(")
+        self.write(callee)
+        self.signature(node, frame)
+        self.write(")")
+
+    @optimizeconst
+    def visit_Test(self, node: nodes.Test, frame: Frame) -> None:
+        inline = INLINE_TESTS.get(node.name)
+        if inline is not None and self.environment.tests.get(node.name) is inline[0] \
+                and not node.args and not node.kwargs and node.dyn_args is None and node.dyn_kwargs is None:
+            before, after = inline[1].split("{x}")
+            self.write(before)
+            self.visit(node.node, frame)
+            self.write(after)
+            return
+        super().visit_Test(node, frame)
+
+    def _filter_test_common(self, node: nodes.Filter | nodes.Test, frame: Frame, is_filter: bool):
+        """Jinja's `_filter_test_common`, with the context made only when a filter asks for it."""
+        return _FilterTest(self, node, frame, is_filter)
+
+
+class _FilterTest:
+    """The context manager `_filter_test_common` returns (Jinja's, with other pass arguments)."""
+
+    def __init__(self, gen: SpecializingCodeGenerator, node: Any, frame: Frame, is_filter: bool):
+        self.gen, self.node, self.frame, self.is_filter = gen, node, frame, is_filter
+
+    def __enter__(self) -> None:
+        gen, node = self.gen, self.node
+        if self.is_filter:
+            gen.write(f"{gen.filters[node.name]}(")
+            func = gen.environment.filters.get(node.name)
+        else:
+            gen.write(f"{gen.tests[node.name]}(")
+            func = gen.environment.tests.get(node.name)
+        if func is None and not self.frame.soft_frame:
+            gen.fail(f"No {'filter' if self.is_filter else 'test'} named {node.name!r}.", node.lineno)
+        pass_arg = {_PassArg.context: "_context()", _PassArg.eval_context: "_eval_ctx",
+                    _PassArg.environment: "environment"}.get(_PassArg.from_obj(func))  # type: ignore[arg-type]
+        if pass_arg is not None:
+            gen.write(f"{pass_arg}, ")
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self.gen.signature(self.node, self.frame)
+            self.gen.write(")")
+
+
+def compiled_source(template: jinja2.Template, source: str) -> str:
+    """The Python source of `source` compiled for `template`'s environment (Unsupported if not)."""
+    env = template.environment
+    if env.is_async or env.autoescape or env.finalize is not None or env.undefined is not jinja2.Undefined:
+        raise Unsupported("an environment option")
+    ast = env.parse(source)
+    generator = SpecializingCodeGenerator(env, None, None, None, False, env.optimized)
+    generator.visit(ast)
+    return generator.stream.getvalue()
+
+
+def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], str] | None:
+    """`render(variables) -> str` for `template` (compiled from `source`), or None to use Jinja.
+
+    `render` is `"".join(template.root_render_func(template.new_context(variables)))`, or raises the
+    same error; it raises `Bail` when this input needs Jinja's own runtime.
+    """
+    try:
+        code = compiled_source(template, source)
+    except (Unsupported, RecursionError):
+        return None
+    env = template.environment
+    namespace: dict[str, Any] = {
+        "environment": env, "_cx": _CallContext(env), "_listify": _listify,
+        "_eval_ctx": EvalContext(env, None),
+        "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
+    }
+    exec(compile(code, "<polyprompt compiled template>", "exec"), namespace)  # noqa: S102 - our own code
+    root = namespace["root"]
+    template_globals = template.globals
+
+    def render(variables: dict) -> str:
+        return root(dict(template_globals, **variables))
+
+    render.source = code  # type: ignore[attr-defined]
+    return render
