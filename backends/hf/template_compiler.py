@@ -16,7 +16,8 @@ Jinja's own code. What changes is the runtime around it:
   for a context (`raise_exception`, `namespace`, methods...), and through the sandbox's
   `environment.call` first, exactly as Jinja's sandboxed code does;
 - the builtin tests `defined`, `none`, `string`... are written inline when the environment's test
-  is Jinja's own function; list items read by an int index are read directly.
+  is Jinja's own function; dict items read by a str key they hold and list items read by an int
+  index in range are read directly.
 
 The subset is the statements chat templates use: output, `if`, `for` (with `else`, `break`,
 `continue`, a filter `if`), `set` (names and namespace
@@ -27,6 +28,7 @@ is listed) it raises `Bail` before any effect, and the caller renders with Jinja
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, Callable
 
@@ -36,9 +38,9 @@ import jinja2.tests
 from jinja2 import nodes
 from jinja2.compiler import EvalContext, Frame, find_undeclared, optimizeconst
 from jinja2.idtracking import VAR_LOAD_ALIAS, VAR_LOAD_PARAMETER, VAR_LOAD_RESOLVE, VAR_LOAD_UNDEFINED
-from jinja2.utils import _PassArg
+from jinja2.utils import Namespace, _PassArg
 
-from .jinja_fast import FastCodeGenerator
+from .jinja_fast import DICT_ATTRIBUTES, LOOP_VALUES, FastCodeGenerator
 
 __all__ = ["Bail", "Unsupported", "compile_render", "compiled_source"]
 
@@ -101,6 +103,38 @@ class _CallContext:
                 "value was undefined because a callable raised a StopIteration exception")
 
 
+def _plain_callables(env: jinja2.Environment) -> dict[int, Any]:
+    """The environment's global callables that its `call` (sandboxed or not) just calls: safe for
+    the sandbox, no pass argument on them or their `__call__`; by id."""
+    plain = {}
+    for value in env.globals.values():
+        if not callable(value) or _PassArg.from_obj(value) is not None or _PassArg.from_obj(value.__call__) is not None:
+            continue
+        if env.sandboxed and not env.is_safe_callable(value):  # type: ignore[attr-defined]
+            continue
+        plain[id(value)] = value
+    return plain
+
+
+def _caller(env: jinja2.Environment) -> Callable[..., Any]:
+    """What the generated code calls: `environment.call(context, ...)` (sandboxed) or
+    `context.call(...)`, with the context stand-in, and the plain globals called directly."""
+    context = _CallContext(env)
+    plain = _plain_callables(env)
+    undefined = env.undefined
+    full = functools.partial(env.call, context) if env.sandboxed else context.call  # type: ignore[attr-defined]
+
+    def call(obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if plain.get(id(obj)) is obj:
+            try:
+                return obj(*args, **kwargs)
+            except StopIteration:
+                return undefined("value was undefined because a callable raised a StopIteration exception")
+        return full(obj, *args, **kwargs)
+
+    return call
+
+
 def _listify(value: Any) -> list:
     """The items a LoopContext would iterate over, listed up front (Bail if listing fails)."""
     try:
@@ -158,9 +192,10 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         self.writeline(f"name = {self.name!r}")
         self.pull_dependencies(node.body)  # filters and tests, bound once at module level
         self.writeline("def root(_v, environment=environment, missing=missing, undefined=environment.undefined, "
-                       "cond_expr_undefined=Undefined, Undefined=Undefined, _cx=_cx, _listify=_listify, "
+                       "cond_expr_undefined=Undefined, Undefined=Undefined, _listify=_listify, "
                        "LoopContext=LoopContext, Namespace=Namespace, isinstance=isinstance, str=str, "
-                       "type=type, list=list, tuple=tuple, len=len, enumerate=enumerate, _Mapping=_Mapping):",
+                       "type=type, list=list, tuple=tuple, len=len, enumerate=enumerate, _Mapping=_Mapping, _call=_call, "
+                       "_NS=_NS, _ns_attrs=object.__getattribute__):",
                        extra=1)
         self.indent()
         frame = Frame(eval_ctx)
@@ -334,7 +369,20 @@ class SpecializingCodeGenerator(FastCodeGenerator):
                 index, length = self._fast_loops[ref]
                 self.write(LOOP_FAST[node.attr].format(i=index, n=length))
                 return
-        super().visit_Getattr(node, frame)
+        if node.attr.startswith("_") or node.attr in DICT_ATTRIBUTES:
+            super().visit_Getattr(node, frame)
+            return
+        # jinja_fast's dict read, then a namespace's: its attributes are its dict's keys
+        # (Namespace.__getattribute__), so Jinja and its sandbox give the value, or
+        # undefined(obj=ns, name=attr) when the key is missing.
+        obj, attrs, key = self._fresh(), self._fresh(), repr(node.attr)
+        self.write(f"(({obj}[{key}] if {key} in {obj} else undefined(obj={obj}, name={key})) if type({obj} := ")
+        self.visit(node.node, frame)
+        self.write(f") is dict else ({attrs}[{key}] if {key} in ({attrs} := _ns_attrs({obj}, '_Namespace__attrs')) "
+                   f"else undefined(obj={obj}, name={key})) if type({obj}) is _NS else ")
+        if node.attr in LOOP_VALUES:
+            self.write(f"{obj}.{node.attr} if type({obj}) is LoopContext else ")
+        self.write(f"environment.getattr({obj}, {key}))")
 
     def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
         if node.name == "loop" and frame.symbols.find_ref("loop") in self._fast_loops:
@@ -345,16 +393,18 @@ class SpecializingCodeGenerator(FastCodeGenerator):
 
     @optimizeconst
     def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
-        """`environment.getitem(obj, i)` is `obj[i]` for a list and an int index in range."""
+        """`environment.getitem(obj, key)` is `obj[key]` for a dict and a str key it holds, and for a
+        list and an int index in range (both evaluated first, in Jinja's order)."""
         if isinstance(node.arg, nodes.Slice):
             super().visit_Getitem(node, frame)
             return
         obj, key = self._fresh(), self._fresh()
         self.write(f"({obj}[{key}] if (({obj} := ")
         self.visit(node.node, frame)
-        self.write(f") is {obj}) and type({key} := ")
+        self.write(f") is {obj}) and ((type({key} := ")
         self.visit(node.arg, frame)
-        self.write(f") is int and type({obj}) is list and -len({obj}) <= {key} < len({obj}) "
+        self.write(f") is str and type({obj}) is dict and {key} in {obj}) or (type({key}) is int "
+                   f"and type({obj}) is list and -len({obj}) <= {key} < len({obj}))) "
                    f"else environment.getitem({obj}, {key}))")
 
     @optimizeconst
@@ -363,7 +413,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
             raise Unsupported("a call block")
         kind = self._pure_method_call(node, forward_caller)
         if kind is None:
-            self.write("environment.call(_cx, " if self.environment.sandboxed else "_cx.call(")
+            self.write("_call(")
             self.visit(node.node, frame)
             self.signature(node, frame)
             self.write(")")
@@ -371,7 +421,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         super().visit_Call(node, frame)
 
     def _jinja_call(self, node: nodes.Call, frame: Frame, callee: str) -> None:
-        self.write("environment.call(_cx, " if self.environment.sandboxed else "_cx.call(")
+        self.write("_call(")
         self.write(callee)
         self.signature(node, frame)
         self.write(")")
@@ -420,6 +470,14 @@ class _FilterTest:
             self.gen.write(")")
 
 
+def _namespace_class(env: jinja2.Environment) -> type:
+    """The environment's `namespace` when its attributes are Namespace's (else a class never seen)."""
+    kind = env.globals.get("namespace")
+    if isinstance(kind, type) and issubclass(kind, Namespace) and kind.__getattribute__ is Namespace.__getattribute__:
+        return kind
+    return type("NoNamespace", (), {})
+
+
 def compiled_source(template: jinja2.Template, source: str) -> str:
     """The Python source of `source` compiled for `template`'s environment (Unsupported if not)."""
     env = template.environment
@@ -443,7 +501,7 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
         return None
     env = template.environment
     namespace: dict[str, Any] = {
-        "environment": env, "_cx": _CallContext(env), "_listify": _listify,
+        "environment": env, "_call": _caller(env), "_listify": _listify, "_NS": _namespace_class(env),
         "_eval_ctx": EvalContext(env, None),
         "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
     }
