@@ -17,13 +17,15 @@ as its UTF-8 bytes (`<0xE4>`...: byte fallback). `SentencePieceBPE.build` turns 
   one-character token ranks below all merges, so characters assemble before any merge, as
   tokenizers starts from characters. The bytes of a character missing from the vocabulary stay
   "virtual" tokens and become their `<0xXX>` ids.
-* **Pieces.** tiktoken's BPE is quadratic in the piece length; tokenizers runs BPE over all the
-  text between two added tokens. The split pattern cuts that text only where no included token
-  crosses the cut: before spaces that follow another character (unless a token, such as Gemma's
-  `>▁</`, holds that character followed by a space), and around characters that no
-  multi-character token holds (digits, for these two). Added tokens that are text (Gemma's "\\n"
-  and "\\t" runs, `<table>`...) are pieces of their own, leftmost-longest, as tokenizers splits
-  them off before BPE.
+* **Pieces.** tokenizers runs BPE over all the text between two added tokens; tiktoken over each
+  piece its split pattern finds. The pattern cuts that text only where no included token crosses
+  the cut: before spaces that follow another character (unless some merged token holds that
+  character then a space, like Gemma's `>▁</`), and around characters that no merged token holds
+  (digits, for these two). Pieces stay short, which keeps BPE cheap (older tiktoken versions are
+  quadratic in the piece length).
+* **Added tokens that are text** (Gemma's "\\n" and "\\t" runs, `<table>`, `<unused0>`...) are
+  matched leftmost-longest, as tokenizers splits them off before BPE: as pieces of the pattern, or
+  as tiktoken specials (`_AddedSplit`).
 
 The tables hold "▁" as a space, so text is encoded as it is. Text holding a "▁" of its own (rare) is
 left to tokenizers: the added tokens made of "▁" match there.
@@ -60,11 +62,11 @@ class SentencePieceBPE:
         self._rank_ids = table.rank_ids  # rank -> token id
         self._byte_ids = table.byte_ids  # rank of a multi-byte virtual token (id -1) -> its byte-fallback ids
         self._special = frozenset(special)
-        self._presplit = added.presplit
-        self._presplit_ids = added.presplit_ids
-        self._prepend = prepend
+        self._find_added = added.finder
         # Metaspace "first": is an added token at offset 0 (in data; with the specials matched)?
-        self._added_at_start = (re.compile(trie_pattern(added.ids)), re.compile(trie_pattern([*added.ids, *special])))
+        self._added_at_start = None
+        if prepend:
+            self._added_at_start = (re.compile(trie_pattern(added.ids)), re.compile(trie_pattern([*added.ids, *special])))
 
     @classmethod
     def build(cls, tokenizer: Any, added: list[tuple[int, Any]], control: dict[str, int],
@@ -81,18 +83,21 @@ class SentencePieceBPE:
         if prepend is None or not _model_supported(tokenizer.model):
             return None
         text_tokens = _text_added_tokens(added, control, tokenizer.normalizer is not None)
-        if text_tokens is None or not _prefix_free(special):
+        if text_tokens is None:
             return None
         split = _AddedSplit(text_tokens)
-        if split.overlapping:
+        if split.overlapping or not _prefix_free([*special, *split.as_special]):
             return None
         tables = _model_tables(tokenizer, cache_key() if cache_key is not None else None)
         if tables is None:
             return None
-        table = _RankTable(tables)
+        try:
+            table = _RankTable(tables)
+        except UnicodeEncodeError:  # a token holding a lone surrogate
+            return None
         if not table.add_whole(text_tokens, split.in_pattern):
             return None
-        table.add_special(special)
+        table.add_special({**special, **split.as_special})
         try:
             encoding = tiktoken.Encoding(f"polyprompt-spm:{id(table)}", pat_str=_split_pattern(tables, split.in_pattern),
                                          mergeable_ranks=table.ranks, special_tokens=table.special_ranks)
@@ -108,34 +113,19 @@ class SentencePieceBPE:
         """Token ids of `text`. `first`: the text starts the whole input (where Metaspace "first"
         adds "▁"). `special`: match the control tokens given to `build` as `special`; otherwise
         every control token is text."""
-        if self._presplit is not None:
-            match = self._presplit.search(text)
-            if match is not None:
-                return self._encode_around_added(text, match, first, special)
-        return self._encode_piece(text, first, special)
-
-    def _encode_around_added(self, text: str, match: re.Match, first: bool, special: bool) -> list[int]:
-        """The added tokens that the split pattern leaves out are split off here, leftmost-longest."""
-        ids: list[int] = []
-        pos = 0
-        while match is not None:
-            if match.start() > pos:
-                ids += self._encode_piece(text[pos:match.start()], first and pos == 0, special)
-            ids.append(self._presplit_ids[match.group()])
-            pos = match.end()
-            match = self._presplit.search(text, pos)
-        if pos < len(text):
-            ids += self._encode_piece(text[pos:], first and pos == 0, special)
-        return ids
-
-    def _encode_piece(self, text: str, first: bool, special: bool) -> list[int]:
-        if first and self._prepend and text and text[0] != " " and not self._added_at_start[special].match(text):
+        allowed = self._special if special else None
+        if self._find_added is not None:
+            found = self._find_added.findall(text)
+            if found:  # added tokens that tiktoken matches as specials: allow those the text holds
+                allowed = self._special.union(found) if special else frozenset(found)
+        if first and self._added_at_start is not None and text and text[0] != " " \
+                and not self._added_at_start[special].match(text):
             text = " " + text
         encoding = self._encoding
-        if special:
-            ranks = encoding.encode(text, allowed_special=self._special, disallowed_special=())
-        else:
+        if allowed is None:
             ranks = encoding.encode_ordinary(text)
+        else:
+            ranks = encoding.encode(text, allowed_special=allowed, disallowed_special=())
         ids = list(map(self._rank_ids.__getitem__, ranks))
         if text.isascii():
             return ids
@@ -209,29 +199,33 @@ def _prefix_free(tokens: Iterable[str]) -> bool:
 
 def _any_overlap(texts: list[str], others: list[str]) -> bool:
     """Can an occurrence of one of `texts` share a character with an occurrence of one of `others`?"""
+    if not texts or not others:
+        return False
     inside = {o[i:j] for o in others for i in range(len(o)) for j in range(i + 1, len(o) + 1)}
     prefixes = {o[:k] for o in others for k in range(1, len(o))}
     suffixes = {o[k:] for o in others for k in range(1, len(o))}
-    return any(t in inside or any(o in t for o in others)
+    holds_other = re.compile(trie_pattern(others))
+    return any(t in inside or holds_other.search(t)
                or any(t[k:] in prefixes or t[:k] in suffixes for k in range(1, len(t))) for t in texts)
 
 
 class _AddedSplit:
-    """Where the added tokens that are text are split off. Those that begin with a one-character
-    added token ("\\n", "\\n\\n"... for Gemma) are pieces of the split pattern: a word never holds
-    that character. The others (`<table>`, `<unused0>`) are split off first, in Python: in the
-    pattern, a word would need a look-ahead at each of their first characters, which makes
-    tiktoken's regex engine several times slower."""
+    """How the added tokens that are text are matched, leftmost-longest as tokenizers does. Those
+    that begin with a one-character added token ("\\n", "\\n\\n"... for Gemma) are pieces of the
+    split pattern: a word never holds that character. The others (`<table>`, `<unused0>`) are
+    tiktoken specials, allowed in a call when the text holds them. In the pattern, a word would
+    need a look-ahead at each of their first characters, and tiktoken's regex engine runs several
+    times slower with one; passing all of them to every call would cost more than the encoding."""
 
     def __init__(self, tokens: dict[str, int]):
         self.ids = tokens
         usable = [t for t in tokens if SPACE not in t]  # text with a "▁" goes to tokenizers
         single = {t for t in usable if len(t) == 1}
         self.in_pattern = [t for t in usable if t[0] in single]
-        self.presplit_ids = {t: tokens[t] for t in usable if t[0] not in single}
-        self.presplit = re.compile(trie_pattern(self.presplit_ids)) if self.presplit_ids else None
-        # tokenizers takes the leftmost of all: splitting in two steps needs them apart
-        self.overlapping = _any_overlap(list(self.presplit_ids), self.in_pattern)
+        self.as_special = {t: tokens[t] for t in usable if t[0] not in single}
+        self.finder = re.compile(trie_pattern(self.as_special)) if self.as_special else None
+        # tokenizers takes the leftmost of them all: matching them in two ways needs them apart
+        self.overlapping = _any_overlap(list(self.as_special), self.in_pattern)
 
 
 # --- the model's tables ----------------------------------------------------------------------------
@@ -249,9 +243,10 @@ def _model_tables(tokenizer: Any, cache_key: str | None) -> dict | None:
     if cache is not None:
         try:
             tables = json.loads(cache.read_text(encoding="utf-8"))
-            return tables if tables.get("supported") else None
         except (OSError, ValueError):
-            pass
+            tables = None
+        if isinstance(tables, dict) and "supported" in tables:
+            return tables if tables["supported"] else None
     tables = _derive_tables(tokenizer)
     if cache is not None:
         _write_atomically(cache, json.dumps(tables or {"supported": False}, ensure_ascii=False))

@@ -27,12 +27,14 @@ Qwen's FIM tokens, Mistral's `[REFERENCE_DOC_0]`), and any listed in the config'
 tokens (Gemma's `<table>`, `<h1>`...) are ordinary text: data containing them gets the same ids as
 transformers gives.
 
-The fast path: a byte-level BPE tokenizer (Qwen3, SmolLM2, Llama 3, DeepSeek-V3, Mistral Tekken) is
+The fast paths: a byte-level BPE tokenizer (Qwen3, SmolLM2, Llama 3, DeepSeek-V3, Mistral Tekken) is
 also built as a `tiktoken.Encoding` from tokenizer.json: the vocabulary's bytes as mergeable ranks
 (ranks = ids), the pre-tokenizer's regex (DeepSeek's three sequential splits folded into one
-equivalent regex), the template's control tokens as tiktoken special tokens. tests/test_hf_tokens.py proves the
-ids identical to the tokenizers library's on every test conversation and on a corpus with every
-Unicode code point. Any tokenizer the fast path does not recognize is encoded by `tokenizers`.
+equivalent regex), the template's control tokens as tiktoken special tokens. A SentencePiece-style BPE
+tokenizer with byte fallback (Gemma 3, Mistral v3) is built as one too, with remapped ranks
+(`spm.SentencePieceBPE`). tests/test_hf_tokens.py and tests/test_hf_spm.py prove the ids identical to
+the tokenizers library's on every test conversation and on a corpus with every Unicode code point.
+Any tokenizer the fast paths do not recognize is encoded by `tokenizers`.
 """
 from __future__ import annotations
 
@@ -115,7 +117,8 @@ class Encoder:
 
     Attributes: `chat_template` (the default template source, or None), `chat_templates` (name ->
     source), `bos_token`, `eos_token`, `control_tokens` (content -> id), `stop_ids`, `fast` (True when
-    tiktoken encodes), `path`.
+    tiktoken encodes a byte-level BPE), `engine` ("tiktoken", "sentencepiece": tiktoken with the
+    tables of spm.py, or "tokenizers"), `path`.
     """
 
     def __init__(self, tokenizer: Any, config: dict | None = None, generation_config: dict | None = None,
@@ -244,7 +247,7 @@ class Encoder:
         return cls(tokenizer, config, generation, template, fast=fast, path=path, tokenizer_file=path / "tokenizer.json")
 
     def __repr__(self) -> str:
-        return f"Encoder({str(self.path) if self.path else '<tokenizer.json>'}, fast={self.fast})"
+        return f"Encoder({str(self.path) if self.path else '<tokenizer.json>'}, engine={self.engine!r})"
 
     # --- protecting data -------------------------------------------------------------------------
 
