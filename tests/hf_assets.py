@@ -223,7 +223,7 @@ def _benchmark_one(name: str, rounds: int) -> dict:
                "hf_render": _best(hf_render, convs, rounds), "ours_render": _best(ours_render, convs, rounds),
                "hf_encode": _best(hf_encode, texts, rounds), "ours_encode": _best(enc.encode_chat, texts, rounds)}
     ratios = sorted(per_conversation.values())
-    return {"name": name, "fast": enc.fast, "conversations": len(convs), "chars": sum(map(len, texts)) / len(texts),
+    return {"name": name, "engine": enc.engine, "conversations": len(convs), "chars": sum(map(len, texts)) / len(texts),
             "median": ratios[len(ratios) // 2], "lowest": min(per_conversation.items(), key=lambda kv: kv[1]),
             "per_conversation": per_conversation, **timings}
 
@@ -248,7 +248,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         lowest_id, lowest = r["lowest"]
-        print(f"| {r['name']} | {'tiktoken' if r['fast'] else 'tokenizers'} | {r['conversations']} | {r['chars']:.0f} "
+        print(f"| {r['name']} | {r['engine']} | {r['conversations']} | {r['chars']:.0f} "
               f"| {r['hf']:.0f} | {r['ours']:.0f} | {r['hf'] / r['ours']:.1f}× | {r['median']:.1f}× "
               f"| {lowest:.1f}× ({lowest_id}) "
               f"| {r['hf_render']:.0f} / {r['ours_render']:.0f} = {r['hf_render'] / r['ours_render']:.1f}× "
