@@ -215,6 +215,8 @@ class Encoder:
         self._tiktoken = None
         self._nfc = None
         self._unencodable = None
+        self._missing_bytes: tuple[bytes, ...] = ()  # single bytes the byte-level vocabulary lacks
+        self._missing_ascii: tuple[str, ...] = ()
         self._spm = None
         if fast:
             self._tiktoken = self._build_tiktoken(tokenizer, pre_tokenizer, normalizer, len(added))
@@ -322,15 +324,29 @@ class Encoder:
                 raise ValueError(f"data string holds control-token text, protect() it before rendering: {s[:60]!r}")
         ascii = rendered_text.isascii()
         tk = self._tiktoken
-        if tk is not None and self._template_only(rendered_text, ascii) \
-                and (ascii or self._nfc is None or _is_nfc(rendered_text)) \
-                and (self._unencodable is None or not self._unencodable.search(rendered_text)):
+        if tk is not None and self._tiktoken_takes(rendered_text, ascii):
             return tk.encode(rendered_text, allowed_special="all")
         spm = self._spm
         if spm is not None and not self._stripped and self._template_only(rendered_text, ascii) \
                 and (ascii or spm.accepts(rendered_text)):
             return spm.encode(rendered_text, first=True, special=True)
         return self._encode_pieces(rendered_text)
+
+    def _tiktoken_takes(self, text: str, ascii: bool) -> bool:
+        """Can tiktoken encode the whole render in one call? Only the template's control tokens, no
+        byte the vocabulary lacks, already NFC where the tokenizer normalizes. Non-ASCII text is
+        encoded to UTF-8 once for all the byte checks (single-byte searches run at memchr speed)."""
+        if ascii:
+            return (self._others is None or not self._others.search(text)) \
+                and not any(c in text for c in self._missing_ascii)
+        data = text.encode("utf-8", "surrogatepass")
+        if b"\xf4" in data and self._sentinels is not None and self._sentinels.search(text):
+            return False
+        if self._others is not None and self._others.search(text):
+            return False
+        if any(b in data for b in self._missing_bytes):
+            return False
+        return self._nfc is None or _is_nfc(text, data)
 
     def _template_only(self, text: str, ascii: bool) -> bool:
         """Are all control tokens in `text` the template's own: no sentinel, no other control token?"""
@@ -434,6 +450,8 @@ class Encoder:
         if any(0x80 <= b < 0xC0 for b in missing):
             return None
         self._unencodable = _unencodable_chars(missing)
+        self._missing_bytes = tuple(bytes([b]) for b in missing)
+        self._missing_ascii = tuple(chr(b) for b in missing if b < 0x80)
         if normalizer and normalizer.get("type") == "NFC":
             from tokenizers.normalizers import NFC
 
@@ -466,11 +484,11 @@ def _has_plane_16(text: str) -> bool:
     return b"\xf4" in text.encode("utf-8", "surrogatepass")
 
 
-def _is_nfc(text: str) -> bool:
+def _is_nfc(text: str, data: bytes | None = None) -> bool:
     """Is `text` unchanged by the tokenizer's NFC? Python's quick check answers for the characters its
     Unicode database knows (normalization is stable for assigned characters); a character unknown to
     it (assigned in a later Unicode version) might be a combining mark: then the answer is no, and
-    the tokenizers library normalizes."""
+    the tokenizers library normalizes. `data` is the text as UTF-8, when the caller has it."""
     import unicodedata
 
     if not unicodedata.is_normalized("NFC", text):
@@ -478,8 +496,9 @@ def _is_nfc(text: str) -> bool:
     bmp = _unassigned_bmp()
     if bmp.search(text):
         return False
-    data = text.encode("utf-8", "surrogatepass")
-    if _ASTRAL_LEAD.search(data):
+    if data is None:
+        data = text.encode("utf-8", "surrogatepass")
+    if any(lead in data for lead in _ASTRAL_LEADS):
         known = _ASTRAL_ASSIGNED
         for c in set(_ASTRAL_CHAR.findall(data)):
             if c not in known:
@@ -489,7 +508,7 @@ def _is_nfc(text: str) -> bool:
     return True
 
 
-_ASTRAL_LEAD = re.compile(rb"[\xf0-\xf4]")
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # first bytes of characters beyond the BMP
 _ASTRAL_CHAR = re.compile(rb"[\xf0-\xf4][\x80-\xbf]{3}")
 _ASTRAL_ASSIGNED: set[bytes] = set()  # characters beyond the BMP seen assigned (emoji, mostly), as UTF-8
 
