@@ -398,6 +398,9 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         if isinstance(node.arg, nodes.Slice):
             super().visit_Getitem(node, frame)
             return
+        if isinstance(node.arg, nodes.Const) and type(node.arg.value) in (str, int):
+            self._constant_getitem(node, frame)
+            return
         obj, key = self._fresh(), self._fresh()
         self.write(f"({obj}[{key}] if (({obj} := ")
         self.visit(node.node, frame)
@@ -406,6 +409,17 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         self.write(f") is str and type({obj}) is dict and {key} in {obj}) or (type({key}) is int "
                    f"and type({obj}) is list and -len({obj}) <= {key} < len({obj}))) "
                    f"else environment.getitem({obj}, {key}))")
+
+    def _constant_getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        """`obj["key"]` / `obj[0]`: the key's type is known here, so one check of the object's."""
+        obj, key = self._fresh(), repr(node.arg.value)  # type: ignore[attr-defined]
+        if isinstance(node.arg.value, str):  # type: ignore[attr-defined]
+            test = f"type({obj}) is dict and {key} in {obj}"
+        else:
+            test = f"type({obj}) is list and -len({obj}) <= {key} < len({obj})"
+        self.write(f"({obj}[{key}] if (({obj} := ")
+        self.visit(node.node, frame)
+        self.write(f") is {obj}) and {test} else environment.getitem({obj}, {key}))")
 
     @optimizeconst
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
