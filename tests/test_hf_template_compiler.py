@@ -18,6 +18,7 @@ import pytest
 from hf_assets import conversations
 from polyprompt.backends.hf.families import FAMILIES
 from polyprompt.backends.hf.template import ChatTemplate, _compile_render
+from polyprompt.backends.hf import template_compiler
 from polyprompt.backends.hf.template_compiler import Bail
 from test_hf_jinja_fast import MESSAGES
 from test_hf_jinja_fast import TEMPLATES as FAST_TEMPLATES
@@ -144,6 +145,14 @@ EDGES = [
     "{{ messages is iterable }}{{ messages[0] is mapping }}{{ none is none }}{{ true is true }}{{ 1 is false }}",
     "{{ messages[1].content | trim | upper }}{{ messages | rejectattr('role', 'eq', 'user') | list | length }}",
     "{{ messages | selectattr('nosuch') | list }}{{ messages | map('upper') | list }}",
+    # selectattr / rejectattr (key, equalto, constant) | list: inlined as a comprehension
+    "{{ messages | selectattr('role', 'equalto', 'user') | list }}{{ messages | rejectattr('role', '==', 'user') | list }}",
+    "{{ messages | selectattr('name', 'eq', none) | list }}{{ messages | selectattr('nosuch', 'equalto', 'x') | list }}",
+    "{{ nope | selectattr('role', 'equalto', 'user') | list }}{{ none | rejectattr('role', 'equalto', 1) | list }}",
+    "{{ 5 | selectattr('role', 'equalto', 'user') | list }}", "{{ 'abc' | selectattr('role', 'equalto', 'a') | list }}",
+    "{{ [1, [2], {'role': 'user'}, 'user'] | selectattr('role', 'equalto', 'user') | list }}",
+    "{{ messages[0] | selectattr('role', 'equalto', 'user') | list }}{{ [] | selectattr('a', 'eq', 1) | list }}",
+    "{{ messages | selectattr('0', 'equalto', 'u') | list }}{{ messages | selectattr('a.b', 'equalto', 1) | list }}",
 ]
 
 
@@ -166,6 +175,13 @@ def test_edge_cases_render_as_jinja(source, trusted):
 def test_edge_cases_compile_but_macros():
     fallen = [s for s in EDGES if _compile_render(s, None, False) is None]
     assert fallen == [s for s in EDGES if "{% macro" in s]
+
+
+def test_attribute_equality_lists_are_comprehensions():
+    """Guard against the inlined selectattr switching off (the Mistral templates use it)."""
+    source = "{{ messages | selectattr('role', 'equalto', 'user') | list }}"
+    code = template_compiler.compiled_source(ChatTemplate(source).compiled, source)
+    assert " for " in code and "selectattr" not in code.split("def root", 1)[1]
 
 
 def test_sandbox_escapes_are_refused():

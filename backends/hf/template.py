@@ -152,7 +152,8 @@ class _TemplateNamespace(jinja2.utils.Namespace):
         jinja2.utils.Namespace.__init__(self, attrs)
 
     def __setitem__(self, name: str, value: Any) -> None:
-        _TemplateNamespace._check_name(name)
+        if type(name) is not str or name[:1] == "_":  # the usual plain name skips the call
+            _TemplateNamespace._check_name(name)
         jinja2.utils.Namespace.__setitem__(self, name, value)
 
     @staticmethod

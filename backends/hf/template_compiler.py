@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import jinja2
 import jinja2.runtime
+import jinja2.filters
 import jinja2.tests
 from jinja2 import nodes
 from jinja2.compiler import EvalContext, Frame, find_undeclared, optimizeconst
@@ -439,6 +440,40 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         self.write(callee)
         self.signature(node, frame)
         self.write(")")
+
+    @optimizeconst
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        picked = self._attribute_equality_list(node)
+        if picked is None:
+            super().visit_Filter(node, frame)
+            return
+        source, attr, value, keep = picked
+        item, seq, key = self._fresh(), self._fresh(), repr(attr)
+        read = f"({item}[{key}] if type({item}) is dict and {key} in {item} else environment.getitem({item}, {key}))"
+        self.write(f"([{item} for {item} in {seq} if {'' if keep else 'not '}({read} == {value!r})] if ({seq} := ")
+        self.visit(source, frame)
+        self.write(") else [])")
+
+    def _attribute_equality_list(self, node: nodes.Filter):
+        """`seq | selectattr("key", "equalto", value) | list` (or rejectattr, with Jinja's own filters and
+        test): (seq, key, value, keep). Jinja's selectattr reads `environment.getitem(item, key)` and
+        compares with ==, items in order, nothing when `seq` is falsy; a comprehension does the same."""
+        inner = node.node
+        env = self.environment
+        if node.name != "list" or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs \
+                or not isinstance(inner, nodes.Filter) or inner.name not in ("selectattr", "rejectattr") \
+                or inner.kwargs or inner.dyn_args or inner.dyn_kwargs or len(inner.args) != 3 \
+                or not all(isinstance(a, nodes.Const) for a in inner.args):
+            return None
+        attr, test, value = (a.value for a in inner.args)
+        if not isinstance(attr, str) or "." in attr or attr.isdigit() or test not in ("equalto", "eq", "==") \
+                or type(value) not in (str, int, bool, type(None)):
+            return None
+        if env.filters.get("list") is not jinja2.filters.FILTERS["list"] \
+                or env.filters.get(inner.name) is not jinja2.filters.FILTERS[inner.name] \
+                or env.tests.get(test) is not jinja2.tests.TESTS[test]:
+            return None
+        return inner.node, attr, value, inner.name == "selectattr"
 
     @optimizeconst
     def visit_Test(self, node: nodes.Test, frame: Frame) -> None:
