@@ -218,10 +218,16 @@ def _to_dicts(value: Any) -> Any:
 
 def _normalize(conversation: Any) -> list[dict]:
     """Messages as plain dicts without the keys whose value is None (OpenAI's `content=None`)."""
-    messages = getattr(conversation, "messages", conversation)
-    if type(messages) is list and all(type(m) is dict for m in messages):  # the usual case: no objects to convert
-        return [{key if type(key) is str else _plain(key): value if type(value) is str else _plain(value)
-                 for key, value in m.items() if value is not None} for m in messages]
+    messages = conversation if type(conversation) is list else getattr(conversation, "messages", conversation)
+    if type(messages) is list:  # the usual case, dicts: no objects to convert
+        out = []
+        for m in messages:
+            if type(m) is not dict:
+                break
+            out.append({key if type(key) is str else _plain(key): value if type(value) is str else _plain(value)
+                        for key, value in m.items() if value is not None})
+        else:
+            return out
     out = []
     for message in _to_dicts(messages):
         if not isinstance(message, dict):
@@ -269,9 +275,10 @@ def _alias_reasoning(chat: list[dict]) -> list[dict]:
     """Copy a message's reasoning to `reasoning_content` and `thinking` (gpt-oss reads the latter)."""
     out = []
     for message in chat:
-        reasoning = next((message[k] for k in _REASONING_FIELDS if message.get(k) is not None), None)
-        if reasoning is not None:
-            message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
+        if "reasoning_content" in message or "thinking" in message or "reasoning" in message:
+            reasoning = next((message[k] for k in _REASONING_FIELDS if message.get(k) is not None), None)
+            if reasoning is not None:
+                message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
         out.append(message)
     return out
 
