@@ -1,10 +1,16 @@
-"""Open models (Hugging Face format): their chat templates are the platform.
+"""Open models (Hugging Face format): their chat templates and tokenizers are the platform.
 
-- `template`: `ChatTemplate`, which renders a HF chat template exactly as transformers does,
-  with jinja2 only (transformers is never imported here);
-- `families`: the built-in `hf-family:<name>` profiles (Llama 3.x, Qwen, Gemma, Mistral, Phi,
-  DeepSeek, SmolLM2, ChatML) and their template files in `templates/`;
-- `assets`: the real tokenizers that tests check token ids against.
+- `target`: the `hf-family:<name>`, `hf:<dir>` and `hf:<file.gguf>` backends (probe -> Caps -> the
+  shared passes -> prompt text, token ids, stop ids, images);
+- `template`: `ChatTemplate`, which renders a HF chat template exactly as transformers does, with
+  jinja2 only (transformers is never imported here); `jinja_fast` (a faster Jinja code generator)
+  and `template_compiler` (a template as one Python function, Jinja as the fallback) make it fast;
+- `probe`, `probe_tools`: what a template does (system role, alternation, tools, images...);
+- `tokens`: `Encoder`, token ids equal to `apply_chat_template(tokenize=True)`, data never a control
+  token; `spm`: SentencePiece-style BPE (Gemma, Mistral v3) encoded by tiktoken;
+- `families`: the built-in `hf-family:<name>` profiles and their template files in `templates/`;
+- `gguf`: a GGUF header reader; `assets`: registry tokenizers and converted folders in the asset
+  cache; `run`: local generation with transformers (`polyprompt run`).
 
 Nothing is imported until it is used: `from polyprompt.backends.hf import ChatTemplate` loads
 `template` (and jinja2) on first access.
