@@ -11,7 +11,10 @@ Jinja's own code. What changes is the runtime around it:
 - names resolved from one dict (Jinja's `dict(globals, **vars)`) instead of a `Context`;
 - a `for` loop whose body reads only `loop.index0`, `loop.first`, `loop.last`, ... over a list or
   tuple iterates with `enumerate` and computes those values, instead of a `LoopContext` that peeks
-  ahead (other iterables are listed first; anything else keeps Jinja's `LoopContext`);
+  ahead (a body reading only `index`/`index0`/`first` enumerates any iterable lazily, as LoopContext
+  reads it; one reading `last`/`length`/`revindex` lists a str, dict, view, range or `| items` first
+  and bails out on any other iterable, which LoopContext reads lazily; other uses of `loop` keep
+  Jinja's `LoopContext`);
 - calls go through a context stand-in whose `call` is `Context.call` for callables that do not ask
   for a context (`raise_exception`, `namespace`, methods...), and through the sandbox's
   `environment.call` first, exactly as Jinja's sandboxed code does;
@@ -21,10 +24,11 @@ Jinja's own code. What changes is the runtime around it:
 
 The subset is the statements chat templates use: output, `if`, `for` (with `else`, `break`,
 `continue`, a filter `if`), `set` (names and namespace
-attributes). Macros, call blocks (`{% generation %}`), set blocks, includes, blocks and recursive
-loops make `compile_render` return None, and the caller renders with Jinja. When a render meets a
-case decided only at run time (a callable that asks for the context, an iterable that fails while it
-is listed) it raises `Bail` before any effect, and the caller renders with Jinja instead.
+attributes). Macros, call blocks (`{% generation %}`), set blocks, includes, blocks, recursive loops,
+`self` and calls with `**kwargs` make `compile_render` return None, and the caller renders with
+Jinja. When a render meets a case decided only at run time (a callable that asks for the context, an
+iterable that fails while it is listed or that only Jinja reads lazily) it raises `Bail` before any
+effect, and the caller renders with Jinja instead.
 """
 from __future__ import annotations
 
@@ -144,6 +148,18 @@ def _listify(value: Any) -> list:
         raise Bail("the iterable failed") from error
 
 
+#: Iterables a loop may list up front: none is an iterator, none changes while a sandboxed template runs.
+_SNAPSHOT_TYPES = frozenset({str, dict, range, type({}.keys()), type({}.values()), type({}.items())})
+
+
+def _snapshot(value: Any) -> list:
+    """The items of a str, dict, view, range or undefined value, listed; any other iterable (a
+    generator, a `loop`...) is read lazily by Jinja, so the render bails out to it."""
+    if type(value) in _SNAPSHOT_TYPES or isinstance(value, jinja2.Undefined):
+        return list(value)
+    raise Bail("an iterable LoopContext reads lazily")
+
+
 def _loop_uses(loop: nodes.For):
     """(Name node, its parent) for every `loop` name in the body of `loop` that means this loop."""
     for child in loop.body:
@@ -186,6 +202,10 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         for call in node.find_all(nodes.Call):
             if any(kw.key.startswith("_") for kw in call.kwargs):
                 raise Unsupported("an underscore keyword argument")
+            if call.dyn_kwargs is not None:  # `**{'_loop_vars': ...}`: Jinja's call pops or refuses those
+                raise Unsupported("a call with **kwargs")
+        if "self" in find_undeclared(node.body, ("self",)):
+            raise Unsupported("`self` (Jinja's TemplateReference)")
         eval_ctx = EvalContext(self.environment, self.name)
         exported = sorted(jinja2.runtime.exported)
         self.writeline("from jinja2.runtime import " + ", ".join(exported))
@@ -196,6 +216,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
                        "cond_expr_undefined=Undefined, Undefined=Undefined, _listify=_listify, "
                        "LoopContext=LoopContext, Namespace=Namespace, isinstance=isinstance, str=str, "
                        "type=type, list=list, tuple=tuple, len=len, enumerate=enumerate, _Mapping=_Mapping, _call=_call, "
+                       "_snapshot=_snapshot, "
                        "_NS=_NS, _ns_attrs=object.__getattribute__):",
                        extra=1)
         self.indent()
@@ -326,11 +347,16 @@ class SpecializingCodeGenerator(FastCodeGenerator):
             seq, index, length = self._temp(), self._temp(), self._temp()
             self.writeline(f"{seq} = ", node)
             self.visit(node.iter, frame)
-            self.writeline(f"if type({seq}) is not list and type({seq}) is not tuple:")
-            self.indent()
-            self.writeline(f"{seq} = _listify({seq})")
-            self.outdent()
-            self.writeline(f"{length} = len({seq})")
+            # LoopContext reads its iterable lazily (one item ahead for `last`, the rest for `length`):
+            # listing it first is the same only for values that no body can change or share.
+            if any(LOOP_FAST[parent.attr].count("{n}") for _, parent in _loop_uses(node)):
+                items = isinstance(node.iter, nodes.Filter) and node.iter.name == "items" \
+                    and self.environment.filters.get("items") is jinja2.filters.do_items
+                self.writeline(f"if type({seq}) is not list and type({seq}) is not tuple:")
+                self.indent()
+                self.writeline(f"{seq} = {'_listify' if items else '_snapshot'}({seq})")
+                self.outdent()
+                self.writeline(f"{length} = len({seq})")
             self.writeline(f"for {index}, ")
             self.visit(node.target, loop_frame)
             self.write(f" in enumerate({seq}):")
@@ -550,7 +576,7 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
         return None
     env = template.environment
     namespace: dict[str, Any] = {
-        "environment": env, "_call": _caller(env), "_listify": _listify, "_NS": _namespace_class(env),
+        "environment": env, "_call": _caller(env), "_listify": _listify, "_snapshot": _snapshot, "_NS": _namespace_class(env),
         "_eval_ctx": EvalContext(env, None),
         "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
     }
