@@ -8,7 +8,10 @@ Run: `.venv/bin/python bench/template_render.py`; docs/model-templates.md holds 
 """
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 
 FAMILIES = ("qwen3", "llama-3.1", "gemma-3", "mistral-v3", "deepseek-v3", "chatml")
 CONVERSATION = [{"role": "system", "content": "You are a helpful assistant."},
@@ -26,12 +29,16 @@ def best_us(fn, number: int = 2000, rounds: int = 5) -> float:
     return best * 1e6
 
 
+OUT = Path(__file__).resolve().parent / "results" / "template_render.json"
+
+
 def main() -> None:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from polyprompt.backends.hf.families import family
     from polyprompt.backends.hf.template import ChatTemplate
 
+    results = {}
     print("| family | transformers render_jinja_template | ours, sandboxed | ratio | ours, trusted | ratio |")
     print("|---|---|---|---|---|---|")
     for name in FAMILIES:
@@ -52,6 +59,11 @@ def main() -> None:
         t_sb = best_us(lambda: sandboxed.render(conv, add_generation_prompt=True))
         t_tr = best_us(lambda: trusted.render(conv, add_generation_prompt=True))
         print(f"| {name} | {t_hf:.1f} µs | {t_sb:.1f} µs | {t_hf / t_sb:.1f}× | {t_tr:.1f} µs | {t_hf / t_tr:.1f}× |")
+        results[name] = {"transformers_us": round(t_hf, 2), "sandboxed_us": round(t_sb, 2), "trusted_us": round(t_tr, 2),
+                         "ratio_sandboxed": round(t_hf / t_sb, 2), "ratio_trusted": round(t_hf / t_tr, 2)}
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    os.replace(tmp, OUT)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,8 @@ def _best(fn, items, rounds: int) -> float:
     return best * 1e6
 
 
-def main() -> None:
+def main() -> list[dict]:
+    """Run the benchmark, print its table (docs/model-tokens.md) and return the rows."""
     rows = benchmark()
     print("µs per conversation, best of 5 rounds over the test conversations, one run; "
           "ratio = transformers / ours\n")
@@ -253,6 +254,7 @@ def main() -> None:
               f"| {lowest:.1f}× ({lowest_id}) "
               f"| {r['hf_render']:.0f} / {r['ours_render']:.0f} = {r['hf_render'] / r['ours_render']:.1f}× "
               f"| {r['hf_encode']:.0f} / {r['ours_encode']:.0f} = {r['hf_encode'] / r['ours_encode']:.1f}× |")
+    return rows
 
 
 if __name__ == "__main__":
