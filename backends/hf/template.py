@@ -13,7 +13,9 @@ For an open model the "platform" is its chat template: a Jinja program in the to
 - the same `continue_final_message` cut (render with a tag after the final message, cut there).
 
 `strftime_now` reads the `date` given to `ChatTemplate` (a fixed date makes renders reproducible),
-else today. A template is compiled once per process for each (source, date) pair.
+else today. A template is compiled once per process for each (source, date) pair: by Jinja, with
+the faster code generator of jinja_fast.py, and, when its constructs allow, to one plain Python
+function by template_compiler.py (the same results; Jinja renders what that function cannot).
 """
 from __future__ import annotations
 
