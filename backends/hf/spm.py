@@ -126,7 +126,8 @@ class SentencePieceBPE:
             ranks = encoding.encode_ordinary(text)
         else:
             ranks = encoding.encode(text, allowed_special=allowed, disallowed_special=())
-        ids = list(map(self._rank_ids.__getitem__, ranks))
+        rank_ids = self._rank_ids
+        ids = [rank_ids[r] for r in ranks]
         if text.isascii():
             return ids
         try:  # a multi-byte virtual token: the first bytes of a character the vocabulary lacks
