@@ -7,7 +7,6 @@ import json
 import pytest
 
 import polyprompt
-from polyprompt.api import check_text  # noqa: F401 (kept for symmetry with the other backend tests)
 
 import schemas
 from helpers import EXAMPLES, compile_source

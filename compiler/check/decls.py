@@ -12,7 +12,8 @@ import json
 from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
-from .exprs import RESERVED_NAMES, TARGET_RECORD, Env, ExprChecker, constant_value, is_constant, is_member_ref
+from .consts import constant_value, is_constant, is_member_ref
+from .exprs import RESERVED_NAMES, TARGET_RECORD, Env, ExprChecker
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
 #: The neutral model settings and their types (docs/language.md, "Model settings").

@@ -16,7 +16,7 @@ import attrs
 from .. import ast, builtins
 from .. import types as T
 from ..diagnostics import Sink
-from .consts import constant_value, is_constant, is_member_ref, truth_of  # noqa: F401 (re-exported)
+from .consts import truth_of
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
 #: Words of the expression language: a parameter or loop variable with one of these names could never be read.
