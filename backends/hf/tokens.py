@@ -27,20 +27,18 @@ Qwen's FIM tokens, Mistral's `[REFERENCE_DOC_0]`), and any listed in the config'
 tokens (Gemma's `<table>`, `<h1>`...) are ordinary text: data containing them gets the same ids as
 transformers gives.
 
-The fast paths: a byte-level BPE tokenizer (Qwen3, SmolLM2, Llama 3, DeepSeek-V3, Mistral Tekken) is
-also built as a `tiktoken.Encoding` from tokenizer.json: the vocabulary's bytes as mergeable ranks
-(ranks = ids), the pre-tokenizer's regex (DeepSeek's three sequential splits folded into one
-equivalent regex), the template's control tokens as tiktoken special tokens. A SentencePiece-style BPE
-tokenizer with byte fallback (Gemma 3, Mistral v3) is built as one too, with remapped ranks
-(`spm.SentencePieceBPE`). tests/test_hf_tokens.py and tests/test_hf_spm.py prove the ids identical to
-the tokenizers library's on every test conversation and on a corpus with every Unicode code point.
-Any tokenizer the fast paths do not recognize is encoded by `tokenizers`.
+The engines (`Encoder.engine`), each in its own module with its proof in the tests: a byte-level BPE
+tokenizer (Qwen3, SmolLM2, Llama 3, DeepSeek-V3, Mistral Tekken) is also built as a tiktoken
+encoding (byte_level.py); a SentencePiece-style BPE tokenizer with byte fallback (Gemma 3, Mistral v3)
+as one with remapped ranks (spm.py); with `bulk=True`, any tokenizer fastokens takes is run by it
+(bulk.py: slower to load, several times faster to encode). Their ids equal the tokenizers library's
+on every test conversation and on a corpus with every Unicode code point (tests/test_hf_tokens.py,
+test_hf_spm.py, test_hf_bulk.py). Any tokenizer no engine takes is encoded by `tokenizers`.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -64,26 +62,6 @@ _MARKER = re.compile(r"<\|[^\s|]+\|>|<｜[^\s｜]+｜>|\[/?[A-Z][A-Z0-9_]*\]")
 _END_TOKENS = ("<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>",
                "<end_of_turn>", "<eos>", "</s>", "<｜end▁of▁sentence｜>")
 
-# GPT-2's pre-tokenizer regex: the ByteLevel pre-tokenizer with use_regex=true.
-_GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-
-# DeepSeek-V3's pre-tokenizer: three Isolated splits applied one after the other.
-_CJK = "一-龥぀-ゟ゠-ヿ"
-_DEEPSEEK_SPLITS = (
-    r"\p{N}{1,3}",
-    "[" + _CJK + "]+",
-    ("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
-     "| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
-)
-# The same as one regex: the third split applies inside the text left by the first two, which holds
-# no digit and no CJK character, so its classes exclude those and its look-ahead treats them as an end.
-_DEEPSEEK_PATTERN = (
-    "\\p{N}{1,3}|[" + _CJK + "]+|[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+"
-    "|[^\r\n\\p{L}\\p{P}\\p{S}\\p{N}" + _CJK + "]?[\\p{L}\\p{M}&&[^" + _CJK + "]]+"
-    "| ?[\\p{P}\\p{S}&&[^" + _CJK + "]]+[\r\n]*|\\s*[\r\n]+|\\s+(?![^\\s\\p{N}" + _CJK + "])|\\s+"
-)
-
-
 class UnsupportedTokenizer(ValueError):
     """The tokenizer uses a feature whose effect on split text this module does not reproduce."""
 
@@ -95,19 +73,6 @@ def _content(token: Any) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte-to-character table, which byte-level BPE vocabularies are written in."""
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def _trivial_normalizer(normalizer: Any) -> bool:
     return normalizer is None or (normalizer.get("type") == "Sequence" and not normalizer.get("normalizers"))
 
@@ -117,25 +82,33 @@ class Encoder:
 
     Attributes: `chat_template` (the default template source, or None), `chat_templates` (name ->
     source), `bos_token`, `eos_token`, `control_tokens` (content -> id), `stop_ids`, `fast` (True when
-    tiktoken encodes a byte-level BPE), `engine` ("tiktoken", "sentencepiece": tiktoken with the
-    tables of spm.py, or "tokenizers"), `path`.
+    tiktoken encodes a byte-level BPE), `engine` ("fastokens" with `bulk=True`, "tiktoken",
+    "sentencepiece": tiktoken with the tables of spm.py, or "tokenizers"), `path`.
     """
 
     def __init__(self, tokenizer: Any, config: dict | None = None, generation_config: dict | None = None,
                  chat_template: str | dict[str, str] | list | None = None, *, fast: bool = True,
-                 path: Path | None = None, tokenizer_file: Path | None = None):
+                 bulk: bool = False, path: Path | None = None, tokenizer_file: Path | None = None):
         """`tokenizer`: a `tokenizers.Tokenizer` (it is changed: control tokens become special), or the
         text of a tokenizer.json. Use `from_dir` to load a folder. `tokenizer_file`: the tokenizer.json
-        `tokenizer` was read from; a digest of it keys the SentencePiece fast path's cached tables."""
+        `tokenizer` was read from; a digest of it keys the SentencePiece fast path's cached tables.
+        `fast=False`: the tokenizers library only (the reference of the tests). `bulk=True`: many
+        conversations will be encoded: spend up to two seconds more on loading the fastest engine
+        (bulk.py, fastokens) when it takes this tokenizer."""
         from tokenizers import AddedToken, Tokenizer
 
         cache_key = None
+        source: str | Path | None = None  # the tokenizer.json as loaded, for the bulk engine
         if isinstance(tokenizer, (str, bytes)):
             text = tokenizer if isinstance(tokenizer, str) else tokenizer.decode()
             cache_key = functools.partial(_digest, text.encode())
             tokenizer = Tokenizer.from_str(text)
+            source = text
         elif tokenizer_file is not None:
             cache_key = functools.partial(_file_digest, tokenizer_file)
+            source = tokenizer_file
+        if bulk and fast and source is None:
+            source = tokenizer.to_str()
         config = dict(config or {})
         self.path = path
         self.chat_templates = _templates(chat_template if chat_template is not None else config.get("chat_template"))
@@ -193,9 +166,9 @@ class Encoder:
 
         # Text between control tokens is encoded with the control tokens made special (an existing
         # added token keeps its id) and special tokens not matched.
-        tokenizer.add_special_tokens([AddedToken(t.content, special=True, normalized=t.normalized,
-                                                 lstrip=t.lstrip, rstrip=t.rstrip)
-                                      for _, t in control if not t.special])
+        made_special = [AddedToken(t.content, special=True, normalized=t.normalized, lstrip=t.lstrip, rstrip=t.rstrip)
+                        for _, t in control if not t.special]
+        tokenizer.add_special_tokens(made_special)
         tokenizer.encode_special_tokens = True
         self._tokenizer = self._later = tokenizer
         # A Metaspace pre-tokenizer with prepend_scheme "first" adds "▁" only to text at offset 0 of the
@@ -213,24 +186,28 @@ class Encoder:
 
         self.stop_ids = self._stop_ids(generation_config or {})
         self._tiktoken = None
-        self._nfc = None
-        self._unencodable = None
-        self._missing_bytes: tuple[bytes, ...] = ()  # single bytes the byte-level vocabulary lacks
-        self._missing_ascii: tuple[str, ...] = ()
         self._spm = None
-        if fast:
-            self._tiktoken = self._build_tiktoken(tokenizer, pre_tokenizer, normalizer, len(added))
-        if fast and self._tiktoken is None:
+        self._bulk = None
+        if fast and bulk:
+            self._bulk = self._build_bulk(source, made_special)
+        # tiktoken for a byte-level BPE, when no added token would have to be matched inside data
+        if fast and self._bulk is None and len(control) == len(added) and not self._stripped:
+            from .byte_level import ByteLevelBPE
+
+            self._tiktoken = ByteLevelBPE.build(tokenizer, pre_tokenizer, normalizer, self._control_list,
+                                                self._template_tokens, self._split, str(self.path or id(self)))
+        if fast and self._bulk is None and self._tiktoken is None:
             from .spm import SentencePieceBPE
 
             self._spm = SentencePieceBPE.build(tokenizer, added, self.control_tokens, self._template_tokens, cache_key)
         self.fast = self._tiktoken is not None
-        self.engine = "tiktoken" if self.fast else "sentencepiece" if self._spm is not None else "tokenizers"
+        self.engine = ("fastokens" if self._bulk is not None else "tiktoken" if self.fast
+                       else "sentencepiece" if self._spm is not None else "tokenizers")
 
     # --- loading ---------------------------------------------------------------------------------
 
     @classmethod
-    def from_dir(cls, path: str | Path, *, fast: bool = True) -> Encoder:
+    def from_dir(cls, path: str | Path, *, fast: bool = True, bulk: bool = False) -> Encoder:
         """Load a tokenizer folder: tokenizer.json, tokenizer_config.json (its chat_template, or
         chat_template.jinja / chat_template.json beside it) and generation_config.json if present."""
         from tokenizers import Tokenizer
@@ -246,7 +223,8 @@ class Encoder:
             template = json.loads((path / "chat_template.json").read_text(encoding="utf-8")).get("chat_template")
         gen_file = path / "generation_config.json"
         generation = json.loads(gen_file.read_text(encoding="utf-8")) if gen_file.is_file() else None
-        return cls(tokenizer, config, generation, template, fast=fast, path=path, tokenizer_file=path / "tokenizer.json")
+        return cls(tokenizer, config, generation, template, fast=fast, bulk=bulk, path=path,
+                   tokenizer_file=path / "tokenizer.json")
 
     def __repr__(self) -> str:
         return f"Encoder({str(self.path) if self.path else '<tokenizer.json>'}, engine={self.engine!r})"
@@ -322,46 +300,22 @@ class Encoder:
         for s in data_strings:
             if self._protect_str(s) != s:
                 raise ValueError(f"data string holds control-token text, protect() it before rendering: {s[:60]!r}")
-        ascii = rendered_text.isascii()
-        tk = self._tiktoken
-        if tk is not None and self._tiktoken_takes(rendered_text, ascii):
-            return self._tiktoken_encode(rendered_text)
-        spm = self._spm
-        if spm is not None and not self._stripped and self._template_only(rendered_text, ascii) \
-                and (ascii or spm.accepts(rendered_text)):
-            return spm.encode(rendered_text, first=True, special=True)
-        return self._encode_pieces(rendered_text)
-
-    def _tiktoken_encode(self, text: str) -> list[int]:
-        """`tiktoken.encode(text, allowed_special="all")`, passing only the control tokens the text
-        holds: tiktoken turns the allowed set into its own on every call, which costs more than finding
-        them (no control token begins another here, so both scans find the same ones)."""
-        present = set(self._split.findall(text))
-        try:
-            return self._tiktoken._core_bpe.encode(text, present)
-        except UnicodeEncodeError:  # a lone surrogate: tiktoken's own fallback
-            return self._tiktoken.encode(text, allowed_special=present)
-
-    def _tiktoken_takes(self, text: str, ascii: bool) -> bool:
-        """Can tiktoken encode the whole render in one call? Only the template's control tokens, no
-        byte the vocabulary lacks, already NFC where the tokenizer normalizes. Non-ASCII text is
-        encoded to UTF-8 once for all the byte checks (single-byte searches run at memchr speed)."""
-        if ascii:
-            return (self._others is None or not self._others.search(text)) \
-                and not any(c in text for c in self._missing_ascii)
-        data = text.encode("utf-8", "surrogatepass")
-        if b"\xf4" in data and self._sentinels is not None and self._sentinels.search(text):
-            return False
-        if self._others is not None and self._others.search(text):
-            return False
-        if any(b in data for b in self._missing_bytes):
-            return False
-        return self._nfc is None or _is_nfc(text, data)
-
-    def _template_only(self, text: str, ascii: bool) -> bool:
-        """Are all control tokens in `text` the template's own: no sentinel, no other control token?"""
-        return (ascii or self._sentinels is None or not _has_plane_16(text) or not self._sentinels.search(text)) \
-            and (self._others is None or not self._others.search(text))
+        text = rendered_text
+        data = None if text.isascii() else text.encode("utf-8", "surrogatepass")
+        # no sentinel: the render holds no control-token text of data (sentinels start with byte F4)
+        plain = data is None or self._sentinels is None or b"\xf4" not in data or not self._sentinels.search(text)
+        if plain and self._bulk is not None:
+            ids = self._bulk.encode_render(text)
+            if ids is not None:
+                return ids
+        if plain and (self._others is None or not self._others.search(text)):  # the template's tokens only
+            tk = self._tiktoken
+            if tk is not None and tk.takes(text, data):
+                return tk.encode_render(text)
+            spm = self._spm
+            if spm is not None and not self._stripped and (data is None or spm.accepts(text)):
+                return spm.encode(text, first=True, special=True)
+        return self._encode_pieces(text)
 
     def encode_conversation(self, render: Callable[..., str], messages: list, tools: list | None = None,
                             **template_kwargs: Any) -> list[int]:
@@ -400,14 +354,17 @@ class Encoder:
     def _encode_piece(self, text: str, first: bool) -> list[int]:
         if not text:
             return []
+        if self._bulk is not None:
+            ids = self._bulk.encode_data(text, first)
+            if ids is not None:
+                return ids
         spm = self._spm
         if spm is not None and spm.accepts(text):
             return spm.encode(text, first=first)
-        tk = self._tiktoken
-        if tk is not None and (self._unencodable is None or not self._unencodable.search(text)):
-            if self._nfc is not None and not text.isascii() and not _is_nfc(text):
-                text = self._nfc.normalize_str(text)
-            return tk.encode_ordinary(text)
+        if self._tiktoken is not None:
+            ids = self._tiktoken.encode_data(text)
+            if ids is not None:
+                return ids
         tokenizer = self._tokenizer if first else self._later
         return tokenizer.encode(text, add_special_tokens=False).ids
 
@@ -424,54 +381,24 @@ class Encoder:
                 ids.add(self.control_tokens[token])
         return sorted(ids)
 
-    # --- the tiktoken fast path ------------------------------------------------------------------
+    # --- the bulk engine -------------------------------------------------------------------------
 
-    def _build_tiktoken(self, tokenizer: Any, pre_tokenizer: dict | None, normalizer: dict | None, n_added: int):
-        """A tiktoken Encoding equal to this byte-level BPE tokenizer, or None if it is not one."""
-        try:
-            import tiktoken
-        except ImportError:
-            return None
-        pattern = _byte_level_pattern(pre_tokenizer)
-        model = tokenizer.model
-        if pattern is None or type(model).__name__ != "BPE" or model.dropout or model.byte_fallback:
-            return None
-        if model.continuing_subword_prefix or model.end_of_word_suffix:
-            return None
-        if not (_trivial_normalizer(normalizer) or normalizer.get("type") == "NFC"):
-            return None
-        if len(self.control_tokens) != n_added or self._stripped:
-            return None  # non-control added tokens would have to be matched inside data
-        # tiktoken matches special tokens leftmost-first, tokenizers leftmost-longest: the same unless a
-        # control token begins another one.
-        texts = sorted(self._control_list)
-        if any(b.startswith(a) for a, b in itertools.pairwise(texts)):
-            return None
-        u2b = {c: b for b, c in _bytes_to_unicode().items()}
-        ranks = {}
-        for token, token_id in tokenizer.get_vocab(with_added_tokens=False).items():
-            if token in self.added_tokens:
-                continue
-            try:
-                ranks[bytes([u2b[c] for c in token])] = token_id
-            except KeyError:
-                return None  # not a byte-level vocabulary
-        missing = [b for b in range(256) if bytes([b]) not in ranks]
-        if any(0x80 <= b < 0xC0 for b in missing):
-            return None
-        self._unencodable = _unencodable_chars(missing)
-        self._missing_bytes = tuple(bytes([b]) for b in missing)
-        self._missing_ascii = tuple(chr(b) for b in missing if b < 0x80)
-        if normalizer and normalizer.get("type") == "NFC":
-            from tokenizers.normalizers import NFC
+    def _build_bulk(self, source: str | Path, made_special: list) -> Any:
+        """The fastokens engine (bulk.py), if it takes this tokenizer and agrees with tokenizers on a
+        probe of the template's control tokens between hard texts; else None."""
+        from .bulk import BulkEngine
 
-            self._nfc = NFC()
-        try:
-            return tiktoken.Encoding(f"polyprompt:{self.path or id(self)}", pat_str=pattern + _gaps(pattern),
-                                     mergeable_ranks=ranks, special_tokens=dict(self._template_tokens))
-        except ValueError:  # a regex tiktoken's engine does not take
+        engine = BulkEngine.build(source, made_special, list(self._template_tokens))
+        if engine is None:
             return None
-
+        for text in _probe_texts(list(self._template_tokens)):
+            ours = engine.encode_render(text)
+            if ours is not None and ours != self._encode_pieces(text):
+                return None
+            data = engine.encode_data(text, first=True)
+            if data is not None and data != self._encode_piece(text, first=True):
+                return None
+        return engine
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -509,45 +436,6 @@ def _has_plane_16(text: str) -> bool:
     return b"\xf4" in text.encode("utf-8", "surrogatepass")
 
 
-def _is_nfc(text: str, data: bytes | None = None) -> bool:
-    """Is `text` unchanged by the tokenizer's NFC? Python's quick check answers for the characters its
-    Unicode database knows (normalization is stable for assigned characters); a character unknown to
-    it (assigned in a later Unicode version) might be a combining mark: then the answer is no, and
-    the tokenizers library normalizes. `data` is the text as UTF-8, when the caller has it."""
-    import unicodedata
-
-    if not unicodedata.is_normalized("NFC", text):
-        return False
-    bmp = _unassigned_bmp()
-    if bmp.search(text):
-        return False
-    if data is None:
-        data = text.encode("utf-8", "surrogatepass")
-    if any(lead in data for lead in _ASTRAL_LEADS):
-        known = _ASTRAL_ASSIGNED
-        for c in set(_ASTRAL_CHAR.findall(data)):
-            if c not in known:
-                if unicodedata.category(c.decode("utf-8", "surrogatepass")) == "Cn":
-                    return False
-                known.add(c)
-    return True
-
-
-_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # first bytes of characters beyond the BMP
-_ASTRAL_CHAR = re.compile(rb"[\xf0-\xf4][\x80-\xbf]{3}")
-_ASTRAL_ASSIGNED: set[bytes] = set()  # characters beyond the BMP seen assigned (emoji, mostly), as UTF-8
-
-
-@functools.lru_cache(maxsize=1)
-def _unassigned_bmp() -> re.Pattern:
-    """The BMP code points Python's Unicode database has unassigned, as one class (re matches a BMP
-    class with a bitmap); characters beyond the BMP are looked up one by one (they are few)."""
-    import unicodedata
-
-    return re.compile("[" + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cn"
-                                    and c not in (0xFFFE, 0xFFFF) and not 0xFDD0 <= c <= 0xFDEF) + "]")
-
-
 def _templates(value: Any) -> dict[str, str]:
     """tokenizer_config's chat_template: a string, or a list of {name, template}."""
     if value is None:
@@ -573,54 +461,14 @@ def _never_prepend(pre_tokenizer: Any) -> dict | None:
     return None
 
 
-def _byte_level_pattern(pre_tokenizer: Any) -> str | None:
-    """The one regex that splits text as this byte-level pre-tokenizer does, if it is a known form."""
-    if not pre_tokenizer:
-        return None
-    kind = pre_tokenizer.get("type")
-    if kind == "ByteLevel":
-        ok = pre_tokenizer.get("use_regex", True) and not pre_tokenizer.get("add_prefix_space")
-        return _GPT2_PATTERN if ok else None
-    if kind != "Sequence":
-        return None
-    steps = pre_tokenizer.get("pretokenizers", [])
-    if not steps or steps[-1].get("type") != "ByteLevel" or steps[-1].get("use_regex") \
-            or steps[-1].get("add_prefix_space"):
-        return None
-    splits = steps[:-1]
-    if not all(s.get("type") == "Split" and s.get("behavior") == "Isolated" and not s.get("invert")
-               and "Regex" in s.get("pattern", {}) for s in splits):
-        return None
-    patterns = tuple(s["pattern"]["Regex"] for s in splits)
-    if len(patterns) == 1:
-        return patterns[0]
-    if patterns == _DEEPSEEK_SPLITS:
-        return _DEEPSEEK_PATTERN
-    return None
+# Text for the bulk engine's check: scripts, combining marks (NFC), emoji, digits, whitespace runs,
+# markup, "▁", control characters, and the look-alikes of control tokens.
+_PROBE = ("Hello, world! naïve café e\u0301 Å ﬁ ① 日本語のテキスト 中文 한국어 Ελληνικά Русский العربية हिन्दी "
+          "ภาษาไทย 😀👍🏽👩‍👩‍👧‍👦🇫🇷 3.14159 1234567 ١٢٣ ½ \n\n\t  x   \r\n \u3000\u00a0▁▁a ▁ "
+          "<table><tr><td>1</td></tr></table> [INST <|im_end <｜User \x00\x04\x1b[0m\x7f\u2028 "
+          "def f(x):\n    return {'a': [1, 2]}  # ok\n\n\n")
 
 
-def _gaps(pattern: str) -> str:
-    """An alternative for text the pattern does not match: tokenizers keeps such a gap as one piece,
-    tiktoken would drop it. It takes the characters up to where the pattern matches again."""
-    return f"|(?:(?!{pattern})[\\s\\S])+"
-
-
-def _unencodable_chars(missing: list[int]) -> re.Pattern | None:
-    """Characters whose UTF-8 bytes include a byte the vocabulary lacks (tokenizers drops such a byte,
-    tiktoken cannot): text holding one is encoded by tokenizers."""
-    if not missing:
-        return None
-    ranges = []
-    for b in missing:
-        if b < 0x80:
-            ranges.append((b, b))
-        elif 0xC2 <= b <= 0xDF:
-            ranges.append(((b - 0xC0) << 6, ((b - 0xC0) << 6) + 0x3F))
-        elif 0xE0 <= b <= 0xEF:
-            ranges.append((max((b - 0xE0) << 12, 0x800), ((b - 0xE0) << 12) + 0xFFF))
-        elif 0xF0 <= b <= 0xF4:
-            ranges.append((max((b - 0xF0) << 18, 0x10000), min(((b - 0xF0) << 18) + 0x3FFFF, 0x10FFFF)))
-        # C0, C1 and F5-FF never occur in UTF-8
-    if not ranges:
-        return None
-    return re.compile("[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges) + "]")
+def _probe_texts(control: list[str]) -> list[str]:
+    """Probe texts: the text alone, after each control token (up to 64 of them), with spaces around."""
+    return [_PROBE, " " + _PROBE, "".join(c + _PROBE for c in control[:64]), " ".join(c for c in control[:64])]
