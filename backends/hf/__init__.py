@@ -7,7 +7,8 @@
   and `template_compiler` (a template as one Python function, Jinja as the fallback) make it fast;
 - `probe`, `probe_tools`: what a template does (system role, alternation, tools, images...);
 - `tokens`: `Encoder`, token ids equal to `apply_chat_template(tokenize=True)`, data never a control
-  token; `spm`: SentencePiece-style BPE (Gemma, Mistral v3) encoded by tiktoken;
+  token; its engines: `byte_level` (byte-level BPE encoded by tiktoken), `spm` (SentencePiece-style
+  BPE, Gemma and Mistral v3, encoded by tiktoken), `bulk` (fastokens, for many conversations);
 - `families`: the built-in `hf-family:<name>` profiles and their template files in `templates/`;
 - `gguf`: a GGUF header reader; `assets`: registry tokenizers and converted folders in the asset
   cache; `run`: local generation with transformers (`polyprompt run`).

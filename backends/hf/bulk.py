@@ -2,9 +2,9 @@
 
 fastokens (Apache-2.0, the tokenizer mode vLLM offers under that name) reimplements the tokenizers
 library's pipeline in Rust with a JIT-compiled PCRE2 pre-tokenizer: on the test conversations it
-encodes 2-9x faster than tiktoken and 10-50x faster than tokenizers, with the same ids. Building one
-takes 0.3-2 s (tiktoken's tables take a fifth of that), so `Encoder(bulk=True)` asks for it when many
-conversations will be encoded (datasets, benchmarks), and a one-off compile keeps tiktoken.
+encodes 3-10x faster than the tiktoken engines, with the same ids. Building one takes 0.3-3.5 s
+(2-3 times the default engines), so `Encoder(bulk=True)` asks for it when many conversations will
+be encoded (datasets, benchmarks), and a one-off compile keeps tiktoken.
 
 The engine is given the tokenizer.json with the chat template's control tokens made special, as
 the Encoder does to its `tokenizers` copy:
