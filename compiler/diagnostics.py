@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "PP107": "misplaced elif/else tag",
     "PP108": "line indented less than the closing quotes",
     "PP109": "file is not valid UTF-8 text",
+    "PP110": "escape of half a surrogate pair",
     # names and imports
     "PP200": "unknown name",
     "PP201": "duplicate declaration",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +29,79 @@ class InputProblem:
 
 
 class InputError(ValueError):
-    """Raised with every problem of a set of inputs."""
+    """Raised with every problem of a set of inputs (`prompt` None: the inputs file itself)."""
 
-    def __init__(self, prompt: str, problems: list[InputProblem]):
+    def __init__(self, prompt: str | None, problems: list[InputProblem]):
         self.problems = problems
-        super().__init__(f"invalid inputs for prompt `{prompt}`:\n" + "\n".join(f"  {p}" for p in problems))
+        head = f"invalid inputs for prompt `{prompt}`:" if prompt is not None else "invalid inputs:"
+        super().__init__(head + "\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def read_inputs(source: str | Path, stdin_text: str | None = None) -> dict:
-    """Inputs from a JSON or YAML file (`-` for stdin). Local media paths become data: URIs."""
-    if str(source) == "-":
-        text, base = stdin_text or "", Path.cwd()
-    else:
-        path = Path(source)
-        text, base = path.read_text(encoding="utf-8"), path.parent
+def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> dict:
+    """Inputs from a JSON or YAML file (`-` for stdin, given as `stdin_text`). Local media paths
+    become data: URIs. A file that cannot be read, is not UTF-8, JSON or YAML, or is not an object,
+    and strings that are not Unicode text, raise InputError: never a traceback."""
+    name = "stdin" if str(source) == "-" else str(source)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        if str(source) == "-":
+            raw, base = stdin_text or "", Path.cwd()
+        else:
+            path = Path(source)
+            raw, base = path.read_bytes(), path.parent
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw  # a BOM is not content
+    except OSError as err:
+        raise InputError(None, [InputProblem(name, f"cannot be read ({err.strerror or err})")]) from None
+    except UnicodeDecodeError as err:
+        raise InputError(None, [InputProblem(name, f"is not UTF-8 text: byte 0x{err.object[err.start]:02x} "
+                                                   f"at offset {err.start}")]) from None
+    data = _parse(text, name)
+    if not isinstance(data, dict):
+        raise InputError(None, [InputProblem(name, "must be a JSON or YAML object of parameter values")])
+    problems: list[InputProblem] = []
+    _lone_surrogates(data, "", problems)
+    if problems:
+        raise InputError(None, problems)
+    return _inline_files(data, base)
+
+
+def _parse(text: str, name: str) -> Any:
+    """JSON, else YAML; the error of the format the text looks like."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_error:
         import yaml
 
-        data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise InputError("?", [InputProblem("inputs", "must be a JSON or YAML object of parameter values")])
-    return _inline_files(data, base)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as yaml_error:
+            if text.lstrip().startswith(("{", "[")):
+                where, why = f"line {json_error.lineno} column {json_error.colno}", json_error.msg
+            else:
+                mark = getattr(yaml_error, "problem_mark", None)
+                where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
+                why = getattr(yaml_error, "problem", None) or str(yaml_error)
+            raise InputError(None, [InputProblem(name, f"is not valid JSON or YAML: {why} ({where})")]) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogates(value: Any, path: str, problems: list[InputProblem]) -> None:
+    """Strings (keys too) holding half a surrogate pair, from a JSON `\\ud800` escape without its
+    other half: not Unicode text, so no request body or tokenizer can carry them."""
+    if isinstance(value, str):
+        found = None if value.isascii() else _SURROGATE.search(value)
+        if found:
+            problems.append(InputProblem(path or "inputs", f"holds U+{ord(found.group()):04X}, half of a surrogate "
+                                                           f"pair, at character {found.start()}: not Unicode text"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            _lone_surrogates(key, where, problems)
+            _lone_surrogates(item, where, problems)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _lone_surrogates(item, f"{path}[{i}]", problems)
 
 
 def _inline_files(value: Any, base: Path) -> Any:

@@ -26,7 +26,8 @@ from .diagnostics import Sink
 from .span import SourceFile, Span
 
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "{": "{", "}": "}", "\n": ""}
-_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|[\s\S])")
+# `\uD83D\uDE00`, a surrogate pair (as JSON writes a character beyond the BMP), is one escape.
+_ESCAPE_RE = re.compile(r"\\(u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[\s\S])")
 
 
 @attrs.define
@@ -56,8 +57,15 @@ LINE_TAGS = {"if", "elif", "else", "for", "end", "comment"}
 def check_escapes(text: RawText, file: SourceFile, sink: Sink) -> None:
     for m in _ESCAPE_RE.finditer(text.value):
         code = m.group(1)
-        if code[0] not in ESCAPES and not (code[0] == "u" and len(code) == 5):
-            start = text.start + m.start()
+        start = text.start + m.start()
+        if code[0] == "u" and len(code) == 5 and 0xD800 <= int(code[1:], 16) <= 0xDFFF:
+            sink.error(
+                "PP110",
+                f"`\\{code}` is half of a surrogate pair, not a character",
+                Span(file, start, start + 6),
+                help="write the character itself, or both halves of its pair (`\\ud83d\\ude00` for 😀)",
+            )
+        elif code[0] not in ESCAPES and not (code[0] == "u" and len(code) in (5, 11)):
             sink.error(
                 "PP104",
                 f"unknown escape sequence `\\{code[0]}`",
@@ -69,6 +77,8 @@ def check_escapes(text: RawText, file: SourceFile, sink: Sink) -> None:
 def decode_escapes(value: str) -> str:
     def sub(m: re.Match) -> str:
         code = m.group(1)
+        if code[0] == "u" and len(code) == 11:  # a surrogate pair: one character
+            return chr(0x10000 + ((int(code[1:5], 16) - 0xD800) << 10) + int(code[7:], 16) - 0xDC00)
         if code[0] == "u" and len(code) == 5:
             return chr(int(code[1:], 16))
         return ESCAPES.get(code, m.group(0))

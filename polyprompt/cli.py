@@ -106,11 +106,15 @@ def _load_or_exit(path: str):
 
 
 def _read_inputs(source: str | None) -> dict:
-    from .compiler.inputs import read_inputs
+    from .compiler.inputs import InputError, read_inputs
 
     if source is None:
         return {}
-    return read_inputs(source, sys.stdin.read() if source == "-" else None)
+    try:
+        return read_inputs(source, sys.stdin.buffer.read() if source == "-" else None)
+    except InputError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
 
 
 def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):

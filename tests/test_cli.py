@@ -93,3 +93,30 @@ def test_fmt_stdin_check_and_diff():
     diff = run("fmt", "--diff", "-", stdin=messy)
     assert diff.returncode == 1 and "+enum E { a, b }" in diff.stdout
     assert run("fmt", "--check", "-", stdin="enum E { a, b }\n").returncode == 0
+
+
+def test_a_bad_inputs_file_is_an_error_not_a_crash(tmp_path):
+    """Unreadable, not UTF-8, not JSON or YAML, not an object, half a surrogate pair: exit 1 and one
+    line per problem, for compile, diff and run alike; stdin too."""
+    prompt = str(EXAMPLES / "commit_message.prompt")
+    cases = {"half.json": b'{"diff": "a \\ud800 b"}', "broken.json": b'{"diff": [', "latin1.json": b'{"diff": "\xe9"}',
+             "list.json": b"[1]"}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    for args in (["compile", prompt, "-t", "openai-chat"], ["diff", prompt, "-t", "openai-chat", "-t", "anthropic"],
+                 ["run", prompt, "-t", "hf-family:smollm2"]):
+        for name in [*cases, "missing.json"]:
+            result = run(*args, "-i", str(tmp_path / name))
+            assert result.returncode == 1, (args, name, result.stderr)
+            assert result.stderr.startswith("error: invalid inputs:\n"), (args, name, result.stderr)
+            assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run([*CLI, "compile", prompt, "-t", "openai-chat", "-i", "-"], input=b"\xff", capture_output=True)
+    assert result.returncode == 1 and b"stdin: is not UTF-8 text" in result.stderr
+
+
+def test_a_surrogate_pair_escape_is_one_character(tmp_path):
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p() {\n  user "smile \\ud83d\\ude00"\n}\n')
+    result = run("compile", str(path), "-t", "openai-chat")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["messages"][0]["content"] == "smile 😀"

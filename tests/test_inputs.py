@@ -73,3 +73,31 @@ def test_history_turns_are_spliced_as_data(pf):
     body = pf.compile("openai-chat", ticket="x", history=history).body
     assert [m["role"] for m in body["messages"]] == ["user", "user", "assistant", "tool"]
     assert body["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a":1}'
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.json", None, "missing.json: cannot be read (No such file or directory)"),
+    ("latin1.json", b'{"ticket": "caf\xe9"}', "latin1.json: is not UTF-8 text: byte 0xe9 at offset 15"),
+    ("broken.json", b'{"ticket": [1,', "broken.json: is not valid JSON or YAML: Expecting value (line 1 column 15)"),
+    ("broken.yaml", b"ticket: [a, b\nn: 1\n", "broken.yaml: is not valid JSON or YAML: expected ',' or ']', but got"),
+    ("list.json", b"[1, 2]", "list.json: must be a JSON or YAML object of parameter values"),
+    ("half.json", b'{"ticket": "a \\ud800 b", "shots": [{"\\udfff": "x"}], "ok": "\\ud83d\\ude00"}',
+     "ticket: holds U+D800, half of a surrogate pair, at character 2: not Unicode text\n"
+     "  shots[0].\udfff: holds U+DFFF, half of a surrogate pair, at character 0: not Unicode text"),
+])
+def test_a_bad_inputs_file_is_one_clear_error(tmp_path, name, content, message):
+    """Every way an inputs file can be wrong gives InputError naming the file or the value, never a
+    traceback; a whole surrogate pair (an emoji) is one character and fine."""
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_inputs(tmp_path / name)
+    text = str(err.value)
+    assert text.startswith("invalid inputs:\n  ")
+    assert message in text.replace(f"{tmp_path}/", "")
+
+
+def test_stdin_bytes_are_read_as_utf8():
+    assert read_inputs("-", '{"ticket": "😀"}'.encode()) == {"ticket": "😀"}
+    with pytest.raises(InputError, match="stdin: is not UTF-8 text"):
+        read_inputs("-", b"\xff")
