@@ -53,12 +53,14 @@ def _load(name: str):
 
 
 @functools.cache
-def _bulk(name: str) -> Encoder:
-    return Encoder.from_dir(tokenizer_dir(name), bulk=True)
+def _other_engine(name: str, engine: str) -> Encoder:
+    folder = tokenizer_dir(name)
+    return Encoder.from_dir(folder, bulk=True) if engine == "bulk" else Encoder.from_dir(folder, fast=False)
 
 
 # Our two engines: "default", what a compile loads (tiktoken where it applies), and "bulk"
-# (`Encoder(bulk=True)`: fastokens, for many conversations).
+# (`Encoder(bulk=True)`: fastokens, for many conversations). "tokenizers" (`fast=False`), the
+# tokenizers library with the control tokens never matched, is the reference for data.
 ENGINES = ("default", "bulk")
 
 
@@ -66,7 +68,34 @@ def load(name: str, engine: str = "default"):
     """(our Encoder with that engine, transformers' tokenizer), loaded once per test session."""
     asset(name)
     enc, tok = _load(name)
-    return (_bulk(name) if engine == "bulk" else enc), tok
+    return (enc if engine == "default" else _other_engine(name, engine)), tok
+
+
+def slow(name: str) -> Encoder:
+    """The tokenizer encoded by the tokenizers library only."""
+    return load(name, "tokenizers")[0]
+
+
+def assert_equal_everywhere(name: str, texts: list[str], engine: str = "default") -> None:
+    """Each text as data (`encode_text`, offset 0), after a control token (not at offset 0), and
+    after data's control-token text: the engine against tokenizers (`slow`) and, for text without
+    control-token text or sentinel-range characters, against transformers."""
+    enc, tok = load(name, engine)
+    reference = slow(name)
+    lead = enc.bos_token or next(iter(enc.control_tokens))
+    hidden = enc.protect(enc.eos_token)  # control-token text in data: the render holds a sentinel
+    assert [enc.encode_text(t) for t in texts] == [reference.encode_text(t) for t in texts]
+    for text in texts:
+        assert enc.encode_chat(lead + text) == reference.encode_chat(lead + text), text
+        assert enc.encode_chat(lead + text + hidden + text) == reference.encode_chat(lead + text + hidden + text), text
+    plain = [t for t in texts if not any(c in t for c in enc.control_tokens) and not sentinel_range(t)]
+    ours = [enc.encode_chat(t) for t in plain] + [enc.encode_chat(lead + t) for t in plain]
+    assert ours == tok(plain + [lead + t for t in plain], add_special_tokens=False)["input_ids"]
+
+
+def sentinel_range(text: str) -> bool:
+    """Characters of plane 16: raw text holding them is read as protect()'s output."""
+    return any(ord(c) >= 0x100000 for c in text)
 
 
 # --- rendering and encoding --------------------------------------------------------------------

@@ -10,51 +10,27 @@ the exact path, and a tokenizer the engine gets wrong is never used.
 """
 from __future__ import annotations
 
-import functools
 import json
 import random
 
 import pytest
 from hf_assets import (
     MIXED,
+    assert_equal_everywhere,
     asset,
     conversations,
     load,
     markup_texts,
     random_texts,
     render,
+    sentinel_range,
+    slow,
     unicode_corpus,
     whitespace_texts,
 )
 from polyprompt.backends.hf import bulk as bulk_module
 from polyprompt.backends.hf.assets import NAMES
 from polyprompt.backends.hf.tokens import ESCAPE, Encoder
-
-
-@functools.cache
-def _slow(name: str) -> Encoder:
-    return Encoder.from_dir(asset(name), fast=False)
-
-
-def assert_equal_everywhere(name: str, texts: list[str]) -> None:
-    """Each text as data (offset 0), after a control token, and after data's control-token text,
-    against tokenizers; texts without control-token text against transformers too."""
-    enc, tok = load(name, "bulk")
-    reference = _slow(name)
-    lead = enc.bos_token or next(iter(enc.control_tokens))
-    hidden = enc.protect(enc.eos_token)  # control-token text in data: the render holds a sentinel
-    assert [enc.encode_text(t) for t in texts] == [reference.encode_text(t) for t in texts]
-    for text in texts:
-        assert enc.encode_chat(lead + text) == reference.encode_chat(lead + text), text
-        assert enc.encode_chat(lead + text + hidden + text) == reference.encode_chat(lead + text + hidden + text), text
-    plain = [t for t in texts if not any(c in t for c in enc.control_tokens) and not _sentinel_range(t)]
-    ours = [enc.encode_chat(t) for t in plain] + [enc.encode_chat(lead + t) for t in plain]
-    assert ours == tok(plain + [lead + t for t in plain], add_special_tokens=False)["input_ids"]
-
-
-def _sentinel_range(text: str) -> bool:
-    """Characters of plane 16: raw text holding them is read as protect()'s output."""
-    return any(ord(c) >= 0x100000 for c in text)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,20 +44,20 @@ def test_every_registry_tokenizer_takes_the_bulk_engine(name):
 def test_every_code_point(name):
     enc, tok = load(name, "bulk")
     corpus = unicode_corpus()
-    assert [enc.encode_text(t) for t in corpus] == [_slow(name).encode_text(t) for t in corpus]
-    plain = [t for t in corpus if not _sentinel_range(t)]
+    assert [enc.encode_text(t) for t in corpus] == [slow(name).encode_text(t) for t in corpus]
+    plain = [t for t in corpus if not sentinel_range(t)]
     assert [enc.encode_chat(t) for t in plain] == tok(plain, add_special_tokens=False)["input_ids"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_whitespace_markup_and_mixed_scripts(name):
     assert_equal_everywhere(name, whitespace_texts() + markup_texts() + MIXED
-                            + [" ".join(MIXED), "".join(MIXED), "\n".join(MIXED) * 5])
+                            + [" ".join(MIXED), "".join(MIXED), "\n".join(MIXED) * 5], "bulk")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_strings(name):
-    assert_equal_everywhere(name, random_texts(seed=11, count=400))
+    assert_equal_everywhere(name, random_texts(seed=11, count=400), "bulk")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -104,7 +80,7 @@ def test_conversations_agree_with_tokenizers(name):
                            {"role": "user", "content": payload[::-1] + ESCAPE}], "gen": True}
     for conv in conversations(name) + [attack]:
         text = render(tok, enc.protect(conv["messages"]), enc.protect(conv.get("tools")), conv.get("gen", False))
-        assert enc.encode_chat(text) == _slow(name).encode_chat(text), conv.get("id", "attack")
+        assert enc.encode_chat(text) == slow(name).encode_chat(text), conv.get("id", "attack")
 
 
 def test_a_byte_missing_from_the_vocabulary_goes_to_tokenizers():
@@ -114,7 +90,7 @@ def test_a_byte_missing_from_the_vocabulary_goes_to_tokenizers():
     text = "<|im_start|>user\na\x04b<|im_end|>\n"
     assert enc._bulk.encode_render(text) is None
     assert enc.encode_chat(text) == tok(text, add_special_tokens=False)["input_ids"]
-    assert enc.encode_text("a\x04b") == _slow("smollm2").encode_text("a\x04b")
+    assert enc.encode_text("a\x04b") == slow("smollm2").encode_text("a\x04b")
 
 
 def test_metaspace_render_not_starting_with_a_control_token_goes_to_tokenizers():
@@ -125,7 +101,7 @@ def test_metaspace_render_not_starting_with_a_control_token_goes_to_tokenizers()
     for text in ("Hello [INST] x", " Hello", "▁Hello", "<s>Hello", "<s> Hello"):
         assert enc.encode_chat(text) == tok(text, add_special_tokens=False)["input_ids"], text
     for text in ("Hello", " Hello", "▁Hello", "  two", "\nline"):
-        assert enc.encode_text(text) == _slow("mistral-v3").encode_text(text), text
+        assert enc.encode_text(text) == slow("mistral-v3").encode_text(text), text
 
 
 def test_metaspace_rewrite_conditions():

@@ -12,19 +12,20 @@ transformers' apply_chat_template too). Three references are used:
 """
 from __future__ import annotations
 
-import functools
 import json
 import random
 
 import pytest
 from hf_assets import (
     MIXED,
+    assert_equal_everywhere,
     asset,
     conversations,
     load,
     markup_texts,
     random_texts,
     render,
+    slow,
     unicode_corpus,
     whitespace_texts,
 )
@@ -32,39 +33,6 @@ from polyprompt.backends.hf import spm
 from polyprompt.backends.hf.tokens import ESCAPE, Encoder
 
 SPM = ("gemma3", "mistral-v3")
-
-
-@functools.cache
-def _slow(name: str) -> Encoder:
-    return Encoder.from_dir(asset(name), fast=False)
-
-
-def slow(name: str) -> Encoder:
-    """The same tokenizer encoded by the tokenizers library only."""
-    asset(name)
-    return _slow(name)
-
-
-def transformers_ids(tok, texts: list[str]) -> list[list[int]]:
-    return tok(texts, add_special_tokens=False)["input_ids"]
-
-
-def assert_equal_everywhere(name: str, texts: list[str], check_transformers: bool = True) -> None:
-    """Each text as data (`encode_text`, offset 0), after a control token (not at offset 0), and
-    after data's control-token text: the fast path against tokenizers and, for text without
-    control-token text, transformers."""
-    enc, tok = load(name)
-    reference = slow(name)
-    lead = enc.bos_token
-    hidden = enc.protect(enc.eos_token)  # control-token text in data: the render holds a sentinel
-    for text in texts:
-        assert enc.encode_text(text) == reference.encode_text(text), text
-        assert enc.encode_chat(lead + text) == reference.encode_chat(lead + text), text
-        assert enc.encode_chat(lead + text + hidden + text) == reference.encode_chat(lead + text + hidden + text), text
-    if check_transformers:
-        plain = [t for t in texts if not any(c in t for c in enc.control_tokens)]
-        ours = [enc.encode_chat(t) for t in plain] + [enc.encode_chat(lead + t) for t in plain]
-        assert ours == transformers_ids(tok, plain + [lead + t for t in plain])
 
 
 # --- which tokenizers take it ----------------------------------------------------------------------
@@ -108,7 +76,7 @@ def test_every_code_point(name):
     characters in the vocabulary, and characters spelled as bytes (byte fallback)."""
     enc, tok = load(name)
     corpus = unicode_corpus()
-    assert [enc.encode_text(t) for t in corpus] == transformers_ids(tok, corpus)
+    assert [enc.encode_text(t) for t in corpus] == _transformers_ids(tok, corpus)
     reference = slow(name)
     lead = enc.bos_token
     assert [enc.encode_chat(lead + t) for t in corpus] == [reference.encode_chat(lead + t) for t in corpus]
@@ -147,7 +115,7 @@ def test_long_pieces(name):
              "".join(rng.choice("日本語のテキスト漢字とカタカナ中文测试你好世界") for _ in range(5000)),
              "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(5000))]
     enc, tok = load(name)
-    assert [enc.encode_text(t) for t in texts] == transformers_ids(tok, texts)
+    assert [enc.encode_text(t) for t in texts] == _transformers_ids(tok, texts)
 
 
 @pytest.mark.parametrize("name", SPM)
@@ -182,7 +150,7 @@ def test_metaspace_first_adds_one_space_at_offset_0():
     enc, tok = load("mistral-v3")
     texts = ["hello", " hello", "  hello", "<s>hello", "<s> hello", "[INST]x", "[INST] x [/INST]", "x[INST]y",
              "\n", "1", "日本", "é", "</s>", "<unk>x"]
-    assert [enc.encode_chat(t) for t in texts] == transformers_ids(tok, texts)
+    assert [enc.encode_chat(t) for t in texts] == _transformers_ids(tok, texts)
     # as data, control-token text is text: the space is added before it too
     for text in texts:
         assert enc.encode_text(text) == slow("mistral-v3").encode_text(text), text
@@ -224,3 +192,7 @@ def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
     monkeypatch.setenv("POLYPROMPT_ASSETS", str(blocked))
     enc = Encoder.from_dir(path)
     assert enc.engine == "sentencepiece"
+
+
+def _transformers_ids(tok, texts: list[str]) -> list[list[int]]:
+    return tok(texts, add_special_tokens=False)["input_ids"]
