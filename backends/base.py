@@ -58,6 +58,12 @@ class Caps:
     default_max_tokens: int | None = None
     #: tool results may hold images and files (else only text)
     tool_result_media: bool = False
+    #: the leading system turns are joined into one (a chat template that reads only the first message)
+    one_system_turn: bool = False
+    #: only an assistant turn (or more results) may follow tool results (Mistral's API and templates)
+    answer_after_tool_results: bool = False
+    #: what tool call ids must look like: "any", or "nine_alnum" (exactly 9 letters and digits: Mistral)
+    tool_call_ids: str = "any"
 
 
 #: The capability names a `caps { }` block may set.
@@ -80,9 +86,17 @@ class Backend:
         if "name" in cls.__dict__:
             REGISTRY[cls.name] = cls
 
-    def __init__(self, caps: Caps | None = None, options: dict | None = None):
-        self.caps = caps or type(self).caps
+    def __init__(self, options: dict | None = None, caps_overrides: dict | None = None):
+        """`options` and `caps_overrides`: a `target` declaration's options and `caps { }` values, the
+        latter applied on top of the target's own capability table (`own_caps`)."""
         self.options = options or {}
+        self.caps = self.own_caps()
+        if caps_overrides:
+            self.caps = attrs.evolve(self.caps, **caps_overrides)
+
+    def own_caps(self) -> Caps:
+        """The capability table before a declaration's overrides (an open model's: what probing found)."""
+        return type(self).caps
 
     def lower(self, request: ir.Request, report: Sink) -> ir.Request:
         """Run the pass pipeline for this target; every change goes to `report`."""

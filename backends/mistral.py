@@ -19,12 +19,12 @@ throughout). Where it differs from OpenAI's chat body:
   `MistralRequestValidatorV3` (mistralai/mistral-common
   `src/mistral_common/protocol/instruct/validator.py`; the API returns its messages verbatim,
   e.g. code 3230 "Unexpected role 'user' after role 'tool'"):
-  * a tool result may be followed only by an assistant turn or another result: `lower`
-    inserts an assistant turn before anything else (PP402);
+  * a tool result may be followed only by an assistant turn or another result: the passes
+    insert an assistant turn before anything else (`caps.answer_after_tool_results`, PP402);
   * the last turn is a user or tool turn, or an assistant turn with `prefix: true` (a prefill:
     "force the model to start its answer by the content of the message");
-  * tool call ids match `^[a-zA-Z0-9]{9}$`: other ids are rewritten to a stable 9-character
-    hash, the same for a call and its result (PP410).
+  * tool call ids match `^[a-zA-Z0-9]{9}$`: the passes rewrite other ids to a stable
+    9-character hash, the same for a call and its result (`caps.tool_call_ids`, PP410).
 
 Structured output (`caps.structured_output = "mistral"`: the shared pass leaves the schema as
 it is). Mistral's strict mode does not have OpenAI's rules: its own SDK
@@ -38,44 +38,9 @@ the way Mistral's SDK sends them; rewriting optional fields as required-and-null
 """
 from __future__ import annotations
 
-import hashlib
-import re
-
 from ..compiler import ir
-from ..compiler.passes.repair_alternation import answer_tool_results
 from ._emit import arguments_json, choose_model, data_uri, tools_and_json_schema
 from .base import Backend, Caps
-
-#: mistral-common `MistralRequestValidatorV3`: "Tool call id ... must be a-z, A-Z, 0-9, with a length of 9."
-TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-#: roles that may follow a tool result (mistral-common `_validate_message_order`)
-
-
-def tool_call_id(original: str) -> str:
-    """`original` if Mistral takes it, else a stable 9-character id made from it."""
-    if TOOL_CALL_ID.match(original):
-        return original
-    number = int.from_bytes(hashlib.sha256(original.encode("utf-8")).digest(), "big")
-    out = []
-    for _ in range(9):
-        number, digit = divmod(number, 62)
-        out.append(_BASE62[digit])
-    return "".join(out)
-
-
-def tool_call_ids(request: ir.Request, report, target: str) -> dict[str, str]:
-    """Every tool call id of the request -> the id Mistral takes (a note for each one changed)."""
-    ids: dict[str, str] = {}
-    for m in request.messages:
-        for p in m.parts:
-            if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.id not in ids:
-                ids[p.id] = tool_call_id(p.id)
-                if ids[p.id] != p.id:
-                    report.info("PP410", f"tool call id `{p.id}` sent as `{ids[p.id]}`: {target} takes "
-                                f"ids of exactly 9 letters and digits", p.span or m.span or request.span)
-    return ids
-
 
 class Mistral(Backend):
     name = "mistral"
@@ -99,16 +64,14 @@ class Mistral(Backend):
         },
         max_stop=None,
         temperature_max=1.5,
+        answer_after_tool_results=True,  # validator: only an assistant turn or results after a result
+        tool_call_ids="nine_alnum",  # validator: ids of exactly 9 letters and digits
     )
 
     # -- lowering: the message order Mistral's validator demands
-    def lower(self, request: ir.Request, report) -> ir.Request:
-        return answer_tool_results(super().lower(request, report), report, self.name)
-
     # -- emitting
     def emit(self, request: ir.Request, report) -> dict:
-        ids = tool_call_ids(request, report, self.name)
-        messages = [out for m in request.messages for out in self.messages(m, ids, report, request)]
+        messages = [out for m in request.messages for out in self.messages(m, report, request)]
         if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
             messages[-1]["prefix"] = True  # a prefill: the reply continues this text
         body: dict = {"model": choose_model(request, self, report), "messages": messages}
@@ -136,20 +99,20 @@ class Mistral(Backend):
         fn["parameters"] = tool.parameters  # required by Mistral's `Function`
         return fn
 
-    def messages(self, m: ir.Message, ids: dict, report, request) -> list[dict]:
+    def messages(self, m: ir.Message, report, request) -> list[dict]:
         """One turn as messages: a turn holding several tool results gives one message each."""
         if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
-            return [{"role": "tool", "tool_call_id": ids[r.id], "name": r.name,
+            return [{"role": "tool", "tool_call_id": r.id, "name": r.name,
                      "content": self.content(list(r.content), report, request)}
                     for r in m.parts if isinstance(r, ir.ToolResult)]
-        return [self.message(m, ids, report, request)]
+        return [self.message(m, report, request)]
 
-    def message(self, m: ir.Message, ids: dict, report, request) -> dict:
+    def message(self, m: ir.Message, report, request) -> dict:
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
         out: dict = {"role": m.role, "content": self.content(rest, report, request)}
         if calls:
-            out["tool_calls"] = [{"id": ids[c.id], "type": "function",
+            out["tool_calls"] = [{"id": c.id, "type": "function",
                                   "function": {"name": c.name, "arguments": arguments_json(c.arguments)}}
                                  for c in calls]
         return out

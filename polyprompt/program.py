@@ -112,15 +112,15 @@ class PromptFile:
         from .compiler.check.consts import constant_value
 
         cls = backends.get(decl.backend)
-        caps, options, model = cls.caps, {}, None
+        overrides, options, model = {}, {}, None
         for item in decl.items:
             if isinstance(item, ast.Caps):
-                caps = attrs.evolve(caps, **{s.name.name: constant_value(s.value) for s in item.settings})
+                overrides.update({s.name.name: constant_value(s.value) for s in item.settings})
             elif isinstance(item, ast.ModelStmt):
                 model = item.model
             else:
                 options[item.name.name] = constant_value(item.value)
-        backend = cls(caps=caps, options=options)
+        backend = cls(options=options, caps_overrides=overrides)
         if model:
             backend.default_model = model
         backend.name = target

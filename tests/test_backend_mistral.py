@@ -10,7 +10,8 @@ import re
 import pytest
 
 import polyprompt
-from polyprompt.backends.mistral import TOOL_CALL_ID, tool_call_id
+from polyprompt.compiler.passes.shape_tool_turns import NINE_ALNUM as TOOL_CALL_ID
+from polyprompt.compiler.passes.shape_tool_turns import nine_character_id as tool_call_id
 
 import schemas
 from helpers import compile_source

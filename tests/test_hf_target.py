@@ -179,3 +179,28 @@ def test_a_folder_passes_every_named_special_token_to_its_template(tmp_path):
     r = compile_source(tmp_path, 'prompt p(q: str) { user "{{ q }}" }', f"hf:{folder}", q="Hi")
     assert r.body["prompt"] == expected
     assert "[<|endoftext|>|<|endoftext|>|False]" in expected
+
+
+def test_declared_caps_apply_on_top_of_what_probing_found(tmp_path):
+    """`caps { }` in a target declaration overrides single fields; the rest stays as probed (Gemma 2
+    raises on a system role: system text is still merged into the first user turn)."""
+    text = ('target local "hf-family:gemma-2" {\n  caps { tools: false }\n}\n\n'
+            'prompt p(q: str) {\n  system "Be brief."\n  user "{{ q }}"\n}\n')
+    pf = polyprompt.load(tmp_path / "p.prompt") if (tmp_path / "p.prompt").write_text(text) else None
+    backend = pf.backend("local")
+    assert backend.caps.tools is False and backend.caps.system == "merge" and backend.caps.alternation
+    r = pf.compile("local", inputs={"q": "Hi"})
+    assert r.body["prompt"].startswith("<bos><start_of_turn>user\nBe brief.\n\nHi")
+
+
+def test_a_target_declaration_names_a_family_or_a_folder(tmp_path):
+    """`hf-family:<name>` is checked against the built-in families (PP300 with a suggestion);
+    `hf:<dir>` is read when compiling; the `date` option reaches the template."""
+    path = tmp_path / "p.prompt"
+    path.write_text('target t "hf-family:gema-3" {}\n\nprompt p() {\n  user "x"\n}\n')
+    errors = [d for d in polyprompt.load(path).diagnostics if d.is_error]
+    assert [d.code for d in errors] == ["PP300"] and errors[0].help == "did you mean `hf-family:gemma-3`?"
+    path.write_text('target t "hf-family:llama-3.2" {\n  date: "2025-01-02"\n}\n\nprompt p() {\n  user "x"\n}\n')
+    pf = polyprompt.load(path)
+    assert not [d for d in pf.diagnostics if d.is_error]
+    assert "Today Date: 02 Jan 2025" in pf.compile("t").body["prompt"]

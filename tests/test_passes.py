@@ -148,3 +148,38 @@ def test_schema_as_instructions_comes_from_the_stdlib():
     assert system.startswith("Be brief.\n\nRespond with a single JSON value") and '"city"' in system
     assert codes(c) == ["PP406"]
     assert attrs.evolve(out, messages=()).output == r.output
+
+
+def test_place_system_joins_leading_system_turns_for_one_system_turn():
+    c = ctx(system="top_level", one_system_turn=True)
+    out = place_system.run(req(msg("system", "A"), msg("system", "B"), msg("user", "U"), msg("system", "late")), c)
+    assert shape(out) == [("system", "A\n\nB"), ("user", "U"), ("user", "late")]
+    assert codes(c) == ["PP400", "PP400"]
+    c = ctx(system="top_level")  # without it, the emitter fills its system field from both
+    assert len(place_system.run(req(msg("system", "A"), msg("system", "B")), c).messages) == 2
+
+
+def _tool_turns(call_id: str) -> tuple[ir.Message, ...]:
+    call = ir.ToolCall(id=call_id, name="f", arguments={})
+    result = ir.ToolResult(id=call_id, name="f", content=(ir.Text(text="r"),))
+    return (msg("user", "q"), ir.Message(role="assistant", parts=(call,)), ir.Message(role="tool", parts=(result,)),
+            msg("user", "next"))
+
+
+def test_answer_after_tool_results_inserts_an_assistant_turn():
+    c = ctx(answer_after_tool_results=True)
+    out = repair_alternation.run(req(*_tool_turns("abcdefghi")), c)
+    assert [m.role for m in out.messages] == ["user", "assistant", "tool", "assistant", "user"]
+    assert codes(c) == ["PP402"]
+    c = ctx()
+    assert len(repair_alternation.run(req(*_tool_turns("abcdefghi")), c).messages) == 4 and codes(c) == []
+
+
+def test_nine_character_tool_call_ids():
+    c = ctx(tool_call_ids="nine_alnum")
+    out = shape_tool_turns.run(req(*_tool_turns("call_1")), c)
+    ids = {p.id for m in out.messages for p in m.parts if isinstance(p, (ir.ToolCall, ir.ToolResult))}
+    assert len(ids) == 1 and shape_tool_turns.NINE_ALNUM.match(ids.pop()) and codes(c) == ["PP410"]
+    c = ctx(tool_call_ids="nine_alnum")
+    out = shape_tool_turns.run(req(*_tool_turns("Ab3dE6gH9")), c)
+    assert out.messages[1].parts[0].id == "Ab3dE6gH9" and codes(c) == []

@@ -171,7 +171,10 @@ class Probe:
         return Caps(system=system, alternation=self.alternation, first_user=self.first_user or self.alternation,
                     tools=self.tools and self.tool_calls and self.tool_results in ("own-turn", "user-turn"),
                     tool_results="tool_message", media=self._media(), media_urls=self._media(),
-                    structured_output=None, cache="none")
+                    structured_output=None, cache="none",
+                    one_system_turn=system == "top_level",  # the template reads the first message only
+                    answer_after_tool_results=bool(self.answer_after_tool_results),
+                    tool_call_ids="nine_alnum" if self.nine_character_call_ids else "any")
 
     def _media(self) -> frozenset:
         # the body carries each image beside the prompt, inline or by URL: a processor loads either

@@ -19,9 +19,7 @@ from pathlib import Path
 import attrs
 
 from ...compiler import ir
-from ...compiler.passes.repair_alternation import answer_tool_results
 from ..base import Backend, Caps
-from ..mistral import tool_call_ids
 from .families import PREFIX as FAMILY_PREFIX
 from .families import family as find_family
 from .template import ChatTemplate, TemplateError
@@ -68,15 +66,18 @@ class HFModel(Backend):
             base = _gguf_base(cls, folder)
         return type(f"HFModel[{name}]", (base,), {"name": name, **attrs_})
 
-    def __init__(self, caps: Caps | None = None, options: dict | None = None):
-        super().__init__(caps, options)
-        date = _dt.date.fromisoformat(self.options["date"]) if "date" in self.options else DEFAULT_DATE
+    def __init__(self, options: dict | None = None, caps_overrides: dict | None = None):
+        options = options or {}
+        date = _dt.date.fromisoformat(options["date"]) if "date" in options else DEFAULT_DATE
         self.template, self.stop, self.bos = self._load_template(date)
         from .probe import probe
 
         self.probe = probe(self.template)
-        if caps is None:
-            self.caps = attrs.evolve(self.probe.caps(), settings=dict(GENERATION_SETTINGS))
+        super().__init__(options, caps_overrides)
+
+    def own_caps(self) -> Caps:
+        """What probing found: the template's capability table."""
+        return attrs.evolve(self.probe.caps(), settings=dict(GENERATION_SETTINGS))
 
     def _load_template(self, date: _dt.date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
         if self.profile is not None:
@@ -100,12 +101,6 @@ class HFModel(Backend):
         lowered = super().lower(request, report)
         for note in self.probe.notes():
             report.info("PP400", f"{self.name}: {note}", request.span)
-        if self.caps.system == "top_level":
-            lowered = _one_leading_system(lowered, self.name, report)
-        if self.probe.answer_after_tool_results:
-            lowered = answer_tool_results(lowered, report, self.name)
-        if self.probe.nine_character_call_ids:
-            lowered = _rename_call_ids(lowered, tool_call_ids(lowered, report, self.name))
         return lowered
 
     def emit(self, request: ir.Request, report) -> dict:
@@ -244,30 +239,3 @@ def _token(value) -> str | None:
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _one_leading_system(request: ir.Request, target: str, report) -> ir.Request:
-    """Join the leading system turns into one: a template whose system text is a header of the first
-    turn reads only `messages[0]`, and counts a second system message as a turn."""
-    messages = list(request.messages)
-    count = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
-    if count < 2:
-        return request
-    first, rest = messages[0], messages[1:count]
-    parts = list(first.parts)
-    for m in rest:
-        report.info("PP400", f"system turn joined to the one before: {target}'s template takes one system message",
-                    m.span or request.span)
-        parts.append(ir.Text(text="\n\n", span=m.span))
-        parts.extend(m.parts)
-    joined = attrs.evolve(first, parts=tuple(parts))
-    return attrs.evolve(request, messages=(joined, *messages[count:]))
-
-
-def _rename_call_ids(request: ir.Request, ids: dict[str, str]) -> ir.Request:
-    """The request with every tool call and result id replaced by `ids[id]`."""
-    def renamed(part):
-        return attrs.evolve(part, id=ids[part.id]) if isinstance(part, (ir.ToolCall, ir.ToolResult)) else part
-
-    messages = tuple(attrs.evolve(m, parts=tuple(renamed(p) for p in m.parts)) for m in request.messages)
-    return attrs.evolve(request, messages=messages)

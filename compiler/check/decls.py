@@ -148,7 +148,9 @@ class DeclChecker:
         from ...backends.base import CAPS_FIELDS, TARGET_OPTIONS
 
         known = backends.names()
-        if decl.backend not in known:
+        if decl.backend.startswith("hf-family:"):  # an open model's built-in profile
+            known = [f"hf-family:{name}" for name in backends.hf_families()]
+        if decl.backend not in known and not decl.backend.startswith("hf:"):  # hf:<dir> is read on compile
             self.sink.error("PP300", f"unknown target `{decl.backend}`", decl.name.span.to(decl.name.span),
                             help=suggest(decl.backend, known) or f"targets: {', '.join(known)}")
         for item in decl.items:

@@ -3,6 +3,8 @@
     caps.system == "merge":      system "S"  user "U"   ->  user "S\\n\\nU"      (PP400)
     caps.system == "top_level":  a system turn after the first user turn becomes
                                  a user turn, since the field holds only the start (PP400)
+    caps.one_system_turn:        system "A"  system "B"  ->  system "A\\n\\nB"  (PP400; a
+                                 chat template that reads only the first message)
 
 "message", "developer" and leading system turns of "top_level" targets need
 no change here: the emitter writes them natively.
@@ -19,8 +21,28 @@ def run(request: ir.Request, ctx) -> ir.Request:
     if mode == "merge":
         return _merge_into_first_user(request, ctx)
     if mode == "top_level":
-        return _late_system_to_user(request, ctx)
+        request = _late_system_to_user(request, ctx)
+    if ctx.caps.one_system_turn:
+        request = _one_leading_system(request, ctx)
     return request
+
+
+def _one_leading_system(request: ir.Request, ctx) -> ir.Request:
+    """Join the leading system turns into one: a template whose system text is a header of the first
+    turn reads only `messages[0]`, and counts a second system message as a turn."""
+    messages = list(request.messages)
+    count = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+    if count < 2:
+        return request
+    first, rest = messages[0], messages[1:count]
+    parts = list(first.parts)
+    for m in rest:
+        ctx.note("PP400", f"system turn joined to the one before: {ctx.backend.name}'s template takes one system "
+                 f"message", m.span or request.span)
+        parts.append(ir.Text(text="\n\n", span=m.span))
+        parts.extend(m.parts)
+    joined = attrs.evolve(first, parts=tuple(parts))
+    return attrs.evolve(request, messages=(joined, *messages[count:]))
 
 
 def _merge_into_first_user(request: ir.Request, ctx) -> ir.Request:

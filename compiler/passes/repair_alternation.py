@@ -2,6 +2,8 @@
 
     user "a"  user "b"          ->  user "a\\n\\nb"                  (PP401)
     assistant "hi"  user "x"    ->  user "(continue)" assistant ...  (PP402)
+    tool(result)  user "x"      ->  tool(result) assistant "(continue)" user "x"  (PP402,
+                                    caps.answer_after_tool_results: Mistral)
 
 Only for targets that demand it (`caps.alternation`, `caps.first_user`).
 Leading system turns are left alone. Merging keeps parts in order; two text
@@ -17,6 +19,8 @@ PLACEHOLDER = "(continue)"
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    if ctx.caps.answer_after_tool_results:
+        request = _answer_tool_results(request, ctx)
     if not (ctx.caps.alternation or ctx.caps.first_user):
         return request
     system = [m for m in request.messages if m.role == "system"]
@@ -60,16 +64,16 @@ def _min(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
-def answer_tool_results(request: ir.Request, report, target: str) -> ir.Request:
+def _answer_tool_results(request: ir.Request, ctx) -> ir.Request:
     """A placeholder assistant turn between tool results and a following user or system turn, for the
     targets that take only an assistant turn (or more results) after a tool result: Mistral's API and
     its chat templates, whose alternation check skips tool calls and results (PP402)."""
     messages: list[ir.Message] = []
     for m in request.messages:
         if messages and messages[-1].role == "tool" and m.role not in ("assistant", "tool"):
-            report.info("PP402", f"an assistant turn was inserted after the tool results: {target} "
-                        f"takes only an assistant turn or more results after a tool result",
-                        m.span or request.span, help="write the assistant's reply to the results before the next turn")
+            ctx.note("PP402", f"an assistant turn was inserted after the tool results: {ctx.backend.name} "
+                     f"takes only an assistant turn or more results after a tool result",
+                     m.span or request.span, help="write the assistant's reply to the results before the next turn")
             messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
         messages.append(m)
     return attrs.evolve(request, messages=tuple(messages))
