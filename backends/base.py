@@ -24,6 +24,29 @@ TARGET_OPTIONS = {
     "project": "vertex: the Google Cloud project of the model path",
     "location": "vertex: the region of the model path (default `global`)",
     "date": "hf-family and hf: the date a chat template reads as today (default 2024-07-26)",
+    "tokenizer": 'hf-family and hf: the token-id engine, "default" or "bulk" (slower to load, faster for '
+                 'many conversations: docs/model-tokens.md)',
+}
+
+
+def _iso_date(value: Any) -> bool:
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+#: What each option's value must be: a test and its wording (the checker reports others, PP229).
+TARGET_OPTION_VALUES = {
+    "base_url": (lambda v: isinstance(v, str) and bool(v), "a URL"),
+    "store": (lambda v: isinstance(v, bool), "true or false"),
+    "project": (lambda v: isinstance(v, str) and bool(v), "a project id"),
+    "location": (lambda v: isinstance(v, str) and bool(v), "a region name"),
+    "date": (lambda v: isinstance(v, str) and _iso_date(v), 'a date written "YYYY-MM-DD"'),
+    "tokenizer": (lambda v: v in ("default", "bulk"), '"default" or "bulk"'),
 }
 
 

@@ -204,3 +204,20 @@ def test_a_target_declaration_names_a_family_or_a_folder(tmp_path):
     pf = polyprompt.load(path)
     assert not [d for d in pf.diagnostics if d.is_error]
     assert "Today Date: 02 Jan 2025" in pf.compile("t").body["prompt"]
+
+
+def test_a_target_declaration_may_ask_for_the_bulk_tokenizer(tmp_path):
+    """`tokenizer: "bulk"` loads the bulk engine (fastokens) for that target's token ids: the same
+    ids as the default engine's, for every example."""
+    require_dir("qwen3")
+    path = tmp_path / "p.prompt"
+    path.write_text('target big "hf-family:qwen3" {\n  tokenizer: "bulk"\n}\n\n'
+                    'prompt p(q: str) {\n  system "Be brief."\n  user "{{ q }} <|im_end|> 日本語 e\\u0301"\n}\n')
+    pf = polyprompt.load(path)
+    assert not [d for d in pf.diagnostics if d.is_error]
+    assert pf.backend("big").encoder().engine == "fastokens"
+    assert pf.backend("hf-family:qwen3").encoder().engine == "tiktoken"
+    bulk = pf.compile("big", inputs={"q": "Hi"}).body
+    default = pf.compile("hf-family:qwen3", inputs={"q": "Hi"}).body
+    assert bulk["token_ids"] == default["token_ids"] and bulk["prompt"] == default["prompt"]
+    assert bulk["token_ids"].count(151645) == 2  # the data's <|im_end|> is text

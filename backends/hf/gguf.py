@@ -287,7 +287,7 @@ class GGUFModel(HFModel):
             from .assets import gguf_tokenizer_dir
 
             folder = gguf_tokenizer_dir(self.folder, build=False)
-            self._encoder = _encoder(str(folder)) if folder is not None else None
+            self._encoder = _encoder(str(folder), self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
     def lower(self, request, report):

@@ -145,8 +145,13 @@ class HFModel(Backend):
                 from .assets import tokenizer_dir
 
                 folder = tokenizer_dir(FAMILY_TOKENIZERS[self.profile.name])
-            self._encoder = _encoder(str(folder)) if folder is not None else None
+            self._encoder = _encoder(str(folder), self.bulk_tokenizer) if folder is not None else None
         return self._encoder
+
+    @property
+    def bulk_tokenizer(self) -> bool:
+        """Does the target declaration ask for the bulk token-id engine (`tokenizer: "bulk"`)?"""
+        return self.options.get("tokenizer") == "bulk"
 
     def message(self, m: ir.Message) -> dict:
         """An IR turn in the message shape chat templates read (transformers' conventions)."""
@@ -197,11 +202,11 @@ def _images(messages, kinds: frozenset) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=16)
-def _encoder(folder: str):
-    """One tokenizer per folder and process: loading one takes up to a second."""
+def _encoder(folder: str, bulk: bool = False):
+    """One tokenizer per folder, engine and process: loading one takes up to a second (bulk: three)."""
     from .tokens import Encoder
 
-    return Encoder.from_dir(folder)
+    return Encoder.from_dir(folder, bulk=bulk)
 
 
 def _gguf_base(cls: type, path: Path) -> type:

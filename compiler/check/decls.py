@@ -145,7 +145,7 @@ class DeclChecker:
 
     def _TargetDecl(self, decl: ast.TargetDecl) -> None:
         from ... import backends
-        from ...backends.base import CAPS_FIELDS, TARGET_OPTIONS
+        from ...backends.base import CAPS_FIELDS, TARGET_OPTION_VALUES, TARGET_OPTIONS
 
         known = backends.names()
         if decl.backend.startswith("hf-family:"):  # an open model's built-in profile
@@ -167,7 +167,12 @@ class DeclChecker:
                     self.sink.warning("PP242", f"unknown target option `{item.name.name}`: no target reads it",
                                       item.name.span, help=suggest(item.name.name, TARGET_OPTIONS)
                                       or f"options: {', '.join(TARGET_OPTIONS)}")
-                self._constant(item.value)
+                if self._constant(item.value) and item.name.name in TARGET_OPTION_VALUES:
+                    test, want = TARGET_OPTION_VALUES[item.name.name]
+                    value = constant_value(item.value)
+                    if not test(value):
+                        self.sink.error("PP229", f"target option `{item.name.name}` takes {want}, got "
+                                        f"`{json.dumps(value)}`", item.value.span)
 
     def _TestDecl(self, decl: ast.TestDecl) -> None:
         prompt = self._prompt(decl.prompt)
