@@ -54,10 +54,12 @@ class BulkEngine:
             return None
         text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
         prepend = None
-        if '"Metaspace"' in text:
-            text, prepend = _without_metaspace(json.loads(text), {t.content for t in controls})
-            if text is None:
-                return None
+        if '"Metaspace"' in text:  # (a decoder may be one too: only the pre-tokenizer is rewritten)
+            tokenizer = json.loads(text)
+            if (tokenizer.get("pre_tokenizer") or {}).get("type") == "Metaspace":
+                text, prepend = _without_metaspace(tokenizer, {t.content for t in controls})
+                if text is None:
+                    return None
         try:
             native = fastokens.Tokenizer.from_json_str(text)
             if controls:
