@@ -71,6 +71,8 @@ class _Gen:
             if kinds is None:
                 raise _Fallback
             test = f"{var}.__class__ is not {kinds}" if "(" not in kinds else f"{var}.__class__ not in {kinds}"
+            if kinds == "str":  # text, not half a surrogate pair (isascii() is a flag test)
+                test += f" or not {var}.isascii() and _lone_surrogate({var})"
             return [pad + f"if {test}:", fail]
         if isinstance(t, T.EnumT):
             return [pad + f"if {var}.__class__ is not str or {var} not in {self.const(frozenset(t.members))}:", fail]
@@ -93,7 +95,7 @@ class _Gen:
             lines = [pad + f"if {var}.__class__ is not dict or not ({self.const(required)} <= {var}.keys() <= "
                            f"{self.const(frozenset(t.fields))}):", fail]
             for f in t.fields.values():
-                if f.required and isinstance(f.type, T.Prim) and f.type.name in ("str", "bool", "int"):
+                if f.required and isinstance(f.type, T.Prim) and f.type.name in ("bool", "int"):
                     lines += [pad + f"if {var}[{f.name!r}].__class__ is not {f.type.name}:", fail]  # the common case, inline
                     continue
                 value = self.fresh()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from . import ast
 from . import types as T
 from .check.consts import constant_value
 from .conversation import media_type_of
+from .runtime import LONE_SURROGATE
 
 
 @attrs.frozen
@@ -83,17 +83,11 @@ def _parse(text: str, name: str) -> Any:
             raise InputError(None, [InputProblem(name, f"is not valid JSON or YAML: {why} ({where})")]) from None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _lone_surrogates(value: Any, path: str, problems: list[InputProblem]) -> None:
     """Strings (keys too) holding half a surrogate pair, from a JSON `\\ud800` escape without its
     other half: not Unicode text, so no request body or tokenizer can carry them."""
     if isinstance(value, str):
-        found = None if value.isascii() else _SURROGATE.search(value)
-        if found:
-            problems.append(InputProblem(path or "inputs", f"holds U+{ord(found.group()):04X}, half of a surrogate "
-                                                           f"pair, at character {found.start()}: not Unicode text"))
+        _check_text(value, path or "inputs", problems)
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
@@ -102,6 +96,13 @@ def _lone_surrogates(value: Any, path: str, problems: list[InputProblem]) -> Non
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _lone_surrogates(item, f"{path}[{i}]", problems)
+
+
+def _check_text(value: str, path: str, problems: list[InputProblem]) -> None:
+    found = None if value.isascii() else LONE_SURROGATE.search(value)
+    if found:
+        problems.append(InputProblem(path, f"holds U+{ord(found.group()):04X}, half of a surrogate pair, at "
+                                           f"character {found.start()}: not Unicode text"))
 
 
 def _inline_files(value: Any, base: Path) -> Any:
@@ -175,6 +176,8 @@ def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> No
         ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
               "int": isinstance(value, int) and not isinstance(value, bool),
               "float": isinstance(value, (int, float)) and not isinstance(value, bool)}.get(t.name, False)
+        if ok and t.name == "str":
+            _check_text(value, path, problems)
         return None if ok else bad(f"`{t}`")
     if isinstance(t, T.EnumT):
         if value not in t.members:
@@ -230,5 +233,7 @@ def _check_messages(value: Any, path: str, problems: list[InputProblem]) -> None
         content = m.get("content")
         if content is not None and not isinstance(content, (str, list)):
             problems.append(InputProblem(f"{where}.content", "must be a string, a list of parts or null"))
+        if isinstance(content, str):
+            _check_text(content, f"{where}.content", problems)
         if m.get("role") == "tool" and not m.get("tool_call_id"):
             problems.append(InputProblem(f"{where}.tool_call_id", "a tool message needs the id of its call"))

@@ -7,7 +7,12 @@ from the compile cache needs nothing else: see compiler/cache.py.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+#: Half of a UTF-16 surrogate pair: what a JSON `\\ud800` escape without its other half leaves in a
+#: string. Such a string is not Unicode text: no request body or tokenizer can carry it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def text_of(value: Any) -> str:
@@ -116,6 +121,6 @@ def load_source(source: str, extra: dict, name: str):
 
 def load_check(source: str):
     """The `check` function of generated input-check source (compiler/checkgen.py)."""
-    namespace: dict = {}
+    namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search}  # read by the checks of `str` values
     exec(compile(source, "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return namespace["check"]

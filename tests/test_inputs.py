@@ -101,3 +101,27 @@ def test_stdin_bytes_are_read_as_utf8():
     assert read_inputs("-", '{"ticket": "😀"}'.encode()) == {"ticket": "😀"}
     with pytest.raises(InputError, match="stdin: is not UTF-8 text"):
         read_inputs("-", b"\xff")
+
+
+def test_half_a_surrogate_pair_in_a_python_input_is_an_input_error(pf):
+    """Through the Python API too (the generated quick check and the full check): every `str` value,
+    record fields and message contents included; an emoji (a whole pair) is fine."""
+    assert pf.check_inputs(pf.prompt(), {"ticket": "ok 😀"})["ticket"] == "ok 😀"
+    with pytest.raises(InputError) as err:
+        pf.compile("openai-chat", inputs={"ticket": "a\ud800", "shots": [{"ticket": "\udfff", "category": "bug"}],
+                                          "history": [{"role": "user", "content": "x\ud83d"}]})
+    assert {str(p) for p in err.value.problems} == {
+        "ticket: holds U+D800, half of a surrogate pair, at character 1: not Unicode text",
+        "shots[0].ticket: holds U+DFFF, half of a surrogate pair, at character 0: not Unicode text",
+        "history[0].content: holds U+D83D, half of a surrogate pair, at character 1: not Unicode text",
+    }
+
+
+def test_the_generated_quick_check_refuses_half_a_surrogate_pair():
+    """The quick check (compiler/checkgen.py) says no, so the full check runs and lists the problem."""
+    from polyprompt.compiler import types as T
+    from polyprompt.compiler.checkgen import compile_check
+
+    check = compile_check([("t", T.Prim("str"), True), ("tags", T.ListT(T.Prim("str")), False)])
+    assert check({"t": "plain"}) and check({"t": "日本 😀", "tags": ["é"]})
+    assert not check({"t": "a\ud800"}) and not check({"t": "ok", "tags": ["\udc00"]})
