@@ -86,7 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     args = parser.parse_args()
-    pf = polyprompt.load(PROMPT)
+    from polyprompt.program import load as load_file
+
+    pf = load_file(PROMPT)  # the compiler's own path, whatever the compile cache holds from an earlier run
     inputs = [common.CANONICAL, common.TRICKY, *common.make_inputs(300)]
     results = {name: common.compare(pf.compile("openai-chat", inputs=x).body["messages"], common.reference(x))
                for name, x in [("canonical", inputs[0]), ("tricky", inputs[1])]}
@@ -121,7 +123,9 @@ def main() -> None:
               "jinja2_x_fstring": round(figures["jinja2_us"] / f, 2),
               "cold_x_jinja2": round(figures["cold_polyprompt_ms"] / figures["cold_jinja2_ms"], 2)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, OUT)  # written whole or not at all
     print(f"outputs vs reference: {results}")
     print("| measure | µs or ms | × f-string |")
     print("|---|---|---|")
