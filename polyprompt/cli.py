@@ -158,7 +158,11 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
     if output:
         from pathlib import Path
 
-        write_atomic(Path(output), text)
+        try:
+            write_atomic(Path(output), text)
+        except OSError as err:
+            click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
+            sys.exit(1)
     else:
         click.echo(text, nl=False)
     if explain:

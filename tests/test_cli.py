@@ -120,3 +120,12 @@ def test_a_surrogate_pair_escape_is_one_character(tmp_path):
     result = run("compile", str(path), "-t", "openai-chat")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["messages"][0]["content"] == "smile 😀"
+
+
+def test_an_output_file_that_cannot_be_written_is_an_error(tmp_path):
+    prompt = str(EXAMPLES / "commit_message.prompt")
+    inputs = str(EXAMPLES / "commit_message.input.json")
+    result = run("compile", prompt, "-t", "openai-chat", "-i", inputs, "-o", str(tmp_path / "missing" / "x.json"))
+    assert result.returncode == 1 and "internal error" not in result.stderr
+    assert result.stderr.startswith(f"error: cannot write {tmp_path / 'missing' / 'x.json'}: No such file or directory")
+    assert not list(tmp_path.rglob("*"))  # nothing left behind
