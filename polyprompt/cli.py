@@ -259,16 +259,22 @@ def _print_probe(target: str, fmt: str) -> None:
 @click.option("--update", is_flag=True, help="Write the snapshots instead of comparing.")
 def test_cmd(paths, targets, update):
     """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
-    from .testing import collect, default_targets
+    from .compiler.diagnostics import render_all
+    from .testing import cases_of, default_targets, load_all
 
-    cases = collect(paths or ["."])
+    files = load_all(paths or ["."])
+    cases = cases_of(files)
     chosen = list(targets) or default_targets()
-    failed = 0
+    passed = failed = 0
+    with_cases = {case.path for case in cases}
+    for path, pf in files:  # a file whose errors hide its test blocks still fails the run
+        errors = [d for d in pf.diagnostics if d.is_error]
+        if errors and path not in with_cases:
+            click.echo(render_all(errors), err=True)
+            failed += 1
     for case in cases:
         errors = [d for d in case.file.diagnostics if d.is_error]
         if errors:
-            from .compiler.diagnostics import render_all
-
             click.echo(render_all(errors), err=True)
             failed += 1
             continue
@@ -277,8 +283,9 @@ def test_cmd(paths, targets, update):
         for o in result.outcomes:
             if not o.passed:
                 click.echo(f"  {o.target}: {o.message}")
+        passed += result.passed
         failed += not result.passed
-    click.echo(f"{_count(len(cases) - failed, 'test')} passed, {failed} failed", err=True)
+    click.echo(f"{_count(passed, 'test')} passed, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
 
 

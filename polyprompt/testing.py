@@ -21,6 +21,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -130,13 +131,17 @@ class TestCase:
 
 def collect(paths) -> list[TestCase]:
     """Every `test` block in the files and folders given."""
-    cases = []
-    for path in prompt_files(paths):
-        pf = load(path)
-        for decl in pf.analysis.program.entry.tree.decls:
-            if isinstance(decl, ast.TestDecl):
-                cases.append(TestCase(pf, Path(path), decl))
-    return cases
+    return cases_of(load_all(paths))
+
+
+def load_all(paths) -> list[tuple[Path, Any]]:
+    """(path, loaded file) for every `.prompt` file of the files and folders given."""
+    return [(Path(path), load(path)) for path in prompt_files(paths)]
+
+
+def cases_of(files: list[tuple[Path, Any]]) -> list[TestCase]:
+    return [TestCase(pf, path, decl) for path, pf in files
+            for decl in pf.analysis.program.entry.tree.decls if isinstance(decl, ast.TestDecl)]
 
 
 def default_targets() -> list[str]:

@@ -70,3 +70,16 @@ def test_cli_exit_codes(tmp_path):
     out = subprocess.run(cli, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 tests passed, 0 failed" in out.stderr
+
+
+def test_a_file_whose_errors_hide_its_tests_fails_the_run(tmp_path):
+    """A syntax error can leave no `test` block to run: the file is still reported and counted."""
+    write(tmp_path)
+    (tmp_path / "broken.prompt").write_text("prompt p( {\n")
+    cli = [sys.executable, "-m", "polyprompt", "test", str(tmp_path), "-t", "openai-chat", "--update"]
+    subprocess.run(cli, capture_output=True)
+    (tmp_path / "replies" / "crash.json").write_text(json.dumps({"category": "bug", "urgent": True}))
+    out = subprocess.run(cli[:-1], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "broken.prompt:1:11: error[PP101]" in out.stderr
+    assert "2 tests passed, 1 failed" in out.stderr
