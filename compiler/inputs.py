@@ -64,15 +64,23 @@ def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> di
     return _inline_files(data, base)
 
 
+#: How deep inputs may nest: deeper data is refused before anything walks it (Python recurses).
+MAX_DEPTH = 100
+
+
 def _parse(text: str, name: str) -> Any:
-    """JSON, else YAML; the error of the format the text looks like."""
+    """JSON, else YAML (without aliases); the error of the format the text looks like."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InputError(None, [InputProblem(name, f"nests deeper than {MAX_DEPTH} levels")]) from None
     except json.JSONDecodeError as json_error:
         import yaml
 
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader without aliases)
+        except RecursionError:
+            raise InputError(None, [InputProblem(name, f"nests deeper than {MAX_DEPTH} levels")]) from None
         except yaml.YAMLError as yaml_error:
             if text.lstrip().startswith(("{", "[")):
                 where, why = f"line {json_error.lineno} column {json_error.colno}", json_error.msg
@@ -83,19 +91,38 @@ def _parse(text: str, name: str) -> Any:
             raise InputError(None, [InputProblem(name, f"is not valid JSON or YAML: {why} ({where})")]) from None
 
 
-def _lone_surrogates(value: Any, path: str, problems: list[InputProblem]) -> None:
+def _loader():
+    """yaml's SafeLoader refusing aliases: `*a` makes shared or self-containing data (a few lines can
+    stand for billions of values), which plain JSON inputs never need."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(None, None, f"an alias (*{event.anchor}): inputs take no YAML "
+                                                  "aliases", event.start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliases
+
+
+def _lone_surrogates(value: Any, path: str, problems: list[InputProblem], depth: int = 0) -> None:
     """Strings (keys too) holding half a surrogate pair, from a JSON `\\ud800` escape without its
-    other half: not Unicode text, so no request body or tokenizer can carry them."""
-    if isinstance(value, str):
+    other half: not Unicode text, so no request body or tokenizer can carry them. Data nested deeper
+    than MAX_DEPTH is a problem of its own."""
+    if depth > MAX_DEPTH:
+        problems.append(InputProblem(path, f"nests deeper than {MAX_DEPTH} levels"))
+    elif isinstance(value, str):
         _check_text(value, path or "inputs", problems)
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            _lone_surrogates(key, where, problems)
-            _lone_surrogates(item, where, problems)
+            _lone_surrogates(key, where, problems, depth + 1)
+            _lone_surrogates(item, where, problems, depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _lone_surrogates(item, f"{path}[{i}]", problems)
+            _lone_surrogates(item, f"{path}[{i}]", problems, depth + 1)
 
 
 def _check_text(value: str, path: str, problems: list[InputProblem]) -> None:

@@ -81,13 +81,20 @@ def test_history_turns_are_spliced_as_data(pf):
     ("broken.json", b'{"ticket": [1,', "broken.json: is not valid JSON or YAML: Expecting value (line 1 column 15)"),
     ("broken.yaml", b"ticket: [a, b\nn: 1\n", "broken.yaml: is not valid JSON or YAML: expected ',' or ']', but got"),
     ("list.json", b"[1, 2]", "list.json: must be a JSON or YAML object of parameter values"),
+    ("self.yaml", b"ticket: &a [*a]\n", "self.yaml: is not valid JSON or YAML: an alias (*a): inputs take no YAML "
+                                        "aliases (line 1 column 13)"),
+    ("laughs.yaml", b"a: &a [x, x]\nb: &b [*a, *a]\nticket: [*b, *b]\n", "laughs.yaml: is not valid JSON or YAML: "
+                                                                       "an alias (*a): inputs take no YAML aliases"),
+    ("deep.json", b"[" * 5000 + b"]" * 5000, "deep.json: nests deeper than 100 levels"),
+    ("deep2.json", b'{"ticket": ' + b"[" * 150 + b"]" * 150 + b"}", "ticket" + "[0]" * 100 + ": nests deeper than 100"),
     ("half.json", b'{"ticket": "a \\ud800 b", "shots": [{"\\udfff": "x"}], "ok": "\\ud83d\\ude00"}',
      "ticket: holds U+D800, half of a surrogate pair, at character 2: not Unicode text\n"
      "  shots[0].\udfff: holds U+DFFF, half of a surrogate pair, at character 0: not Unicode text"),
 ])
 def test_a_bad_inputs_file_is_one_clear_error(tmp_path, name, content, message):
     """Every way an inputs file can be wrong gives InputError naming the file or the value, never a
-    traceback; a whole surrogate pair (an emoji) is one character and fine."""
+    traceback or a hang (YAML aliases can make self-containing or exponentially large data); a whole
+    surrogate pair (an emoji) is one character and fine."""
     if content is not None:
         (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError) as err:
