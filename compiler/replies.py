@@ -35,6 +35,13 @@ def parse_output(text: str, output: ir.Output, tolerant: bool) -> Any:
     if output.is_text:
         return text
     try:
+        return _parse_json_output(text, output, tolerant)
+    except RecursionError:  # a reply of thousands of nested brackets: Python's parsers recurse
+        raise ReplyError("the reply's JSON nests too deep to read") from None
+
+
+def _parse_json_output(text: str, output: ir.Output, tolerant: bool) -> Any:
+    try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         found = _extract_json(text) if tolerant else None
@@ -58,17 +65,25 @@ def _extract_json(text: str) -> Any | None:
     for m in _FENCE.finditer(text):
         try:
             return json.loads(m.group(1))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
     decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                value, _end = decoder.raw_decode(text, i)
-                return value
-            except json.JSONDecodeError:
-                continue
+    i = 0
+    while (i := _next_opening(text, i)) >= 0:
+        try:
+            value, _end = decoder.raw_decode(text, i)
+            return value
+        except json.JSONDecodeError:
+            i += 1
+        except RecursionError:  # the brackets after this one nest as deep: none of them can start a value
+            i += len(text[i:]) - len(text[i:].lstrip("{[ \t\r\n"))
     return None
+
+
+def _next_opening(text: str, start: int) -> int:
+    """The position of the next `{` or `[` from `start`, or -1."""
+    found = [p for p in (text.find("{", start), text.find("[", start)) if p >= 0]
+    return min(found) if found else -1
 
 
 def _drop_strict_nulls(value: Any, schema: dict) -> Any:

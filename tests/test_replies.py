@@ -76,6 +76,20 @@ def test_fallback_mode_finds_json_in_prose(tmp_path):
         parse_output(text, output, tolerant=False)
 
 
+def test_a_reply_nesting_thousands_of_brackets_is_a_reply_error(pf):
+    """Python's JSON parser recurses: a reply like `[[[[...` is a ReplyError, not a RecursionError,
+    and the prose search skips such a run instead of trying each of its brackets."""
+    from polyprompt.compiler.replies import parse_output
+
+    output = pf.compile("anthropic", ticket="t").request.output
+    for text in ("[" * 100_000, '{"a": ' * 5000 + "1" + "}" * 5000):
+        for tolerant in (False, True):
+            with pytest.raises(ReplyError, match="nests too deep|is not JSON"):
+                parse_output(text, output, tolerant=tolerant)
+    text = "x " + "[" * 50_000 + ' and then {"category": "bug", "urgent": true}'
+    assert parse_output(text, output, tolerant=True) == {"category": "bug", "urgent": True}
+
+
 REPLIES = {
     "openai-compatible": OPENAI_REPLY,
     "mistral": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": [
