@@ -53,8 +53,14 @@ def _parse_json_output(text: str, output: ir.Output, tolerant: bool) -> Any:
         if not isinstance(value, dict) or output.wrapped not in value:
             raise ReplyError(f"the reply should be an object with a `{output.wrapped}` field")
         value = value[output.wrapped]
+    return typed_value(value, output)
+
+
+def typed_value(value: Any, output: ir.Output) -> Any:
+    """A reply's JSON value as a value of the output type (strict mode's nulls for absent fields
+    dropped); ReplyError when it is not one."""
     value = _drop_strict_nulls(value, output.type_schema)
-    _validate(value, output)
+    check_value(value, output)
     return value
 
 
@@ -95,7 +101,8 @@ def _drop_strict_nulls(value: Any, schema: dict) -> Any:
     return {k: _drop_strict_nulls(v, props.get(k, {})) for k, v in value.items() if not (v is None and k not in required)}
 
 
-def _validate(value: Any, output: ir.Output) -> None:
+def check_value(value: Any, output: ir.Output) -> None:
+    """ReplyError unless `value` is a value of the output type (its JSON Schema)."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(output.type_schema)

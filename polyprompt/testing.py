@@ -28,10 +28,12 @@ import attrs
 from . import backends
 from .api import prompt_files, write_atomic
 from .compiler import ast
+from .compiler import types as T
 from .compiler.check.consts import constant_value, is_constant
 from .compiler.diagnostics import render_all
 from .compiler.evaluate import Compiler, FragmentCache
 from .compiler.inputs import InputError
+from .compiler.replies import ReplyError, typed_value
 from .program import CompileError, PromptFile, load
 
 
@@ -108,10 +110,17 @@ class TestCase:
             return []
         if not replies:
             return [Outcome("expect", True, "skipped: no recorded reply")]
-        value = self._reply_value(replies[0])
+        try:
+            value = self._reply_value(replies[0])
+            output = self.file.prompt(self.decl.prompt.name).output
+            if output is not None and not output.is_text:
+                value = typed_value(value, output)
+        except ReplyError as err:
+            return [Outcome("expect", False, f"the recorded reply: {err}")]
         scope = self.file.analysis.scopes[self.file.analysis.program.entry.key]
         compiler = Compiler(scope, self.file.analysis.scopes, FragmentCache())
-        env = {**(value if isinstance(value, dict) else {}), "output": value}
+        fields = dict.fromkeys(output.type.fields) if output is not None and isinstance(output.type, T.RecordT) else {}
+        env = {**fields, **(value if isinstance(value, dict) else {}), "output": value}  # absent fields: null
         out = []
         for e in expects:
             ok = bool(compiler.expr(e.expr, frozenset(env))(env))
@@ -121,11 +130,15 @@ class TestCase:
         return out
 
     def _reply_value(self, reply: ast.Reply):
+        """The recorded reply: a constant, or the JSON file it names (ReplyError when unreadable)."""
         value = constant_value(reply.value)
         if isinstance(value, str) and isinstance(reply.value, ast.Literal):
             path = self.path.parent / value
             if path.suffix == ".json" and path.is_file():
-                return json.loads(path.read_text())
+                try:
+                    return json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+                    raise ReplyError(f"{value} cannot be read as JSON ({err})") from None
         return value
 
 

@@ -83,3 +83,22 @@ def test_a_file_whose_errors_hide_its_tests_fails_the_run(tmp_path):
     assert out.returncode == 1
     assert "broken.prompt:1:11: error[PP101]" in out.stderr
     assert "2 tests passed, 1 failed" in out.stderr
+
+
+def test_a_recorded_reply_is_checked_against_the_output_type(tmp_path):
+    """An `expect` is only evaluated on a reply of the output type: a missing field fails the test
+    (it once made `expect urgent` hold, the bare name read as text), an unreadable file too; a
+    strict-mode null for an absent optional field is fine."""
+    text = PROMPT.replace("type Triage { category: Category, urgent: bool }",
+                          "type Triage { category: Category, urgent: bool, note?: str }")
+    write(tmp_path, text)
+    crash = tmp_path / "replies" / "crash.json"
+    for content, message in [('{"category": "bug"}', "'urgent' is a required property"),
+                             ('{"category": "bug"', "replies/crash.json cannot be read as JSON"),
+                             (b"\xff", "replies/crash.json cannot be read as JSON"),
+                             ("[1, 2]", "is not of type 'object'")]:
+        crash.write_bytes(content if isinstance(content, bytes) else content.encode())
+        result = collect([tmp_path])[1].run([])
+        assert not result.passed and message in result.outcomes[0].message, (content, result.outcomes)
+    crash.write_text('{"category": "bug", "urgent": true, "note": null}')
+    assert collect([tmp_path])[1].run([]).passed
