@@ -280,10 +280,30 @@ def parse(target, reply: dict, output=None, tolerant: bool = False):
     from .compiler.replies import parse_output
 
     backend = backends.get(target)() if isinstance(target, str) else target
-    reply_parts = backend.read_reply(reply)
+    reply_parts = _read_reply(backend, reply)
     if output is None or reply_parts.tool_calls and not reply_parts.text:
         return reply_parts
     return _attrs.evolve(reply_parts, value=parse_output(reply_parts.text, output, tolerant))
+
+
+def _read_reply(backend, reply):
+    """The backend's reading of a reply; ReplyError when the reply is not the shape of that
+    provider's response (a field of the wrong type, a list where an object belongs...)."""
+    from .compiler.replies import ReplyError
+
+    if not isinstance(reply, dict):
+        raise ReplyError(f"a {backend.name} reply is a JSON object, got {type(reply).__name__}")
+    try:
+        parts = backend.read_reply(reply)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as err:
+        if isinstance(err, ReplyError):
+            raise
+        raise ReplyError(f"the reply does not have the shape of a {backend.name} response "
+                         f"({type(err).__name__}: {err})") from None
+    if not isinstance(parts.text, str):
+        raise ReplyError(f"the reply does not have the shape of a {backend.name} response (its text is "
+                         f"{type(parts.text).__name__})")
+    return parts
 
 
 def load(path: str | os.PathLike, root: str | None = None) -> PromptFile:

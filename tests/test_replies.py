@@ -115,3 +115,25 @@ def test_every_target_can_read_replies():
     from polyprompt import backends
 
     assert set(REPLIES) | {"openai-chat", "anthropic", "gemini"} == set(backends.names())
+
+
+MALFORMED = [None, 1, "x", [], {"choices": None}, {"choices": [None]}, {"choices": [{"message": {"content": 5}}]},
+             {"choices": [{"message": {"content": [1, None]}}]}, {"choices": [{"message": {"tool_calls": [{"function": None}]}}]},
+             {"content": [None]}, {"content": [{"type": "tool_use", "input": "x"}]}, {"candidates": [{"content": {"parts": [None]}}]},
+             {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": "x"}}]}}]},
+             {"output": [None]}, {"output": {"message": {"content": [{"toolUse": None}]}}},
+             {"message": {"content": 5}}, {"message": {"tool_calls": [{"function": {"arguments": 5}}]}}]
+
+
+@pytest.mark.parametrize("target", ["openai-chat", "openai-responses", "anthropic", "gemini", "vertex",
+                                    "bedrock-converse", "mistral", "ollama", "openai-compatible"])
+def test_a_reply_of_the_wrong_shape_is_a_reply_error(pf, target):
+    """Whatever a caller passes as a provider's reply, `parse` answers with a Reply or a ReplyError."""
+    compiled = pf.compile(target, ticket="t")
+    with pytest.raises(ReplyError, match=f"a {target} reply is a JSON object, got list"):
+        compiled.parse([])
+    for reply in MALFORMED:
+        try:
+            compiled.parse(reply)
+        except ReplyError:
+            pass
