@@ -9,6 +9,8 @@ reported where it is and does not hide other errors.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 
 import lark
@@ -44,6 +46,26 @@ def parse_source(source: SourceFile, sink: Sink) -> ast.Module:
     look unused or unknown only because of the skip, so the checker does not
     report it (CASCADE_CODES).
     """
+    with _collector_paused():
+        return _parse_source(source, sink)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a file parses. A parse allocates hundreds of
+    thousands of small objects (tokens, trees, AST nodes) that live until it ends, and the
+    collections they set off walked them again and again: 40% of the parse time. Whatever cycle a
+    parse leaves is collected once the collector runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_source(source: SourceFile, sink: Sink) -> ast.Module:
     comments: list[ast.Comment] = []
     skipped: list[Span] = []
     try:
