@@ -233,7 +233,7 @@ def _print_probe(target: str, fmt: str) -> None:
         raise click.UsageError("--probe takes an open-model target: hf:<dir>, hf:<file.gguf> or hf-family:<name>")
     try:
         backend = backends.get(target)()
-    except (backends.UnknownTarget, OSError) as err:
+    except (LookupError, OSError) as err:  # an unknown target, or a folder or file that cannot be one
         raise click.UsageError(str(err)) from None
     table = backend.probe.as_dict()
     caps = attrs.asdict(backend.caps, value_serializer=lambda _i, _a, v: sorted(v) if isinstance(v, frozenset) else v)

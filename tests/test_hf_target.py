@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -221,3 +224,36 @@ def test_a_target_declaration_may_ask_for_the_bulk_tokenizer(tmp_path):
     default = pf.compile("hf-family:qwen3", inputs={"q": "Hi"}).body
     assert bulk["token_ids"] == default["token_ids"] and bulk["prompt"] == default["prompt"]
     assert bulk["token_ids"].count(151645) == 2  # the data's <|im_end|> is text
+
+
+@pytest.mark.parametrize("config, tokenizer, message", [
+    ("{bad json", None, "tokenizer_config.json is not valid JSON (Expecting property name"),
+    ("[1]", None, "tokenizer_config.json is not a JSON object"),
+    ('{"chat_template": "{% for m in messages %}{{ m.content }"}', None, "its chat template does not compile: unexpected '}'"),
+    ('{"chat_template": "{{ undefined_fn() }}"}', None, "cannot render a single user turn"),
+    ('{"chat_template": "{{ messages[0].content }}"}', None, "probing its chat template failed"),
+    ('{"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"}', "not json",
+     "its tokenizer cannot be loaded"),
+])
+def test_a_folder_that_cannot_be_a_target_is_a_clear_error(tmp_path, config, tokenizer, message):
+    """A broken model folder is ModelFolderError (a LookupError, like an unknown target): the CLI
+    prints one line and exits 2, never an internal error."""
+    from polyprompt.backends.hf.target import ModelFolderError
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(config)
+    if tokenizer is not None:
+        (folder / "tokenizer.json").write_text(tokenizer)
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p(q: str) {\n  user "{{ q }}"\n}\n')
+    with pytest.raises(ModelFolderError, match=re.escape(message)):
+        polyprompt.load(path).compile(f"hf:{folder}", inputs={"q": "x"})
+    (tmp_path / "in.json").write_text('{"q": "x"}')
+    compile_args = ["compile", str(path), "-t", f"hf:{folder}", "-i", str(tmp_path / "in.json")]
+    for args in (compile_args, ["targets", "--probe", f"hf:{folder}"]):
+        result = subprocess.run([sys.executable, "-m", "polyprompt", *args], capture_output=True, text=True)
+        if args[0] == "targets" and tokenizer is not None:
+            assert result.returncode == 0  # probing reads no tokenizer
+            continue
+        assert result.returncode == 2 and message in result.stderr and "internal error" not in result.stderr

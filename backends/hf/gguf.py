@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from .target import HFModel, _encoder
+from .target import HFModel, _load_encoder
 from .template import ChatTemplate
 
 __all__ = ["GGUFError", "GGUFModel", "Metadata", "content_digest", "is_gguf_path", "read_metadata"]
@@ -287,7 +287,7 @@ class GGUFModel(HFModel):
             from .assets import gguf_tokenizer_dir
 
             folder = gguf_tokenizer_dir(self.folder, build=False)
-            self._encoder = _encoder(str(folder), self.bulk_tokenizer) if folder is not None else None
+            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
     def lower(self, request, report):

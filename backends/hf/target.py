@@ -40,6 +40,12 @@ FAMILY_TOKENIZERS = {"qwen3": "qwen3", "smollm2": "smollm2", "llama-3": "llama3"
 DEFAULT_DATE = _dt.date(2024, 7, 26)
 
 
+class ModelFolderError(LookupError):
+    """An `hf:` folder or GGUF file that cannot be a target: a config that is not JSON, a chat
+    template that does not compile or that probing cannot read, a tokenizer.json that does not load.
+    The CLI prints it as a usage error (exit 2), as for an unknown target."""
+
+
 class HFModel(Backend):
     """An open model's chat template as a target (configured by `for_target`)."""
 
@@ -67,12 +73,23 @@ class HFModel(Backend):
         return type(f"HFModel[{name}]", (base,), {"name": name, **attrs_})
 
     def __init__(self, options: dict | None = None, caps_overrides: dict | None = None):
+        from jinja2 import TemplateError as JinjaError
+
+        from .probe import ProbeError, probe
+
         options = options or {}
         date = _dt.date.fromisoformat(options["date"]) if "date" in options else DEFAULT_DATE
-        self.template, self.stop, self.bos = self._load_template(date)
-        from .probe import probe
-
-        self.probe = probe(self.template)
+        try:
+            self.template, self.stop, self.bos = self._load_template(date)
+        except JinjaError as err:  # a template of a folder or file: shipped ones compile
+            raise ModelFolderError(f"{self.name}: its chat template does not compile: {err}") from None
+        try:
+            self.probe = probe(self.template)
+        except ProbeError as err:
+            raise ModelFolderError(f"{self.name}: {err}") from None
+        except (ValueError, LookupError, TypeError) as err:  # a render of a shape the probe cannot read
+            raise ModelFolderError(f"{self.name}: probing its chat template failed: it renders the probe "
+                                   f"conversations in a shape polyprompt cannot read ({type(err).__name__}: {err})") from None
         super().__init__(options, caps_overrides)
 
     def own_caps(self) -> Caps:
@@ -145,7 +162,7 @@ class HFModel(Backend):
                 from .assets import tokenizer_dir
 
                 folder = tokenizer_dir(FAMILY_TOKENIZERS[self.profile.name])
-            self._encoder = _encoder(str(folder), self.bulk_tokenizer) if folder is not None else None
+            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
     @property
@@ -201,6 +218,15 @@ def _images(messages, kinds: frozenset) -> list[dict]:
     return images
 
 
+def _load_encoder(folder: Path, bulk: bool):
+    """The folder's tokenizer; ModelFolderError when the tokenizers library cannot load it."""
+    try:
+        return _encoder(str(folder), bulk)
+    except Exception as err:  # noqa: BLE001 (tokenizers raises a bare Exception for a damaged file)
+        raise ModelFolderError(f"{folder}: its tokenizer cannot be loaded ({type(err).__name__}: "
+                               f"{str(err)[:300]})") from None
+
+
 @functools.lru_cache(maxsize=16)
 def _encoder(folder: str, bulk: bool = False):
     """One tokenizer per folder, engine and process: loading one takes up to a second (bulk: three)."""
@@ -243,4 +269,13 @@ def _token(value) -> str | None:
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """A JSON object file of a model folder ({} when absent); ModelFolderError when it is not one."""
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ModelFolderError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise ModelFolderError(f"{path} is not a JSON object")
+    return value
