@@ -61,8 +61,10 @@ class _Gen:
     def check(self, var: str, t: T.Type, depth: int, seen: frozenset) -> list[str]:
         pad = "    " * depth
         fail = pad + "    return False"
-        if isinstance(t, (T.JsonT, T.UnknownT)):
+        if isinstance(t, T.UnknownT):
             return []
+        if isinstance(t, T.JsonT):  # any JSON, but Unicode text and not too deep
+            return [pad + f"if _json_not_text({var}):", fail]
         if isinstance(t, T.OptionalT):
             inner = self.check(var, t.inner, depth + 1, seen)
             return [pad + f"if {var} is not None:"] + inner if inner else []

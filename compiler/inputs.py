@@ -191,7 +191,9 @@ def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> No
     def bad(expected: str) -> None:
         problems.append(InputProblem(path, f"expected {expected}, got {_kind(value)}"))
 
-    if isinstance(t, (T.JsonT, T.UnknownT)):
+    if isinstance(t, T.JsonT):
+        return _lone_surrogates(value, path, problems)  # any JSON, but Unicode text and not too deep
+    if isinstance(t, T.UnknownT):
         return
     if isinstance(t, T.OptionalT):
         if value is not None:

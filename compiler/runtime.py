@@ -119,8 +119,25 @@ def load_source(source: str, extra: dict, name: str):
     return namespace["render"]
 
 
+def json_not_text(value: Any) -> bool:
+    """Does a JSON value hold a string (or key) with half a surrogate pair, or nest deeper than 100?"""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, (dict, list)):
+            if depth > 100:  # compiler/inputs.py MAX_DEPTH
+                return True
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def load_check(source: str):
     """The `check` function of generated input-check source (compiler/checkgen.py)."""
-    namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search}  # read by the checks of `str` values
+    namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search,  # read by the checks of `str` values
+                       "_json_not_text": json_not_text}  # and of `json` values
     exec(compile(source, "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return namespace["check"]

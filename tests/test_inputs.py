@@ -132,3 +132,27 @@ def test_the_generated_quick_check_refuses_half_a_surrogate_pair():
     check = compile_check([("t", T.Prim("str"), True), ("tags", T.ListT(T.Prim("str")), False)])
     assert check({"t": "plain"}) and check({"t": "日本 😀", "tags": ["é"]})
     assert not check({"t": "a\ud800"}) and not check({"t": "ok", "tags": ["\udc00"]})
+
+
+def test_json_values_are_unicode_text_and_not_too_deep(tmp_path):
+    """A `json` parameter takes any JSON, but its strings (and keys) are text and it nests at most
+    100 levels: through the quick check and the full check alike."""
+    from polyprompt.compiler import types as T
+    from polyprompt.compiler.checkgen import compile_check
+
+    check = compile_check([("data", T.JsonT(), True)])
+    deep = "x"
+    for _ in range(150):
+        deep = [deep]
+    assert check({"data": {"a": [1, "é", None, {"k": True}]}}) and check({"data": 3}) and check({"data": None})
+    assert not check({"data": {"a": ["ok", "\ud800"]}}) and not check({"data": {"\udfff": 1}}) and not check({"data": deep})
+    path = tmp_path / "j.prompt"
+    path.write_text('prompt p(data: json) {\n  user "{{ data | json }}"\n}\n')
+    pf = polyprompt.load(path)
+    assert pf.compile("openai-chat", inputs={"data": {"a": [1, "é"]}}).body
+    with pytest.raises(InputError) as err:
+        pf.compile("openai-chat", inputs={"data": {"a": ["ok", "\ud800"]}})
+    assert [str(p) for p in err.value.problems] == [
+        "data.a[1]: holds U+D800, half of a surrogate pair, at character 0: not Unicode text"]
+    with pytest.raises(InputError, match="nests deeper than 100 levels"):
+        pf.compile("openai-chat", inputs={"data": deep})
