@@ -169,6 +169,18 @@ def test_run_without_the_model_is_a_clear_error(prompt_file, monkeypatch, tmp_pa
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize("config, weights", [('{"model_type": "llama"}', b"garbage"), ("{bad", b"")])
+def test_a_folder_with_damaged_weights_is_a_clear_error(tmp_path, config, weights):
+    """Whatever transformers raises for a damaged folder (SafetensorError, a config that is not JSON)
+    comes out as ModelUnavailable naming the folder."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(config)
+    (folder / "model.safetensors").write_bytes(weights)
+    with pytest.raises(run.ModelUnavailable, match="the model does not load"):
+        run.load_model(folder)
+
+
 def test_run_rejects_api_targets(prompt_file):
     from click.testing import CliRunner
 

@@ -306,8 +306,8 @@ def _load_model(folder: str):
         raise ModelUnavailable(f"running a model needs torch and transformers: {err}") from None
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    except (OSError, ValueError) as err:
-        raise ModelUnavailable(f"{folder}: the model does not load: {err}") from None
+    except Exception as err:  # noqa: BLE001 (a damaged folder: OSError, ValueError, KeyError, SafetensorError...)
+        raise ModelUnavailable(f"{folder}: the model does not load ({type(err).__name__}: {err})") from None
     model.eval()
     return model
 
