@@ -16,19 +16,6 @@ from ..compiler.diagnostics import Sink
 
 REGISTRY: dict[str, type["Backend"]] = {}
 
-#: Options a `target NAME "backend" { name: value }` declaration may give; each is read by the
-#: backends named (and ignored by the others).
-TARGET_OPTIONS = {
-    "base_url": "openai-compatible: the server the client sends to (not part of the body)",
-    "store": "openai-responses: whether the provider stores the response",
-    "project": "vertex: the Google Cloud project of the model path",
-    "location": "vertex: the region of the model path (default `global`)",
-    "date": "hf-family and hf: the date a chat template reads as today (default 2024-07-26)",
-    "tokenizer": 'hf-family and hf: the token-id engine, "default" or "bulk" (slower to load, faster for '
-                 'many conversations: docs/model-tokens.md)',
-}
-
-
 def _iso_date(value: Any) -> bool:
     import datetime
 
@@ -39,14 +26,33 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
-#: What each option's value must be: a test and its wording (the checker reports others, PP229).
-TARGET_OPTION_VALUES = {
-    "base_url": (lambda v: isinstance(v, str) and bool(v), "a URL"),
-    "store": (lambda v: isinstance(v, bool), "true or false"),
-    "project": (lambda v: isinstance(v, str) and bool(v), "a project id"),
-    "location": (lambda v: isinstance(v, str) and bool(v), "a region name"),
-    "date": (lambda v: isinstance(v, str) and _iso_date(v), 'a date written "YYYY-MM-DD"'),
-    "tokenizer": (lambda v: v in ("default", "bulk"), '"default" or "bulk"'),
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+@attrs.frozen
+class TargetOption:
+    """An option a `target` declaration may give: what it does, and the values it takes."""
+
+    doc: str
+    accepts: Any  # value -> bool; the checker reports any other value (PP229)
+    wanted: str  # the values it takes, in words
+
+
+#: Options a `target NAME "backend" { name: value }` declaration may give; each is read by the
+#: backends named (and ignored by the others).
+TARGET_OPTIONS = {
+    "base_url": TargetOption("openai-compatible: the server the client sends to (not part of the body)",
+                             _text, "a URL"),
+    "store": TargetOption("openai-responses: whether the provider stores the response",
+                          lambda v: isinstance(v, bool), "true or false"),
+    "project": TargetOption("vertex: the Google Cloud project of the model path", _text, "a project id"),
+    "location": TargetOption("vertex: the region of the model path (default `global`)", _text, "a region name"),
+    "date": TargetOption("hf-family and hf: the date a chat template reads as today (default 2024-07-26)",
+                         lambda v: isinstance(v, str) and _iso_date(v), 'a date written "YYYY-MM-DD"'),
+    "tokenizer": TargetOption('hf-family and hf: the token-id engine, "default" or "bulk" (slower to load, '
+                              'faster for many conversations: docs/model-tokens.md)',
+                              lambda v: v in ("default", "bulk"), '"default" or "bulk"'),
 }
 
 

@@ -60,7 +60,7 @@ def typed_value(value: Any, output: ir.Output) -> Any:
     """A reply's JSON value as a value of the output type (strict mode's nulls for absent fields
     dropped); ReplyError when it is not one."""
     value = _drop_strict_nulls(value, output.type_schema)
-    check_value(value, output)
+    _check_value(value, output)
     return value
 
 
@@ -101,7 +101,7 @@ def _drop_strict_nulls(value: Any, schema: dict) -> Any:
     return {k: _drop_strict_nulls(v, props.get(k, {})) for k, v in value.items() if not (v is None and k not in required)}
 
 
-def check_value(value: Any, output: ir.Output) -> None:
+def _check_value(value: Any, output: ir.Output) -> None:
     """ReplyError unless `value` is a value of the output type (its JSON Schema)."""
     import jsonschema
 

@@ -173,7 +173,7 @@ class Probe:
                     tool_results="tool_message", media=self._media(), media_urls=self._media(),
                     structured_output=None, cache="none",
                     one_system_turn=system == "top_level",  # the template reads the first message only
-                    answer_after_tool_results=bool(self.answer_after_tool_results),
+                    answer_after_tool_results=self.answer_after_tool_results,
                     tool_call_ids="nine_alnum" if self.nine_character_call_ids else "any")
 
     def _media(self) -> frozenset:

@@ -145,7 +145,7 @@ class DeclChecker:
 
     def _TargetDecl(self, decl: ast.TargetDecl) -> None:
         from ... import backends
-        from ...backends.base import CAPS_FIELDS, TARGET_OPTION_VALUES, TARGET_OPTIONS
+        from ...backends.base import CAPS_FIELDS, TARGET_OPTIONS
 
         known = backends.names()
         if decl.backend.startswith("hf-family:"):  # an open model's built-in profile
@@ -167,11 +167,11 @@ class DeclChecker:
                     self.sink.warning("PP242", f"unknown target option `{item.name.name}`: no target reads it",
                                       item.name.span, help=suggest(item.name.name, TARGET_OPTIONS)
                                       or f"options: {', '.join(TARGET_OPTIONS)}")
-                if self._constant(item.value) and item.name.name in TARGET_OPTION_VALUES:
-                    test, want = TARGET_OPTION_VALUES[item.name.name]
+                option = TARGET_OPTIONS.get(item.name.name)
+                if self._constant(item.value) and option is not None:
                     value = constant_value(item.value)
-                    if not test(value):
-                        self.sink.error("PP229", f"target option `{item.name.name}` takes {want}, got "
+                    if not option.accepts(value):
+                        self.sink.error("PP229", f"target option `{item.name.name}` takes {option.wanted}, got "
                                         f"`{json.dumps(value)}`", item.value.span)
 
     def _TestDecl(self, decl: ast.TestDecl) -> None:
