@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from . import ast
 from .check.consts import constant_value, is_constant
+from .evaluate import is_target
 from .runtime import load_source
 
 _SIMPLE = (ast.Message, ast.For, ast.If, ast.ModelStmt, ast.ToolsStmt)
@@ -188,8 +189,12 @@ class _Gen:
             args = "".join(", " + self.expr(a.value) for a in e.args)
             return f"{run}({self.expr(e.value)}{args})"
         if isinstance(e, ast.Compare):
+            if e.op in ("==", "!=") and (is_target(e.left) or is_target(e.right)):
+                target, other = (e.left, e.right) if is_target(e.left) else (e.right, e.left)
+                test = f"_target_is({self.expr(target)}, {self.expr(other)})"
+                return test if e.op == "==" else f"(not {test})"
             left, right = self.expr(e.left), self.expr(e.right)
-            return {"==": f"_eq({left}, {right})", "!=": f"(not _eq({left}, {right}))",
+            return {"==": f"({left} == {right})", "!=": f"({left} != {right})",
                     "in": f"_in({right}, {left})", "not in": f"(not _in({right}, {left}))"}.get(
                 e.op, f"_order({e.op!r}, {left}, {right})")
         if isinstance(e, ast.And):

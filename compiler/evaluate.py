@@ -17,7 +17,8 @@ from . import types as T
 from .check.consts import constant_value, is_constant
 from .check.names import ModuleScope, Symbol, TypeResolver
 from .diagnostics import Sink
-from .runtime import text_of  # noqa: F401 (re-exported)
+from . import runtime
+from .runtime import text_of
 
 Fn = Callable[[dict], Any]
 MISSING = object()
@@ -141,27 +142,12 @@ class Compiler:
         value = self.static(e, locals_)
         if value is not MISSING:
             return lambda env: value
-        obj = self.expr(e.obj, locals_)
-        attr = e.attr.name
-
-        def get(env):
-            base = obj(env)
-            return base.get(attr) if isinstance(base, dict) else None
-
-        return get
+        obj, attr, get = self.expr(e.obj, locals_), e.attr.name, runtime.get
+        return lambda env: get(obj(env), attr)
 
     def _GetItem(self, e: ast.GetItem, locals_):
-        obj, index = self.expr(e.obj, locals_), self.expr(e.index, locals_)
-
-        def item(env):
-            base, key = obj(env), index(env)
-            if isinstance(base, dict):
-                return base.get(key)
-            if isinstance(base, list) and isinstance(key, int) and -len(base) <= key < len(base):
-                return base[key]
-            return None
-
-        return item
+        obj, index, item = self.expr(e.obj, locals_), self.expr(e.index, locals_), runtime.item
+        return lambda env: item(obj(env), index(env))
 
     def _Call(self, e: ast.Call, locals_):
         name = e.func.name if isinstance(e.func, ast.Name) else None
@@ -183,27 +169,21 @@ class Compiler:
         return lambda env: run(value(env), *[a(env) for a in args])
 
     def _Compare(self, e: ast.Compare, locals_):
+        if e.op in ("==", "!=") and (is_target(e.left) or is_target(e.right)):
+            target, other = (e.left, e.right) if is_target(e.left) else (e.right, e.left)
+            t, name, want = self.expr(target, locals_), self.expr(other, locals_), e.op == "=="
+            return lambda env: runtime.target_is(t(env), name(env)) is want
         left, right = self.expr(e.left, locals_), self.expr(e.right, locals_)
-        op = e.op
+        op, contains, order = e.op, runtime.contains, runtime.order
         if op == "==":
-            return lambda env: _eq(left(env), right(env))
+            return lambda env: left(env) == right(env)
         if op == "!=":
-            return lambda env: not _eq(left(env), right(env))
+            return lambda env: left(env) != right(env)
         if op == "in":
-            return lambda env: _contains(right(env), left(env))
+            return lambda env: contains(right(env), left(env))
         if op == "not in":
-            return lambda env: not _contains(right(env), left(env))
-        compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-                   ">=": lambda a, b: a >= b}[op]
-
-        def ordered(env):
-            a, b = left(env), right(env)
-            try:
-                return compare(a, b)
-            except TypeError:  # null against a number: false, as in SQL
-                return False
-
-        return ordered
+            return lambda env: not contains(right(env), left(env))
+        return lambda env: order(op, left(env), right(env))
 
     def _And(self, e: ast.And, locals_):
         items = [self.expr(i, locals_) for i in e.items]
@@ -240,18 +220,9 @@ class Compiler:
         return lambda env: {**defaults, **{k: f(env) for k, f in fns.items()}, target: env.get(target)}
 
 
-def _eq(a, b) -> bool:
-    if isinstance(a, dict) and "name" in a and isinstance(b, str) and set(a) >= {"name", "family", "kind"}:
-        return a["name"] == b or a["family"] == b  # `target == "anthropic"`
-    return a == b
-
-
-def _contains(container, item) -> bool:
-    if container is None:
-        return False
-    if isinstance(container, str):
-        return isinstance(item, str) and item in container
-    return item in container
+def is_target(e: ast.Expr) -> bool:
+    """Is this the `target` record (compared with a name: `target == "anthropic"`)?"""
+    return isinstance(e, ast.Name) and e.name == "target"
 
 
 class FragmentCache:

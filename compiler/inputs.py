@@ -123,6 +123,8 @@ def _lone_surrogates(value: Any, path: str, problems: list[InputProblem], depth:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _lone_surrogates(item, f"{path}[{i}]", problems, depth + 1)
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        problems.append(InputProblem(path or "inputs", f"is not a JSON value (a {type(value).__name__})"))
 
 
 def _check_text(value: str, path: str, problems: list[InputProblem]) -> None:
@@ -161,7 +163,7 @@ def validate(prompt: ast.PromptDecl, resolve, inputs: dict[str, Any]) -> dict[st
         t = resolve(param.type)
         if name in inputs:
             _check(inputs[name], t, name, problems)
-            values[name] = inputs[name]
+            values[name] = plain(inputs[name])
         elif param.default is not None:
             values[name] = constant_value(param.default)
         elif param.optional or isinstance(t, T.OptionalT):
@@ -171,6 +173,23 @@ def validate(prompt: ast.PromptDecl, resolve, inputs: dict[str, Any]) -> dict[st
     if problems:
         raise InputError(prompt.name.name, problems)
     return values
+
+
+def plain(value: Any) -> Any:
+    """A checked value as plain JSON data, copied: dict subclasses (OrderedDict...) become dicts, tuples
+    lists, str/int/float subclasses their base type. Renders see only these exact types, and a body
+    never shares a mutable part with the caller's inputs."""
+    kind = value.__class__
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    for base in (bool, str, int, float):
+        if isinstance(value, base):
+            return base(value)
+    return value
 
 
 def _kind(value: Any) -> str:
@@ -219,7 +238,7 @@ def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> No
     if isinstance(t, T.MediaT):
         return None if isinstance(value, str) and value else bad(f"a URL or data: URI ({t.kind})")
     if isinstance(t, T.ListT):
-        if not isinstance(value, list):
+        if not isinstance(value, (list, tuple)):
             return bad(f"a list (`{t}`)")
         for i, item in enumerate(value):
             _check(item, t.item, f"{path}[{i}]", problems)

@@ -71,14 +71,27 @@ FILTERS = {
 }
 
 
+def copy_json(value: Any) -> Any:
+    """A copy of a JSON tree's dicts and lists (scalars are immutable): every body a compile returns
+    is its own, whatever the caller then changes in it."""
+    kind = value.__class__
+    if kind is dict:
+        return {k: copy_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [copy_json(v) for v in value]
+    return value
+
+
 # ---------------------------------------------------------------- helpers of generated code
 
 
 def get(obj, key):
+    """`obj.key`: a field of a record (inputs are plain dicts: see compiler/inputs.py `plain`), else null."""
     return obj.get(key) if obj.__class__ is dict else None
 
 
 def item(obj, key):
+    """`obj[key]`: a field, a list item (negative from the end), else null."""
     if obj.__class__ is dict:
         return obj.get(key)
     if obj.__class__ is list and key.__class__ is int and -len(obj) <= key < len(obj):
@@ -86,13 +99,14 @@ def item(obj, key):
     return None
 
 
-def eq(a, b) -> bool:
-    if a.__class__ is dict and b.__class__ is str and "family" in a:
-        return a.get("name") == b or a.get("family") == b  # `target == "anthropic"`
-    return a == b
+def target_is(target, name) -> bool:
+    """`target == "x"`: the target named x or of family x. Only the `target` name compares this way
+    (decided when the prompt is compiled), so data shaped like a target record is just data."""
+    return name.__class__ is str and (target["name"] == name or target["family"] == name)
 
 
 def order(op: str, a, b) -> bool:
+    """`a < b` and the like; false when the values do not compare (null against a number)."""
     try:
         return a < b if op == "<" else a <= b if op == "<=" else a > b if op == ">" else a >= b
     except TypeError:  # null against a number: false, as on the general path
@@ -100,6 +114,7 @@ def order(op: str, a, b) -> bool:
 
 
 def contains(container, value) -> bool:
+    """`value in container`: a substring of a string, an item of a list, a key of a record; null holds nothing."""
     if container is None:
         return False
     if container.__class__ is str:
@@ -108,7 +123,7 @@ def contains(container, value) -> bool:
 
 
 #: The names generated code finds in its globals.
-GLOBALS = {"_text": text_of, "_get": get, "_item": item, "_eq": eq, "_in": contains, "_order": order,
+GLOBALS = {"_text": text_of, "_get": get, "_item": item, "_target_is": target_is, "_in": contains, "_order": order,
            "_FILTERS": FILTERS}
 
 
@@ -119,19 +134,27 @@ def load_source(source: str, extra: dict, name: str):
     return namespace["render"]
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
 def json_not_text(value: Any) -> bool:
-    """Does a JSON value hold a string (or key) with half a surrogate pair, or nest deeper than 100?"""
+    """Is a value not plain JSON data the render can take as it is? Half a surrogate pair in a string
+    (or key), nesting deeper than 100, or any type but dict, list, str, int, float, bool and None
+    (exactly: a subclass such as OrderedDict goes to the full check, which copies it as plain data)."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
+        kind = item.__class__
+        if kind is str:
             if not item.isascii() and LONE_SURROGATE.search(item):
                 return True
-        elif isinstance(item, (dict, list)):
+        elif kind is dict or kind is list:
             if depth > 100:  # compiler/inputs.py MAX_DEPTH
                 return True
-            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            children = [*item.keys(), *item.values()] if kind is dict else item
             stack.extend((child, depth + 1) for child in children)
+        elif kind not in _JSON_SCALARS:
+            return True
     return False
 
 

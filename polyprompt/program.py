@@ -20,6 +20,7 @@ from .compiler import ast, inputs as inputs_mod
 from .compiler.check.names import TypeResolver
 from .compiler.diagnostics import Diagnostic, Sink, render_all
 from .compiler.render import CompiledPrompt, TargetInfo, compile_prompt
+from .compiler.runtime import copy_json
 
 
 class CompileError(Exception):
@@ -157,7 +158,7 @@ class PromptFile:
         if not cache.enabled() or source is None or check is None:
             return
         record = {"prompt": compiled.name, "render": source, "check": check, "defaults": quick.defaults,
-                  "body": {**fast.template.body, "messages": None}, "target_value": info.value,
+                  "body": {**fast.body, "messages": None}, "target_value": info.value,
                   "report": bool(fast.template.report), "lowering": bool(fast.lowering)}
         try:
             json.dumps(record)
@@ -173,7 +174,7 @@ class PromptFile:
         lowered = backend.lower(request, report)
         if report.has_errors:  # what the target cannot express is never emitted
             _raise_errors(report.sorted(), strict=False)
-        body = backend.emit(lowered, report)
+        body = copy_json(backend.emit(lowered, report))  # emitters may share the IR's schemas and values
         notes = tuple(report.sorted())
         _raise_errors(notes, strict)
         return Compiled(target=info.name, prompt=compiled.name, body=body, report=notes, request=lowered,
@@ -237,6 +238,7 @@ class FastPath:
 
     def __init__(self, render, template: Compiled, compiled: CompiledPrompt):
         self.render, self.template, self.compiled = render, template, compiled
+        self.body = copy_json(template.body)  # the first body went to the caller, who may change it
         self.lowering = [d for d in template.report if d.code.startswith("PP4")]  # what --strict refuses
 
     @classmethod
@@ -261,7 +263,7 @@ class FastPath:
             return None  # a turn came out empty: the general path drops and reports it
         if strict and self.lowering:
             raise CompileError(self.lowering)
-        body = {k: (messages if k == "messages" else v) for k, v in self.template.body.items()}
+        body = {k: (messages if k == "messages" else copy_json(v)) for k, v in self.body.items()}
         t, compiled = self.template, self.compiled
         return Compiled(target=t.target, prompt=t.prompt, body=body, report=t.report, backend=t.backend,
                         lazy=lambda: t.backend.lower(compiled.render(values, info), Sink()))

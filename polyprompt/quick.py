@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .compiler import cache
+from .compiler.runtime import copy_json
 
 
 class QuickFile:
@@ -66,8 +67,7 @@ class _Hit:
         messages = self.render({**self.defaults, **values} if self.defaults else values, self.target)
         if messages is None:
             return None
-        body = self.body.copy()  # keeps the key order; "messages" was stored as a placeholder
-        body["messages"] = messages
+        body = {k: (messages if k == "messages" else copy_json(v)) for k, v in self.body.items()}
         return CachedCompiled(target, self.record["prompt"], body, self.record["report"],
                               lambda: file._file().compile(target, prompt=prompt, inputs=values, strict=strict))
 
