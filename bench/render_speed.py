@@ -11,8 +11,11 @@ reference exactly on the canonical, 300 varied and the tricky inputs.
 Measured:
 - `render`: the generated renderer alone (inputs already checked);
 - `compile`: `PromptFile.compile("openai-chat", ...)`: input check, render, the
-  full request body and the lowering report; `compile_cached`: the same from a
-  second `polyprompt.load`, served by the compile cache;
+  full request body and the lowering report (made by the generated renderer);
+  `compile_cached`: the same from a second `polyprompt.load`, served by the
+  compile cache; `compile_passes`: the same body through the general path
+  (closures to the IR, the passes, the emitter), as every prompt the generated
+  renderer does not take, and every target but openai-chat/openai-compatible;
 - cold: a fresh process that imports polyprompt, loads the file, compiles once,
   beside one that imports Jinja2 and renders once.
 Targets (issue 4): warm render <= 3x the f-string; cold <= 0.5x the fastest
@@ -86,18 +89,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     args = parser.parse_args()
-    from polyprompt.program import load as load_file
+    from polyprompt.session import load as load_file
+    from polyprompt.session.targets import info as target_info
 
-    pf = load_file(PROMPT)  # the compiler's own path, whatever the compile cache holds from an earlier run
+    pf = load_file(PROMPT)
+    pf.analysis  # loaded: the compiler's own path, whatever the compile cache holds from an earlier run
     inputs = [common.CANONICAL, common.TRICKY, *common.make_inputs(300)]
     results = {name: common.compare(pf.compile("openai-chat", inputs=x).body["messages"], common.reference(x))
                for name, x in [("canonical", inputs[0]), ("tricky", inputs[1])]}
     varied = {common.compare(pf.compile("openai-chat", inputs=x).body["messages"], common.reference(x))
               for x in inputs[2:]}
     results["varied"] = varied.pop() if len(varied) == 1 else "different"
-    fast = pf._fast[("bench", "openai-chat")]
-    target = {"name": "openai-chat", "family": "openai", "kind": "api"}
+    fast = pf._generated[("bench", "openai-chat")]
     canon = common.CANONICAL
+    assert pf.compile("openai-chat", inputs=canon).made_by == "generated"
+    backend = pf.backend("openai-chat")
+    info = target_info("openai-chat", backend)
+    target = {"name": "openai-chat", "family": "openai", "kind": "api"}
     values = pf._values(pf.prompt(), canon)
     jinja = jinja_renderer()
     assert jinja(canon, common.STRICT_SENTENCE) == common.reference(canon)
@@ -106,9 +114,13 @@ def main() -> None:
         "jinja2_us": per_call(lambda: jinja(canon, common.STRICT_SENTENCE), args.n),
         "polyprompt_render_us": per_call(lambda: fast.render(values, target), args.n),
         "polyprompt_compile_us": per_call(lambda: pf.compile("openai-chat", inputs=canon), args.n),
+        "polyprompt_compile_passes_us": per_call(
+            lambda: pf._through_passes(pf.prompt(), backend, pf._values(pf.prompt(), canon), info, False), args.n // 10),
     }
-    cached = polyprompt.load(PROMPT)  # a second load: served by the compile cache (compiler/cache.py)
-    assert type(cached.compile("openai-chat", inputs=canon)).__name__ == "CachedCompiled"
+    assert pf._through_passes(pf.prompt(), backend, values, info, False).body == pf.compile(
+        "openai-chat", inputs=canon).body
+    cached = polyprompt.load(PROMPT)  # a second load: served by the compile cache (session/cache.py)
+    assert cached.compile("openai-chat", inputs=canon).made_by == "cache"
     figures["polyprompt_compile_cached_us"] = per_call(lambda: cached.compile("openai-chat", inputs=canon), args.n)
     load = (f"import polyprompt; pf = polyprompt.load({str(PROMPT)!r}); import sys; sys.path.insert(0, {str(PEERS)!r}); "
             "import common; pf.compile('openai-chat', inputs=common.CANONICAL)")
@@ -120,6 +132,7 @@ def main() -> None:
     report = {**{k: round(v, 2) for k, v in figures.items()}, "outputs": results,
               "render_x_fstring": round(figures["polyprompt_render_us"] / f, 2),
               "compile_x_fstring": round(figures["polyprompt_compile_us"] / f, 2),
+              "compile_passes_x_fstring": round(figures["polyprompt_compile_passes_us"] / f, 2),
               "jinja2_x_fstring": round(figures["jinja2_us"] / f, 2),
               "cold_x_jinja2": round(figures["cold_polyprompt_ms"] / figures["cold_jinja2_ms"], 2)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +143,7 @@ def main() -> None:
     print("| measure | µs or ms | × f-string |")
     print("|---|---|---|")
     for key in ("fstring_us", "jinja2_us", "polyprompt_render_us", "polyprompt_compile_us",
-                "polyprompt_compile_cached_us"):
+                "polyprompt_compile_cached_us", "polyprompt_compile_passes_us"):
         print(f"| warm {key[:-3]} | {figures[key]:.2f} µs | {figures[key] / f:.1f}× |")
     for key in ("cold_fstring_ms", "cold_jinja2_ms", "cold_polyprompt_ms"):
         print(f"| cold {key[5:-3]} (whole process) | {figures[key]:.0f} ms | |")

@@ -38,7 +38,7 @@ def compile_check(params: list[tuple[str, T.Type, bool]]):
     lines.append("    return True")
     source = "\n".join([f"{k} = {v!r}" for k, v in gen.globals.items()] + lines)
     check = load_check(source)
-    check.source = source  # constants are literals: compiler/cache.py may store it
+    check.source = source  # constants are literals: session/cache.py may store it
     return check
 
 

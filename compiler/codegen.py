@@ -50,7 +50,7 @@ def compile_messages(decl: ast.PromptDecl, static: Callable[[ast.Expr], Any]) ->
         return None
     source = "\n".join(gen.header + lines)
     render = load_source(source, gen.globals, decl.name.name)
-    render.source = source if gen.cacheable else None  # what compiler/cache.py may store
+    render.source = source if gen.cacheable else None  # what session/cache.py may store
     return render
 
 

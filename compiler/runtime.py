@@ -2,7 +2,7 @@
 helpers of generated code.
 
 Kept free of the compiler's types (and of attrs) so that a renderer loaded
-from the compile cache needs nothing else: see compiler/cache.py.
+from the compile cache needs nothing else: see session/cache.py.
 """
 from __future__ import annotations
 
@@ -114,12 +114,16 @@ def order(op: str, a, b) -> bool:
 
 
 def contains(container, value) -> bool:
-    """`value in container`: a substring of a string, an item of a list, a key of a record; null holds nothing."""
-    if container is None:
-        return False
-    if container.__class__ is str:
+    """`value in container`: a substring of a string, an item of a list, a key of a record; any
+    other value (null, a number, a boolean: a `json` input can be anything) holds nothing."""
+    kind = container.__class__
+    if kind is str:
         return value.__class__ is str and value in container
-    return value in container
+    if kind is list:
+        return value in container
+    if kind is dict:
+        return value.__class__ is str and value in container
+    return False
 
 
 #: The names generated code finds in its globals.

@@ -15,10 +15,13 @@ _API = {
     "check_text": "polyprompt.api",
     "format_text": "polyprompt.api",
     "format_file": "polyprompt.api",
-    "load": "polyprompt.quick",
-    "parse": "polyprompt.program",
-    "CompileError": "polyprompt.program",
+    "load": "polyprompt.session",
+    "parse": "polyprompt.session.compiled",
+    "CompileError": "polyprompt.session",
 }
+
+#: facade names that differ from the name in their module
+_RENAMED = {"parse": "parse_reply"}
 
 __all__ = sorted(_API) + ["__version__"]
 
@@ -29,4 +32,4 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'polyprompt' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _RENAMED.get(name, name))

@@ -17,43 +17,11 @@ import attrs
 from .compiler import ast
 from .compiler.check import check_program
 from .compiler.diagnostics import Diagnostic, Sink
-from .compiler.loader import Program, load, read_source
+from .compiler.loader import Program, read_source
+from .compiler.files import write_atomic  # noqa: F401 (part of the facade)
+from .session.analysis import Analysis, analyze, prompt_files  # noqa: F401 (part of the facade)
 from .compiler.parse import parse_source
 from .compiler.span import SourceFile
-
-
-def prompt_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The `.prompt` files named, with folders searched recursively."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*.prompt") if q.is_file()))
-        else:
-            out.append(p)
-    return out
-
-
-@attrs.frozen
-class Analysis:
-    """A checked program: its modules, their scopes (symbols and types) and
-    the diagnostics. The later stages compile from this."""
-
-    program: Program
-    scopes: dict
-    diagnostics: tuple[Diagnostic, ...]
-
-    def types(self) -> dict[str, object]:
-        """The declared record, enum and alias types of the entry file, by name."""
-        scope = self.scopes[self.program.entry.key]
-        return {name: sym.type for name, sym in scope.own.items() if sym.kind in ("record", "enum", "alias")}
-
-
-def analyze(path: str | os.PathLike, root: str | None = None) -> Analysis:
-    """Load one file with its imports and run every check."""
-    sink = Sink()
-    program = load(path, sink, root=root)
-    scopes = check_program(program, sink)
-    return Analysis(program, scopes, tuple(sink.sorted()))
 
 
 def check_file(path: str | os.PathLike, root: str | None = None) -> tuple[Program, list[Diagnostic]]:
@@ -129,18 +97,3 @@ def format_file(path: str | os.PathLike, write: bool = False) -> FormatResult:
     if write and result.changed:
         write_atomic(Path(path), result.formatted)
     return result
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -95,7 +95,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 
 def _load_or_exit(path: str):
     from .compiler.diagnostics import render_all
-    from .program import load
+    from .session import load
 
     pf = load(path)
     errors = [d for d in pf.diagnostics if d.is_error]
@@ -121,7 +121,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
     from . import backends
     from .compiler.diagnostics import render_all
     from .compiler.inputs import InputError
-    from .program import CompileError
+    from .session import CompileError
 
     try:
         return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict)
@@ -260,7 +260,7 @@ def _print_probe(target: str, fmt: str) -> None:
 def test_cmd(paths, targets, update):
     """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
     from .compiler.diagnostics import render_all
-    from .testing import cases_of, default_targets, load_all
+    from .session.prompt_tests import cases_of, default_targets, load_all
 
     files = load_all(paths or ["."])
     cases = cases_of(files)

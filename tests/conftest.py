@@ -17,7 +17,7 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="session")
 def _compile_cache_in_a_temporary_folder(tmp_path_factory):
-    """The compile cache (compiler/cache.py) of a test run lives and dies with it."""
+    """The compile cache (session/cache.py) of a test run lives and dies with it."""
     old = os.environ.get("POLYPROMPT_CACHE_DIR")
     os.environ["POLYPROMPT_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
     yield

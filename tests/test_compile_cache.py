@@ -10,7 +10,6 @@ import pytest
 
 import polyprompt
 from polyprompt.compiler.inputs import InputError
-from polyprompt.quick import CachedCompiled
 
 PROMPT = '''
 import "./style.prompt" { Tone }
@@ -42,21 +41,21 @@ def fresh(project, **inputs):
 
 def test_a_second_load_is_served_from_the_cache(project):
     first = fresh(project, name="Ada", items=["a", "b"], formal=True)
-    assert not isinstance(first, CachedCompiled)
+    assert first.made_by == "passes"
     second = fresh(project, name="Ada", items=["a", "b"], formal=True)
-    assert isinstance(second, CachedCompiled)
+    assert second.made_by == "cache"
     assert second.body == first.body
     assert second.report == first.report and [d.code for d in second.report] == ["PP403"]
     assert second.request.messages == first.request.messages  # the IR, from a full compile on demand
     other = fresh(project, name="Bo")
-    assert isinstance(other, CachedCompiled) and other.body["messages"][-1] == {"role": "user", "content": "Hello Bo"}
+    assert other.made_by == "cache" and other.body["messages"][-1] == {"role": "user", "content": "Hello Bo"}
 
 
 def test_changed_sources_are_compiled_again(project):
     fresh(project, name="Ada")
     (project / "style.prompt").write_text("// the tones\nenum Tone { brief, kind }\n")
     again = fresh(project, name="Ada")
-    assert not isinstance(again, CachedCompiled) and again.body["messages"][0]["content"] == "Be brief."
+    assert again.made_by != "cache" and again.body["messages"][0]["content"] == "Be brief."
     (project / "p.prompt").write_text(PROMPT.replace("Hello", "Hi"))
     assert fresh(project, name="Ada").body["messages"][-1]["content"] == "Hi Ada"
 
@@ -72,7 +71,7 @@ def test_bad_inputs_and_strict_take_the_full_path(project):
 def test_off_switch_and_a_corrupt_cache(project, monkeypatch):
     fresh(project, name="Ada")
     monkeypatch.setenv("POLYPROMPT_CACHE", "0")
-    assert not isinstance(fresh(project, name="Ada"), CachedCompiled)
+    assert fresh(project, name="Ada").made_by != "cache"
     monkeypatch.setenv("POLYPROMPT_CACHE", "1")
     for f in (project / "cache").glob("*.json"):
         f.write_text("{not json")
@@ -82,7 +81,7 @@ def test_off_switch_and_a_corrupt_cache(project, monkeypatch):
 def test_a_hit_imports_neither_the_parser_nor_attrs(project):
     fresh(project, name="Ada")
     code = ("import sys, json, polyprompt; r = polyprompt.load(sys.argv[1]).compile('openai-chat', name='Ada'); "
-            "print(json.dumps([type(r).__name__, [m for m in ('lark', 'attrs', 'jinja2') if m in sys.modules]]))")
+            "print(json.dumps([r.made_by, [m for m in ('lark', 'attrs', 'jinja2') if m in sys.modules]]))")
     out = subprocess.run([sys.executable, "-c", code, str(project / "p.prompt")], capture_output=True, text=True,
                          env={**os.environ, "POLYPROMPT_CACHE_DIR": str(project / "cache")}, check=True)
-    assert json.loads(out.stdout) == ["CachedCompiled", []]
+    assert json.loads(out.stdout) == ["cache", []]

@@ -10,7 +10,8 @@ import pytest
 
 import polyprompt
 from polyprompt.compiler.inputs import InputError
-from polyprompt.program import FastPath
+from polyprompt.session.generated import GeneratedPath
+from polyprompt.session.targets import info as target_info
 
 from helpers import EXAMPLES, REPO, SHARED
 from test_golden import EXAMPLE_FILES
@@ -23,8 +24,7 @@ import common  # noqa: E402  (the peers' inputs and reference renderer)
 def general(pf, target, inputs):
     compiled = pf.prompt()
     values = pf.check_inputs(compiled, inputs)
-    info = pf._targets.get(target) or polyprompt.program.TargetInfo(name=target, family=pf.backend(target).family)
-    return pf._general(compiled, pf.backend(target), values, info, False)
+    return pf._through_passes(compiled, pf.backend(target), values, target_info(target, pf.backend(target)), False)
 
 
 @pytest.mark.parametrize("target", ["openai-chat", "openai-compatible"])
@@ -44,7 +44,7 @@ def test_examples_are_the_same_either_way(path, target):
 def test_the_bench_prompt_takes_the_fast_path_and_matches_the_reference():
     pf = polyprompt.load(BENCH)
     pf.compile("openai-chat", inputs=common.CANONICAL)
-    assert isinstance(pf._fast[("bench", "openai-chat")], FastPath)
+    assert isinstance(pf._generated[("bench", "openai-chat")], GeneratedPath)
     for inputs in [common.CANONICAL, common.TRICKY, *common.make_inputs(200)]:
         result = pf.compile("openai-chat", inputs=inputs)
         assert result.body["messages"] == common.reference(inputs)
@@ -87,7 +87,7 @@ def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
     compiled = pf.prompt()
     good = json.loads(path.with_suffix(".input.json").read_text())
     pf._values(compiled, good)
-    check = pf._quick[compiled.name]
+    check = pf._checks[compiled.name]
     rng = random.Random(path.name)
     for _ in range(150):
         candidate = mutate(copy.deepcopy(good), rng)

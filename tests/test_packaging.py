@@ -11,12 +11,16 @@ import pytest
 
 from helpers import REPO
 
-MAPPED = {"polyprompt": "polyprompt", "polyprompt.grammar": "grammar", "polyprompt.compiler": "compiler",
-          "polyprompt.backends": "backends", "polyprompt.stdlib": "stdlib"}
+#: the design card's fixed layout; each new part (session, ...) is a top-level folder mapped the same way
+FIXED = {"polyprompt": "polyprompt", "polyprompt.grammar": "grammar", "polyprompt.compiler": "compiler",
+         "polyprompt.backends": "backends", "polyprompt.stdlib": "stdlib"}
 
 
 def pyproject() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+MAPPED = pyproject()["tool"]["setuptools"]["package-dir"]
 
 
 def test_every_subpackage_is_listed():
@@ -29,14 +33,18 @@ def test_every_subpackage_is_listed():
     assert set(pyproject()["tool"]["setuptools"]["packages"]) == found
 
 
-def test_package_dirs_map_the_fixed_layout():
-    assert pyproject()["tool"]["setuptools"]["package-dir"] == MAPPED
+def test_package_dirs_map_the_fixed_layout_and_every_part():
+    """The fixed folders, and every other top-level folder with an `__init__.py`, each as
+    `polyprompt.<folder>`."""
+    parts = {f"polyprompt.{p.parent.name}": p.parent.name for p in REPO.glob("*/__init__.py")
+             if p.parent.name not in ("polyprompt", "tests", "bench", "examples", "docs")}
+    assert MAPPED == {**FIXED, **parts}
 
 
 def test_no_generic_top_level_modules(tmp_path):
     """Seen from outside the tree, the installed package adds no `compiler` or `backends`."""
     code = ("import importlib.util as u; import polyprompt.compiler; "
-            "print([n for n in ('compiler', 'backends', 'grammar', 'stdlib') if u.find_spec(n)])")
+            "print([n for n in %r if u.find_spec(n)])" % [f for f in MAPPED.values() if f != "polyprompt"])
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

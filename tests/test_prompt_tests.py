@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from polyprompt.testing import collect
+from polyprompt.session.prompt_tests import collect
 
 PROMPT = '''
 enum Category { billing, bug }

@@ -7,6 +7,7 @@ span of the source that caused it: the lowering report.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import attrs
@@ -53,6 +54,16 @@ PASSES: tuple[Pass, ...] = (
     map_settings.run,
     place_cache_breakpoints.run,
 )
+
+
+def text_turns_kept(caps, request: ir.Request) -> bool:
+    """Do all the passes leave the messages of every render of a prompt as they are, when those are
+    plain text turns (system, user, assistant; trimmed, none empty) and everything else is as in
+    `request`, a first render of the prompt? Then a renderer may write such turns straight into
+    the body, and the rest of the body and the report are those of `request`'s compile. Each pass
+    answers for itself (`keeps_text_turns` in its module): a new pass must say.
+    """
+    return all(sys.modules[p.__module__].keeps_text_turns(caps, request) for p in PASSES)
 
 
 def run_passes(request: ir.Request, ctx: PassContext, passes=PASSES) -> ir.Request:

@@ -47,3 +47,9 @@ def _media(parts):
             yield p
         elif isinstance(p, ir.ToolResult):
             yield from (c for c in p.content if isinstance(c, ir.Media))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when text turns hold no media."""
+    return True

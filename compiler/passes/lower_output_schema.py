@@ -178,3 +178,9 @@ def _as_instructions(request: ir.Request, ctx) -> ir.Request:
     else:
         messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=request.output.span))
     return attrs.evolve(request, messages=tuple(messages))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when a native schema changes only the output, the same for every render; instructions would add a system turn."""
+    return request.output is None or caps.structured_output is not None

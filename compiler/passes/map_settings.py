@@ -44,3 +44,9 @@ def _adjust(name: str, setting: ir.Setting, caps, ctx, request) -> ir.Setting:
                  f"{ctx.backend.name}", setting.span or request.span)
         return attrs.evolve(setting, value=caps.temperature_max)
     return setting
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when settings come from the `model` statement: the same for every render."""
+    return True

@@ -34,3 +34,11 @@ def _trim(parts: tuple) -> tuple:
         if last == len(out) - 1:
             out[last] = attrs.evolve(out[last], text=out[last].text.rstrip())
     return tuple(p for p in out if not (isinstance(p, ir.Text) and not p.text))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when no turn of `request` comes out
+    empty (its PP409 note would hold for that render only): the generated renderer trims each turn
+    itself, and gives up on a render where a turn is left empty."""
+    return all(_trim(m.parts) for m in request.messages)

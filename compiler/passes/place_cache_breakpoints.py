@@ -37,3 +37,9 @@ def run(request, ctx):
             m = attrs.evolve(m, cache=None)
         messages.append(m)
     return attrs.evolve(request, messages=tuple(messages))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when without `cache` statements nothing moves."""
+    return not any(m.cache for m in request.messages) and request.tools_cache is None

@@ -74,3 +74,9 @@ def _late_system_to_user(request: ir.Request, ctx) -> ir.Request:
             m = attrs.evolve(m, role="user")
         out.append(m)
     return attrs.evolve(request, messages=tuple(out))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when system turns stay where they are."""
+    return caps.system == "message" and not caps.one_system_turn

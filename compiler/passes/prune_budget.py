@@ -45,3 +45,9 @@ def run(request: ir.Request, ctx) -> ir.Request:
         ctx.note("PP408", f"{messages[i].role} turn of priority {messages[i].priority} dropped: the prompt "
                  f"was over its budget of {request.budget} tokens", messages[i].span or request.span)
     return attrs.evolve(request, messages=tuple(m for i, m in enumerate(messages) if i not in dropped))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when without a budget nothing is dropped."""
+    return request.budget is None

@@ -77,3 +77,9 @@ def _answer_tool_results(request: ir.Request, ctx) -> ir.Request:
             messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
         messages.append(m)
     return attrs.evolve(request, messages=tuple(messages))
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when turns that need not alternate nor start with a user turn stay as they are."""
+    return not (caps.alternation or caps.first_user)

@@ -66,3 +66,9 @@ def _nine_character_ids(request: ir.Request, ctx) -> ir.Request:
 
     messages = tuple(attrs.evolve(m, parts=tuple(renamed(p, m) for p in m.parts)) for m in request.messages)
     return attrs.evolve(request, messages=messages)
+
+
+def keeps_text_turns(caps, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+    rendering like `request` (see `passes.text_turns_kept`)? Yes when text turns hold no tool calls or results."""
+    return True

@@ -11,7 +11,7 @@ Snapshots live next to the file: `__snapshots__/<file>/<test>.<target>.json`
 (the request body, or the errors when the target cannot express the prompt).
 `polyprompt test --update` writes them; review the diff. From pytest:
 
-    @pytest.mark.parametrize("case", polyprompt.testing.collect(["prompts"]), ids=str)
+    @pytest.mark.parametrize("case", polyprompt.session.prompt_tests.collect(["prompts"]), ids=str)
     def test_prompts(case):
         assert case.run(["openai-chat", "anthropic"]).passed
 """
@@ -25,16 +25,18 @@ from typing import Any
 
 import attrs
 
-from . import backends
-from .api import prompt_files, write_atomic
-from .compiler import ast
-from .compiler import types as T
-from .compiler.check.consts import constant_value, is_constant
-from .compiler.diagnostics import render_all
-from .compiler.evaluate import Compiler, FragmentCache
-from .compiler.inputs import InputError
-from .compiler.replies import ReplyError, typed_value
-from .program import CompileError, PromptFile, load
+from .. import backends
+from ..compiler import ast
+from ..compiler import types as T
+from ..compiler.check.consts import constant_value, is_constant
+from ..compiler.diagnostics import render_all
+from ..compiler.evaluate import Compiler, FragmentCache
+from ..compiler.files import write_atomic
+from ..compiler.inputs import InputError
+from ..compiler.replies import ReplyError, typed_value
+from .analysis import prompt_files
+from .compiled import CompileError
+from .prompt_file import PromptFile, load
 
 
 @attrs.frozen

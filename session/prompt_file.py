@@ -1,0 +1,262 @@
+"""`load`: a `.prompt` file, ready to compile for any target.
+
+    >>> pf = load("examples/ticket_triage.prompt")
+    >>> result = pf.compile("anthropic", inputs={"ticket": "I was charged twice"})
+    >>> result.body            # the request body
+    >>> result.report          # what changed for this target (PP4xx notes), with source spans
+
+A compile is served, in this order, by the compile cache (session/cache.py: no parsing, no
+compiler), by the prompt's generated renderer (session/generated.py), or by a render through the
+passes and the backend's emitter; all three give the same `Compiled`. The file is parsed and
+checked on first need, and each prompt is compiled once.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import cache
+from .compiled import CompileError, Compiled
+
+
+class PromptFile:
+    """A `.prompt` file. `compile` raises CompileError if it has errors."""
+
+    def __init__(self, path: str | os.PathLike, root: str | None = None):
+        self.path, self.root = str(Path(path).resolve()), root
+        self._analysis = None
+        self._compiled: dict[str, Any] = {}  # prompt name ("" for the default) -> CompiledPrompt
+        self._backends: dict[str, Any] = {}
+        self._infos: dict[str, Any] = {}
+        self._checks: dict[str, Any] = {}  # prompt name -> InputCheck
+        self._generated: dict[tuple[str, str], Any] = {}  # (prompt, target) -> GeneratedPath or None
+        self._hits: dict[tuple[str | None, str], Any] = {}  # cache records read
+
+    # ---------------------------------------------------------------- the checked file
+    @property
+    def analysis(self):
+        """The file parsed and checked with its imports (session/analysis.py), on first use."""
+        if self._analysis is None:
+            from .analysis import analyze
+
+            self._analysis = analyze(self.path, self.root)
+        return self._analysis
+
+    @property
+    def diagnostics(self) -> tuple:
+        """Every diagnostic of the file and its imports, sorted."""
+        return self.analysis.diagnostics
+
+    @property
+    def prompts(self) -> list[str]:
+        """The names of the file's prompts, in source order."""
+        return [n for n, s in self.analysis.entry_scope.own.items() if s.kind == "prompt"]
+
+    def prompt(self, name: str | None = None):
+        """The compiled prompt (compiler/render.py), the first one of the file by default."""
+        found = self._compiled.get(name if name is not None else "")
+        if found is not None:
+            return found
+        errors = [d for d in self.diagnostics if d.is_error]
+        if errors:
+            raise CompileError(errors)
+        if name is None:
+            if not self.prompts:
+                raise LookupError(f"{self.analysis.program.entry.source.path} declares no prompt")
+            name = self.prompts[0]
+        if name not in self._compiled:
+            from ..compiler.render import compile_prompt
+
+            sym = self.analysis.entry_scope.own.get(name)
+            if sym is None or sym.kind != "prompt":
+                raise LookupError(f"no prompt `{name}`; prompts: {', '.join(self.prompts) or 'none'}")
+            self._compiled[name] = compile_prompt(sym, self.analysis.scopes)
+            if name == self.prompts[0]:
+                self._compiled[""] = self._compiled[name]  # the default prompt
+        return self._compiled[name]
+
+    def backend(self, target: str):
+        """The backend for a target name: a `target` declaration of the file, or a built-in."""
+        from .targets import resolve
+
+        found = self._backends.get(target)
+        if found is None:
+            found = self._backends[target] = resolve(self.analysis.program.entry.tree, target)
+        return found
+
+    def check_inputs(self, prompt, values: dict) -> dict:
+        """Inputs checked against a compiled prompt's parameters, with defaults; InputError lists
+        every problem."""
+        from ..compiler import inputs
+
+        return inputs.validate(prompt.decl, self._resolve, values)
+
+    # ---------------------------------------------------------------- compiling
+    def compile(self, target: str, prompt: str | None = None, inputs: dict | None = None, strict: bool = False,
+                **kwargs: Any) -> Compiled:
+        """The request body of a prompt for a target, and the lowering report."""
+        values = {**inputs, **kwargs} if kwargs and inputs else (inputs or kwargs)
+        if self._analysis is None and cache.enabled():
+            hit = self._cache_hit(prompt, target)
+            if hit is not None and not (strict and hit.lowering):
+                result = hit.compile(values, lambda: self._compile(target, prompt, values, strict))
+                if result is not None:
+                    return result
+        return self._compile(target, prompt, values, strict)
+
+    def _compile(self, target: str, prompt: str | None, given: dict, strict: bool) -> Compiled:
+        from .generated import GeneratedPath
+        from .targets import info as target_info
+
+        backend = self.backend(target)
+        compiled = self.prompt(prompt)
+        values = self._values(compiled, given)
+        info = self._infos.get(target) or self._infos.setdefault(target, target_info(target, backend))
+        key = (compiled.name, target)
+        generated = self._generated.get(key)
+        if generated is not None:
+            result = generated.compile(values, info.value, strict)
+            if result is not None:
+                return result
+        result = self._through_passes(compiled, backend, values, info, strict)
+        if key not in self._generated:
+            generated = self._generated[key] = GeneratedPath.build(
+                compiled, backend, result, compiled.render(values, info), self._static,
+                full=lambda later: self._through_passes(compiled, backend, later, info, False))
+            if generated is not None:
+                self._store(generated, compiled, info, prompt, target)
+        return result
+
+    def _through_passes(self, compiled, backend, values: dict, info, strict: bool) -> Compiled:
+        """Render to the IR, run the passes, emit."""
+        from ..compiler.diagnostics import Sink
+        from ..compiler.runtime import copy_json
+
+        request = compiled.render(values, info)
+        report = Sink()
+        lowered = backend.lower(request, report)
+        if report.has_errors:  # what the target cannot express is never emitted
+            _raise_errors(report.sorted(), strict=False)
+        body = copy_json(backend.emit(lowered, report))  # emitters may share the IR's schemas and values
+        notes = tuple(report.sorted())
+        _raise_errors(notes, strict)
+        return Compiled(info.name, compiled.name, body, "passes", report=notes, request=lowered, backend=backend)
+
+    def _values(self, compiled, given: dict) -> dict:
+        """Checked inputs with defaults: the quick check for the common case, else the full check."""
+        from .generated import InputCheck
+
+        check = self._checks.get(compiled.name)
+        if check is None:
+            check = self._checks[compiled.name] = InputCheck(compiled.decl, self._resolve)
+        values = check(given)
+        return values if values is not None else self.check_inputs(compiled, given)
+
+    def _resolve(self, texpr):
+        from ..compiler.check.names import TypeResolver
+        from ..compiler.diagnostics import Sink
+
+        return TypeResolver(self.analysis.entry_scope, Sink(), self.analysis.scopes).resolve(texpr)
+
+    def _static(self, expr):
+        """The compile-time value of a name in a prompt of this file (for generated code)."""
+        from ..compiler.codegen import Unsupported
+        from ..compiler.evaluate import MISSING, Compiler, FragmentCache, FragmentRef
+
+        value = Compiler(self.analysis.entry_scope, self.analysis.scopes, FragmentCache()).static(expr, frozenset())
+        if value is MISSING or isinstance(value, FragmentRef):
+            raise Unsupported("name")
+        return value
+
+    # ---------------------------------------------------------------- the compile cache
+    def _cache_hit(self, prompt: str | None, target: str) -> "_CacheHit | None":
+        key = (prompt, target)
+        if key not in self._hits:
+            record = cache.lookup(self.path, _record_key(prompt, target), build_id())
+            self._hits[key] = _CacheHit(record) if record is not None else None
+        return self._hits[key]
+
+    def _store(self, generated, compiled, info, prompt: str | None, target: str) -> None:
+        """Put the generated path in the compile cache, when it can be stored."""
+        import json
+
+        check = self._checks.get(compiled.name)
+        source, check_source = getattr(generated.render, "source", None), getattr(check.check, "source", None)
+        if not cache.enabled() or source is None or check_source is None:
+            return
+        record = {"prompt": compiled.name, "target": info.name, "render": source, "check": check_source,
+                  "defaults": check.defaults, "body": {**generated.body, "messages": None},
+                  "target_value": info.value, "report": bool(generated.first.report),
+                  "lowering": bool(generated.lowering)}
+        try:
+            json.dumps(record)
+        except (TypeError, ValueError):
+            return  # a default or a body part that is not JSON: no cache
+        files = {key: cache.file_digest(key) for key in self.analysis.program.modules}
+        cache.store(self.path, files, _record_key(prompt, target), record, build_id())
+
+
+def _record_key(prompt: str | None, target: str) -> str:
+    return f"{prompt or ''}\0{target}"
+
+
+class _CacheHit:
+    """A generated renderer read back from the compile cache, for one prompt and target."""
+
+    def __init__(self, record: dict):
+        from ..compiler.runtime import load_check, load_source
+
+        self.record = record
+        self.render = load_source(record["render"], {}, record["prompt"])
+        self.check = load_check(record["check"])
+        self.defaults, self.body, self.target = record["defaults"], record["body"], record["target_value"]
+        self.lowering = record["lowering"]
+
+    def compile(self, values: dict, full) -> Compiled | None:
+        """The compile of `values`, or None when they need the full check or the passes."""
+        from ..compiler.runtime import copy_json
+
+        if not self.check(values):
+            return None  # the full check reports the problems
+        messages = self.render({**self.defaults, **values} if self.defaults else values, self.target)
+        if messages is None:
+            return None
+        body = {k: (messages if k == "messages" else copy_json(v)) for k, v in self.body.items()}
+        return Compiled(self.record["target"], self.record["prompt"], body, "cache",
+                        report=None if self.record["report"] else (), full=full)
+
+
+_BUILD: str | None = None
+
+
+def build_id() -> str:
+    """The compiler build: the version and the size and time of every module of the package."""
+    global _BUILD
+    if _BUILD is None:
+        import hashlib
+        import importlib.util
+
+        stamps = []
+        for package in ("polyprompt", "polyprompt.grammar", "polyprompt.compiler", "polyprompt.backends",
+                        "polyprompt.session"):
+            spec = importlib.util.find_spec(package)
+            for root in (spec.submodule_search_locations or ()) if spec else ():
+                for dirpath, _dirs, files in sorted(os.walk(root)):
+                    for name in sorted(files):
+                        if name.endswith((".py", ".lark")):
+                            st = os.stat(os.path.join(dirpath, name))
+                            stamps.append(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}")
+        _BUILD = hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:24]
+    return _BUILD
+
+
+def _raise_errors(notes, strict: bool) -> None:
+    errors = [d for d in notes if d.is_error or (strict and d.code.startswith("PP4"))]
+    if errors:
+        raise CompileError(errors)
+
+
+def load(path: str | os.PathLike, root: str | None = None) -> PromptFile:
+    """A `.prompt` file, checked on first need (with its imports); see `PromptFile`."""
+    return PromptFile(path, root)
