@@ -96,6 +96,9 @@ class Output:
     original: dict | None = None
     #: set when a dialect needs an object at the root: the value travels as {wrapped: value}
     wrapped: str | None = None
+    #: the type written as instructions (`std.output.json_schema`), for targets without native
+    #: structured output; rendered when the prompt is compiled, so no pass runs the front end
+    instructions: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def type_schema(self) -> dict:

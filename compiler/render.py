@@ -114,7 +114,10 @@ def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPromp
     if decl.returns is not None:
         t = TypeResolver(scope, Sink(), scopes).resolve(decl.returns, allow_meta=False)
         if t != T.STR:
-            output = ir.Output(name=decl.name.name, type=t, schema=schema.json_schema(t), span=decl.returns.span)
+            from .stdlib_text import output_instructions
+
+            output = ir.Output(name=decl.name.name, type=t, schema=schema.json_schema(t), span=decl.returns.span,
+                               instructions=output_instructions(t))
     return CompiledPrompt(decl, body, output)
 
 

@@ -139,10 +139,12 @@ def test_schema_as_instructions_comes_from_the_stdlib():
     record = T.RecordT("Answer")
     record.fields["city"] = T.FieldT("city", T.STR, True)
     from polyprompt.compiler.schema import json_schema
+    from polyprompt.compiler.stdlib_text import output_instructions
 
     c = ctx(structured_output=None)
     r = req(msg("system", "Be brief."), msg("user", "Where?"),
-            output=ir.Output(name="a", type=record, schema=json_schema(record)))
+            output=ir.Output(name="a", type=record, schema=json_schema(record),
+                             instructions=output_instructions(record)))
     out = lower_output_schema.run(r, c)
     system = out.messages[0].text
     assert system.startswith("Be brief.\n\nRespond with a single JSON value") and '"city"' in system

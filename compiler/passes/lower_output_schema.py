@@ -166,9 +166,7 @@ def _inline_refs(schema: dict, notes: set[str]) -> dict:
 
 
 def _as_instructions(request: ir.Request, ctx) -> ir.Request:
-    from ..stdlib_text import output_instructions
-
-    text = output_instructions(request.output.type)
+    text = request.output.instructions
     ctx.note("PP406", f"{ctx.backend.name} has no structured output: the schema is written into the system "
              f"text, and the reply is checked against it", request.output.span or request.span)
     messages = list(request.messages)
