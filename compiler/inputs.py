@@ -192,7 +192,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a value is, in words (`a string`, `an object`...), for messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -208,7 +209,7 @@ def _kind(value: Any) -> str:
 
 def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> None:
     def bad(expected: str) -> None:
-        problems.append(InputProblem(path, f"expected {expected}, got {_kind(value)}"))
+        problems.append(InputProblem(path, f"expected {expected}, got {kind_of(value)}"))
 
     if isinstance(t, T.JsonT):
         return _lone_surrogates(value, path, problems)  # any JSON, but Unicode text and not too deep
@@ -269,12 +270,12 @@ ROLES = ("system", "developer", "user", "assistant", "tool")
 
 def _check_messages(value: Any, path: str, problems: list[InputProblem]) -> None:
     if not isinstance(value, list):
-        problems.append(InputProblem(path, f"expected a list of messages, got {_kind(value)}"))
+        problems.append(InputProblem(path, f"expected a list of messages, got {kind_of(value)}"))
         return
     for i, m in enumerate(value):
         where = f"{path}[{i}]"
         if not isinstance(m, dict):
-            problems.append(InputProblem(where, f"expected a message object, got {_kind(m)}"))
+            problems.append(InputProblem(where, f"expected a message object, got {kind_of(m)}"))
             continue
         if m.get("role") not in ROLES:
             problems.append(InputProblem(f"{where}.role", f"must be one of {', '.join(ROLES)}"))

@@ -1,7 +1,8 @@
 """Compile a checked prompt into a renderer: inputs + target -> IR `Request`.
 
-`compile_prompt` turns each statement into a closure once; `CompiledPrompt.render`
-runs them with the inputs. Messages come out in source order; consecutive
+`compile_prompt` compiles the prompt's statements to one generated Python function once
+(compiler/codegen/statements.py); `CompiledPrompt.render` runs it with the inputs, writing to a
+`RenderState`. Messages come out in source order; consecutive
 `tool_call` statements become one assistant turn (parallel calls). A `cache`
 statement marks a breakpoint after the message before it; `priority N { }`
 tags the messages inside it for budget pruning; `target "x" { }` runs only
@@ -19,7 +20,7 @@ from .check.consts import constant_value
 from .check.names import ModuleScope, Symbol, TypeResolver
 from .conversation import from_openai, media
 from .diagnostics import Sink
-from .evaluate import Compiler, FragmentCache, text_of
+from .statics import Statics
 
 
 @attrs.frozen(slots=False)
@@ -49,11 +50,11 @@ class TargetInfo:
         return wanted in (self.name, self.family, self.backend)
 
 
-class _Out:
-    """What the statements of one render write to."""
+class RenderState:
+    """What the statements of one render write to (the generated renderer calls these methods)."""
 
-    def __init__(self, target: TargetInfo):
-        self.target = target
+    def __init__(self, target: TargetInfo, prompt: str):
+        self.target, self.prompt = target, prompt
         self.messages: list[ir.Message] = []
         self.settings: dict[str, ir.Setting] = {}
         self.model: str | None = None
@@ -66,38 +67,88 @@ class _Out:
         self.open_calls: list[tuple[str, str]] = []  # (tool name, id) not yet answered
 
     def add(self, message: ir.Message) -> None:
+        """A turn, tagged with the priority of the `priority N { }` it is in."""
         if self.priority is not None and message.priority is None:
             message = attrs.evolve(message, priority=self.priority)
         self.messages.append(message)
 
-    def call_id(self, tool: str) -> str:
+    def set_model(self, model: str | None, span, settings: dict) -> None:
+        """A `model` statement: the model (when named) and its settings."""
+        if model is not None:
+            self.model, self.model_span = model, span
+        self.settings.update(settings)
+
+    def add_tools(self, tools) -> None:
+        """A `tools` statement: each tool once, in the order first named."""
+        for t in tools:
+            self.tools.setdefault(t.name, t)
+
+    def tool_call(self, tool: str, call_id: str | None, arguments: dict, span) -> None:
+        """A `tool_call`: consecutive calls are one assistant turn (parallel calls)."""
+        cid = call_id if call_id is not None else self._next_id()
+        self.open_calls.append((tool, cid))
+        part = ir.ToolCall(id=cid, name=tool, arguments=arguments, span=span)
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last.role == "assistant" and last.parts and all(
+                isinstance(p, ir.ToolCall) for p in last.parts) and last.source == "prompt":
+            self.messages[-1] = attrs.evolve(last, parts=last.parts + (part,))
+        else:
+            self.add(ir.Message(role="assistant", parts=(part,), span=span))
+
+    def tool_result(self, tool: str, call_id: str | None, parts: tuple, span) -> None:
+        """A `tool_result`: answers the given call, else the oldest open call of that tool."""
+        if call_id is not None:
+            self.open_calls = [c for c in self.open_calls if c[1] != call_id]
+        else:
+            call_id = self._answer(tool)
+        result = ir.ToolResult(id=call_id, name=tool, content=parts, span=span)
+        self.add(ir.Message(role="tool", parts=(result,), span=span))
+
+    def splice(self, history, span) -> None:
+        """A `history` statement: the turns of a `messages` input."""
+        for m in from_openai(history or [], span):
+            self.add(m)
+
+    def media(self, kind: str, value, where, span) -> ir.Media:
+        """A media part from a URL or a `data:` URI; any other value (a `json` input can hold
+        anything) is an InputError naming the expression (`where`, its span)."""
+        if value.__class__ is not str:
+            from .inputs import InputError, InputProblem, kind_of
+
+            raise InputError(self.prompt, [InputProblem(where.text, f"used as {kind}: expected a URL or a data: URI, "
+                                                                      f"got {kind_of(value)}")])
+        return media(kind, value, span)
+
+    def mark_cache(self, ttl: str) -> None:
+        """A `cache` statement: a breakpoint after the message before it (or the tool definitions)."""
+        if self.messages:
+            self.messages[-1] = attrs.evolve(self.messages[-1], cache=ttl)
+        else:
+            self.tools_cache = ttl  # before any message: the tool definitions are the stable prefix
+
+    def _next_id(self) -> str:
         self.calls += 1
         return f"call_{self.calls}"
 
-    def result_id(self, tool: str) -> str:
+    def _answer(self, tool: str) -> str:
         for i, (name, call_id) in enumerate(self.open_calls):
             if name == tool:
                 del self.open_calls[i]
                 return call_id
-        return self.call_id(tool)
-
-
-Stmt = Callable[[dict, _Out], None]
+        return self._next_id()
 
 
 class CompiledPrompt:
-    """A prompt compiled to closures; render it as often as needed."""
+    """A prompt compiled to a generated renderer (compiler/codegen/); render it as often as needed."""
 
-    def __init__(self, decl: ast.PromptDecl, body: list[Stmt], output: ir.Output | None):
-        self.decl, self.body, self.output = decl, body, output
+    def __init__(self, decl: ast.PromptDecl, run: Callable[[dict, RenderState], None], output: ir.Output | None):
+        self.decl, self.run, self.output = decl, run, output
         self.name = decl.name.name
 
     def render(self, inputs: dict[str, Any], target: TargetInfo) -> ir.Request:
         """Render with validated inputs (defaults applied) for one target."""
-        out = _Out(target)
-        env = {**inputs, "target": target.as_value()}
-        for stmt in self.body:
-            stmt(env, out)
+        out = RenderState(target, self.name)
+        self.run(inputs, out)
         return ir.Request(prompt=self.name, target=target.name, model=out.model, messages=tuple(out.messages),
                           tools=tuple(out.tools.values()), output=self.output, settings=out.settings,
                           budget=out.budget, tools_cache=out.tools_cache, span=self.decl.span,
@@ -105,11 +156,12 @@ class CompiledPrompt:
 
 
 def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPrompt:
+    """A checked prompt compiled once: its generated renderer and its output type."""
+    from .codegen import compile_render
+
     scope = scopes[sym.module.key]
-    builder = _StatementCompiler(Compiler(scope, scopes, FragmentCache()), scopes)
     decl: ast.PromptDecl = sym.decl
-    locals_ = frozenset(p.name.name for p in decl.params) | {"target"}
-    body = builder.block(decl.body, locals_)
+    run = compile_render(decl, Statics(scope, scopes), lambda tool: tool_definition(tool, scopes))
     output = None
     if decl.returns is not None:
         t = TypeResolver(scope, Sink(), scopes).resolve(decl.returns, allow_meta=False)
@@ -118,7 +170,7 @@ def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPromp
 
             output = ir.Output(name=decl.name.name, type=t, schema=schema.json_schema(t), span=decl.returns.span,
                                instructions=output_instructions(t))
-    return CompiledPrompt(decl, body, output)
+    return CompiledPrompt(decl, run, output)
 
 
 def tool_definition(sym: Symbol, scopes: dict[str, ModuleScope]) -> ir.Tool:
@@ -133,180 +185,3 @@ def tool_definition(sym: Symbol, scopes: dict[str, ModuleScope]) -> ir.Tool:
             has_default=p.default is not None)
     return ir.Tool(name=decl.name.name, description=decl.description, parameters=schema.json_schema(record),
                    span=decl.span)
-
-
-class _StatementCompiler:
-    def __init__(self, exprs: Compiler, scopes):
-        self.exprs, self.scopes = exprs, scopes
-
-    def block(self, body, locals_) -> list[Stmt]:
-        return [getattr(self, "_" + type(s).__name__)(s, locals_) for s in body]
-
-    def _run(self, stmts: list[Stmt]) -> Stmt:
-        def run(env, out):
-            for s in stmts:
-                s(env, out)
-        return run
-
-    def _ModelStmt(self, s: ast.ModelStmt, locals_) -> Stmt:
-        settings = {x.name.name: ir.Setting(value=constant_value(x.value), span=x.span) for x in s.settings}
-        model, span = s.model, s.span
-
-        def apply(env, out):
-            if model is not None:
-                out.model, out.model_span = model, span
-            out.settings.update(settings)
-
-        return apply
-
-    def _ToolsStmt(self, s: ast.ToolsStmt, locals_) -> Stmt:
-        tools = [tool_definition(self.exprs.scope.names[t.name], self.scopes) for t in s.tools]
-
-        def add(env, out):
-            for t in tools:
-                out.tools.setdefault(t.name, t)
-
-        return add
-
-    def _parts(self, parts, locals_) -> Callable[[dict], tuple]:
-        fns = []
-        for part in parts:
-            if isinstance(part, ast.Template):
-                render = self.exprs.template(part, locals_)
-                fns.append(lambda env, r=render, sp=part.span: (ir.Text(text=r(env), span=sp),))
-            else:
-                value = self.exprs.expr(part.expr, locals_)
-                fns.append(lambda env, v=value, k=part.kind, sp=part.span:
-                           (media(k, v(env), sp),) if v(env) else ())
-        return lambda env: tuple(p for f in fns for p in f(env))
-
-    def _Message(self, s: ast.Message, locals_) -> Stmt:
-        parts, role, span = self._parts(s.parts, locals_), s.role, s.span
-        return lambda env, out: out.add(ir.Message(role=role, parts=parts(env), span=span))
-
-    def _ToolCall(self, s: ast.ToolCall, locals_) -> Stmt:
-        name = s.tool.name
-        sym = self.exprs.scope.names[name]
-        bind = self.exprs.bind(sym.decl.params, s.args, locals_)
-        call_id = self.exprs.expr(s.call_id, locals_) if s.call_id is not None else None
-        defaults = {p.name.name for p in sym.decl.params if p.default is not None}
-        given = {a.name.name for a in s.args if a.name is not None} | {
-            p.name.name for p, a in zip(sym.decl.params, [a for a in s.args if a.name is None])}
-        span = s.span
-
-        def call(env, out):
-            args = {k: v for k, v in bind(env).items() if k != "target" and (k in given or k in defaults)}
-            cid = text_of(call_id(env)) if call_id is not None else out.call_id(name)
-            out.open_calls.append((name, cid))
-            part = ir.ToolCall(id=cid, name=name, arguments=args, span=span)
-            last = out.messages[-1] if out.messages else None
-            if last is not None and last.role == "assistant" and last.parts and all(
-                    isinstance(p, ir.ToolCall) for p in last.parts) and last.source == "prompt":
-                out.messages[-1] = attrs.evolve(last, parts=last.parts + (part,))  # parallel calls: one turn
-            else:
-                out.add(ir.Message(role="assistant", parts=(part,), span=span))
-
-        return call
-
-    def _ToolResult(self, s: ast.ToolResult, locals_) -> Stmt:
-        name, span = s.tool.name, s.span
-        parts = self._parts(s.parts, locals_)
-        call_id = self.exprs.expr(s.call_id, locals_) if s.call_id is not None else None
-
-        def result(env, out):
-            if call_id is not None:
-                cid = text_of(call_id(env))
-                out.open_calls = [c for c in out.open_calls if c[1] != cid]
-            else:
-                cid = out.result_id(name)
-            part = ir.ToolResult(id=cid, name=name, content=parts(env), span=span)
-            out.add(ir.Message(role="tool", parts=(part,), span=span))
-
-        return result
-
-    def _History(self, s: ast.History, locals_) -> Stmt:
-        name, span = (s.param.name if s.param else "history"), s.span
-
-        def splice(env, out):
-            for m in from_openai(env.get(name) or [], span):
-                out.add(m)
-
-        return splice
-
-    def _Cache(self, s: ast.Cache, locals_) -> Stmt:
-        ttl = s.ttl or "default"
-
-        def mark(env, out):
-            if out.messages:
-                out.messages[-1] = attrs.evolve(out.messages[-1], cache=ttl)
-            else:
-                out.tools_cache = ttl  # before any message: the tool definitions are the stable prefix
-
-        return mark
-
-    def _Budget(self, s: ast.Budget, locals_) -> Stmt:
-        tokens = s.tokens
-
-        def set_budget(env, out):
-            out.budget = tokens
-
-        return set_budget
-
-    def _Priority(self, s: ast.Priority, locals_) -> Stmt:
-        body, level = self._run(self.block(s.body, locals_)), s.level
-
-        def scoped(env, out):
-            outer, out.priority = out.priority, level if out.priority is None else min(out.priority, level)
-            body(env, out)
-            out.priority = outer
-
-        return scoped
-
-    def _Use(self, s: ast.Use, locals_) -> Stmt:
-        func: ast.Expr = ast.Name(name=s.fragment[0].name, span=s.fragment[0].span)
-        for part in s.fragment[1:]:
-            func = ast.GetAttr(obj=func, attr=part, span=part.span)
-        sym = self.exprs.static(func, locals_).symbol
-        decl: ast.FragmentDecl = sym.decl
-        bind = self.exprs.bind(decl.params, s.args, locals_)
-
-        def build():
-            inner = _StatementCompiler(self.exprs.for_module(sym.module.key), self.scopes)
-            return inner._run(inner.block(decl.body, frozenset(p.name.name for p in decl.params) | {"target"}))
-
-        body = self.exprs.fragments.body(sym, build)
-        return lambda env, out: body(bind(env), out)
-
-    def _For(self, s: ast.For, locals_) -> Stmt:
-        items, var = self.exprs.expr(s.iterable, locals_), s.var.name
-        body = self._run(self.block(s.body, locals_ | {var}))
-
-        def loop(env, out):
-            inner = dict(env)
-            for item in items(env) or ():
-                inner[var] = item
-                body(inner, out)
-
-        return loop
-
-    def _If(self, s: ast.If, locals_) -> Stmt:
-        branches = [(self.exprs.expr(c, locals_), self._run(self.block(b, locals_))) for c, b in s.branches]
-        orelse = self._run(self.block(s.orelse, locals_)) if s.orelse is not None else None
-
-        def choose(env, out):
-            for cond, body in branches:
-                if cond(env):
-                    return body(env, out)
-            if orelse is not None:
-                orelse(env, out)
-
-        return choose
-
-    def _TargetBlock(self, s: ast.TargetBlock, locals_) -> Stmt:
-        body, wanted = self._run(self.block(s.body, locals_)), s.target
-
-        def only_for(env, out):
-            if out.target.matches(wanted):
-                body(env, out)
-
-        return only_for

@@ -15,20 +15,25 @@ from . import types as T
 @functools.lru_cache(maxsize=1)
 def _json_schema_fragment():
     from .check import check_program
+    from .codegen import Exprs, Source
     from .diagnostics import Sink
-    from .evaluate import Compiler, FragmentCache
     from .loader import load
+    from .runtime import load_source
+    from .statics import Statics
 
     sink = Sink()
     program = load(stdlib.find("std.output"), sink)
     scopes = check_program(program, sink)
     scope = scopes[program.entry.key]
     decl = scope.own["json_schema"].decl
-    return Compiler(scope, scopes, FragmentCache()).template(decl.text, frozenset({"t", "target"}))
+    source = Source()
+    writer = Exprs(source, Statics(scope, scopes), {"t": "t", "target": "None"})
+    text = source.text("def render(t):", *writer.template(decl.text, 1, "text"), "    return text")
+    return load_source(text, source.globals, "std.output.json_schema")
 
 
 @functools.lru_cache(maxsize=256)
 def output_instructions(output_type: T.Type) -> str:
     """`std.output.json_schema(T)` rendered for a type: a pure function of the (frozen, hashable) type,
     so rendered once per type, not on every compile."""
-    return _json_schema_fragment()({"t": output_type})
+    return _json_schema_fragment()(output_type)

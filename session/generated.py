@@ -45,12 +45,12 @@ class GeneratedPath:
         self.lowering = [d for d in first.report if d.code.startswith("PP4")]  # what --strict refuses
 
     @classmethod
-    def build(cls, compiled, backend, first, request, static: Callable,
+    def build(cls, compiled, backend, first, request, statics,
               full: Callable[[dict], Any]) -> "GeneratedPath | None":
         """The generated path, or None when the prompt or the target needs the passes.
 
         `first` is a compile through the passes and `request` its render before the passes;
-        `static` gives the compile-time value of a name; `full(values)` compiles through the passes.
+        `statics` gives the compile-time values of the file's names (compiler/statics.py); `full(values)` compiles through the passes.
         """
         from ..backends.base import Backend
         from ..compiler.codegen import compile_messages
@@ -60,7 +60,7 @@ class GeneratedPath:
             return None  # the emitter writes turns in another shape, or the target lowers on its own
         if not text_turns_kept(backend.caps, request):
             return None
-        render = compile_messages(compiled.decl, static)
+        render = compile_messages(compiled.decl, statics)
         return cls(render, first, full) if render is not None else None
 
     def compile(self, values: dict, target_value: dict, strict: bool):

@@ -122,7 +122,7 @@ class PromptFile:
         result = self._through_passes(compiled, backend, values, info, strict)
         if key not in self._generated:
             generated = self._generated[key] = GeneratedPath.build(
-                compiled, backend, result, compiled.render(values, info), self._static,
+                compiled, backend, result, compiled.render(values, info), self._statics(),
                 full=lambda later: self._through_passes(compiled, backend, later, info, False))
             if generated is not None:
                 self._store(generated, compiled, info, prompt, target)
@@ -159,15 +159,11 @@ class PromptFile:
 
         return TypeResolver(self.analysis.entry_scope, Sink(), self.analysis.scopes).resolve(texpr)
 
-    def _static(self, expr):
-        """The compile-time value of a name in a prompt of this file (for generated code)."""
-        from ..compiler.codegen import Unsupported
-        from ..compiler.evaluate import MISSING, Compiler, FragmentCache, FragmentRef
+    def _statics(self):
+        """The compile-time values of the names of this file (for generated code)."""
+        from ..compiler.statics import Statics
 
-        value = Compiler(self.analysis.entry_scope, self.analysis.scopes, FragmentCache()).static(expr, frozenset())
-        if value is MISSING or isinstance(value, FragmentRef):
-            raise Unsupported("name")
-        return value
+        return Statics(self.analysis.entry_scope, self.analysis.scopes)
 
     # ---------------------------------------------------------------- the compile cache
     def _cache_hit(self, prompt: str | None, target: str) -> "_CacheHit | None":

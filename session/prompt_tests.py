@@ -30,7 +30,6 @@ from ..compiler import ast
 from ..compiler import types as T
 from ..compiler.check.consts import constant_value, is_constant
 from ..compiler.diagnostics import render_all
-from ..compiler.evaluate import Compiler, FragmentCache
 from ..compiler.files import write_atomic
 from ..compiler.inputs import InputError
 from ..compiler.replies import ReplyError, typed_value
@@ -119,13 +118,15 @@ class TestCase:
                 value = typed_value(value, output)
         except ReplyError as err:
             return [Outcome("expect", False, f"the recorded reply: {err}")]
-        scope = self.file.analysis.scopes[self.file.analysis.program.entry.key]
-        compiler = Compiler(scope, self.file.analysis.scopes, FragmentCache())
+        from ..compiler.codegen import compile_expression
+        from ..compiler.statics import Statics
+
+        statics = Statics(self.file.analysis.entry_scope, self.file.analysis.scopes)
         fields = dict.fromkeys(output.type.fields) if output is not None and isinstance(output.type, T.RecordT) else {}
         env = {**fields, **(value if isinstance(value, dict) else {}), "output": value}  # absent fields: null
         out = []
         for e in expects:
-            ok = bool(compiler.expr(e.expr, frozenset(env))(env))
+            ok = bool(compile_expression(e.expr, statics, env)(env))
             line = e.span.start_line_col[0]
             out.append(Outcome("expect", ok, f"line {line}: `{e.span.text[len('expect '):]}` "
                                          + ("holds" if ok else f"fails for {json.dumps(value)[:200]}")))

@@ -25,11 +25,23 @@ HEADER = '''type Rec {
 
 enum Color { red, green }
 
-prompt p(s: str, n: int, b: bool, xs: list[str], r: Rec, j: json, c: Color, o: str? = null) {
+tool lookup(id: int, note: str = "n") -> str "Look a thing up."
+
+fragment greet(who: str, end: str = "!") "Hello {{ who }}{{ end }}"
+
+fragment intro(x: str) {
+  system "Intro {{ x }}{{ greet(x) }}"
+  if x == "x" {
+    user "{{ x | upper }}"
+  }
+}
+
+prompt p(s: str, n: int, b: bool, xs: list[str], r: Rec, j: json, c: Color, o: str? = null, h: messages = []) {
   model "m" { temperature: 0 }
+  tools lookup
 '''
 
-TEXT_EXPRS = ["s", "r.a", "c", "o | default('none')", "xs | join(', ')", "s | upper", "s | trim", "s | truncate(5)",
+TEXT_EXPRS = ["greet(s)", "greet(r.a, end = '?')", "s", "r.a", "c", "o | default('none')", "xs | join(', ')", "s | upper", "s | trim", "s | truncate(5)",
               "xs | bullets", "xs | numbered", "j | json", "j | string", "n", "r.k", "xs | length", "j.key",
               "xs[0]", "xs[-1]", "xs | first", "r.tags | join('-')", "'lit'", "s | indent", "o", "target.name",
               "b", "j['key']", "r.tags | last"]
@@ -68,8 +80,16 @@ def statements(draw, depth: int = 0, loop_vars: tuple = ()) -> list[str]:
     pad = "  " * (depth + 1)
     out = []
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["msg", "msg", "msg", "for", "if"] if depth < 2 else ["msg"]))
-        if kind == "msg":
+        kind = draw(st.sampled_from(["msg", "msg", "msg", "for", "if", "other", "block"] if depth < 2 else ["msg", "other"]))
+        if kind == "other":
+            out.append(pad + draw(st.sampled_from(OTHER_STATEMENTS)))
+        elif kind == "block":
+            head = draw(st.sampled_from(["priority 1 {", "priority 2 {", 'target "openai" {', 'target "anthropic" {',
+                                         'target "gemini" {']))
+            out.append(pad + head)
+            out += draw(statements(depth + 1, loop_vars))
+            out.append(pad + "}")
+        elif kind == "msg":
             role = draw(st.sampled_from(["system", "user", "user", "assistant"]))
             out.append(f'{pad}{role} "{draw(template(0, loop_vars))}"')
         elif kind == "for":
@@ -90,6 +110,12 @@ def statements(draw, depth: int = 0, loop_vars: tuple = ()) -> list[str]:
     return out
 
 
+#: statements other than messages and blocks, each on one line
+OTHER_STATEMENTS = ["cache", 'cache "1h"', "budget 20", "use intro(s)", "use intro(x = r.a)", "history h",
+                    "tool_call lookup(id = n)", 'tool_call lookup(id = r.k, note = s) id "c1"',
+                    "tool_result lookup \"{{ s }} found\"", 'tool_result lookup id "c1" "done"',
+                    'user { "look:" image(j.key) }']
+
 TEXT = st.text(st.sampled_from(list("ab x\n\t{}\"'é😀-")), max_size=8)
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | TEXT | st.just("v") | st.just("x"),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["key", "k2"]), inner,
@@ -104,6 +130,12 @@ def inputs(draw) -> dict:
               "j": draw(JSON), "c": draw(st.sampled_from(["red", "green"]))}
     if draw(st.booleans()):
         values["o"] = draw(st.none() | TEXT)
+    if draw(st.booleans()):
+        values["h"] = draw(st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
+                                                           "content": TEXT}), max_size=3))
+    if draw(st.booleans()) and isinstance(values["j"], dict):
+        values["j"]["key"] = draw(st.sampled_from(["https://example.com/a.png", "data:image/png;base64,iVBORw0KGgo=",
+                                                   ""]))
     return values
 
 
@@ -157,7 +189,8 @@ def test_the_generated_and_cached_ways_are_taken(tmp_path, monkeypatch):
     """The property above is not vacuous: prompts of its kind do take the other two ways."""
     monkeypatch.setenv("POLYPROMPT_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "p.prompt"
-    path.write_text(HEADER + '  user "{% for v0 in xs %}{{ v0 | upper }}{% end %}{{ j.key }}"\n}\n')
+    header = HEADER.replace(", h: messages = []", "")  # the quick input check takes no `messages`
+    path.write_text(header + '  user "{% for v0 in xs %}{{ v0 | upper }}{% end %}{{ j.key }}{{ greet(s) }}"\n}\n')
     values = {"s": "x", "n": 1, "b": True, "xs": ["a"], "r": {"a": "", "k": 1, "tags": []}, "j": {"key": 1},
               "c": "red"}
     pf = polyprompt.load(path)

@@ -84,3 +84,16 @@ def test_inputs_are_not_shared_with_the_body(tmp_path):
     body = polyprompt.load(path).compile("anthropic", ids=ids).body
     body["messages"][1]["content"][0]["input"]["ids"].append(3)
     assert ids == [1, 2]
+
+
+def test_a_json_value_that_is_not_a_url_as_media_is_an_input_error(tmp_path):
+    """Was: an internal error (TypeError inside the media reader) for `image(j.key)` with an object."""
+    from polyprompt.compiler.inputs import InputError
+
+    path = tmp_path / "m.prompt"
+    path.write_text('prompt p(j: json) {\n  user { "look:" image(j.key) }\n}\n')
+    pf = polyprompt.load(path)
+    with pytest.raises(InputError, match=r"j\.key: used as image: expected a URL or a data: URI, got an object"):
+        pf.compile("openai-chat", j={"key": {"nested": 1}})
+    assert pf.compile("openai-chat", j={"key": "https://example.com/a.png"}).body["messages"][0]["content"][1] == {
+        "type": "image_url", "image_url": {"url": "https://example.com/a.png"}}

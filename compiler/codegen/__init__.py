@@ -1,0 +1,26 @@
+"""Prompts compiled to Python source, as Jinja compiles templates: one expression and text writer
+(`source.py`, reading values through compiler/runtime.py) behind two renderers.
+
+- `statements.py`: `compile_render`, every statement of the language to the IR's messages
+  (compiler/render.py runs it): the one render semantics.
+- `messages.py`: `compile_messages`, plain text turns straight to a target's message dicts, for
+  the session's generated path when the passes would leave them as they are.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .messages import compile_messages
+from .source import Exprs, Source, Unsupported
+from .statements import compile_render
+
+__all__ = ["Unsupported", "compile_expression", "compile_messages", "compile_render"]
+
+
+def compile_expression(expr, statics, names) -> Callable[[dict], Any]:
+    """An expression as a function of an environment holding `names` (a test's `expect` clause)."""
+    from ..runtime import load_source
+
+    source = Source()
+    code = Exprs(source, statics, {name: f"env[{name!r}]" for name in names}).expr(expr)
+    return load_source(source.text(f"def render(env):\n    return {code}"), source.globals, "expression")

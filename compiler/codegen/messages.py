@@ -1,0 +1,93 @@
+"""The renderer of plain text turns as generated Python: inputs -> a target's message dicts.
+
+`compile_messages` returns a function `(inputs, target) -> [{"role", "content"}]` for a prompt
+whose statements are text messages, `for` and `if` (with `model` and `tools` at the top level),
+for a target that writes such turns as `{"role", "content"}` and whose passes leave them as they
+are (`passes.text_turns_kept`). Anything else returns None, and the session renders through the
+IR and the passes. The generated code trims each turn, as `normalize_whitespace` does; a turn left
+empty makes it return None, so that render goes through the passes, which report the drop (PP409).
+Its source is stored in the compile cache when every value it names is a literal.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import ast
+from ..runtime import load_source
+from ..statics import Statics
+from .source import Exprs, Source, Unsupported
+
+_SIMPLE = (ast.Message, ast.For, ast.If, ast.ModelStmt, ast.ToolsStmt)
+
+
+def compile_messages(decl: ast.PromptDecl, statics: Statics) -> Callable[[dict, dict], list] | None:
+    """A generated renderer of message dicts, or None when the prompt needs the passes."""
+    source = Source()
+    gen = Messages(source, statics, {})
+    try:
+        lines = ["def render(inputs, target):", "    out = []", "    add = out.append"]
+        for p in decl.params:
+            var = gen.locals[p.name.name] = gen.var(p.name.name)
+            lines.append(f"    {var} = inputs[{p.name.name!r}]")
+        lines.append("    v_target = target")
+        gen.locals["target"] = "v_target"
+        lines += gen.top(decl.body)
+        lines.append("    return out")
+    except Unsupported:
+        return None
+    text = source.text("\n".join(lines))
+    render = load_source(text, source.globals, decl.name.name)
+    render.source = text if source.cacheable else None  # what session/cache.py may store
+    return render
+
+
+class Messages(Exprs):
+    """Writes the code of text turns."""
+
+    def for_module(self, statics: Statics) -> "Messages":
+        return Messages(self.source, statics, {})
+
+    def top(self, body) -> list[str]:
+        """The prompt's own statements: `model` and `tools` are allowed here (the body's other parts)."""
+        if any(isinstance(s, (ast.ModelStmt, ast.ToolsStmt)) for s in body):
+            body = [s for s in body if not isinstance(s, (ast.ModelStmt, ast.ToolsStmt))]
+        return self.block(body, 1)
+
+    def block(self, body, depth: int) -> list[str]:
+        out: list[str] = []
+        for stmt in body:
+            if isinstance(stmt, ast.Message):
+                out += self.message(stmt, depth)
+            elif isinstance(stmt, ast.For):
+                out += self.loop(stmt, depth)
+            elif isinstance(stmt, ast.If):
+                out += self.branch(stmt, depth)
+            else:
+                raise Unsupported(type(stmt).__name__)
+        return out or ["    " * depth + "pass"]
+
+    def message(self, stmt: ast.Message, depth: int) -> list[str]:
+        if len(stmt.parts) != 1 or not isinstance(stmt.parts[0], ast.Template):
+            raise Unsupported("parts")
+        pad = "    " * depth
+        return self.template(stmt.parts[0], depth, "t") + [
+            pad + "t = t.strip()", pad + "if not t:", pad + "    return None",
+            pad + f"add({{'role': {stmt.role!r}, 'content': t}})"]
+
+    def loop(self, stmt: ast.For, depth: int) -> list[str]:
+        var = self.var(stmt.var.name)
+        head = "    " * depth + f"for {var} in {self.expr(stmt.iterable)} or ():"
+        outer = self.bind(stmt.var.name, var)
+        body = self.block(stmt.body, depth + 1)
+        self.restore(stmt.var.name, outer)
+        return [head, *body]
+
+    def branch(self, stmt: ast.If, depth: int) -> list[str]:
+        pad, lines = "    " * depth, []
+        for i, (cond, body) in enumerate(stmt.branches):
+            lines.append(pad + f"{'if' if i == 0 else 'elif'} {self.expr(cond)}:")
+            lines += self.block(body, depth + 1)
+        if stmt.orelse is not None:
+            lines.append(pad + "else:")
+            lines += self.block(stmt.orelse, depth + 1)
+        return lines
