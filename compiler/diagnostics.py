@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "PP232": "invalid dataset option",
     "PP233": "recursive fragment",
     "PP234": "constant expected",
+    "PP235": "blocks nested too deeply",
     # warnings
     "PP240": "unused parameter",
     "PP241": "unreachable branch",

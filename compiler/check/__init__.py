@@ -12,12 +12,15 @@ from ..parse import CASCADE_CODES
 from ..loader import Program
 from .decls import DeclChecker
 from .names import ModuleScope, build_scopes
+from .nesting import check_nesting
 
 
 def check_program(program: Program, sink: Sink) -> dict[str, ModuleScope]:
     scopes = build_scopes(program, sink)
     for scope in scopes.values():
         DeclChecker(scope, sink, scopes).check()
+    for module in program.modules.values():
+        check_nesting(module.tree, sink)
     for scope in scopes.values():
         _report_unused_imports(scope, sink)
     _drop_recovery_cascades(program, sink)
