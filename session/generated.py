@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..compiler.runtime import copy_json
+from .compiled import CompileError, Compiled
 
 
 class InputCheck:
@@ -65,8 +66,6 @@ class GeneratedPath:
 
     def compile(self, values: dict, target_value: dict, strict: bool):
         """The compile of checked `values`; None when a turn came out empty (the passes report it)."""
-        from .compiled import CompileError, Compiled
-
         messages = self.render(values, target_value)
         if messages is None:
             return None

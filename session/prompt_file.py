@@ -18,6 +18,7 @@ from typing import Any
 
 from . import cache
 from .compiled import CompileError, Compiled
+from .generated import GeneratedPath, InputCheck
 
 
 class PromptFile:
@@ -78,10 +79,10 @@ class PromptFile:
 
     def backend(self, target: str):
         """The backend for a target name: a `target` declaration of the file, or a built-in."""
-        from .targets import resolve
-
         found = self._backends.get(target)
         if found is None:
+            from .targets import resolve
+
             found = self._backends[target] = resolve(self.analysis.program.entry.tree, target)
         return found
 
@@ -97,7 +98,7 @@ class PromptFile:
                 **kwargs: Any) -> Compiled:
         """The request body of a prompt for a target, and the lowering report."""
         values = {**inputs, **kwargs} if kwargs and inputs else (inputs or kwargs)
-        if self._analysis is None and cache.enabled():
+        if self._analysis is None:
             hit = self._cache_hit(prompt, target)
             if hit is not None and not (strict and hit.lowering):
                 result = hit.compile(values, lambda: self._compile(target, prompt, values, strict))
@@ -106,13 +107,10 @@ class PromptFile:
         return self._compile(target, prompt, values, strict)
 
     def _compile(self, target: str, prompt: str | None, given: dict, strict: bool) -> Compiled:
-        from .generated import GeneratedPath
-        from .targets import info as target_info
-
         backend = self.backend(target)
         compiled = self.prompt(prompt)
         values = self._values(compiled, given)
-        info = self._infos.get(target) or self._infos.setdefault(target, target_info(target, backend))
+        info = self._infos.get(target) or self._target_info(target, backend)
         key = (compiled.name, target)
         generated = self._generated.get(key)
         if generated is not None:
@@ -127,6 +125,12 @@ class PromptFile:
             if generated is not None:
                 self._store(generated, compiled, info, prompt, target)
         return result
+
+    def _target_info(self, target: str, backend):
+        from .targets import info
+
+        found = self._infos[target] = info(target, backend)
+        return found
 
     def _through_passes(self, compiled, backend, values: dict, info, strict: bool) -> Compiled:
         """Render to the IR, run the passes, emit."""
@@ -145,8 +149,6 @@ class PromptFile:
 
     def _values(self, compiled, given: dict) -> dict:
         """Checked inputs with defaults: the quick check for the common case, else the full check."""
-        from .generated import InputCheck
-
         check = self._checks.get(compiled.name)
         if check is None:
             check = self._checks[compiled.name] = InputCheck(compiled.decl, self._resolve)
@@ -168,8 +170,8 @@ class PromptFile:
     # ---------------------------------------------------------------- the compile cache
     def _cache_hit(self, prompt: str | None, target: str) -> "_CacheHit | None":
         key = (prompt, target)
-        if key not in self._hits:
-            record = cache.lookup(self.path, _record_key(prompt, target), build_id())
+        if key not in self._hits:  # looked up once per file, prompt and target
+            record = cache.lookup(self.path, _record_key(prompt, target), build_id()) if cache.enabled() else None
             self._hits[key] = _CacheHit(record) if record is not None else None
         return self._hits[key]
 
