@@ -20,7 +20,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
         if not parts:
             ctx.note("PP409", f"empty {m.role} turn dropped", m.span or request.span)
             continue
-        messages.append(attrs.evolve(m, parts=parts) if parts != m.parts else m)
+        messages.append(attrs.evolve(m, parts=parts) if parts is not m.parts else m)
     return attrs.evolve(request, messages=tuple(messages))
 
 
@@ -30,10 +30,17 @@ def _trim(parts: tuple) -> tuple:
     if texts:
         first, last = texts[0], texts[-1]
         if first == 0:
-            out[first] = attrs.evolve(out[first], text=out[first].text.lstrip())
+            out[first] = _with_text(out[first], out[first].text.lstrip())
         if last == len(out) - 1:
-            out[last] = attrs.evolve(out[last], text=out[last].text.rstrip())
+            out[last] = _with_text(out[last], out[last].text.rstrip())
+    if all(p.text for p in out if isinstance(p, ir.Text)):
+        return tuple(out) if any(a is not b for a, b in zip(out, parts)) else parts
     return tuple(p for p in out if not (isinstance(p, ir.Text) and not p.text))
+
+
+def _with_text(part: ir.Text, text: str) -> ir.Text:
+    """The part with this text; the same object when nothing changed (evolve is not free)."""
+    return part if text == part.text else attrs.evolve(part, text=text)
 
 
 def keeps_text_turns(caps, request) -> bool:
