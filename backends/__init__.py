@@ -41,10 +41,14 @@ def hf_families() -> list[str]:
 
 
 def get(name: str):
-    """The backend class of a target name."""
+    """The backend class of a target name; `polyprompt.extras.MissingExtra` for an open-model
+    target when the `models` extra is not installed."""
     from .base import REGISTRY
 
     if name.startswith(MODEL_PREFIXES):
+        from ..extras import require
+
+        require("models", f"compiling for {name}")  # before jinja2 fails to import deep inside
         from .hf.target import HFModel
 
         try:

@@ -1,7 +1,8 @@
 """The `polyprompt` command line.
 
 Exit codes: 0 clean (warnings allowed), 1 errors found (or files that `fmt
---check` would change), 2 usage errors. No input makes it print a traceback:
+--check` would change), 2 usage errors, and an extra that a target needs but
+is not installed (polyprompt/extras.py). No input makes it print a traceback:
 an internal error is reported as one line and exit code 3.
 """
 from __future__ import annotations
@@ -310,9 +311,15 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     import json
 
     from . import backends
+    from .extras import MissingExtra, require as require_extra
 
     if not target.startswith(backends.MODEL_PREFIXES):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
+    try:
+        require_extra("torch", f"running {target}")
+    except MissingExtra as err:  # the model cannot be loaded: exit 1, as for hf_run.ModelUnavailable
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
     pf = _load_or_exit(file)
     try:
         result = _compile(pf, target, prompt, _read_inputs(input_file), False)
@@ -361,6 +368,18 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except ImportError as err:  # an extra that is not installed says what to install; other modules are bugs
+        from .extras import explain
+
+        message = explain(err)
+        if message is None:
+            _internal_error(err)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
     except Exception as err:  # a bug: say so in one line, never a traceback
-        click.echo(f"polyprompt: internal error: {type(err).__name__}: {err} (please report it)", err=True)
-        sys.exit(3)
+        _internal_error(err)
+
+
+def _internal_error(err: Exception) -> None:
+    click.echo(f"polyprompt: internal error: {type(err).__name__}: {err} (please report it)", err=True)
+    sys.exit(3)
