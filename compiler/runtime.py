@@ -163,7 +163,7 @@ def json_not_text(value: Any) -> bool:
 
 
 def load_check(source: str):
-    """The `check` function of generated input-check source (compiler/checkgen.py)."""
+    """The `check` function of generated input-check source (compiler/codegen/input_check.py)."""
     namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search,  # read by the checks of `str` values
                        "_json_not_text": json_not_text}  # and of `json` values
     exec(compile(source, "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own generated code)

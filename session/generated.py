@@ -1,7 +1,7 @@
 """Generated code for one prompt: its input check and, for one target, its renderer.
 
-`InputCheck` is the quick check of a prompt's inputs (compiler/checkgen.py): inputs that surely
-fit get their defaults without a problem list; anything else goes to the full check
+`InputCheck` is the quick check of a prompt's inputs (compiler/codegen/input_check.py): inputs
+that surely fit get their defaults without a problem list; anything else goes to the full check
 (compiler/inputs.py), which lists every problem and copies the values as plain data.
 
 `GeneratedPath` renders a prompt for one target with generated Python (compiler/codegen.py)
@@ -23,7 +23,7 @@ class InputCheck:
 
     def __init__(self, decl, resolve: Callable):
         from ..compiler.check.consts import constant_value
-        from ..compiler.checkgen import compile_check
+        from ..compiler.codegen.input_check import compile_check
 
         self.defaults = {p.name.name: constant_value(p.default) if p.default is not None else None
                          for p in decl.params if p.default is not None or p.optional}

@@ -125,9 +125,9 @@ def test_half_a_surrogate_pair_in_a_python_input_is_an_input_error(pf):
 
 
 def test_the_generated_quick_check_refuses_half_a_surrogate_pair():
-    """The quick check (compiler/checkgen.py) says no, so the full check runs and lists the problem."""
+    """The quick check (compiler/codegen/input_check.py) says no, so the full check runs and lists the problem."""
     from polyprompt.compiler import types as T
-    from polyprompt.compiler.checkgen import compile_check
+    from polyprompt.compiler.codegen.input_check import compile_check
 
     check = compile_check([("t", T.Prim("str"), True), ("tags", T.ListT(T.Prim("str")), False)])
     assert check({"t": "plain"}) and check({"t": "日本 😀", "tags": ["é"]})
@@ -138,7 +138,7 @@ def test_json_values_are_unicode_text_and_not_too_deep(tmp_path):
     """A `json` parameter takes any JSON, but its strings (and keys) are text and it nests at most
     100 levels: through the quick check and the full check alike."""
     from polyprompt.compiler import types as T
-    from polyprompt.compiler.checkgen import compile_check
+    from polyprompt.compiler.codegen.input_check import compile_check
 
     check = compile_check([("data", T.JsonT(), True)])
     deep = "x"

@@ -5,6 +5,8 @@
   (compiler/render.py runs it): the one render semantics.
 - `messages.py`: `compile_messages`, plain text turns straight to a target's message dicts, for
   the session's generated path when the passes would leave them as they are.
+- `input_check.py`: `compile_check`, a quick yes/no check of a prompt's inputs (the full check,
+  with every problem listed, is compiler/inputs.py).
 """
 from __future__ import annotations
 

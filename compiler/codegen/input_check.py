@@ -9,8 +9,8 @@ fall back to the full check.
 """
 from __future__ import annotations
 
-from . import types as T
-from .runtime import load_check
+from .. import types as T
+from ..runtime import load_check
 
 
 class _Fallback(Exception):

@@ -1,4 +1,4 @@
-"""The generated fast path and input checks give exactly what the general path gives."""
+"""The generated path and input checks give exactly what the passes give."""
 from __future__ import annotations
 
 import copy
