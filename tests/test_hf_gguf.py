@@ -25,10 +25,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import polyprompt
 from polyprompt.backends.hf.assets import tokenizers as assets
-from polyprompt.run import local as run
 from polyprompt.backends.hf.assets.gguf import GGUFError, content_digest, read_metadata
 from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.cli import cli
+from polyprompt.run import local as run
 
 from helpers import SHARED
 
@@ -358,6 +358,52 @@ def test_probe_a_gguf_file(tmp_path, cache):
     text = runner.invoke(cli, ["targets", "--probe", f"hf:{path}"])
     assert text.exit_code == 0 and text.stdout.startswith(f"hf:{path}: what probing its chat template found")
 
+
+
+# --- `polyprompt models` -------------------------------------------------------------------------------
+
+def test_models_inspect_prints_what_compiling_reads(tmp_path):
+    path = write_gguf(tmp_path / "llama.gguf", "llama-3")
+    result = CliRunner().invoke(cli, ["models", "inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    meta = read_metadata(path)
+    assert shown["chat_template"] == meta.chat_template and shown["digest"] == meta.digest
+    assert shown["vocabulary"] == len(meta.tokens) and shown["eos_token"] == meta.special_tokens()["eos_token"]
+
+
+def test_models_convert_gives_token_ids(tmp_path, cache):
+    path = write_gguf(tmp_path / "chatml.gguf")
+    assert "token_ids" not in compile_chat(tmp_path, f"hf:{path}").body
+    result = CliRunner().invoke(cli, ["models", "convert", str(path)])
+    assert result.exit_code == 0, result.output
+    folder = assets.gguf_tokenizer_dir(path, build=False)
+    assert folder is not None and result.stdout == f"{path}: tokenizer {folder}\n"
+    after = compile_chat(tmp_path, f"hf:{path}")
+    assert "token_ids" in after.body and not [d for d in after.report if d.code == "PP412"]
+
+
+def test_models_commands_refuse_a_file_that_is_not_gguf(tmp_path, cache):
+    text = tmp_path / "notes.gguf"
+    text.write_text("just some text, not a model\n")
+    runner = CliRunner()
+    for command in ("inspect", "convert"):
+        result = runner.invoke(cli, ["models", command, str(text)])
+        assert result.exit_code == 1 and "not a GGUF file" in result.stderr, result.output
+        assert "Traceback" not in result.output
+
+
+def test_models_prepare_lists_every_registry_tokenizer():
+    result = CliRunner().invoke(cli, ["models", "prepare", "--no-model"])
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == list(assets.NAMES)
+    assert result.exit_code == (0 if any("missing" not in line for line in result.stdout.splitlines()) else 1)
+
+
+def test_models_help_names_the_commands():
+    result = CliRunner().invoke(cli, ["models", "--help"])
+    assert result.exit_code == 0
+    assert all(command in result.stdout for command in ("prepare", "convert", "inspect"))
 
 # --- errors --------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Every module of `polyprompt.backends.hf` and `polyprompt.run` is read with `ast`
 every import in it is collected, at module level and inside functions alike: a function-level import
 is a dependency too, only a later one. The graph of those imports between the modules must have no
 cycle; backends never import `polyprompt.run` and neither imports the command line; no module takes
-another's private (`_name`) names.
+another's private (`_name`) names; none is a script (commands are `polyprompt` subcommands).
 """
 from __future__ import annotations
 
@@ -114,6 +114,14 @@ def test_no_private_names_across_modules(module, path):
     taken = [(target, name) for target, names in imports(module, path) for name in names
              if target.startswith(tuple(PARTS)) and name.startswith("_")]
     assert not taken, f"{module} imports private names: {taken}"
+
+
+@pytest.mark.parametrize("module, path", sorted(modules(PARTS).items()))
+def test_no_module_is_a_script(module, path):
+    """Commands are `polyprompt` subcommands (polyprompt/cli.py), not `python -m` entry points."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    mains = [node.lineno for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)]
+    assert not mains, f"{module}: an `if __name__ == '__main__'` block at line {mains[0]}"
 
 
 def test_a_cycle_is_found(tmp_path):

@@ -18,6 +18,7 @@ import random
 import pytest
 from hf_assets import (
     MIXED,
+    SPM,
     assert_equal_everywhere,
     asset,
     conversations,
@@ -31,8 +32,6 @@ from hf_assets import (
 )
 from polyprompt.backends.hf.tokens import spm
 from polyprompt.backends.hf.tokens.encoder import ESCAPE, Encoder
-
-SPM = ("gemma3", "mistral-v3")
 
 
 # --- which tokenizers take it ----------------------------------------------------------------------

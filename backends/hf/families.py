@@ -273,16 +273,16 @@ def tokenizer_families(name: str) -> list[Family]:
 
 def markdown_table() -> str:
     """The families table of docs/models.md: template, system handling, stop ids, where token ids come from."""
-    lines = ["| family | template | system messages | stop ids | token ids from | tokenizer source |",
+    lines = ["| family | template file | system messages | stop ids (sources) | token ids from | tokenizer package |",
              "|---|---|---|---|---|---|"]
     for f in FAMILIES.values():
         stops = ", ".join(map(str, f.stop_token_ids)) or "—"
         if f.tokenizer is None:
-            ids, source = "— (the body holds the prompt text)", "—"
+            ids, source = "— (prompt text only)", "—"
         else:
             tok = TOKENIZERS[f.tokenizer]
             ids, source = f"`{tok.name}` ({tok.engine})", tok.source
-        lines.append(f"| `{f.name}` | `templates/{f.template}` | {f.system} | {stops} | {ids} | {source} |")
+        lines.append(f"| `{f.name}` | `{f.template}` | {f.system} | {stops} | {ids} | {source} |")
     return "\n".join(lines)
 
 
