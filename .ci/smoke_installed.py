@@ -14,7 +14,7 @@ from polyprompt import grammar, stdlib
 
 repo = pathlib.Path(sys.argv[1])
 assert "site-packages" in polyprompt.__file__, polyprompt.__file__
-for name in ("compiler", "backends", "grammar", "stdlib"):
+for name in ("compiler", "backends", "grammar", "run", "stdlib"):
     assert importlib.util.find_spec(name) is None, f"top-level module {name!r} leaked"
 assert stdlib.find("std.output") is not None
 assert "prompt_decl" in grammar.grammar_text()
