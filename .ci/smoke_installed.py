@@ -20,7 +20,7 @@ from polyprompt import grammar, stdlib
 
 repo, mode = pathlib.Path(sys.argv[1]), sys.argv[2]
 assert "site-packages" in polyprompt.__file__, polyprompt.__file__
-for name in ("compiler", "backends", "grammar", "stdlib", "session"):
+for name in ("compiler", "backends", "grammar", "run", "session", "stdlib"):
     assert importlib.util.find_spec(name) is None, f"top-level module {name!r} leaked"
 assert stdlib.find("std.output") is not None
 assert "prompt_decl" in grammar.grammar_text()

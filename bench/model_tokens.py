@@ -28,9 +28,9 @@ OUT = REPO / "bench" / "results" / "model_tokens.json"
 sys.path.insert(0, str(REPO / "tests"))
 
 import hf_assets  # noqa: E402
-from polyprompt.backends.hf.assets import NAMES, tokenizer_dir  # noqa: E402
-from polyprompt.backends.hf.template import ChatTemplate  # noqa: E402
-from polyprompt.backends.hf.tokens import Encoder  # noqa: E402
+from polyprompt.backends.hf.assets.tokenizers import NAMES, tokenizer_dir  # noqa: E402
+from polyprompt.backends.hf.chat_template.render import ChatTemplate  # noqa: E402
+from polyprompt.backends.hf.tokens.encoder import Encoder  # noqa: E402
 
 ROUNDS = 7
 

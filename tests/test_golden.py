@@ -55,11 +55,10 @@ def golden_folder(target: str):
 
 def _needs_tokenizer(target: str) -> None:
     """Model bodies hold token ids only where the registry tokenizer is installed: skip without it."""
-    from polyprompt.backends.hf.target import FAMILY_TOKENIZERS
+    from polyprompt.backends.hf.families import family
 
-    name = target.partition(":")[2]
-    if target in MODEL_TARGETS and name in FAMILY_TOKENIZERS:
-        asset(FAMILY_TOKENIZERS[name])
+    if target in MODEL_TARGETS and family(target).tokenizer is not None:
+        asset(family(target).tokenizer)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -1,4 +1,4 @@
-"""The bulk engine (backends/hf/bulk.py): `Encoder(bulk=True)` encodes with fastokens.
+"""The bulk engine (backends/hf/tokens/bulk.py): `Encoder(bulk=True)` encodes with fastokens.
 
 Its ids must equal the tokenizers library's everywhere, as the other engines' do: on every code
 point of planes 0 and 1, whitespace runs, markup and Gemma's added tokens, mixed scripts, random
@@ -28,9 +28,9 @@ from hf_assets import (
     unicode_corpus,
     whitespace_texts,
 )
-from polyprompt.backends.hf import bulk as bulk_module
-from polyprompt.backends.hf.assets import NAMES
-from polyprompt.backends.hf.tokens import ESCAPE, Encoder
+from polyprompt.backends.hf.tokens import bulk as bulk_module
+from polyprompt.backends.hf.assets.tokenizers import NAMES
+from polyprompt.backends.hf.tokens.encoder import ESCAPE, Encoder
 
 
 @pytest.mark.parametrize("name", NAMES)

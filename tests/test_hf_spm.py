@@ -1,4 +1,4 @@
-"""The SentencePiece fast path (backends/hf/spm.py): Gemma 3 and Mistral v3 encoded by tiktoken.
+"""The SentencePiece fast path (backends/hf/tokens/spm.py): Gemma 3 and Mistral v3 encoded by tiktoken.
 
 Its ids must equal the tokenizers library's everywhere: on every code point of planes 0 and 1,
 whitespace runs, markup and Gemma's added tokens, mixed scripts, random strings, every vocabulary
@@ -18,6 +18,7 @@ import random
 import pytest
 from hf_assets import (
     MIXED,
+    SPM,
     assert_equal_everywhere,
     asset,
     conversations,
@@ -29,10 +30,8 @@ from hf_assets import (
     unicode_corpus,
     whitespace_texts,
 )
-from polyprompt.backends.hf import spm
-from polyprompt.backends.hf.tokens import ESCAPE, Encoder
-
-SPM = ("gemma3", "mistral-v3")
+from polyprompt.backends.hf.tokens import spm
+from polyprompt.backends.hf.tokens.encoder import ESCAPE, Encoder
 
 
 # --- which tokenizers take it ----------------------------------------------------------------------

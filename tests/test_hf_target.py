@@ -16,6 +16,7 @@ import pytest
 
 import polyprompt
 from polyprompt import backends
+from polyprompt.backends.hf.families import TOKENIZERS, tokenizer_families
 
 from helpers import EXAMPLES, compile_source
 from hf_assets import asset as require_dir
@@ -41,7 +42,8 @@ def transformers_ids(folder, messages):
     return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
 
 
-@pytest.mark.parametrize("family,asset", [("qwen3", "qwen3"), ("llama-3", "llama3")])
+# each registry tokenizer with the family whose template its folder carries (backends/hf/families.py)
+@pytest.mark.parametrize("family,asset", [(tokenizer_families(name)[0].name, name) for name in TOKENIZERS])
 def test_ids_equal_transformers(tmp_path, family, asset):
     folder = require_dir(asset)
     r = compile_source(tmp_path, CHAT, f"hf-family:{family}", question="Who are you? 日本語 🙂", history=HISTORY)

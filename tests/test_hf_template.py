@@ -19,7 +19,7 @@ import jinja2
 import pytest
 from helpers import REPO, SHARED
 from polyprompt.backends.hf.families import FAMILIES, PREFIX, UnknownFamily, family
-from polyprompt.backends.hf.template import (
+from polyprompt.backends.hf.chat_template.render import (
     ChatTemplate,
     TemplateError,
     compile_template,
@@ -421,7 +421,7 @@ def test_only_shipped_templates_run_outside_the_sandbox():
     import jinja2.sandbox
 
     from polyprompt.backends.hf.families import FAMILIES
-    from polyprompt.backends.hf.template import ChatTemplate
+    from polyprompt.backends.hf.chat_template.render import ChatTemplate
 
     conv = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi"},
             {"role": "user", "content": "Who?"}]

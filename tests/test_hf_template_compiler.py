@@ -1,4 +1,4 @@
-"""backends/hf/template_compiler.py: a compiled chat template renders exactly as Jinja does.
+"""backends/hf/chat_template/compiler.py: a compiled chat template renders exactly as Jinja does.
 
 Differential: for every refdata template (stock, training, huggingface.js cases) and every built-in
 family, sandboxed and trusted, over many conversations (tests/test_hf_template.py's, the recorded
@@ -17,9 +17,9 @@ import jinja2
 import pytest
 from hf_assets import conversations
 from polyprompt.backends.hf.families import FAMILIES
-from polyprompt.backends.hf.template import ChatTemplate, _compile_render
-from polyprompt.backends.hf import template_compiler
-from polyprompt.backends.hf.template_compiler import Bail
+from polyprompt.backends.hf.chat_template.render import ChatTemplate, _compile_render
+from polyprompt.backends.hf.chat_template import compiler as template_compiler
+from polyprompt.backends.hf.chat_template.compiler import Bail
 from test_hf_jinja_fast import MESSAGES
 from test_hf_jinja_fast import TEMPLATES as FAST_TEMPLATES
 from test_hf_template import CONVERSATIONS, EXPECTED, HFJS, REF, RENDER_DATE, read

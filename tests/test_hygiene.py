@@ -7,7 +7,7 @@ import pytest
 
 from helpers import REPO
 
-SOURCES = sorted(p for folder in ("polyprompt", "grammar", "compiler", "backends", "stdlib")
+SOURCES = sorted(p for folder in ("polyprompt", "grammar", "compiler", "backends", "run", "stdlib")
                  for p in (REPO / folder).rglob("*.py"))
 TESTS = sorted((REPO / "tests").glob("test_*.py"))
 

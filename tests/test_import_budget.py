@@ -83,8 +83,8 @@ def test_checking_target_declarations_loads_no_extra(tmp_path):
 
 def test_the_failure_message_names_the_importer():
     """A regression is easy to read: the message says which repository line imported a heavy module."""
-    result = fresh(code="from polyprompt.backends.hf import template")
+    result = fresh(code="from polyprompt.backends.hf.chat_template import render")
     assert "jinja2" in result.heavy()
-    assert "backends/hf/template.py" in result.first["jinja2"][-1]
-    assert "jinja2 first imported from backends/hf/template.py" in result.describe()
+    assert "backends/hf/chat_template/render.py" in result.first["jinja2"][-1]
+    assert "jinja2 first imported from backends/hf/chat_template/render.py" in result.describe()
     assert set(HEAVY) >= {"torch", "transformers", "jinja2", "tiktoken", "fastokens"}

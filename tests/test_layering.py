@@ -109,6 +109,5 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
-@pytest.mark.xfail(strict=True, reason="backends/hf cycles and the checker's import of the backends")
 def test_no_import_cycles():
     assert cycles(graph()) == []

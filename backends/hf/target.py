@@ -1,12 +1,12 @@
-"""Open models as targets: `hf-family:<name>` (a built-in profile) and `hf:<dir>`
-(a local model or tokenizer folder with its chat template).
+"""Open models as targets: `hf-family:<name>` (a built-in profile), `hf:<dir>` (a local model or
+tokenizer folder with its chat template) and `hf:<file.gguf>` (a GGUF model file, `GGUFModel`).
 
 For an open model the platform is its chat template: the body holds the exact
 text the model is prompted with (`prompt`), rendered as transformers renders
 it, the stop strings, the generation settings under transformers' names,
 the token ids when a tokenizer is at hand, and the images, in placeholder order,
 when the template renders images. The template's quirks come from
-probing it (backends/hf/probe.py) and feed the same passes and the same
+probing it (backends/hf/probe/) and feed the same passes and the same
 lowering report as the API targets.
 """
 from __future__ import annotations
@@ -20,9 +20,10 @@ import attrs
 
 from ...compiler import ir
 from ..base import Backend, Caps
+from .assets.gguf import GGUFError, is_gguf_path, read_metadata
+from .chat_template.render import ChatTemplate, TemplateError
 from .families import PREFIX as FAMILY_PREFIX
 from .families import family as find_family
-from .template import ChatTemplate, TemplateError
 
 DIR_PREFIX = "hf:"
 
@@ -30,10 +31,6 @@ DIR_PREFIX = "hf:"
 GENERATION_SETTINGS = {"temperature": "generation.temperature", "top_p": "generation.top_p",
                        "top_k": "generation.top_k", "max_tokens": "generation.max_new_tokens",
                        "stop": "generation.stop_strings", "seed": "generation.seed"}
-#: The registry tokenizer of each built-in family with an exactly matching vocabulary (assets.py).
-FAMILY_TOKENIZERS = {"qwen3": "qwen3", "smollm2": "smollm2", "llama-3": "llama3", "llama-3.1": "llama3",
-                     "llama-3.2": "llama3", "llama-3.3": "llama3", "gemma-3": "gemma3", "deepseek-v3": "deepseek-v3",
-                     "mistral-v3": "mistral-v3", "mistral-tekken": "mistral-tekken"}
 
 #: The fixed date the templates that read today's date are rendered with, so bodies are reproducible;
 #: set `date: "YYYY-MM-DD"` in a target declaration for another.
@@ -75,7 +72,7 @@ class HFModel(Backend):
     def __init__(self, options: dict | None = None, caps_overrides: dict | None = None):
         from jinja2 import TemplateError as JinjaError
 
-        from .probe import ProbeError, probe
+        from .probe.facts import ProbeError, probe
 
         options = options or {}
         date = _dt.date.fromisoformat(options["date"]) if "date" in options else DEFAULT_DATE
@@ -127,7 +124,7 @@ class HFModel(Backend):
         tools = [{"type": "function", "function": {"name": t.name, "description": t.description or "",
                                                    "parameters": t.parameters}} for t in request.tools] or None
         encoder = self.encoder()
-        if encoder is not None:  # data never becomes a control token: see backends/hf/tokens.py
+        if encoder is not None:  # data never becomes a control token: see backends/hf/tokens/encoder.py
             protected = encoder.protect(messages)
             if protected is not messages and protected != messages:
                 report.info("PP411", f"the data holds text of {self.name}'s control tokens: it is encoded as plain "
@@ -158,10 +155,10 @@ class HFModel(Backend):
         """The model's tokenizer, when one is at hand (a folder's tokenizer.json, or a registry asset)."""
         if "_encoder" not in self.__dict__:
             folder = self.folder if self.folder is not None and (self.folder / "tokenizer.json").is_file() else None
-            if folder is None and self.profile is not None and self.profile.name in FAMILY_TOKENIZERS:
-                from .assets import tokenizer_dir
+            if folder is None and self.profile is not None and self.profile.tokenizer is not None:
+                from .assets.tokenizers import tokenizer_dir
 
-                folder = tokenizer_dir(FAMILY_TOKENIZERS[self.profile.name])
+                folder = tokenizer_dir(self.profile.tokenizer)
             self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
@@ -230,15 +227,13 @@ def _load_encoder(folder: Path, bulk: bool):
 @functools.lru_cache(maxsize=16)
 def _encoder(folder: str, bulk: bool = False):
     """One tokenizer per folder, engine and process: loading one takes up to a second (bulk: three)."""
-    from .tokens import Encoder
+    from .tokens.encoder import Encoder
 
     return Encoder.from_dir(folder, bulk=bulk)
 
 
 def _gguf_base(cls: type, path: Path) -> type:
-    """The GGUF target class (backends/hf/gguf.py) for a `.gguf` name or any file, else `cls`."""
-    from .gguf import GGUFModel, is_gguf_path
-
+    """The GGUF target class for a `.gguf` name or any file, else `cls`."""
     return GGUFModel if is_gguf_path(path) and not issubclass(cls, GGUFModel) else cls
 
 
@@ -279,3 +274,40 @@ def _read_json(path: Path) -> dict:
     if not isinstance(value, dict):
         raise ModelFolderError(f"{path} is not a JSON object")
     return value
+
+
+# --- GGUF files ----------------------------------------------------------------------------------------
+
+class GGUFModel(HFModel):
+    """`hf:<file.gguf>`: the chat template and special tokens come from the file's metadata; token ids
+    from its tokenizer once converted (`assets.tokenizers.gguf_tokenizer_dir`). `folder` is the file's path."""
+
+    def _load_template(self, date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
+        meta = read_metadata(self.folder)
+        if meta.chat_template is None:
+            raise GGUFError(f"{self.folder}: no chat template in the GGUF metadata (tokenizer.chat_template)")
+        tokens = meta.special_tokens()
+        # transformers passes every named special token to the template; unk and pad are rarely read
+        extra = {name: tokens[name] for name in ("unk_token", "pad_token") if name in tokens}
+        template = ChatTemplate(meta.chat_template, bos_token=tokens.get("bos_token"),
+                                eos_token=tokens.get("eos_token"), extra=extra, date=date)
+        return template, meta.stop_tokens(), tokens.get("bos_token")
+
+    def encoder(self):
+        """The converted tokenizer, looked up again while there is none (run converts it after compiling)."""
+        if self.__dict__.get("_encoder") is None:
+            from .assets.tokenizers import gguf_tokenizer_dir
+
+            folder = gguf_tokenizer_dir(self.folder, build=False)
+            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
+        return self._encoder
+
+    def lower(self, request, report):
+        """Lowered as a folder's template is; the report says when there are no token ids yet (PP412)."""
+        lowered = super().lower(request, report)
+        if self.encoder() is None:
+            report.info("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
+                        "the body holds the prompt text", request.span,
+                        help=f"`polyprompt models convert {self.folder}` converts it once "
+                        "(with transformers); so does `polyprompt run`")
+        return lowered

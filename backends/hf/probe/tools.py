@@ -1,13 +1,13 @@
 """Probing a chat template's tools: the tool list, tool calls (arguments as dict or JSON string),
 tool results, and the rules Mistral's templates enforce (9-character call ids, an assistant turn
-after tool results). Part of backends/hf/probe.py, which calls `tool_facts`.
+after tool results). `facts.probe` calls `tool_facts`.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .probe import A1, U1, U2, _assistant, _common_prefix, _Renderer, _user
+from .conversations import A1, U1, U2, Renderer, assistant, common_prefix, user
 
 RESULT = "ZQresultQZ"
 TOOL_NAME, TOOL_DESC, ARG_VALUE = "zq_probe_tool", "ZQtooldescQZ", "ZQargQZ"
@@ -33,12 +33,12 @@ def _call_message(arguments: Any, content: str | None) -> dict:
     return message
 
 
-def tool_facts(render: _Renderer, user_open: str) -> dict:
+def tool_facts(render: Renderer, user_open: str) -> dict:
     """What the template does with a tool list, tool calls and tool results."""
     facts: dict[str, Any] = {}
-    listed, _ = render([_user(U1), _assistant(A1), _user(U2)], tools=[_TOOL], add_generation_prompt=True)
+    listed, _ = render([user(U1), assistant(A1), user(U2)], tools=[_TOOL], add_generation_prompt=True)
     if listed is None:
-        listed, _ = render([_user(U1)], tools=[_TOOL], add_generation_prompt=True)
+        listed, _ = render([user(U1)], tools=[_TOOL], add_generation_prompt=True)
     if listed is not None and (TOOL_NAME in listed or TOOL_DESC in listed):
         facts["tools"] = True
         facts["tools_placement"] = _placement(listed, user_open)
@@ -47,7 +47,7 @@ def tool_facts(render: _Renderer, user_open: str) -> dict:
     forms, shape, errors, rendered = [], None, [], False
     for form, arguments in (("dict", _ARGS), ("string", json.dumps(_ARGS))):
         for content in ("", None):
-            convo = [_user(U1), _call_message(arguments, content)]
+            convo = [user(U1), _call_message(arguments, content)]
             out, err = render(convo, tools=[_TOOL])
             rendered = rendered or out is not None
             if out is not None and TOOL_NAME in out[out.index(U1):] and _arguments_shown(out):
@@ -80,16 +80,16 @@ def tool_facts(render: _Renderer, user_open: str) -> dict:
     return facts
 
 
-def _needs_nine_character_ids(render: _Renderer, called: list[dict]) -> bool:
+def _needs_nine_character_ids(render: Renderer, called: list[dict]) -> bool:
     """Does a tool call whose id is not 9 letters and digits raise, where CALL_ID renders?"""
     other = json.loads(json.dumps(called).replace(CALL_ID, "call_" + CALL_ID))
     return render(other, tools=[_TOOL])[0] is None
 
 
-def _needs_answer_after_results(render: _Renderer, called: list[dict], tools: list[dict]) -> bool:
+def _needs_answer_after_results(render: Renderer, called: list[dict], tools: list[dict]) -> bool:
     """Does a user turn right after tool results raise, where an assistant answer first renders?"""
-    direct, _ = render(called + [_user(U2)], tools=tools, add_generation_prompt=True)
-    answered, _ = render(called + [_assistant(A1), _user(U2)], tools=tools, add_generation_prompt=True)
+    direct, _ = render(called + [user(U2)], tools=tools, add_generation_prompt=True)
+    answered, _ = render(called + [assistant(A1), user(U2)], tools=tools, add_generation_prompt=True)
     return direct is None and answered is not None
 
 
@@ -105,13 +105,13 @@ def _after_call(full: str, called: str) -> int:
     at = _call_end(full[:full.index(RESULT)])
     if full.startswith(tail, at):
         return at + len(tail)
-    return _common_prefix(full, called)
+    return common_prefix(full, called)
 
 
-def _bare_result(render: _Renderer) -> tuple[str | None, str | None]:
+def _bare_result(render: Renderer) -> tuple[str | None, str | None]:
     """A tool result after a plain assistant turn, for templates that render no tool calls."""
     result = {"role": "tool", "tool_call_id": CALL_ID, "name": TOOL_NAME, "content": RESULT}
-    out, err = render([_user(U1), _assistant(A1), result])
+    out, err = render([user(U1), assistant(A1), result])
     if out is None:
         return "raises", err
     return ("own-turn" if RESULT in out else "dropped"), None

@@ -31,7 +31,7 @@ The tables hold "▁" as a space, so text is encoded as it is. Text holding a "�
 left to tokenizers: the added tokens made of "▁" match there.
 
 Deriving the tables runs BPE over every token once (about 5 s for Gemma 3); they are cached under
-the asset cache (`assets.cache_dir()/spm`), keyed by a digest of tokenizer.json.
+the asset cache (`assets.cache.cache_dir()/spm`), keyed by a digest of tokenizer.json.
 """
 from __future__ import annotations
 
@@ -346,7 +346,7 @@ def _cache_file(cache_key: str | None) -> Path | None:
         return None
     import tokenizers
 
-    from .assets import cache_dir
+    from ..assets.cache import cache_dir
 
     return cache_dir() / "spm" / f"{cache_key}-{_LAYOUT}-{tokenizers.__version__}.json"
 

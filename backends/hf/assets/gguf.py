@@ -1,4 +1,4 @@
-"""GGUF files as open-model targets: `hf:/path/model.gguf`.
+"""GGUF files: what compiling for `hf:/path/model.gguf` reads from one.
 
 A GGUF file (llama.cpp's format) holds a model's weights and, as metadata, its tokenizer and chat
 template. Compiling needs only the metadata, which this module reads from the file's header with the
@@ -14,8 +14,10 @@ uint64 length and UTF-8 bytes; an array is a uint32 element type, a uint64 count
 Little-endian, or big-endian (the version then reads byte-swapped).
 
 Token ids need the vocabulary as a tokenizer, which transformers builds from the metadata
-(`assets.gguf_tokenizer_dir` converts it once into the asset cache, keyed by `Metadata.digest`);
-compiling only uses a tokenizer converted before and says so when there is none (PP412).
+(`tokenizers.gguf_tokenizer_dir` converts it once into the asset cache, keyed by `Metadata.digest`);
+compiling only uses a tokenizer converted before and says so when there is none (PP412). The target
+class, `target.GGUFModel`, reads the file through this module; `polyprompt models inspect FILE.gguf`
+prints what it reads.
 """
 from __future__ import annotations
 
@@ -29,10 +31,7 @@ from typing import Any
 
 import attrs
 
-from .target import HFModel, _load_encoder
-from .template import ChatTemplate
-
-__all__ = ["GGUFError", "GGUFModel", "Metadata", "content_digest", "is_gguf_path", "read_metadata"]
+__all__ = ["GGUFError", "Metadata", "content_digest", "is_gguf_path", "read_metadata"]
 
 MAGIC = b"GGUF"
 VERSIONS = (2, 3)
@@ -263,67 +262,3 @@ def _write_atomic(path: Path, text: str) -> None:
         f.write(text)
     os.replace(tmp, path)
 
-
-# --- the target ----------------------------------------------------------------------------------------
-
-class GGUFModel(HFModel):
-    """`hf:<file.gguf>`: the chat template and special tokens come from the file's metadata; token ids
-    from its tokenizer once converted (`assets.gguf_tokenizer_dir`). `folder` is the file's path."""
-
-    def _load_template(self, date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
-        meta = read_metadata(self.folder)
-        if meta.chat_template is None:
-            raise GGUFError(f"{self.folder}: no chat template in the GGUF metadata (tokenizer.chat_template)")
-        tokens = meta.special_tokens()
-        # transformers passes every named special token to the template; unk and pad are rarely read
-        extra = {name: tokens[name] for name in ("unk_token", "pad_token") if name in tokens}
-        template = ChatTemplate(meta.chat_template, bos_token=tokens.get("bos_token"),
-                                eos_token=tokens.get("eos_token"), extra=extra, date=date)
-        return template, meta.stop_tokens(), tokens.get("bos_token")
-
-    def encoder(self):
-        """The converted tokenizer, looked up again while there is none (run converts it after compiling)."""
-        if self.__dict__.get("_encoder") is None:
-            from .assets import gguf_tokenizer_dir
-
-            folder = gguf_tokenizer_dir(self.folder, build=False)
-            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
-        return self._encoder
-
-    def lower(self, request, report):
-        lowered = super().lower(request, report)
-        if self.encoder() is None:
-            report.info("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
-                        "the body holds the prompt text", request.span,
-                        help=f"`python -m polyprompt.backends.hf.assets {self.folder}` converts it once "
-                        "(with transformers); so does `polyprompt run`")
-        return lowered
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m polyprompt.backends.hf.gguf FILE.gguf``: print what compiling reads from the file."""
-    import json
-    import sys
-    import time
-
-    args = argv if argv is not None else sys.argv[1:]
-    for name in args:
-        start = time.perf_counter()
-        try:
-            meta = read_metadata(name)
-        except OSError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        shown = {"file": str(meta.path), "version": meta.version, "architecture": meta.architecture,
-                 "name": meta.values.get("general.name"), "tokenizer": meta.values.get("tokenizer.ggml.model"),
-                 "vocabulary": len(meta.tokens), **meta.special_tokens(), "stop_tokens": list(meta.stop_tokens()),
-                 "chat_template": meta.chat_template, "digest": meta.digest,
-                 "read_ms": round((time.perf_counter() - start) * 1000, 1)}
-        print(json.dumps(shown, indent=2, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -15,7 +15,7 @@ For an open model the "platform" is its chat template: a Jinja program in the to
 `strftime_now` reads the `date` given to `ChatTemplate` (a fixed date makes renders reproducible),
 else today. A template is compiled once per process for each (source, date) pair: by Jinja, with
 the faster code generator of jinja_fast.py, and, when its constructs allow, to one plain Python
-function by template_compiler.py (the same results; Jinja renders what that function cannot).
+function by compiler.py (the same results; Jinja renders what that function cannot).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ import jinja2.nodes
 import jinja2.utils
 
 from .jinja_fast import FastEnvironment, FastSandboxedEnvironment
-from .template_compiler import Bail, compile_render
+from .compiler import Bail, compile_render
 
 __all__ = ["ChatTemplate", "TemplateError", "compile_template"]
 
@@ -195,7 +195,7 @@ def _compile(source: str, date: _dt.date | None, trusted: bool = False) -> jinja
 
 @lru_cache(maxsize=256)
 def _compile_render(source: str, date: _dt.date | None, trusted: bool = False):
-    """The template compiled to one Python function (template_compiler.py), or None: Jinja renders it."""
+    """The template compiled to one Python function (compiler.py), or None: Jinja renders it."""
     return compile_render(_compile(source, date, trusted), source)
 
 

@@ -40,17 +40,14 @@ from typing import Any
 
 import attrs
 
-from ..base import Caps
-from .template import ChatTemplate, TemplateError
+from ...base import Caps
+from ..chat_template.render import ChatTemplate
+from .conversations import (A1, BOS, SYS, SYS2, THINK, TRIM, U1, U2, Renderer, assistant, common_prefix,
+                            system_message, text_block, user, user_blocks)
+from .tools import tool_facts
 
 __all__ = ["Probe", "ProbeError", "probe"]
 
-# Markers: unique, alphanumeric (no template trims or escapes them), none a substring of another.
-SYS, SYS2 = "ZQsysQZ", "ZQlatesysQZ"
-U1, U2, A1 = "ZQuser1QZ", "ZQuser2QZ", "ZQasst1QZ"
-THINK = "ZQreasonQZ"
-BOS = "ZQbosQZ"
-TRIM = {"user": "ZQtrimUQZ", "assistant": "ZQtrimAQZ", "system": "ZQtrimSQZ"}
 
 #: an image in transformers' multimodal message format: what the hf target emits for one
 _IMAGE_BLOCK = {"type": "image"}
@@ -62,26 +59,6 @@ _NOTE_CHARS = 80  # long texts are shortened in notes
 
 class ProbeError(ValueError):
     """The template cannot render even a single user turn: nothing can be learned from it."""
-
-
-def _user(text: str) -> dict:
-    return {"role": "user", "content": text}
-
-
-def _assistant(text: str, **more: Any) -> dict:
-    return {"role": "assistant", "content": text, **more}
-
-
-def _system(text: str) -> dict:
-    return {"role": "system", "content": text}
-
-
-def _user_blocks(*blocks: dict) -> dict:
-    return {"role": "user", "content": list(blocks)}
-
-
-def _text_block(text: str) -> dict:
-    return {"type": "text", "text": text}
 
 
 @attrs.frozen(kw_only=True)
@@ -276,47 +253,18 @@ def _quote(text: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Renderer:
-    """Renders probe conversations; an error is caught and returned as its message."""
-
-    def __init__(self, template: ChatTemplate):
-        self.template = template
-
-    def __call__(self, messages: list[dict], **kw: Any) -> tuple[str | None, str | None]:
-        try:
-            return self.template.render(messages, **kw), None
-        except TemplateError as err:
-            return None, str(err)
-        except Exception as err:  # noqa: BLE001 - a template crashing on the input (TypeError...) refuses it too
-            return None, f"{type(err).__name__}: {err}"
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """The length of the common prefix, backed off so that it does not end inside a special token.
-
-    `<|end|>\\n<|user|>` and `<|end|>\\n<|endoftext|>` share `<|end|>\\n`, not `<|end|>\\n<|`.
-    """
-    n = len(os.path.commonprefix([a, b]))
-    while True:
-        head = a[:n]
-        back = max((head.rfind(o) for o, c in (("<", ">"), ("[", "]")) if head.rfind(o) > head.rfind(c)), default=n)
-        if back == n:
-            return n
-        n = back
-
-
 def probe(template: ChatTemplate, name: str | None = None) -> Probe:
     """Learn `template`'s quirks by rendering probe conversations (see the module docstring)."""
-    render = _Renderer(template)
+    render = Renderer(template)
     bos = template.variables.get("bos_token") or None
     starts_with_bos = _starts_with_bos(template) if bos else None
 
-    base, err = render([_user(U1)])
+    base, err = render([user(U1)])
     if base is None or U1 not in base:
         raise ProbeError(f"{name or 'the template'} cannot render a single user turn: {err or 'its text is missing'}")
-    base_gp, _ = render([_user(U1)], add_generation_prompt=True)
+    base_gp, _ = render([user(U1)], add_generation_prompt=True)
     base_gp = base_gp or base
-    at = _common_prefix(base, base_gp)
+    at = common_prefix(base, base_gp)
     facts: dict[str, Any] = {
         "name": name, "bos_token": bos,
         "starts_with_bos": starts_with_bos,
@@ -330,8 +278,6 @@ def probe(template: ChatTemplate, name: str | None = None) -> Probe:
     facts["dated"] = _dated(template, base)
     facts.update(_alternation(render))
     facts["trims"] = _trims(render, facts["system"])
-    from .probe_tools import tool_facts  # here: probe_tools reads this module's vocabulary
-
     facts.update(tool_facts(render, user_open))
     facts.update(_reasoning(render))
     facts["thinking_switches"] = _thinking(render, base, facts["generation_prompt"])
@@ -339,20 +285,20 @@ def probe(template: ChatTemplate, name: str | None = None) -> Probe:
     return Probe(**facts)
 
 
-def _user_open(render: _Renderer) -> str:
+def _user_open(render: Renderer) -> str:
     """The text that opens a user turn: what lies between an assistant turn's end and the next user text."""
-    three, _ = render([_user(U1), _assistant(A1), _user(U2)])
-    two, _ = render([_user(U1), _assistant(A1)])
+    three, _ = render([user(U1), assistant(A1), user(U2)])
+    two, _ = render([user(U1), assistant(A1)])
     if three is None or A1 not in three or U2 not in three:
         return ""
     gap = three[three.index(A1) + len(A1):three.index(U2)]
     close = two[two.index(A1) + len(A1):] if two and A1 in two else ""
-    return gap[_common_prefix(gap, close):]
+    return gap[common_prefix(gap, close):]
 
 
-def _system_facts(render: _Renderer, user_open: str, bos: str | None) -> dict:
+def _system_facts(render: Renderer, user_open: str, bos: str | None) -> dict:
     """Where a leading system message lands (and, from `_late_system`, a later one)."""
-    out, err = render([_system(SYS), _user(U1), _assistant(A1), _user(U2)])
+    out, err = render([system_message(SYS), user(U1), assistant(A1), user(U2)])
     facts: dict[str, Any] = _late_system(render, user_open)
     if out is None:
         return {**facts, "system": "raises", "system_error": err}
@@ -378,8 +324,8 @@ def _system_facts(render: _Renderer, user_open: str, bos: str | None) -> dict:
     return facts
 
 
-def _late_system(render: _Renderer, user_open: str) -> dict:
-    out, err = render([_user(U1), _assistant(A1), _system(SYS2), _user(U2)])
+def _late_system(render: Renderer, user_open: str) -> dict:
+    out, err = render([user(U1), assistant(A1), system_message(SYS2), user(U2)])
     if out is None:
         return {"late_system": "raises", "late_system_error": err}
     if SYS2 not in out:
@@ -432,37 +378,37 @@ def _starts_with_bos(template: ChatTemplate) -> bool:
     """Rendered with a marker for bos_token, does the text start with it? (A template that does not
     use bos_token may still start with the same text: SmolLM2's bos is `<|im_start|>`.)"""
     marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date)
-    text, _ = _Renderer(marked)([_user(U1)])
+    text, _ = Renderer(marked)([user(U1)])
     return bool(text) and text.startswith(BOS)
 
 
 def _dated(template: ChatTemplate, base: str) -> bool:
     other = _OTHER_DATE if template.date != _OTHER_DATE else _OTHER_DATE.replace(year=2002)
     again = ChatTemplate(template.source, extra=dict(template.variables), date=other)
-    text, _ = _Renderer(again)([_user(U1)])
+    text, _ = Renderer(again)([user(U1)])
     return text != base
 
 
-def _alternation(render: _Renderer) -> dict:
+def _alternation(render: Renderer) -> dict:
     facts: dict[str, Any] = {}
-    out, err = render([_user(U1), _user(U2)])
+    out, err = render([user(U1), user(U2)])
     if out is None:
         facts.update(alternation=True, alternation_error=err)
-    out, err = render([_assistant(A1), _user(U1)])
+    out, err = render([assistant(A1), user(U1)])
     if out is None:
         facts.update(first_user=True, first_user_error=err)
     return facts
 
 
-def _trims(render: _Renderer, system: str) -> tuple[str, ...]:
+def _trims(render: Renderer, system: str) -> tuple[str, ...]:
     pad = {role: f"\t{marker}\t" for role, marker in TRIM.items()}
-    out, _ = render([_user(pad["user"]), _assistant(pad["assistant"])])
+    out, _ = render([user(pad["user"]), assistant(pad["assistant"])])
     roles = []
     for role in ("user", "assistant"):
         if out is not None and TRIM[role] in out and pad[role] not in out:
             roles.append(role)
     if system not in ("raises", "dropped"):
-        out, _ = render([_system(pad["system"]), _user(U1)])
+        out, _ = render([system_message(pad["system"]), user(U1)])
         if out is not None and TRIM["system"] in out and pad["system"] not in out:
             roles.append("system")
     return tuple(roles)
@@ -471,18 +417,18 @@ def _trims(render: _Renderer, system: str) -> tuple[str, ...]:
 # -- reasoning
 
 
-def _reasoning(render: _Renderer) -> dict:
+def _reasoning(render: Renderer) -> dict:
     field = {"reasoning_content": THINK}
     inline = f"<think>\n{THINK}\n</think>\n\n{A1}"
     return {
-        "reasoning_content": _kept(render, lambda: _assistant(A1, **field)),
-        "inline_think": _kept(render, lambda: _assistant(inline)),
+        "reasoning_content": _kept(render, lambda: assistant(A1, **field)),
+        "inline_think": _kept(render, lambda: assistant(inline)),
     }
 
 
-def _kept(render: _Renderer, turn) -> str | None:
-    history, _ = render([_user(U1), turn(), _user(U2)], add_generation_prompt=True)
-    last, _ = render([_user(U1), turn()])
+def _kept(render: Renderer, turn) -> str | None:
+    history, _ = render([user(U1), turn(), user(U2)], add_generation_prompt=True)
+    last, _ = render([user(U1), turn()])
     if history is None or last is None:
         return None
     in_history, in_last = THINK in history, THINK in last
@@ -490,15 +436,15 @@ def _kept(render: _Renderer, turn) -> str | None:
             (True, False): "history-only"}[(in_history, in_last)]
 
 
-def _thinking(render: _Renderer, base: str, prompt: str) -> tuple[tuple[str, bool, str], ...]:
+def _thinking(render: Renderer, base: str, prompt: str) -> tuple[tuple[str, bool, str], ...]:
     switches = []
     for var in _THINKING_VARS:
         for value in (True, False):
-            out, _ = render([_user(U1)], add_generation_prompt=True, **{var: value})
+            out, _ = render([user(U1)], add_generation_prompt=True, **{var: value})
             if out is None:
                 continue
-            plain, _ = render([_user(U1)], **{var: value})
-            gen = out[_common_prefix(out, plain if plain is not None else base):]
+            plain, _ = render([user(U1)], **{var: value})
+            gen = out[common_prefix(out, plain if plain is not None else base):]
             if gen != prompt:
                 switches.append((var, value, gen))
     return tuple(switches)
@@ -507,12 +453,12 @@ def _thinking(render: _Renderer, base: str, prompt: str) -> tuple[tuple[str, boo
 # -- images
 
 
-def _images(render: _Renderer) -> dict:
+def _images(render: Renderer) -> dict:
     """What an image block renders as: the placeholder a processor fills with the image's tokens."""
-    text_only, err = render([_user_blocks(_text_block(U1))], add_generation_prompt=True)
+    text_only, err = render([user_blocks(text_block(U1))], add_generation_prompt=True)
     if text_only is None:
         return {"images": "strings-only", "image_error": err}
-    with_image, err = render([_user_blocks(_IMAGE_BLOCK, _text_block(U1))], add_generation_prompt=True)
+    with_image, err = render([user_blocks(_IMAGE_BLOCK, text_block(U1))], add_generation_prompt=True)
     if with_image is None:
         return {"images": "raises", "image_error": err}
     if any(f"{q}type{q}: {q}image{q}" in with_image for q in "'\""):  # the list's repr or JSON
@@ -525,7 +471,7 @@ def _images(render: _Renderer) -> dict:
 
 def _inserted(without: str, with_: str) -> str:
     """The text `with_` holds where `without` does not, between their common prefix and suffix."""
-    start = _common_prefix(without, with_)
+    start = common_prefix(without, with_)
     end = _common_suffix(without[start:], with_[start:])
     return with_[start:len(with_) - end]
 
