@@ -18,6 +18,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import files
+
 VERSION = 1
 
 
@@ -29,8 +31,7 @@ def folder() -> Path:
     configured = os.environ.get("POLYPROMPT_CACHE_DIR")
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "polyprompt" / "compiled"
+    return files.cache_dir("compiled") or Path(os.devnull, "compiled")  # no home: every read and write fails
 
 
 def _file_for(entry: str) -> Path:

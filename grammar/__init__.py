@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import os
-import tempfile
 from importlib import resources
 from typing import Callable
 
@@ -64,18 +62,23 @@ class _KeywordsAsNames:
 
 
 def _cache_path(text: str) -> str | bool:
+    """Where Lark keeps the built tables (a pickle) for this grammar and Lark version; False (no
+    disk cache) when there is no cache folder to use."""
     import hashlib
 
     import lark
 
-    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "polyprompt")
+    from ..compiler.files import cache_dir
+
+    folder = cache_dir("grammar")
+    if folder is None:
+        return False
     try:
-        os.makedirs(folder, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
-        folder = tempfile.gettempdir()
-    return os.path.join(folder, f"grammar-{key}.lark-cache")
+        return False
+    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
+    return str(folder / f"{key}.lark-cache")
 
 
 @functools.lru_cache(maxsize=1)

@@ -45,6 +45,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ...compiler import files
 from .families import family
 
 NAMES = ("qwen3", "smollm2", "llama3", "gemma3", "deepseek-v3", "mistral-v3", "mistral-tekken")
@@ -69,9 +70,16 @@ SOURCES = {
 
 
 def cache_dir() -> Path:
-    """The asset cache: ``$POLYPROMPT_ASSETS`` or ``~/.cache/polyprompt/assets``."""
+    """The asset cache: ``$POLYPROMPT_ASSETS``, else the shared cache rule (``compiler.files``:
+    ``$XDG_CACHE_HOME/polyprompt/assets`` or ``~/.cache/polyprompt/assets``). Without a home
+    folder there is none: RuntimeError asking for ``POLYPROMPT_ASSETS``."""
     env = os.environ.get("POLYPROMPT_ASSETS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "polyprompt" / "assets"
+    if env:
+        return Path(env).expanduser()
+    folder = files.cache_dir("assets")
+    if folder is None:
+        raise RuntimeError("no home folder for the model asset cache: set POLYPROMPT_ASSETS to a folder")
+    return folder
 
 
 def package_dir(module: str) -> Path | None:
