@@ -37,9 +37,7 @@ def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
             return False
         if d.code == "PP243":
             return re.search(r"\b(system|user|assistant|use|history|tool_call|tool_result)\b", skipped) is not None
-        named = re.search(r"`(\w+)`", d.message) if d.code in ("PP224", "PP244") else re.match(r"\w+", d.span.text)
-        return named is not None and re.search(rf"\b{re.escape(named.group(1 if d.code in ('PP224', 'PP244') else 0))}\b",
-                                              skipped) is not None
+        return any(re.search(rf"\b{re.escape(name)}\b", skipped) for name in d.names)
 
     sink.discard(cascade)
 
@@ -47,4 +45,5 @@ def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
 def _report_unused_imports(scope: ModuleScope, sink: Sink) -> None:
     for name, node in scope.import_bindings:
         if name not in scope.used and scope.names[name].kind != "error":
-            sink.warning("PP244", f"`{name}` is imported but never used", node.span, help="remove the import")
+            sink.warning("PP244", f"`{name}` is imported but never used", node.span, help="remove the import",
+                         names=(name,))
