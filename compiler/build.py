@@ -105,10 +105,6 @@ def _pick(children, kind, default=None):
     return default
 
 
-def _string_value(token: Token) -> str:
-    return text.decode_escapes(str(token)[1:-1])
-
-
 def _number(token: Token) -> int | float:
     s = str(token)
     return int(s) if re.fullmatch(r"-?[0-9]+", s) else float(s)
@@ -190,8 +186,9 @@ class AstBuilder:
     def ident(self, token: Token) -> ast.Ident:
         return ast.Ident(name=str(token), span=self.tsp(token))
 
-    def tokens(self, children, type_=None):
-        return [c for c in children if isinstance(c, Token) and (type_ is None or c.type == type_)]
+    def tokens(self, children, type_: str):
+        """The tokens of type `type_` among a rule's children."""
+        return [c for c in children if isinstance(c, Token) and c.type == type_]
 
     def nodes(self, children, cls=ast.Node):
         return tuple(c for c in children if isinstance(c, cls))

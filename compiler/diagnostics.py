@@ -107,7 +107,6 @@ class Diagnostic:
     message: str
     span: Span
     help: str | None = None
-    notes: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
 
     @property
@@ -194,7 +193,6 @@ def render(diagnostic: Diagnostic) -> str:
         f"{line} | {shown}",
         f"{gutter} | {' ' * (col - 1)}{'^' * max(1, width)}",
     ]
-    out.extend(f"{gutter} = note: {note}" for note in diagnostic.notes)
     if diagnostic.help:
         out.append(f"{gutter} = help: {diagnostic.help}")
     return "\n".join(out)

@@ -182,7 +182,6 @@ class _ChunkFailed(Exception):
 def _chunks(text_: str) -> list[tuple[int, int]]:
     """Split the file at declaration keywords in column 1 outside strings and comments."""
     starts = [0]
-    pos = 0
     skips = [(m.start(), m.end()) for m in _SKIP.finditer(text_) if m.group(0) != "\n"]
     k = 0
     for m in _DECL_START.finditer(text_):
@@ -190,7 +189,7 @@ def _chunks(text_: str) -> list[tuple[int, int]]:
             k += 1
         if k < len(skips) and skips[k][0] < m.start() < skips[k][1]:
             continue  # inside a string or comment
-        if m.start() > pos:
+        if m.start() > 0:
             starts.append(m.start())
     starts.append(len(text_))
     return [(a, b) for a, b in zip(starts, starts[1:]) if a < b]

@@ -312,10 +312,7 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     if not target.startswith(backends.MODEL_PREFIXES):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
     pf = _load_or_exit(file)
-    try:
-        result = _compile(pf, target, prompt, _read_inputs(input_file), False)
-    except OSError as err:  # hf:<dir> without a chat template
-        raise click.UsageError(str(err)) from None
+    result = _compile(pf, target, prompt, _read_inputs(input_file), False)  # hf:<dir> without a template: usage error
     from .backends.hf import run as hf_run
 
     try:

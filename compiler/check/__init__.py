@@ -1,7 +1,7 @@
 """Semantic analysis: names, imports, types, and the warnings a user wants.
 
 `check_program` runs over every loaded module and reports into the sink; it
-returns the scopes, which the later stages (the IR builder) read.
+returns the scopes, which the later stages (rendering to the IR) read.
 """
 from __future__ import annotations
 

@@ -300,7 +300,7 @@ class ExprChecker:
                     for item in expr.right.items:
                         if isinstance(item, ast.Literal) and isinstance(item.value, str):
                             self._enum_literal(choice, item)
-                self._enum_operand(expr.left, inner.item, left)
+                self._enum_operand(expr.left, inner.item)
             elif isinstance(inner, T.LiteralT) or inner == T.STR or isinstance(inner, (T.MapT, T.JsonT, T.UnknownT)):
                 pass
             else:
@@ -332,7 +332,7 @@ class ExprChecker:
                             expr.span)
         return T.BOOL
 
-    def _enum_operand(self, node, item, got):
+    def _enum_operand(self, node, item):
         if isinstance(item, T.EnumT) and isinstance(node, ast.Literal) and isinstance(node.value, str):
             self._enum_literal(item, node)
 

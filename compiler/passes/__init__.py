@@ -55,16 +55,8 @@ PASSES: tuple[Pass, ...] = (
 )
 
 
-def run_passes(request: ir.Request, ctx: PassContext, passes=PASSES) -> ir.Request:
-    for p in passes:
+def run_passes(request: ir.Request, ctx: PassContext) -> ir.Request:
+    """Lower `request` through every pass in order; each reports what it changed into `ctx.report`."""
+    for p in PASSES:
         request = p(request, ctx)
     return request
-
-
-def span_of(*items):
-    """The first span among IR items (a message, a part, the request)."""
-    for item in items:
-        span = getattr(item, "span", None)
-        if span is not None:
-            return span
-    return None
