@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 from importlib import resources
 from typing import Callable
 
@@ -81,9 +82,19 @@ def _cache_path(text: str) -> str | bool:
     return str(folder / f"{key}.lark-cache")
 
 
-@functools.lru_cache(maxsize=1)
+# Threads that ask for the parser first wait for one build: two at once would both write Lark's
+# cache file, which Lark does not write atomically.
+_BUILD_LOCK = threading.Lock()
+
+
 def parser():
-    """The shared Lark parser with start symbols `module` and `template`."""
+    """The shared Lark parser with start symbols `module` and `template` (built once)."""
+    with _BUILD_LOCK:
+        return _build_parser()
+
+
+@functools.lru_cache(maxsize=1)
+def _build_parser():
     import lark
 
     text = grammar_text()

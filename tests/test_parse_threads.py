@@ -107,3 +107,32 @@ def test_overlapping_parses_keep_the_collector_off_until_the_last_ends():
     assert not gc.isenabled(), "another parse still runs"
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_threads_asking_for_the_parser_first_build_it_once(monkeypatch):
+    import lark
+
+    from polyprompt import grammar
+
+    built = []
+    real = lark.Lark
+
+    def counting_lark(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    grammar._build_parser.cache_clear()
+    monkeypatch.setattr(lark, "Lark", counting_lark)
+    start = threading.Barrier(4)
+
+    def ask() -> None:
+        start.wait()
+        grammar.parser()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    grammar._build_parser.cache_clear()  # the next test builds a real one again
+    assert len(built) == 1
