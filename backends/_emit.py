@@ -57,15 +57,18 @@ def claude_thinking(budget: int, max_tokens: int | None, request: ir.Request, ba
 
 
 def data_uri(m: ir.Media) -> str:
+    """The media as a URL: its own, or a base64 `data:` URI."""
     return m.url if m.url is not None else f"data:{m.media_type or 'application/octet-stream'};base64,{m.data}"
 
 
 def audio_format(m: ir.Media) -> str:
+    """The audio format name an API expects (`mp3`, `wav`) from the media type."""
     sub = (m.media_type or "audio/wav").split("/", 1)[1]
     return {"mpeg": "mp3", "x-wav": "wav", "wave": "wav"}.get(sub, sub)
 
 
 def tool_result_text(result: ir.ToolResult) -> str:
+    """The text parts of a tool result, joined."""
     return "".join(p.text for p in result.content if isinstance(p, ir.Text))
 
 
@@ -96,4 +99,5 @@ def parse_arguments(text) -> dict:
 
 
 def arguments_json(args: dict) -> str:
+    """Tool-call arguments as compact JSON text (OpenAI-style `arguments`)."""
     return json.dumps(args, ensure_ascii=False, separators=(",", ":"))

@@ -33,7 +33,7 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
         flat: list = [text.RawText(content, content_start, content_start + len(content))] if content else []
         return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
     try:
-        tree = grammar.parser().parse(content, start="template")
+        tree = grammar.parse(content, "template")
     except lark.exceptions.UnexpectedInput as err:
         report_syntax_error(err, source, sink, content_start, content, in_template=True)
         _report_more_template_errors(err, content, content_start, source, sink)
@@ -66,7 +66,7 @@ def _report_more_template_errors(err, content, content_start, source, sink) -> N
             return  # the tag is not closed: what follows would only repeat the error
         content = content[:start] + " " * (close + 2 - start) + content[close + 2:]
         try:
-            grammar.parser().parse(content, start="template")
+            grammar.parse(content, "template")
             return
         except lark.exceptions.UnexpectedInput as again:
             report_syntax_error(again, source, sink, content_start, content, in_template=True)
@@ -103,10 +103,6 @@ def _pick(children, kind, default=None):
         if isinstance(c, _Marker) and c.kind == kind:
             return c.value
     return default
-
-
-def _string_value(token: Token) -> str:
-    return text.decode_escapes(str(token)[1:-1])
 
 
 def _number(token: Token) -> int | float:
@@ -190,8 +186,9 @@ class AstBuilder:
     def ident(self, token: Token) -> ast.Ident:
         return ast.Ident(name=str(token), span=self.tsp(token))
 
-    def tokens(self, children, type_=None):
-        return [c for c in children if isinstance(c, Token) and (type_ is None or c.type == type_)]
+    def tokens(self, children, type_: str):
+        """The tokens of type `type_` among a rule's children."""
+        return [c for c in children if isinstance(c, Token) and c.type == type_]
 
     def nodes(self, children, cls=ast.Node):
         return tuple(c for c in children if isinstance(c, cls))

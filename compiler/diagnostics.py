@@ -96,14 +96,19 @@ CODES: dict[str, str] = {
 
 @attrs.frozen
 class Diagnostic:
-    """One finding, with the span that caused it and an optional fix hint."""
+    """One finding, with the span that caused it and an optional fix hint.
+
+    `names` are the names the finding is about (the unknown, unused or missing name), set
+    where it is made by the name checks (PP200, PP202, PP203, PP209-PP211, PP224, PP240,
+    PP244): tools read them here, never out of the message text.
+    """
 
     code: str
     severity: Severity
     message: str
     span: Span
     help: str | None = None
-    notes: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     @property
     def is_error(self) -> bool:
@@ -124,6 +129,8 @@ class Diagnostic:
         }
         if self.help:
             out["help"] = self.help
+        if self.names:
+            out["names"] = list(self.names)
         return out
 
 
@@ -133,13 +140,18 @@ class Sink:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
-        self.add(Diagnostic(code, "error", message, span, help))
+    def error(self, code: str, message: str, span: Span, help: str | None = None, *,
+              names: tuple[str, ...] = ()) -> None:
+        """Report an error; `names`: the names it is about (`Diagnostic.names`)."""
+        self.add(Diagnostic(code, "error", message, span, help, names=names))
 
-    def warning(self, code: str, message: str, span: Span, help: str | None = None) -> None:
-        self.add(Diagnostic(code, "warning", message, span, help))
+    def warning(self, code: str, message: str, span: Span, help: str | None = None, *,
+                names: tuple[str, ...] = ()) -> None:
+        """Report a warning; `names`: the names it is about (`Diagnostic.names`)."""
+        self.add(Diagnostic(code, "warning", message, span, help, names=names))
 
     def info(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        """Report a note (lowering; `--strict` makes it an error)."""
         self.add(Diagnostic(code, "info", message, span, help))
 
     def add(self, diagnostic: Diagnostic) -> None:
@@ -182,7 +194,6 @@ def render(diagnostic: Diagnostic) -> str:
         f"{line} | {shown}",
         f"{gutter} | {' ' * (col - 1)}{'^' * max(1, width)}",
     ]
-    out.extend(f"{gutter} = note: {note}" for note in diagnostic.notes)
     if diagnostic.help:
         out.append(f"{gutter} = help: {diagnostic.help}")
     return "\n".join(out)

@@ -1,21 +1,101 @@
-"""Files written by polyprompt: whole or not at all."""
+"""Where polyprompt keeps its caches, and how it replaces a file whole.
+
+`cache_dir(kind)` is the one rule for every on-disk cache (the grammar tables,
+compiled prompts, model assets): `$XDG_CACHE_HOME/polyprompt/<kind>`, else
+`~/.cache/polyprompt/<kind>`. Without a home folder there is no disk cache:
+a world-writable temporary folder would let another user plant cache files
+(the grammar cache is a pickle), and an unexpanded `~` would make a `./~`
+folder wherever the command runs.
+
+`write_atomic(path, data)` writes a file so that a reader sees the old
+content or the new, never half of it, and a crash leaves no stray file.
+"""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def home() -> Path | None:
+    """The user's home folder, or None when `HOME` is unset or empty or `~` does not expand
+    to an absolute path."""
+    if os.name == "posix" and not os.environ.get("HOME"):
+        return None
+    expanded = os.path.expanduser("~")
+    return Path(expanded) if expanded != "~" and os.path.isabs(expanded) else None
+
+
+def cache_dir(kind: str) -> Path | None:
+    """The cache folder for `kind` (not created): `$XDG_CACHE_HOME/polyprompt/<kind>`, else
+    `~/.cache/polyprompt/<kind>`; None (no disk cache) when there is no home folder. A relative
+    `XDG_CACHE_HOME` is ignored, as the XDG specification asks."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        user_home = home()
+        if user_home is None:
+            return None
+        base = os.path.join(user_home, ".cache")
+    return Path(base) / "polyprompt" / kind
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Replace the content of `path` with `data` (text is written as UTF-8, newlines as given).
+
+    The data goes to a temporary file in the same folder, is flushed to disk, then renamed
+    over the file, so readers never see a partial file. A symlink is followed: its target is
+    written and the link kept. A file that is not a regular file (a FIFO, `/dev/null`, a
+    device) is written in place, not replaced. The mode of an existing file is kept; a new
+    file gets the mode the umask allows. On any failure the temporary file is removed and
+    the old content stays.
+    """
+    target = Path(os.path.realpath(path))
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as handle:
+            handle.write(payload)
+        return
+    tmp, fd = _create_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), stat.S_IMODE(mode))
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+    _sync_folder(target.parent)
+
+
+def _create_temp(target: Path) -> tuple[Path, int]:
+    """A new file beside `target`, opened for writing. Created with mode 0o666 so the kernel
+    applies the umask (and any default ACL) as for a plain new file; `mkstemp` would give 0o600."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush the rename to disk where the system allows it (best effort: not on every OS)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

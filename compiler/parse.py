@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
+import threading
 
 import lark
 from lark import Token
@@ -44,60 +45,106 @@ def parse_source(source: SourceFile, sink: Sink) -> ast.Module:
     balance) so later mistakes are found too. `Module.recovered` lists the
     lines (and strings) that recovery skipped: a name that occurs there may
     look unused or unknown only because of the skip, so the checker does not
-    report it (CASCADE_CODES).
+    report it (CASCADE_CODES). Safe to call from several threads at once.
     """
-    with _collector_paused():
-        return _parse_source(source, sink)
+    with _COLLECTOR.paused():
+        return _FileParse(source, sink).run()
 
 
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off while a file parses. A parse allocates hundreds of
-    thousands of small objects (tokens, trees, AST nodes) that live until it ends, and the
-    collections they set off walked them again and again: 40% of the parse time. Whatever cycle a
-    parse leaves is collected once the collector runs again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+class _CollectorPause:
+    """Python's cyclic garbage collector off while any file parses.
 
+    A parse allocates hundreds of thousands of small objects (tokens, trees, AST
+    nodes) that live until it ends, and the collections they set off walked them
+    again and again: 40% of the parse time. Concurrent parses share one pause: the
+    collector comes back when the last of them ends, and only if it was on when the
+    first began. Whatever cycle a parse leaves is collected once it runs again.
+    """
 
-def _parse_source(source: SourceFile, sink: Sink) -> ast.Module:
-    comments: list[ast.Comment] = []
-    skipped: list[Span] = []
-    try:
-        decls = _parse_chunk(source, sink, source.text, 0, comments, skipped)
-    except _ChunkFailed:
-        comments.clear()
-        decls = []
-        for start, end in _chunks(source.text):
-            try:
-                decls.extend(_parse_recovering(source, sink, start, end, comments, skipped))
-            except _ChunkFailed:
-                skipped.append(Span(source, start, end))  # the whole declaration is lost
-    span = Span(source, 0, len(source.text))
-    return ast.Module(decls=tuple(decls), comments=tuple(comments), skipped=tuple(skipped), span=span)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parses = 0
+        self._was_enabled = False
 
-
-def _parse_recovering(source, sink, start, end, comments, skipped: list[Span]):
-    """Parse one declaration, skipping lines with errors (recorded in `skipped`)."""
-    chunk = source.text[start:end]
-    for attempt in range(MAX_RECOVERIES + 1):
-        kept = len(comments)
+    @contextlib.contextmanager
+    def paused(self):
+        """Hold the collector off for the `with` block (and any block overlapping it)."""
+        with self._lock:
+            if self._parses == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._parses += 1
         try:
-            return _parse_chunk(source, sink, chunk, start, comments, skipped, report=True)
-        except _ChunkFailed as failed:
-            del comments[kept:]
-            line = _error_line(chunk, failed.position)
-            if line is None or attempt == MAX_RECOVERIES:
-                raise
-            a, b = line
-            chunk = chunk[:a] + " " * (b - a) + chunk[b:]
-            skipped.append(Span(source, start + a, start + b))
-    raise _ChunkFailed(None)
+            yield
+        finally:
+            with self._lock:
+                self._parses -= 1
+                if self._parses == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_COLLECTOR = _CollectorPause()
+
+
+class _FileParse:
+    """The state of one parse of one file: the comments and skipped lines found so far."""
+
+    def __init__(self, source: SourceFile, sink: Sink) -> None:
+        self.source = source
+        self.sink = sink
+        self.comments: list[ast.Comment] = []
+        self.skipped: list[Span] = []
+
+    def run(self) -> ast.Module:
+        """Parse the whole file, then declaration by declaration if that fails."""
+        source = self.source
+        try:
+            decls = self._chunk(source.text, 0)
+        except _ChunkFailed:
+            self.comments.clear()
+            decls = []
+            for start, end in _chunks(source.text):
+                try:
+                    decls.extend(self._recovering(start, end))
+                except _ChunkFailed:
+                    self.skipped.append(Span(source, start, end))  # the whole declaration is lost
+        span = Span(source, 0, len(source.text))
+        return ast.Module(decls=tuple(decls), comments=tuple(self.comments), skipped=tuple(self.skipped), span=span)
+
+    def _recovering(self, start: int, end: int):
+        """Parse one declaration, skipping lines with errors (recorded in `skipped`)."""
+        chunk = self.source.text[start:end]
+        for attempt in range(MAX_RECOVERIES + 1):
+            kept = len(self.comments)
+            try:
+                return self._chunk(chunk, start, report=True)
+            except _ChunkFailed as failed:
+                del self.comments[kept:]
+                line = _error_line(chunk, failed.position)
+                if line is None or attempt == MAX_RECOVERIES:
+                    raise
+                a, b = line
+                chunk = chunk[:a] + " " * (b - a) + chunk[b:]
+                self.skipped.append(Span(self.source, start + a, start + b))
+        raise _ChunkFailed(None)
+
+    def _chunk(self, chunk: str, offset: int, report: bool = False):
+        """The declarations of `chunk` (at `offset` in the file); `_ChunkFailed` on a syntax
+        error, which goes to the sink when `report`."""
+        source = self.source
+
+        def keep_comment(token: Token) -> None:
+            span = Span(source, token.start_pos + offset, token.end_pos + offset)
+            self.comments.append(ast.Comment(text=str(token), span=span))
+
+        try:
+            tree = grammar.parse(chunk, "module", on_comment=keep_comment)
+        except lark.exceptions.UnexpectedInput as err:
+            if report:
+                report_syntax_error(err, source, self.sink, offset, chunk,
+                                    at_end_of_decl=offset + len(chunk) < len(source.text))
+            raise _ChunkFailed(error_position(err)) from None
+        return AstBuilder(source, self.sink, offset, self.skipped).transform(tree).decls
 
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -135,7 +182,6 @@ class _ChunkFailed(Exception):
 def _chunks(text_: str) -> list[tuple[int, int]]:
     """Split the file at declaration keywords in column 1 outside strings and comments."""
     starts = [0]
-    pos = 0
     skips = [(m.start(), m.end()) for m in _SKIP.finditer(text_) if m.group(0) != "\n"]
     k = 0
     for m in _DECL_START.finditer(text_):
@@ -143,23 +189,7 @@ def _chunks(text_: str) -> list[tuple[int, int]]:
             k += 1
         if k < len(skips) and skips[k][0] < m.start() < skips[k][1]:
             continue  # inside a string or comment
-        if m.start() > pos:
+        if m.start() > 0:
             starts.append(m.start())
     starts.append(len(text_))
     return [(a, b) for a, b in zip(starts, starts[1:]) if a < b]
-
-
-def _parse_chunk(source, sink, chunk, offset, comments, skipped, report=False):
-    def keep_comment(token: Token) -> None:
-        comments.append(ast.Comment(text=str(token), span=Span(source, token.start_pos + offset, token.end_pos + offset)))
-
-    grammar.comment_sink.append(keep_comment)
-    try:
-        tree = grammar.parser().parse(chunk, start="module")
-    except lark.exceptions.UnexpectedInput as err:
-        if report:
-            report_syntax_error(err, source, sink, offset, chunk, at_end_of_decl=offset + len(chunk) < len(source.text))
-        raise _ChunkFailed(error_position(err)) from None
-    finally:
-        grammar.comment_sink.pop()
-    return AstBuilder(source, sink, offset, skipped).transform(tree).decls

@@ -2,13 +2,15 @@
 
 `parser()` returns the one LALR parser (contextual lexer, every token kept),
 built from `polyprompt.lark` on first use and cached on disk by Lark, so a
-fresh process loads the tables instead of rebuilding them.
+fresh process loads the tables instead of rebuilding them. `parse` runs it
+with a per-call comment callback; the parser itself holds no per-parse state,
+so threads may parse at once.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
-import os
-import tempfile
+import threading
 from importlib import resources
 from typing import Callable
 
@@ -17,17 +19,32 @@ if __name__ != "polyprompt.grammar":  # see docs/development.md: one import name
 
 GRAMMAR_FILE = "polyprompt.lark"
 
-#: Receives every `//` comment token; set by the parser front end per parse.
-comment_sink: list[Callable] = []
+# The comment callback of the parse running in this thread (or task). Lark fixes its lexer
+# callbacks when the parser is built, so `parse` hands each call's callback over here.
+_comment_callback: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("comment_callback",
+                                                                                    default=None)
 
 
 def grammar_text() -> str:
+    """The text of the Lark grammar."""
     return resources.files(__name__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
 
 
+def parse(text: str, start: str, on_comment: Callable | None = None):
+    """Parse `text` from the rule `start` with the shared parser; `on_comment`, when given,
+    receives every `//` comment token of this parse (and of no other). Raises Lark's
+    `UnexpectedInput` on a syntax error."""
+    token = _comment_callback.set(on_comment)
+    try:
+        return parser().parse(text, start=start)
+    finally:
+        _comment_callback.reset(token)
+
+
 def _on_comment(token):
-    if comment_sink:
-        comment_sink[-1](token)
+    callback = _comment_callback.get()
+    if callback is not None:
+        callback(token)
     return token
 
 
@@ -46,23 +63,38 @@ class _KeywordsAsNames:
 
 
 def _cache_path(text: str) -> str | bool:
+    """Where Lark keeps the built tables (a pickle) for this grammar and Lark version; False (no
+    disk cache) when there is no cache folder to use."""
     import hashlib
 
     import lark
 
-    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "polyprompt")
+    from ..compiler.files import cache_dir
+
+    folder = cache_dir("grammar")
+    if folder is None:
+        return False
     try:
-        os.makedirs(folder, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
-        folder = tempfile.gettempdir()
-    return os.path.join(folder, f"grammar-{key}.lark-cache")
+        return False
+    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
+    return str(folder / f"{key}.lark-cache")
+
+
+# Threads that ask for the parser first wait for one build: two at once would both write Lark's
+# cache file, which Lark does not write atomically.
+_BUILD_LOCK = threading.Lock()
+
+
+def parser():
+    """The shared Lark parser with start symbols `module` and `template` (built once)."""
+    with _BUILD_LOCK:
+        return _build_parser()
 
 
 @functools.lru_cache(maxsize=1)
-def parser():
-    """The shared Lark parser with start symbols `module` and `template`."""
+def _build_parser():
     import lark
 
     text = grammar_text()

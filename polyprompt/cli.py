@@ -150,17 +150,15 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
-    from .api import write_atomic
     from .compiler.diagnostics import render_all
+    from .compiler.files import write_atomic
 
     pf = _load_or_exit(file)
     result = _compile(pf, target, prompt, _read_inputs(input_file), strict)
     text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
     if output:
-        from pathlib import Path
-
         try:
-            write_atomic(Path(output), text)
+            write_atomic(output, text)
         except OSError as err:
             click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
             sys.exit(1)
@@ -316,10 +314,7 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
     _need_torch(f"running {target}")
     pf = _load_or_exit(file)
-    try:
-        result = _compile(pf, target, prompt, _read_inputs(input_file), False)
-    except OSError as err:  # hf:<dir> without a chat template
-        raise click.UsageError(str(err)) from None
+    result = _compile(pf, target, prompt, _read_inputs(input_file), False)  # hf:<dir> without a template: usage error
     from .run import local
 
     _quiet_transformers()

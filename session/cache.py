@@ -22,8 +22,9 @@ import hmac
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
+
+from ..compiler.files import cache_dir, write_atomic
 
 VERSION = 2
 
@@ -34,17 +35,12 @@ def enabled() -> bool:
 
 
 def folder() -> Path | None:
-    """Where the records live; None without a home folder to put them in."""
+    """Where the records live (POLYPROMPT_CACHE_DIR, else the shared cache rule of
+    compiler/files.py); None without a home folder to put them in."""
     configured = os.environ.get("POLYPROMPT_CACHE_DIR")
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        home = os.path.expanduser("~")
-        if home in ("~", "/", "") or not os.path.isabs(home):
-            return None  # no home: never a shared temp folder or a literal ./~
-        base = os.path.join(home, ".cache")
-    return Path(base) / "polyprompt" / "compiled"
+    return cache_dir("compiled")
 
 
 def _file_for(root: Path, entry: str) -> Path:
@@ -147,13 +143,6 @@ def store(entry: str, files: dict[str, str], key: str, record: dict, build: str)
     data["records"][key] = record
     data["mac"] = _mac(secret, data)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(path, json.dumps(data, ensure_ascii=False))
     except OSError:
         pass  # a cache that cannot be written is only slower

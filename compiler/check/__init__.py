@@ -1,7 +1,7 @@
 """Semantic analysis: names, imports, types, and the warnings a user wants.
 
 `check_program` runs over every loaded module and reports into the sink; it
-returns the scopes, which the later stages (the IR builder) read.
+returns the scopes, which the later stages (rendering to the IR) read.
 """
 from __future__ import annotations
 
@@ -40,9 +40,7 @@ def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
             return False
         if d.code == "PP243":
             return re.search(r"\b(system|user|assistant|use|history|tool_call|tool_result)\b", skipped) is not None
-        named = re.search(r"`(\w+)`", d.message) if d.code in ("PP224", "PP244") else re.match(r"\w+", d.span.text)
-        return named is not None and re.search(rf"\b{re.escape(named.group(1 if d.code in ('PP224', 'PP244') else 0))}\b",
-                                              skipped) is not None
+        return any(re.search(rf"\b{re.escape(name)}\b", skipped) for name in d.names)
 
     sink.discard(cascade)
 
@@ -50,4 +48,5 @@ def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
 def _report_unused_imports(scope: ModuleScope, sink: Sink) -> None:
     for name, node in scope.import_bindings:
         if name not in scope.used and scope.names[name].kind != "error":
-            sink.warning("PP244", f"`{name}` is imported but never used", node.span, help="remove the import")
+            sink.warning("PP244", f"`{name}` is imported but never used", node.span, help="remove the import",
+                         names=(name,))

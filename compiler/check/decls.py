@@ -92,7 +92,7 @@ class DeclChecker:
                 continue  # already reported (PP213, or a type error in its declaration)
             if name not in env.used and not name.startswith("_"):
                 self.sink.warning("PP240", f"parameter `{name}` is never used in {what}", p.name.span,
-                                  help=f"use it, remove it, or name it `_{name}`")
+                                  help=f"use it, remove it, or name it `_{name}`", names=(name,))
 
     def _type_of(self, texpr) -> T.Type:
         return self.resolver.resolve(texpr, allow_meta=False) if texpr is not None else T.STR
@@ -233,7 +233,7 @@ class DeclChecker:
         if sym is None or sym.kind != kind:
             candidates = [n for n, s in self.scope.names.items() if s.kind == kind]
             what = f"`{ident.name}` is a {sym.kind}, not a {kind}" if sym else f"unknown {kind} `{ident.name}`"
-            self.sink.error(code, what, ident.span, help=suggest(ident.name, candidates))
+            self.sink.error(code, what, ident.span, help=suggest(ident.name, candidates), names=(ident.name,))
             return None
         return sym
 
@@ -266,7 +266,7 @@ class DeclChecker:
         for name, (param, _t) in params.items():
             if name not in seen and param.default is None and not param.optional:
                 self.sink.error("PP224", f"missing input `{name}` of prompt `{prompt.name}`", span,
-                                help=f"bind it: `{name} = ...`")
+                                help=f"bind it: `{name} = ...`", names=(name,))
 
     # ---------------------------------------------------------------- statements
     def statements(self, body, env: Env) -> None:
@@ -400,7 +400,8 @@ class DeclChecker:
         if not isinstance(callee, Symbol) or callee.decl.body is None:
             name = getattr(callee, "name", "?")
             self.sink.error("PP211", f"`{name}` is a text fragment; `use` splices message fragments", func.span,
-                            help=f'interpolate it in a message instead: `user "{{{{ {name}() }}}}"`')
+                            help=f'interpolate it in a message instead: `user "{{{{ {name}() }}}}"`',
+                            names=(name,) if name != "?" else ())
             return
         checker.check_call_args(callee, stmt.args, func.span)
 

@@ -100,7 +100,7 @@ class ExprChecker:
             self.sink.error("PP204", f"`{name}` is not a member of `{expected_enum.name}`", expr.span,
                             help=suggest(name, expected_enum.members) or f"members: {', '.join(expected_enum.members)}")
         else:
-            self.sink.error("PP200", f"unknown name `{name}`", expr.span, help=hint)
+            self.sink.error("PP200", f"unknown name `{name}`", expr.span, help=hint, names=(name,))
         return T.UNKNOWN
 
     def _symbol_value(self, sym: Symbol, node: ast.Node) -> T.Type:
@@ -127,7 +127,8 @@ class ExprChecker:
             field = inner.fields.get(attr)
             if field is None:
                 self.sink.error("PP203", f"`{inner.name}` has no field `{attr}`", expr.attr.span,
-                                help=suggest(attr, inner.fields) or f"fields: {', '.join(inner.fields) or 'none'}")
+                                help=suggest(attr, inner.fields) or f"fields: {', '.join(inner.fields) or 'none'}",
+                                names=(attr,))
                 return T.UNKNOWN
             ftype = field.type if field.required else _optional(field.type)
             return _optional(ftype) if isinstance(base, T.OptionalT) else ftype
@@ -145,7 +146,7 @@ class ExprChecker:
                                 help=suggest(attr, module_scope.own))
                 return T.UNKNOWN
             return self._symbol_value(sym, expr)
-        self.sink.error("PP203", f"a value of type `{base}` has no fields", expr.attr.span)
+        self.sink.error("PP203", f"a value of type `{base}` has no fields", expr.attr.span, names=(attr,))
         return T.UNKNOWN
 
     def _GetItem(self, expr: ast.GetItem, expected):
@@ -183,7 +184,7 @@ class ExprChecker:
         decl: ast.FragmentDecl = callee.decl
         if decl.text is None:
             self.sink.error("PP211", f"`{callee.name}` is a message fragment and cannot be used in text", expr.span,
-                            help=f"splice its messages with the statement `use {callee.name}(...)`")
+                            help=f"splice its messages with the statement `use {callee.name}(...)`", names=(callee.name,))
         self.check_call_args(callee, expr.args, expr.span)
         return T.STR
 
@@ -237,7 +238,7 @@ class ExprChecker:
             if arg is None:
                 if param.default is None and not param.optional:
                     self.sink.error("PP224", f"missing argument `{param.name.name}` of `{callee}`", span,
-                                    help=f"pass it: `{param.name.name} = ...`")
+                                    help=f"pass it: `{param.name.name} = ...`", names=(param.name.name,))
                 continue
             self.check_value(arg.value, ptype, f"argument `{param.name.name}` of `{callee}`")
 
@@ -299,7 +300,7 @@ class ExprChecker:
                     for item in expr.right.items:
                         if isinstance(item, ast.Literal) and isinstance(item.value, str):
                             self._enum_literal(choice, item)
-                self._enum_operand(expr.left, inner.item, left)
+                self._enum_operand(expr.left, inner.item)
             elif isinstance(inner, T.LiteralT) or inner == T.STR or isinstance(inner, (T.MapT, T.JsonT, T.UnknownT)):
                 pass
             else:
@@ -331,7 +332,7 @@ class ExprChecker:
                             expr.span)
         return T.BOOL
 
-    def _enum_operand(self, node, item, got):
+    def _enum_operand(self, node, item):
         if isinstance(item, T.EnumT) and isinstance(node, ast.Literal) and isinstance(node.value, str):
             self._enum_literal(item, node)
 
@@ -416,14 +417,16 @@ class ExprChecker:
             field = record.fields.get(key.name)
             if field is None:
                 self.sink.error("PP203", f"`{record.name}` has no field `{key.name}`", key.span,
-                                help=suggest(key.name, record.fields) or f"fields: {', '.join(record.fields)}")
+                                help=suggest(key.name, record.fields) or f"fields: {', '.join(record.fields)}",
+                                names=(key.name,))
                 continue
             seen.add(key.name)
             self.check_value(value, field.type)
         missing = [f for f in record.fields.values() if f.required and f.name not in seen]
         if missing:
             names = ", ".join(f"`{f.name}`" for f in missing)
-            self.sink.error("PP224", f"missing field{'s' if len(missing) > 1 else ''} {names} of `{record.name}`", expr.span)
+            self.sink.error("PP224", f"missing field{'s' if len(missing) > 1 else ''} {names} of `{record.name}`", expr.span,
+                            names=tuple(f.name for f in missing))
 
     # ---------------------------------------------------------------- templates
     def check_template(self, template: ast.Template) -> None:

@@ -224,7 +224,7 @@ class TypeResolver:
         if sym is None or sym.kind not in TYPE_KINDS:
             what = f"`{name}` is a {sym.kind}, not a type" if sym else f"unknown type `{name}`"
             candidates = [n for n, s in self.scope.names.items() if s.kind in TYPE_KINDS] + list(T.BUILTIN_TYPES)
-            self.sink.error("PP202", what, texpr.span, help=suggest(name, candidates))
+            self.sink.error("PP202", what, texpr.span, help=suggest(name, candidates), names=(name,))
             return T.UNKNOWN
         if sym.kind == "alias":
             return self.alias_type(sym)

@@ -67,15 +67,8 @@ def text_turns_kept(caps, request: ir.Request) -> bool:
 
 
 def run_passes(request: ir.Request, ctx: PassContext, passes=PASSES) -> ir.Request:
+    """Lower `request` through the passes in order (all of them by default; the pass fixtures run
+    the first few); each reports what it changed into `ctx.report`."""
     for p in passes:
         request = p(request, ctx)
     return request
-
-
-def span_of(*items):
-    """The first span among IR items (a message, a part, the request)."""
-    for item in items:
-        span = getattr(item, "span", None)
-        if span is not None:
-            return span
-    return None

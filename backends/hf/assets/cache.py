@@ -13,13 +13,22 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ....compiler import files
+
 __all__ = ["cache_dir", "distribution_version", "offline", "package_dir", "publish"]
 
 
 def cache_dir() -> Path:
-    """The asset cache: ``$POLYPROMPT_ASSETS`` or ``~/.cache/polyprompt/assets``."""
+    """The asset cache: ``$POLYPROMPT_ASSETS``, else the shared cache rule (``compiler.files``:
+    ``$XDG_CACHE_HOME/polyprompt/assets`` or ``~/.cache/polyprompt/assets``). Without a home
+    folder there is none: RuntimeError asking for ``POLYPROMPT_ASSETS``."""
     env = os.environ.get("POLYPROMPT_ASSETS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "polyprompt" / "assets"
+    if env:
+        return Path(env).expanduser()
+    folder = files.cache_dir("assets")
+    if folder is None:
+        raise RuntimeError("no home folder for the model asset cache: set POLYPROMPT_ASSETS to a folder")
+    return folder
 
 
 def package_dir(module: str) -> Path | None:

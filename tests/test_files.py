@@ -1,0 +1,177 @@
+"""compiler/files.py: the one cache-folder rule and the one atomic write."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polyprompt.compiler import files
+from polyprompt.compiler.files import cache_dir, write_atomic
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="modes, umask, FIFOs and symlinks are POSIX")
+
+
+# --- cache_dir ----------------------------------------------------------------------------------------
+
+
+def test_cache_dir_under_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir("grammar") == tmp_path / "polyprompt" / "grammar"
+
+
+def test_cache_dir_under_home_without_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache_dir("compiled") == tmp_path / ".cache" / "polyprompt" / "compiled"
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache_dir("assets") == tmp_path / ".cache" / "polyprompt" / "assets"
+
+
+@posix_only
+@pytest.mark.parametrize("home", [None, "", "~", "relative"])
+def test_no_home_means_no_disk_cache(monkeypatch, home):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    if home is None:
+        monkeypatch.delenv("HOME", raising=False)
+    else:
+        monkeypatch.setenv("HOME", home)
+    assert cache_dir("grammar") is None
+
+
+@posix_only
+def test_without_a_home_the_parser_builds_no_cache_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    code = "from polyprompt.grammar import _cache_path, grammar_text; print(_cache_path(grammar_text()))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
+    assert list(tmp_path.iterdir()) == [], "no ./~ folder, nothing in the working folder"
+
+
+def test_the_grammar_and_compile_caches_follow_the_rule(monkeypatch, tmp_path):
+    from polyprompt.session import cache
+    from polyprompt.grammar import _cache_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POLYPROMPT_CACHE_DIR", raising=False)
+    assert Path(_cache_path("grammar text")).parent == tmp_path / "polyprompt" / "grammar"
+    assert cache.folder() == tmp_path / "polyprompt" / "compiled"
+
+
+def test_the_asset_cache_follows_the_rule(monkeypatch, tmp_path):
+    from polyprompt.backends.hf.assets import cache as assets
+
+    monkeypatch.delenv("POLYPROMPT_ASSETS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert assets.cache_dir() == tmp_path / "polyprompt" / "assets"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("HOME")
+    with pytest.raises(RuntimeError, match="POLYPROMPT_ASSETS"):
+        assets.cache_dir()
+
+
+# --- write_atomic ----------------------------------------------------------------------------------
+
+
+def test_writes_text_and_bytes_exactly(tmp_path):
+    path = tmp_path / "a.txt"
+    write_atomic(path, "line\r\nü\n")
+    assert path.read_bytes() == "line\r\nü\n".encode()
+    write_atomic(path, b"\x00\xff")
+    assert path.read_bytes() == b"\x00\xff"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+@posix_only
+def test_a_symlink_is_kept_and_its_target_written(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+
+
+@posix_only
+def test_dev_null_is_written_not_replaced():
+    before = os.stat(os.devnull)
+    write_atomic(os.devnull, "discarded")
+    after = os.stat(os.devnull)
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+@posix_only
+def test_a_fifo_is_written_in_place(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    write_atomic(fifo, "through the pipe")
+    assert reader.communicate(timeout=10)[0] == b"through the pipe"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@posix_only
+def test_the_mode_of_an_existing_file_is_kept(tmp_path):
+    path = tmp_path / "script.sh"
+    path.write_text("old")
+    path.chmod(0o751)
+    write_atomic(path, "new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+
+
+@posix_only
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_honours_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "new.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_the_temporary_file_is_removed_after_a_failure(monkeypatch, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+
+    def failing_fsync(fd):
+        raise OSError(5, "disk gone")
+
+    monkeypatch.setattr(files.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk gone"):
+        write_atomic(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_missing_folder_is_an_error_and_leaves_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_atomic(tmp_path / "missing" / "a.txt", "x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_output_goes_through_write_atomic(tmp_path):
+    from click.testing import CliRunner
+
+    from polyprompt.cli import cli
+
+    src = tmp_path / "p.prompt"
+    src.write_text('prompt hello() {\n  user "hi"\n}\n')
+    target = tmp_path / "body.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = tmp_path / "out.json"
+    link.symlink_to(target)
+    result = CliRunner().invoke(cli, ["compile", str(src), "-t", "openai-chat", "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and '"messages"' in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
