@@ -3,12 +3,21 @@
 `get("openai-chat")` imports `polyprompt.backends.openai_chat` on first use;
 `names()` lists the modules of this folder. Third-party backends register
 through the entry-point group `polyprompt.backends`.
+
+This is also the registry of the providers' facts, read from the modules
+themselves (there is no other list): `api_targets()` (each target's class, with
+its options, model prefixes, dialects, official schema and sample reply),
+`catalog()` (the `compiler.targets.TargetCatalog` the checker receives),
+`foreign_model()` and `dialect()` (what lowering reads).
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import pkgutil
+
+from ..compiler.targets import TargetCatalog
 
 if __name__ != "polyprompt.backends":  # see docs/development.md: one import name only
     raise ImportError(f"import polyprompt.backends, not {__name__!r} (repo root is on sys.path)")
@@ -30,7 +39,7 @@ def names() -> list[str]:
 
 
 #: Prefixes of targets named by a parameter: `hf-family:<name>`, `hf:<dir>` or `hf:<file.gguf>` (open models).
-MODEL_PREFIXES = ("hf-family:", "hf:")
+MODEL_PREFIXES = TargetCatalog.PREFIXES
 
 
 def hf_families() -> list[str]:
@@ -68,3 +77,73 @@ def _load_entry_point(name: str) -> None:
     for ep in entry_points(group="polyprompt.backends"):
         if ep.name == name:
             ep.load()
+
+
+def api_targets() -> dict:
+    """Every built-in API target's backend class, by name (imports their modules)."""
+    return {name: get(name) for name in names()}
+
+
+def hf_options() -> dict:
+    """The options of the open-model targets (without importing jinja2 or a tokenizer)."""
+    from .hf.facts import OPTIONS
+
+    return dict(OPTIONS)
+
+
+class Registry(TargetCatalog):
+    """The real target catalog: this folder's modules, the built-in model families, and the
+    options the targets read, each looked up on first use (a file without target declarations
+    imports no backend module)."""
+
+    def names(self) -> list[str]:
+        """The built-in API target names."""
+        return names()
+
+    def families(self) -> list[str]:
+        """The built-in open-model families."""
+        return hf_families()
+
+    @functools.cached_property
+    def _all_options(self) -> dict:
+        found: dict = {}
+        for cls in api_targets().values():
+            found.update(cls.OPTIONS)
+        found.update(hf_options())
+        return found
+
+    def options(self) -> dict:
+        """Every option some target reads, in target order."""
+        return self._all_options
+
+
+@functools.lru_cache(maxsize=1)
+def catalog() -> Registry:
+    """The target catalog the checker receives (`compiler.check.check_program`)."""
+    return Registry()
+
+
+@functools.lru_cache(maxsize=1)
+def model_prefixes() -> dict[str, tuple[str, ...]]:
+    """Model-name prefixes by provider family, from each target's `model_prefixes`."""
+    found: dict[str, tuple[str, ...]] = {}
+    for cls in api_targets().values():
+        if cls.model_prefixes:
+            found.setdefault(cls.family, cls.model_prefixes)
+    return found
+
+
+def foreign_model(model: str, family: str) -> str | None:
+    """The provider family a model name is made for, when it is not `family` (None: unknown or its own)."""
+    return next((f for f, prefixes in model_prefixes().items() if f != family and model.startswith(prefixes)), None)
+
+
+def dialect(name: str):
+    """The structured-output dialect a target module defines under `name` (the schema as it is if none)."""
+    from ..compiler.targets import AS_IS
+
+    for cls in api_targets().values():
+        for d in cls.dialects:
+            if d.name == name:
+                return d
+    return AS_IS

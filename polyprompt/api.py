@@ -14,6 +14,7 @@ from typing import Iterable
 
 import attrs
 
+from . import backends
 from .compiler import ast
 from .compiler.check import check_program
 from .compiler.diagnostics import Diagnostic, Sink
@@ -52,7 +53,7 @@ def analyze(path: str | os.PathLike, root: str | None = None) -> Analysis:
     """Load one file with its imports and run every check."""
     sink = Sink()
     program = load(path, sink, root=root)
-    scopes = check_program(program, sink)
+    scopes = check_program(program, sink, backends.catalog())
     return Analysis(program, scopes, tuple(sink.sorted()))
 
 
@@ -81,7 +82,7 @@ def check_text(text: str, name: str = "<input>") -> list[Diagnostic]:
     from .compiler.loader import load_text
 
     sink = Sink()
-    check_program(load_text(text, sink, name), sink)
+    check_program(load_text(text, sink, name), sink, backends.catalog())
     return sink.sorted()
 
 

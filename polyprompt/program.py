@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from . import backends
+from .compiler.targets import Unsupported
 from .api import Analysis, analyze
 from .compiler import ast, inputs as inputs_mod
 from .compiler.check.names import TypeResolver
@@ -173,7 +174,11 @@ class PromptFile:
         lowered = backend.lower(request, report)
         if report.has_errors:  # what the target cannot express is never emitted
             _raise_errors(report.sorted(), strict=False)
-        body = backend.emit(lowered, report)
+        try:
+            body = backend.emit(lowered)
+        except Unsupported as err:  # what the emitter cannot write: an error, as the passes' are
+            err.report(report, lowered.span)
+            _raise_errors(report.sorted(), strict=False)
         notes = tuple(report.sorted())
         _raise_errors(notes, strict)
         return Compiled(target=info.name, prompt=compiled.name, body=body, report=notes, request=lowered,
@@ -246,7 +251,7 @@ class FastPath:
 
         caps = backend.caps
         if not (getattr(backend, "plain_text_turns", False) and caps.system == "message" and not caps.alternation
-                and not caps.first_user and type(backend).lower is Backend.lower
+                and not caps.first_user and type(backend).lower is Backend.lower and not type(backend).passes
                 and not (compiled.output is not None and caps.structured_output is None)
                 and all(d.code != "PP409" for d in first.report)):
             return None

@@ -124,11 +124,12 @@ prompt p(h: messages) {
 
 
 def test_error_results_carry_status():
+    import itertools
+
     from polyprompt.compiler import ir
-    from polyprompt.compiler.diagnostics import Sink
 
     block = BedrockConverse().block(ir.ToolResult(id="t1", name="f", content=(ir.Text(text="boom"),), is_error=True),
-                                    Sink(), None)
+                                    itertools.count(1))
     assert block == {"toolResult": {"toolUseId": "t1", "content": [{"text": "boom"}], "status": "error"}}
 
 

@@ -1,23 +1,23 @@
-"""Each lowering pass on its own, driven by capability tables (no backend needed)."""
+"""Each lowering pass on its own, driven by capability tables and plain data (no backend object:
+the structured-output dialects are the data the target modules define)."""
 from __future__ import annotations
 
 import attrs
 
-from polyprompt.backends.base import Caps
+from polyprompt import backends
 from polyprompt.compiler import ir
 from polyprompt.compiler import types as T
 from polyprompt.compiler.diagnostics import Sink
+from polyprompt.compiler.targets import AS_IS, Caps
 from polyprompt.compiler.passes import PassContext, lower_output_schema, map_settings, normalize_whitespace
 from polyprompt.compiler.passes import place_cache_breakpoints, place_system, prune_budget, repair_alternation
 from polyprompt.compiler.passes import shape_tool_turns
 
 
-class FakeBackend:
-    name = "fake"
-
-
 def ctx(**caps) -> PassContext:
-    return PassContext(backend=FakeBackend(), caps=Caps(**caps), report=Sink())
+    table = Caps(**caps)
+    dialect = backends.dialect(table.structured_output) if table.structured_output else AS_IS
+    return PassContext(name="fake", caps=table, report=Sink(), dialect=dialect)
 
 
 def msg(role, text, **kw) -> ir.Message:

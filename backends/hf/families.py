@@ -12,11 +12,13 @@ import datetime as _dt
 import difflib
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .template import ChatTemplate
+if TYPE_CHECKING:
+    from .template import ChatTemplate
+
 
 __all__ = ["FAMILIES", "PREFIX", "Family", "UnknownFamily", "family"]
 
@@ -97,6 +99,8 @@ class Family:
 
     def chat_template(self, *, date: _dt.date | None = None, **extra: Any) -> ChatTemplate:
         """A `ChatTemplate` with this family's tokens and defaults (`extra` overrides them)."""
+        from .template import ChatTemplate  # jinja2: only when a template is wanted, not to list families
+
         return ChatTemplate(self.source_text(), bos_token=self.bos_token, eos_token=self.eos_token,
                             extra={**self.defaults, **extra}, date=date, trusted=True)  # shipped here
 

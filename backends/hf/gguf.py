@@ -290,14 +290,15 @@ class GGUFModel(HFModel):
             self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
-    def lower(self, request, report):
-        lowered = super().lower(request, report)
+    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+        """The template's quirks, and no token ids while the GGUF file's tokenizer is not converted (PP412)."""
+        notes = super().target_notes()
         if self.encoder() is None:
-            report.info("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
-                        "the body holds the prompt text", request.span,
-                        help=f"`python -m polyprompt.backends.hf.assets {self.folder}` converts it once "
-                        "(with transformers); so does `polyprompt run`")
-        return lowered
+            notes += (("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
+                       "the body holds the prompt text",
+                       f"`python -m polyprompt.backends.hf.assets {self.folder}` converts it once "
+                       "(with transformers); so does `polyprompt run`"),)
+        return notes
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -519,9 +519,7 @@ def _with_token_ids(compiled):
         return compiled
     if backend.encoder() is None:
         return compiled
-    from ...compiler.diagnostics import Sink
-
-    return attrs.evolve(compiled, body=backend.emit(compiled.request, Sink()))
+    return attrs.evolve(compiled, body=backend.emit(compiled.request))
 
 
 def _prompt_ids(compiled, tokenizer) -> list[int]:

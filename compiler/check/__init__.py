@@ -1,7 +1,10 @@
 """Semantic analysis: names, imports, types, and the warnings a user wants.
 
 `check_program` runs over every loaded module and reports into the sink; it
-returns the scopes, which the later stages (the IR builder) read.
+returns the scopes, which the later stages (the IR builder) read. It receives the
+target catalog (`compiler.targets.TargetCatalog`: the names and options a `target`
+declaration may use) from its caller, `polyprompt.backends.catalog()` for the real
+one: the checker never imports a backend.
 """
 from __future__ import annotations
 
@@ -10,14 +13,17 @@ import re
 from ..diagnostics import Sink
 from ..parse import CASCADE_CODES
 from ..loader import Program
+from ..targets import TargetCatalog
 from .decls import DeclChecker
 from .names import ModuleScope, build_scopes
 
 
-def check_program(program: Program, sink: Sink) -> dict[str, ModuleScope]:
+def check_program(program: Program, sink: Sink, targets: TargetCatalog | None = None) -> dict[str, ModuleScope]:
+    """Check every module of `program` into `sink`; `targets` is what target declarations are checked
+    against (None: an empty catalog, for programs without target declarations such as the stdlib)."""
     scopes = build_scopes(program, sink)
     for scope in scopes.values():
-        DeclChecker(scope, sink, scopes).check()
+        DeclChecker(scope, sink, scopes, targets).check()
     for scope in scopes.values():
         _report_unused_imports(scope, sink)
     _drop_recovery_cascades(program, sink)
