@@ -12,12 +12,11 @@ its options, model prefixes, dialects, official schema and sample reply),
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import pkgutil
 
-from ..compiler.targets import TargetCatalog
+from ..compiler.targets import TargetCatalog, did_you_mean
 
 if __name__ != "polyprompt.backends":  # see docs/development.md: one import name only
     raise ImportError(f"import polyprompt.backends, not {__name__!r} (repo root is on sys.path)")
@@ -26,9 +25,10 @@ _NOT_TARGETS = {"base"}
 
 
 class UnknownTarget(LookupError):
+    """A target name no module, model family or folder gives; `help` says what is near."""
+
     def __init__(self, name: str, help: str | None = None):
-        match = difflib.get_close_matches(name, names(), n=1)
-        self.help = help or (f"did you mean `{match[0]}`?" if match else f"targets: {', '.join(names())}")
+        self.help = help or did_you_mean(name, names()) or f"targets: {', '.join(names())}"
         super().__init__(f"unknown target `{name}`; {self.help}")
 
 

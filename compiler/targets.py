@@ -135,8 +135,9 @@ class Unsupported(Exception):
     """What an emitter cannot write, raised with the words of a PP3xx error.
 
     The one way a backend says "this cannot be expressed" at emit time; the compile
-    driver turns it into an error diagnostic (`diagnostic()`). Passes decide the same
-    thing earlier from `Caps` and `Refusals` and report it as `PassContext.unsupported`.
+    driver turns it into an error diagnostic (`report`). Passes decide the same thing
+    earlier from `Caps` and `Refusals` and report it as `PassContext.unsupported`: either
+    way a PP3xx error, and the request is not emitted.
     """
 
     def __init__(self, code: str, message: str, span=None, help: str | None = None):

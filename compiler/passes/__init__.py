@@ -19,7 +19,7 @@ import attrs
 
 from .. import ir
 from ..diagnostics import Sink
-from ..targets import AS_IS, Caps, Refusals, SchemaDialect
+from ..targets import AS_IS, Caps, Refusals, SchemaDialect, Unsupported
 from . import (
     check_media,
     choose_model,
@@ -57,8 +57,9 @@ class PassContext:
         self.report.info(code, message, span, help)
 
     def unsupported(self, code: str, message: str, span, help: str | None = None) -> None:
-        """What the target cannot express (a PP3xx error): the request is not emitted."""
-        self.report.error(code, message, span, help=help)
+        """What the target cannot express (a PP3xx error): the request is not emitted. The same
+        `Unsupported` an emitter raises for what only it can find out."""
+        Unsupported(code, message, span, help).report(self.report)
 
 
 Pass = Callable[[ir.Request, PassContext], ir.Request]
