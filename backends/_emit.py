@@ -1,68 +1,69 @@
-"""Small pieces shared by the emitters: model choice, media, JSON text."""
+"""Small pieces shared by the backends: Claude's thinking pass, message-list writers, media, JSON text."""
 from __future__ import annotations
 
 import json
 import re
 
+import attrs
+
 from ..compiler import ir
-
-#: Model-name prefixes by provider family, to tell a model meant for another provider.
-MODEL_FAMILIES = {
-    "openai": ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-", "davinci"),
-    "anthropic": ("claude-",),
-    "google": ("gemini-", "gemma-", "learnlm-"),
-    "mistral": ("mistral-", "ministral-", "codestral-", "pixtral-", "magistral-", "open-mistral", "open-mixtral",
-                "devstral-"),
-}
-
-
-def choose_model(request: ir.Request, backend, report) -> str:
-    """The prompt's model when it suits the target, else the target's default (PP404)."""
-    model = request.model
-    if model is None:
-        return backend.default_model
-    for family, prefixes in MODEL_FAMILIES.items():
-        if family != backend.family and model.startswith(prefixes):
-            report.info("PP404", f"model `{model}` is made for {family}: {backend.name} uses `{backend.default_model}`",
-                        request.model_span or request.span,
-                        help=f'name a model for it: `target "{backend.name}" {{ model "..." }}` in the prompt, '
-                             f'or a `target NAME "{type(backend).name}" {{ model "..." }}` declaration')
-            return backend.default_model
-    return model
-
 
 #: Claude's smallest extended-thinking budget (https://docs.anthropic.com/en/api/messages: `budget_tokens` >= 1024)
 MIN_THINKING_BUDGET = 1024
 
 
-def claude_thinking(budget: int, max_tokens: int | None, request: ir.Request, backend, report) -> tuple[dict, int | None]:
-    """Claude's `thinking` object for a `reasoning_tokens` budget, and the max_tokens to send.
+def claude_thinking(request: ir.Request, ctx) -> ir.Request:
+    """A pass (anthropic, bedrock-converse): a `reasoning_tokens` budget as Claude's `thinking` object.
 
     0 turns thinking off; a budget under the minimum is raised to it; max_tokens must
     leave room for the answer after the thinking, so it grows when it does not (PP404).
     """
     setting = request.settings.get("reasoning_tokens")
-    span = setting.span if setting is not None else request.span
+    if setting is None or not isinstance(setting.value, int):
+        return request
+    budget, span = setting.value, setting.span or request.span
+    settings = dict(request.settings)
     if budget <= 0:
-        return {"type": "disabled"}, max_tokens
+        settings["reasoning_tokens"] = attrs.evolve(setting, value={"type": "disabled"})
+        return attrs.evolve(request, settings=settings)
     if budget < MIN_THINKING_BUDGET:
-        report.info("PP404", f"`reasoning_tokens` {budget} raised to {MIN_THINKING_BUDGET}, the smallest thinking "
-                    f"budget of {backend.name}", span)
+        ctx.note("PP404", f"`reasoning_tokens` {budget} raised to {MIN_THINKING_BUDGET}, the smallest thinking "
+                 f"budget of {ctx.name}", span)
         budget = MIN_THINKING_BUDGET
-    if max_tokens is not None and max_tokens <= budget:
-        report.info("PP404", f"`max_tokens` raised from {max_tokens} to {budget + 1024}: it counts the thinking "
-                    f"budget of {budget} tokens too", span)
-        max_tokens = budget + 1024
-    return {"type": "enabled", "budget_tokens": budget}, max_tokens
+    limit = settings.get("max_tokens")
+    if limit is not None and limit.value <= budget:
+        ctx.note("PP404", f"`max_tokens` raised from {limit.value} to {budget + 1024}: it counts the thinking "
+                 f"budget of {budget} tokens too", span)
+        settings["max_tokens"] = attrs.evolve(limit, value=budget + 1024)
+    settings["reasoning_tokens"] = attrs.evolve(setting, value={"type": "enabled", "budget_tokens": budget})
+    return attrs.evolve(request, settings=settings)
+
+
+def chat_messages(turns, write_turn, write_result) -> list[dict]:
+    """A Chat Completions-style message list (OpenAI Chat, Mistral, Ollama): a turn of tool
+    results gives one message per result (`write_result`), any other turn one (`write_turn`)."""
+    out: list[dict] = []
+    for m in turns:
+        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
+            out += [write_result(r) for r in m.parts if isinstance(r, ir.ToolResult)]
+        else:
+            out.append(write_turn(m))
+    return out
+
+
+def function_calls(calls) -> list[dict]:
+    """OpenAI-style `tool_calls`: {id, type: "function", function: {name, arguments: JSON text}}."""
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_json(c.arguments)}}
+            for c in calls]
 
 
 def data_uri(m: ir.Media) -> str:
-    """The media as a URL: its own, or a base64 `data:` URI."""
+    """A media part as a URL: its own, or a base64 `data:` URI."""
     return m.url if m.url is not None else f"data:{m.media_type or 'application/octet-stream'};base64,{m.data}"
 
 
 def audio_format(m: ir.Media) -> str:
-    """The audio format name an API expects (`mp3`, `wav`) from the media type."""
+    """OpenAI's `input_audio.format` of an audio part (`mp3`, `wav`...)."""
     sub = (m.media_type or "audio/wav").split("/", 1)[1]
     return {"mpeg": "mp3", "x-wav": "wav", "wave": "wav"}.get(sub, sub)
 
@@ -99,5 +100,5 @@ def parse_arguments(text) -> dict:
 
 
 def arguments_json(args: dict) -> str:
-    """Tool-call arguments as compact JSON text (OpenAI-style `arguments`)."""
+    """Tool-call arguments as compact JSON text."""
     return json.dumps(args, ensure_ascii=False, separators=(",", ":"))

@@ -8,8 +8,12 @@ results as `tool_result` blocks of a user turn, cache markers on content blocks.
 from __future__ import annotations
 
 from ..compiler import ir
-from ._emit import choose_model, claude_thinking
+from ..compiler.targets import SchemaDialect
+from ._emit import claude_thinking
 from .base import Backend, Caps
+
+#: `output_config.format`: a JSON Schema with an object root, passed through
+ANTHROPIC_SCHEMA = SchemaDialect(name="anthropic", object_root=True)
 
 
 class Anthropic(Backend):
@@ -34,12 +38,23 @@ class Anthropic(Backend):
         temperature_max=1.0,
         default_max_tokens=1024,
     )
+    model_prefixes = ("claude-",)
+    dialects = (ANTHROPIC_SCHEMA,)
+    passes = (claude_thinking,)
+    schema = ("anthropic/openapi.json", "CreateMessageParams")
+    sample_reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+                    "content": [{"type": "text", "text": "Hello."}], "stop_reason": "end_turn",
+                    "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 2}}
+    sample_reading = {"text": "Hello.", "finish_reason": "end_turn"}
 
-    def emit(self, request: ir.Request, report) -> dict:
+    def write_messages(self, messages) -> list[dict]:
+        """Messages API `messages`: each turn as content blocks (system turns go to `system`)."""
+        return [{"role": m.role, "content": self.blocks(m)} for m in messages]
+
+    def emit(self, request: ir.Request) -> dict:
         system = [m for m in request.messages if m.role == "system"]
         turns = [m for m in request.messages if m.role != "system"]
-        body: dict = {"model": choose_model(request, self, report),
-                      "messages": [{"role": m.role, "content": self.blocks(m)} for m in turns]}
+        body: dict = {"model": request.model, "messages": self.write_messages(turns)}
         if system:
             body["system"] = [block for m in system for block in self.blocks(m)]
         if request.tools:
@@ -48,11 +63,7 @@ class Anthropic(Backend):
                 body["tools"][-1]["cache_control"] = self.cache_control(request.tools_cache)
         if request.output is not None and self.caps.structured_output is not None:
             body["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
-        self.settings_into(body, request)
-        if isinstance(body.get("thinking"), int):
-            body["thinking"], body["max_tokens"] = claude_thinking(body["thinking"], body.get("max_tokens"), request,
-                                                                   self, report)
-        return body
+        return self.settings_into(body, request)  # reasoning_tokens: the `thinking` object (claude_thinking)
 
     def read_reply(self, reply: dict):
         """`Message`: text blocks joined, `tool_use` blocks as calls."""

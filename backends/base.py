@@ -4,111 +4,58 @@ A backend module defines one `Backend` subclass; `__init_subclass__`
 registers it by `name`, and `polyprompt.backends.get(name)` imports the module
 on first use (module `openai_chat` for target `openai-chat`). A built-in
 target is one module plus its folder of golden files: there is no other list.
+
+The contract it implements lives in the core, beside the IR (compiler/targets.py:
+`Caps`, `TargetOption`, `SchemaDialect`, `Refusals`, `Unsupported`); the module holds
+the provider's facts (options it reads, model prefixes, schema dialect, official schema,
+a sample reply) as class attributes, which the registry (`polyprompt.backends`) exposes.
+
+Lowering and emitting are apart: `lower` runs the shared passes and the target's own
+(`passes`) with a `PassContext` (name, caps, refusals: never the backend), and every
+note of the lowering report comes from them; `emit` is a pure function of the lowered
+request (no report): `write_messages` writes the provider's message list, the rest of
+`emit` the body around it. What an emitter cannot write it raises as `Unsupported`.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import attrs
 
 from ..compiler import ir
 from ..compiler.diagnostics import Sink
+from ..compiler.targets import CAPS_FIELDS, AS_IS, Caps, Refusals, SchemaDialect, TargetOption, Unsupported
 
 REGISTRY: dict[str, type["Backend"]] = {}
 
-def _iso_date(value: Any) -> bool:
-    import datetime
-
-    try:
-        datetime.date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-@attrs.frozen
-class TargetOption:
-    """An option a `target` declaration may give: what it does, and the values it takes."""
-
-    doc: str
-    accepts: Any  # value -> bool; the checker reports any other value (PP229)
-    wanted: str  # the values it takes, in words
-
-
-#: Options a `target NAME "backend" { name: value }` declaration may give; each is read by the
-#: backends named (and ignored by the others).
-TARGET_OPTIONS = {
-    "base_url": TargetOption("openai-compatible: the server the client sends to (not part of the body)",
-                             _text, "a URL"),
-    "store": TargetOption("openai-responses: whether the provider stores the response",
-                          lambda v: isinstance(v, bool), "true or false"),
-    "project": TargetOption("vertex: the Google Cloud project of the model path", _text, "a project id"),
-    "location": TargetOption("vertex: the region of the model path (default `global`)", _text, "a region name"),
-    "date": TargetOption("hf-family and hf: the date a chat template reads as today (default 2024-07-26)",
-                         lambda v: isinstance(v, str) and _iso_date(v), 'a date written "YYYY-MM-DD"'),
-    "tokenizer": TargetOption('hf-family and hf: the token-id engine, "default" or "bulk" (slower to load, '
-                              'faster for many conversations: docs/model-tokens.md)',
-                              lambda v: v in ("default", "bulk"), '"default" or "bulk"'),
-}
-
-
-@attrs.frozen(kw_only=True)
-class Caps:
-    """What a target can express. The passes read it to lower a request."""
-
-    #: where system text goes: "message" (a system turn), "developer" (a developer
-    #: turn), "top_level" (a field of its own), "merge" (into the first user turn)
-    system: str = "message"
-    #: roles must alternate user/assistant (same-role runs are merged)
-    alternation: bool = False
-    #: the conversation must start with a user turn
-    first_user: bool = False
-    #: tool calling, and how calls and results are written
-    tools: bool = True
-    tool_results: str = "tool_message"  # or "user_turn" (results inside a user turn)
-    #: media kinds a user turn may hold, and the kinds that may be given by URL (else inline data only)
-    media: frozenset = frozenset({"image"})
-    media_urls: frozenset = frozenset({"image"})
-    #: native structured output dialect, or None (the schema goes into the prompt as instructions)
-    structured_output: str | None = None
-    #: "none", "automatic" (the provider caches prefixes itself), "blocks" (a marker on a
-    #: content block) or "points" (a separate cache-point block)
-    cache: str = "none"
-    max_cache_breakpoints: int = 0
-    #: neutral setting -> provider field (dotted for nested, e.g. "generationConfig.topK"); absent: unsupported
-    settings: dict = attrs.field(factory=dict)
-    max_stop: int | None = None
-    temperature_max: float = 2.0
-    #: a max_tokens value the provider requires when the prompt gives none
-    default_max_tokens: int | None = None
-    #: tool results may hold images and files (else only text)
-    tool_result_media: bool = False
-    #: the leading system turns are joined into one (a chat template that reads only the first message)
-    one_system_turn: bool = False
-    #: only an assistant turn (or more results) may follow tool results (Mistral's API and templates)
-    answer_after_tool_results: bool = False
-    #: what tool call ids must look like: "any", or "nine_alnum" (exactly 9 letters and digits: Mistral)
-    tool_call_ids: str = "any"
-
-
-#: The capability names a `caps { }` block may set.
-CAPS_FIELDS = tuple(f.name for f in attrs.fields(Caps))
+__all__ = ["CAPS_FIELDS", "REGISTRY", "Backend", "Caps", "SchemaDialect", "TargetOption", "Unsupported"]
 
 
 class Backend:
-    """A target platform. Subclasses set the class attributes and `emit`."""
+    """A target platform. Subclasses set the class attributes, `write_messages` and `emit`."""
 
     name: ClassVar[str]
     family: ClassVar[str]
     caps: ClassVar[Caps]
+    default_model: ClassVar[str] = ""
     #: the provider documentation the emitter follows
     docs: ClassVar[str] = ""
     #: a text-only turn is written `{"role": role, "content": text}` (the generated fast path may render it)
     plain_text_turns: ClassVar[bool] = False
+    #: the options a `target` declaration may give this target, with their docs and accepted values
+    OPTIONS: ClassVar[Mapping[str, TargetOption]] = {}
+    #: model-name prefixes of the provider's own models (other targets refuse them: PP404)
+    model_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: the structured-output dialects this module defines (`caps.structured_output` names one)
+    dialects: ClassVar[tuple[SchemaDialect, ...]] = ()
+    #: the provider's official request schema: (file under ../shared/refdata, the body's schema name)
+    schema: ClassVar[tuple[str, str] | None] = None
+    #: a provider reply (text, or a tool call) as the API returns it, for the reply-reading tests
+    sample_reply: ClassVar[dict | None] = None
+    #: the text, tool calls and finish reason `sample_reply` reads as (`Reply` fields)
+    sample_reading: ClassVar[dict | None] = None
+    #: the target's own passes, run after the shared ones with the same context
+    passes: ClassVar[tuple[Callable, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -127,23 +74,59 @@ class Backend:
         """The capability table before a declaration's overrides (an open model's: what probing found)."""
         return type(self).caps
 
+    # -- lowering: the passes see this data, never the backend
+    def refusals(self) -> Refusals:
+        """What the target refuses beyond its caps; by default: other providers' models."""
+        family = self.family
+        return Refusals(model=lambda model: foreign_model(model, family))
+
+    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+        """Notes (code, message, help) the target adds to every lowering report (an open model's quirks)."""
+        return ()
+
+    def dialect(self) -> SchemaDialect:
+        """The `SchemaDialect` named by `caps.structured_output` (the schema as it is when none defines it)."""
+        wanted = self.caps.structured_output
+        own = next((d for d in type(self).dialects if d.name == wanted), None)
+        return own or (dialect(wanted) if wanted is not None else AS_IS)
+
+    def context(self, report: Sink):
+        """The `PassContext` of this target: its name, caps, refusals and facts, and `report`."""
+        from ..compiler.passes import PassContext
+
+        return PassContext(name=self.name, kind=type(self).name, caps=self.caps, report=report,
+                           refusals=self.refusals(), dialect=self.dialect(), default_model=self.default_model,
+                           target_notes=self.target_notes())
+
     def lower(self, request: ir.Request, report: Sink) -> ir.Request:
-        """Run the pass pipeline for this target; every change goes to `report`."""
-        from ..compiler.passes import PassContext, run_passes
+        """Run the pass pipeline for this target (shared passes, then its own); every change goes to `report`."""
+        from ..compiler.passes import PASSES, run_passes
 
-        return run_passes(request, PassContext(backend=self, caps=self.caps, report=report))
+        return run_passes(request, self.context(report), PASSES + type(self).passes)
 
-    def emit(self, request: ir.Request, report: Sink) -> dict[str, Any]:
-        """The provider's request body for a lowered request."""
+    # -- emitting: pure functions of the lowered request
+    def write_messages(self, messages: Sequence[ir.Message]) -> list:
+        """The provider's message list for lowered turns (those the body's message list holds)."""
+        raise NotImplementedError
+
+    def emit(self, request: ir.Request) -> dict[str, Any]:
+        """The provider's request body for a lowered request; `Unsupported` for what it cannot write."""
         raise NotImplementedError
 
     def read_reply(self, reply: dict):
         """The text, tool calls and finish reason of a provider reply (`compiler.replies.Reply`)."""
         raise NotImplementedError(f"{self.name} cannot read replies yet")
 
-    def compile(self, request: ir.Request, report: Sink) -> dict[str, Any]:
-        """Lower, then emit."""
-        return self.emit(self.lower(request, report), report)
+    def compile(self, request: ir.Request, report: Sink) -> dict[str, Any] | None:
+        """Lower, then emit; None when the target cannot express the request (the errors are in `report`)."""
+        lowered = self.lower(request, report)
+        if report.has_errors:
+            return None
+        try:
+            return self.emit(lowered)
+        except Unsupported as err:
+            err.report(report, lowered.span)
+            return None
 
     # -- helpers shared by the emitters
     def settings_into(self, body: dict, request: ir.Request) -> dict:
@@ -158,3 +141,28 @@ class Backend:
                 node = node.setdefault(p, {})
             node[last] = setting.value
         return body
+
+
+# -- facts across targets: read from the registry, which `backends.get` fills with every built-in
+# API target before it returns one (so these need not import the registry: no cycle)
+def model_prefixes() -> dict[str, tuple[str, ...]]:
+    """Model-name prefixes by provider family, from each registered target's `model_prefixes`."""
+    found: dict[str, tuple[str, ...]] = {}
+    for cls in list(REGISTRY.values()):
+        if cls.model_prefixes:
+            found.setdefault(cls.family, cls.model_prefixes)
+    return found
+
+
+def foreign_model(model: str, family: str) -> str | None:
+    """The provider family a model name is made for, when it is not `family` (None: unknown or its own)."""
+    return next((f for f, prefixes in model_prefixes().items() if f != family and model.startswith(prefixes)), None)
+
+
+def dialect(name: str) -> SchemaDialect:
+    """The structured-output dialect a registered target defines under `name` (the schema as it is if none)."""
+    for cls in list(REGISTRY.values()):
+        for d in cls.dialects:
+            if d.name == name:
+                return d
+    return AS_IS

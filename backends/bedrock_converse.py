@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 
+import attrs
+
 from ..compiler import ir
-from ._emit import choose_model, claude_thinking, schema_name
+from ..compiler.targets import MediaTypes, Refusals, SchemaDialect
+from ._emit import claude_thinking, schema_name
 from .base import Backend, Caps
 
 #: media type -> `ImageBlock.format` (enum ImageFormat)
@@ -42,6 +46,29 @@ DOCUMENT_FORMATS = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "text/html": "html", "text/plain": "txt", "text/markdown": "md",
 }
+
+
+#: `outputConfig.textFormat`: JSON Schema with an object root, sent as a string
+BEDROCK_SCHEMA = SchemaDialect(name="bedrock", object_root=True)
+
+
+def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
+    """A pass: Converse rejects toolUse/toolResult blocks without a `toolConfig`. When the turns
+    hold tool calls (e.g. from spliced history) but the prompt offers no tools, declare the
+    tools they name, with an open schema (PP410)."""
+    if request.tools:
+        return request
+    names: dict[str, object] = {}
+    for m in request.messages:
+        for p in m.parts:
+            if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:
+                names.setdefault(p.name, p.span or m.span)
+    for name, span in names.items():
+        ctx.note("PP410", f"tool `{name}` declared with an open schema: {ctx.name} needs a tool definition "
+                 f"for every tool call in the conversation", span or request.span,
+                 help="offer the tool with `tools` to send its real schema")
+    tools = tuple(ir.Tool(name=n, description=None, parameters={"type": "object"}, span=s) for n, s in names.items())
+    return attrs.evolve(request, tools=tools) if tools else request
 
 
 class BedrockConverse(Backend):
@@ -69,29 +96,40 @@ class BedrockConverse(Backend):
         },
         temperature_max=1.0,  # InferenceConfigurationTemperatureFloat: 0..1
     )
-    _documents = 0  # documents numbered per body, for their required names
+    model_prefixes = ()  # hosts several families: `us.anthropic.claude-...` ids name none of them
+    dialects = (BEDROCK_SCHEMA,)
+    passes = (claude_thinking, declare_history_tools)
+    schema = ("aws/bedrock-runtime.service-2.json", "ConverseRequest")
+    sample_reply = {"output": {"message": {"role": "assistant", "content": [{"text": "Hello."}]}},
+                    "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 2, "totalTokens": 7},
+                    "metrics": {"latencyMs": 100}}
+    sample_reading = {"text": "Hello.", "finish_reason": "end_turn"}
 
-    def emit(self, request: ir.Request, report) -> dict:
+    def refusals(self) -> Refusals:
+        """Other providers' models, and media types outside Converse's `ImageFormat`/`DocumentFormat` enums."""
+        types = {"image": MediaTypes(accepted=frozenset(IMAGE_FORMATS), noun="images"),
+                 "file": MediaTypes(accepted=frozenset(DOCUMENT_FORMATS), noun="documents")}
+        return attrs.evolve(super().refusals(), media_types=types)
+
+    def write_messages(self, messages, documents=None) -> list[dict]:
+        """Converse `messages`: each turn as content blocks (system turns go to `system`);
+        `documents` numbers the documents of one body (their names must differ)."""
+        documents = documents if documents is not None else itertools.count(1)
+        return [{"role": m.role, "content": self.blocks(m, documents)} for m in messages]
+
+    def emit(self, request: ir.Request) -> dict:
         system = [m for m in request.messages if m.role == "system"]
         turns = [m for m in request.messages if m.role != "system"]
-        self._documents = 0
-        body: dict = {"modelId": choose_model(request, self, report),
-                      "messages": [{"role": m.role, "content": self.blocks(m, report, request)} for m in turns]}
+        documents = itertools.count(1)
+        body: dict = {"modelId": request.model, "messages": self.write_messages(turns, documents)}
         if system:
-            body["system"] = [block for m in system for block in self.blocks(m, report, request)]
-        tools = [{"toolSpec": self.tool_spec(t)} for t in request.tools] or self.history_tools(request, report)
+            body["system"] = [block for m in system for block in self.blocks(m, documents)]
+        tools = [{"toolSpec": self.tool_spec(t)} for t in request.tools]
         if tools:
             if request.tools_cache:
                 tools.append(self.cache_point(request.tools_cache))
             body["toolConfig"] = {"tools": tools}
-        self.settings_into(body, request)
-        extra = body.get("additionalModelRequestFields", {})
-        if isinstance(extra.get("thinking"), int):
-            config = body.setdefault("inferenceConfig", {})
-            extra["thinking"], max_tokens = claude_thinking(extra["thinking"], config.get("maxTokens"), request,
-                                                            self, report)
-            if max_tokens is not None:
-                config["maxTokens"] = max_tokens
+        self.settings_into(body, request)  # reasoning_tokens: Claude's `thinking` object (claude_thinking)
         if request.output is not None and self.caps.structured_output is not None:
             definition = {"schema": json.dumps(request.output.schema, ensure_ascii=False, separators=(",", ":")),
                           "name": schema_name(request.output.name)}
@@ -106,63 +144,38 @@ class BedrockConverse(Backend):
         spec["inputSchema"] = {"json": t.parameters}
         return spec
 
-    def history_tools(self, request: ir.Request, report) -> list[dict]:
-        """Converse rejects toolUse/toolResult blocks without a `toolConfig`: when the turns
-        hold tool calls (e.g. from spliced history) but the prompt offers no tools, declare
-        the tools they name, with an open schema."""
-        names: dict[str, object] = {}
-        for m in request.messages:
-            for p in m.parts:
-                if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:
-                    names.setdefault(p.name, p.span or m.span)
-        for name, span in names.items():
-            report.info("PP410", f"tool `{name}` declared with an open schema: {self.name} needs a tool definition "
-                        f"for every tool call in the conversation", span or request.span,
-                        help="offer the tool with `tools` to send its real schema")
-        return [{"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}} for n in names]
-
     def cache_point(self, ttl: str) -> dict:
         point: dict = {"type": "default"}
         if ttl in ("5m", "1h"):
             point["ttl"] = ttl
         return {"cachePoint": point}
 
-    def blocks(self, m: ir.Message, report, request) -> list[dict]:
-        blocks = [self.block(p, report, request) for p in m.parts]
+    def blocks(self, m: ir.Message, documents) -> list[dict]:
+        blocks = [self.block(p, documents) for p in m.parts]
         if m.cache and blocks:
             blocks.append(self.cache_point(m.cache))
         return blocks
 
-    def block(self, p, report, request) -> dict:
+    def block(self, p, documents) -> dict:
         if isinstance(p, ir.Text):
             return {"text": p.text}
         if isinstance(p, ir.Media):
-            return self.media(p, report, request)
+            return self.media(p, documents)
         if isinstance(p, ir.ToolCall):
             return {"toolUse": {"toolUseId": p.id, "name": p.name, "input": p.arguments}}
-        content = [self.block(c, report, request) for c in p.content]
+        content = [self.block(c, documents) for c in p.content]
         result: dict = {"toolUseId": p.id, "content": content}
         if p.is_error:
             result["status"] = "error"  # "only supported by Amazon Nova and Anthropic Claude 3 and 4 models"
         return {"toolResult": result}
 
-    def media(self, p: ir.Media, report, request) -> dict:
+    def media(self, p: ir.Media, documents) -> dict:
+        """An image or document block (check_media refused the media types Converse lacks)."""
         media_type = (p.media_type or "").lower()
-        # media the target cannot take at all was reported by check_media (PP302): no second error
-        checked = p.kind in self.caps.media and p.url is None
         if p.kind == "image":
-            fmt = IMAGE_FORMATS.get(media_type)
-            if fmt is None and checked:
-                report.error("PP302", f"{self.name} cannot take `{p.media_type}` images",
-                             p.span or request.span, help="it takes: " + ", ".join(sorted(set(IMAGE_FORMATS))))
-            return {"image": {"format": fmt or "png", "source": {"bytes": p.data or ""}}}
-        fmt = DOCUMENT_FORMATS.get(media_type)
-        if fmt is None and checked:
-            report.error("PP302", f"{self.name} cannot take `{p.media_type}` documents",
-                         p.span or request.span, help="it takes: " + ", ".join(sorted(DOCUMENT_FORMATS)))
-        self._documents += 1
+            return {"image": {"format": IMAGE_FORMATS.get(media_type, "png"), "source": {"bytes": p.data or ""}}}
         # DocumentBlock.name: letters, digits, single spaces, hyphens, parentheses, brackets
-        return {"document": {"format": fmt or "pdf", "name": f"document-{self._documents}",
+        return {"document": {"format": DOCUMENT_FORMATS.get(media_type, "pdf"), "name": f"document-{next(documents)}",
                              "source": {"bytes": p.data or ""}}}
 
     # -- using a body

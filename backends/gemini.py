@@ -8,8 +8,16 @@ complete on its own: `Gemini.split(body)` gives (model, body to POST).
 from __future__ import annotations
 
 from ..compiler import ir
-from ._emit import choose_model, tool_result_text
+from ..compiler.targets import SchemaDialect
+from ._emit import tool_result_text
 from .base import Backend, Caps
+
+#: generationConfig.responseJsonSchema: the keywords the Gemini API documents as supported
+GEMINI_KEYWORDS = frozenset({"$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum",
+                             "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "anyOf", "oneOf",
+                             "properties", "additionalProperties", "required", "propertyOrdering"})
+#: `$ref`s inlined where they do not recurse, the documented keywords only
+GEMINI_SCHEMA = SchemaDialect(name="gemini", inline_refs=True, keywords=GEMINI_KEYWORDS)
 
 
 class Gemini(Backend):
@@ -38,13 +46,24 @@ class Gemini(Backend):
         max_stop=5,
     )
     model_field = "model"
+    model_prefixes = ("gemini-", "gemma-", "learnlm-")
+    dialects = (GEMINI_SCHEMA,)
+    schema = ("google/gemini-native.openapi.json", "GenerateContentRequest")
+    sample_reply = {"candidates": [{"index": 0, "finishReason": "STOP",
+                                    "content": {"role": "model", "parts": [{"text": "Hello."}]}}],
+                    "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7},
+                    "modelVersion": "gemini-2.5-flash"}
+    sample_reading = {"text": "Hello.", "finish_reason": "STOP"}
 
-    def emit(self, request: ir.Request, report) -> dict:
+    def write_messages(self, messages) -> list[dict]:
+        """`contents`: each turn as parts, assistant turns in the `model` role (system turns go apart)."""
+        return [{"role": "model" if m.role == "assistant" else "user", "parts": [self.part(p) for p in m.parts]}
+                for m in messages]
+
+    def emit(self, request: ir.Request) -> dict:
         system = [m for m in request.messages if m.role == "system"]
         turns = [m for m in request.messages if m.role != "system"]
-        body: dict = {self.model_field: self.model_path(choose_model(request, self, report)),
-                      "contents": [{"role": "model" if m.role == "assistant" else "user",
-                                    "parts": [self.part(p) for p in m.parts]} for m in turns]}
+        body: dict = {self.model_field: self.model_path(request.model), "contents": self.write_messages(turns)}
         if system:
             body["systemInstruction"] = {"parts": [self.part(p) for m in system for p in m.parts]}
         if request.tools:

@@ -38,9 +38,15 @@ the way Mistral's SDK sends them; rewriting optional fields as required-and-null
 """
 from __future__ import annotations
 
+import attrs
+
 from ..compiler import ir
-from ._emit import arguments_json, choose_model, data_uri, tools_and_json_schema
+from ..compiler.targets import Refusals, SchemaDialect
+from ._emit import chat_messages, data_uri, function_calls, tools_and_json_schema
 from .base import Backend, Caps
+
+#: `response_format` json_schema with `strict: true`, the schema as it is (see above)
+MISTRAL_SCHEMA = SchemaDialect(name="mistral")
 
 class Mistral(Backend):
     name = "mistral"
@@ -67,14 +73,30 @@ class Mistral(Backend):
         answer_after_tool_results=True,  # validator: only an assistant turn or results after a result
         tool_call_ids="nine_alnum",  # validator: ids of exactly 9 letters and digits
     )
+    model_prefixes = ("mistral-", "ministral-", "codestral-", "pixtral-", "magistral-", "open-mistral",
+                      "open-mixtral", "devstral-")
+    dialects = (MISTRAL_SCHEMA,)
+    schema = ("mistral/openapi.yaml", "ChatCompletionRequest")
+    sample_reply = {"id": "cmpl-1", "object": "chat.completion", "model": "mistral-large-latest", "created": 1,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "Hello.", "tool_calls": None}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
+    sample_reading = {"text": "Hello.", "finish_reason": "stop"}
 
-    # -- lowering: the message order Mistral's validator demands
-    # -- emitting
-    def emit(self, request: ir.Request, report) -> dict:
-        messages = [out for m in request.messages for out in self.messages(m, report, request)]
+    def refusals(self) -> Refusals:
+        """Other providers' models, and documents given inline (Mistral reads them from a URL)."""
+        help = "upload the file to Mistral (purpose \"ocr\") and pass its signed URL"
+        return attrs.evolve(super().refusals(), url_only={"file": ("documents", help)})
+
+    def write_messages(self, messages) -> list[dict]:
+        """Mistral `messages`: one per turn, one `tool` message per tool result."""
+        return chat_messages(messages, self.message, self.tool_message)
+
+    def emit(self, request: ir.Request) -> dict:
+        messages = self.write_messages(request.messages)
         if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
             messages[-1]["prefix"] = True  # a prefill: the reply continues this text
-        body: dict = {"model": choose_model(request, self, report), "messages": messages}
+        body: dict = {"model": request.model, "messages": messages}
         return self.settings_into(tools_and_json_schema(self, body, request), request)
 
     def read_reply(self, reply: dict):
@@ -99,37 +121,31 @@ class Mistral(Backend):
         fn["parameters"] = tool.parameters  # required by Mistral's `Function`
         return fn
 
-    def messages(self, m: ir.Message, report, request) -> list[dict]:
-        """One turn as messages: a turn holding several tool results gives one message each."""
-        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
-            return [{"role": "tool", "tool_call_id": r.id, "name": r.name,
-                     "content": self.content(list(r.content), report, request)}
-                    for r in m.parts if isinstance(r, ir.ToolResult)]
-        return [self.message(m, report, request)]
+    def tool_message(self, r: ir.ToolResult) -> dict:
+        """A tool result as a `tool` message, with the tool's name."""
+        return {"role": "tool", "tool_call_id": r.id, "name": r.name, "content": self.content(list(r.content))}
 
-    def message(self, m: ir.Message, report, request) -> dict:
+    def message(self, m: ir.Message) -> dict:
+        """A turn as a message; its tool calls as OpenAI-style `tool_calls`."""
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
-        out: dict = {"role": m.role, "content": self.content(rest, report, request)}
+        out: dict = {"role": m.role, "content": self.content(rest)}
         if calls:
-            out["tool_calls"] = [{"id": c.id, "type": "function",
-                                  "function": {"name": c.name, "arguments": arguments_json(c.arguments)}}
-                                 for c in calls]
+            out["tool_calls"] = function_calls(calls)
         return out
 
-    def content(self, parts: list, report, request):
+    def content(self, parts: list):
+        """A string for text, else chunks."""
         if all(isinstance(p, ir.Text) for p in parts):
             return "".join(p.text for p in parts)
-        return [self.chunk(p, report, request) for p in parts]
+        return [self.chunk(p) for p in parts]
 
-    def chunk(self, p, report, request) -> dict:
+    def chunk(self, p) -> dict:
+        """One content chunk; documents by URL only (check_media refused inline ones)."""
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if p.kind == "image":
             return {"type": "image_url", "image_url": data_uri(p)}
         if p.kind == "audio":
             return {"type": "input_audio", "input_audio": p.data or ""}
-        if p.url is None:
-            report.error("PP302", f"{self.name} needs documents by URL, not inline data", p.span or request.span,
-                         help="upload the file to Mistral (purpose \"ocr\") and pass its signed URL")
         return {"type": "document_url", "document_url": p.url or ""}

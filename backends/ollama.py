@@ -26,20 +26,63 @@ from __future__ import annotations
 
 import re
 
-from ..compiler import ir
-from ._emit import MODEL_FAMILIES
-from .base import Backend, Caps
+import attrs
 
+from ..compiler import ir
+from ..compiler.targets import Refusals, SchemaDialect
+from ._emit import chat_messages
+from .anthropic import Anthropic
+from .base import Backend, Caps
+from .mistral import Mistral
+from .openai_chat import OPENAI_MODELS
+
+#: `format`: the JSON Schema as it is
+OLLAMA_SCHEMA = SchemaDialect(name="ollama")
+MISTRAL_MODELS = Mistral.model_prefixes
 #: names of hosted-API models, which no Ollama server has (open-weight names such as
 #: `gpt-oss`, `gemma3` or `mistral-nemo` are Ollama models and are kept)
 _HOSTED = {
-    "openai": tuple(p for p in MODEL_FAMILIES["openai"] if p != "gpt-") + ("gpt-3", "gpt-4", "gpt-5"),
-    "anthropic": MODEL_FAMILIES["anthropic"],
+    "openai": tuple(p for p in OPENAI_MODELS if p != "gpt-") + ("gpt-3", "gpt-4", "gpt-5"),
+    "anthropic": Anthropic.model_prefixes,
     "google": ("gemini-", "learnlm-"),
 }
 #: Mistral's API names end in `-latest` or a date (`mistral-large-latest`, `codestral-2501`), or are
 #: `open-mistral-*`; Ollama's own (`mistral-small`, `mistral-nemo:12b`) do not
 _MISTRAL_API = re.compile(r"^(?:open-mistral|open-mixtral|.*-(?:latest|\d{4})$)")
+
+
+def hosted_model(model: str) -> str | None:
+    """The provider a hosted API's model name is made for (no Ollama server has it), else None."""
+    family = next((f for f, prefixes in _HOSTED.items() if model.startswith(prefixes)), None)
+    if family is None and model.startswith(MISTRAL_MODELS) and _MISTRAL_API.match(model):
+        family = "mistral"
+    if ":" in model or "/" in model:  # `name:tag` and `namespace/name` are Ollama's
+        return None
+    return family
+
+
+def choose_ollama_model(request: ir.Request, ctx) -> ir.Request:
+    """A pass: the prompt's model unless it names a hosted API's model, else the default (PP404)."""
+    model = request.model
+    family = hosted_model(model) if model is not None else None
+    if family is None:
+        return request
+    ctx.note("PP404", f"model `{model}` is made for {family}: {ctx.name} uses `{ctx.default_model}`",
+             request.model_span or request.span,
+             help=f'set the model for it in a `target "{ctx.name}" {{ model "..." }}` block')
+    return attrs.evolve(request, model=ctx.default_model)
+
+
+def think_level(request: ir.Request, ctx) -> ir.Request:
+    """A pass: `reasoning` as Ollama's `think`: none -> false, minimal -> "low" (PP404), others as they are."""
+    setting = request.settings.get("reasoning")
+    if setting is None or setting.value not in ("none", "minimal"):
+        return request
+    if setting.value == "minimal":
+        ctx.note("PP404", f"`reasoning` minimal sent as \"low\": {ctx.name} thinks at low, medium or high",
+                 setting.span or request.span)
+    value = False if setting.value == "none" else "low"
+    return attrs.evolve(request, settings={**request.settings, "reasoning": attrs.evolve(setting, value=value)})
 
 
 class Ollama(Backend):
@@ -66,44 +109,30 @@ class Ollama(Backend):
         },
         max_stop=None,
     )
+    passes = (choose_ollama_model, think_level)
+    dialects = (OLLAMA_SCHEMA,)
+    schema = ("ollama/api.md", "chat request")  # no machine-readable schema: tests/test_backend_ollama.py
+    sample_reply = {"model": "llama3.2", "created_at": "2024-01-01T00:00:00Z", "done": True,
+                    "done_reason": "stop", "message": {"role": "assistant", "content": "Hello."}}
+    sample_reading = {"text": "Hello.", "finish_reason": "stop"}
 
-    def emit(self, request: ir.Request, report) -> dict:
-        body: dict = {"model": self.model(request, report),
-                      "messages": [out for m in request.messages for out in self.messages(m)]}
+    def refusals(self) -> Refusals:
+        """Hosted APIs' models are refused by its own pass (`choose_ollama_model`), with its own help."""
+        return Refusals()
+
+    def write_messages(self, messages) -> list[dict]:
+        """`/api/chat` `messages`: one per turn, one `tool` message per tool result."""
+        return chat_messages(messages, self.message, self.tool_message)
+
+    def emit(self, request: ir.Request) -> dict:
+        body: dict = {"model": request.model, "messages": self.write_messages(request.messages)}
         if request.tools:
             body["tools"] = [{"type": "function", "function": self.function(t)} for t in request.tools]
         if request.output is not None and self.caps.structured_output is not None:
             body["format"] = request.output.schema
-        self.settings_into(body, request)
-        if "think" in body:
-            body["think"] = self.think(body["think"], request, report)
+        self.settings_into(body, request)  # reasoning: `think`, as think_level made it
         body["stream"] = False
         return body
-
-    def model(self, request: ir.Request, report) -> str:
-        """The prompt's model unless it names a hosted API's model, else the default (PP404)."""
-        model = request.model
-        if model is None:
-            return self.default_model
-        family = next((f for f, prefixes in _HOSTED.items() if model.startswith(prefixes)), None)
-        if family is None and model.startswith(MODEL_FAMILIES["mistral"]) and _MISTRAL_API.match(model):
-            family = "mistral"
-        if family is None or ":" in model or "/" in model:  # `name:tag` and `namespace/name` are Ollama's
-            return model
-        report.info("PP404", f"model `{model}` is made for {family}: {self.name} uses `{self.default_model}`",
-                    request.model_span or request.span,
-                    help=f'set the model for it in a `target "{self.name}" {{ model "..." }}` block')
-        return self.default_model
-
-    def think(self, level: str, request: ir.Request, report):
-        if level == "none":
-            return False
-        if level == "minimal":
-            setting = request.settings["reasoning"]
-            report.info("PP404", f"`reasoning` minimal sent as \"low\": {self.name} thinks at low, medium or high",
-                        setting.span or request.span)
-            return "low"
-        return level
 
     def read_reply(self, reply: dict):
         """A non-streamed `/api/chat` reply: `message` with `content` and `tool_calls` (no ids)."""
@@ -122,13 +151,10 @@ class Ollama(Backend):
         fn["parameters"] = tool.parameters
         return fn
 
-    def messages(self, m: ir.Message) -> list[dict]:
-        """One turn as messages: a turn holding several tool results gives one message each."""
-        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
-            return [self._images({"role": "tool", "content": "".join(p.text for p in r.content if isinstance(p, ir.Text)),
-                                  "tool_name": r.name}, r.content)
-                    for r in m.parts if isinstance(r, ir.ToolResult)]
-        return [self.message(m)]
+    def tool_message(self, r: ir.ToolResult) -> dict:
+        """A tool result as a `tool` message named by its tool (calls carry no ids)."""
+        return self._images({"role": "tool", "content": "".join(p.text for p in r.content if isinstance(p, ir.Text)),
+                             "tool_name": r.name}, r.content)
 
     def message(self, m: ir.Message) -> dict:
         out = {"role": m.role, "content": m.text}

@@ -6,8 +6,19 @@ Schema: `CreateChatCompletionRequest` (refdata/openai/openapi.yaml).
 from __future__ import annotations
 
 from ..compiler import ir
-from ._emit import arguments_json, audio_format, choose_model, data_uri, tool_result_text, tools_and_json_schema
+from ..compiler.targets import SchemaDialect
+from ._emit import (audio_format, chat_messages, data_uri, function_calls, tool_result_text,
+                    tools_and_json_schema)
 from .base import Backend, Caps
+
+# https://platform.openai.com/docs/guides/structured-outputs (supported schemas)
+OPENAI_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties", "enum", "const", "anyOf",
+                             "items", "$ref", "$defs", "description", "pattern", "minimum", "maximum", "minItems",
+                             "maxItems", "format", "title"})
+#: OpenAI strict mode: an object root, every property required (optional ones nullable), the supported keywords
+OPENAI_STRICT = SchemaDialect(name="openai_strict", object_root=True, strict=True, keywords=OPENAI_KEYWORDS)
+#: the model-name prefixes of OpenAI's models
+OPENAI_MODELS = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-", "davinci")
 
 
 class OpenAIChat(Backend):
@@ -31,10 +42,20 @@ class OpenAIChat(Backend):
         },
         max_stop=4,
     )
+    model_prefixes = OPENAI_MODELS
+    dialects = (OPENAI_STRICT,)
+    schema = ("openai/openapi.yaml", "CreateChatCompletionRequest")
+    sample_reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+                    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                                 "message": {"role": "assistant", "content": "Hello.", "refusal": None}}]}
+    sample_reading = {"text": "Hello.", "finish_reason": "stop"}
 
-    def emit(self, request: ir.Request, report=None) -> dict:
-        body: dict = {"model": choose_model(request, self, report),
-                      "messages": [out for m in request.messages for out in self.messages(m)]}
+    def write_messages(self, messages) -> list[dict]:
+        """Chat Completions `messages`: one per turn, one `tool` message per tool result."""
+        return chat_messages(messages, self.message, self.tool_message)
+
+    def emit(self, request: ir.Request) -> dict:
+        body: dict = {"model": request.model, "messages": self.write_messages(request.messages)}
         return self.settings_into(tools_and_json_schema(self, body, request), request)
 
     def read_reply(self, reply: dict):
@@ -55,12 +76,9 @@ class OpenAIChat(Backend):
             fn["description"] = tool.description
         return fn
 
-    def messages(self, m: ir.Message) -> list[dict]:
-        """One turn as messages: a tool turn holding several results gives one message each."""
-        if m.role == "tool" or (m.parts and all(isinstance(p, ir.ToolResult) for p in m.parts)):
-            return [{"role": "tool", "tool_call_id": r.id, "content": tool_result_text(r)}
-                    for r in m.parts if isinstance(r, ir.ToolResult)]
-        return [self.message(m)]
+    def tool_message(self, r: ir.ToolResult) -> dict:
+        """A tool result as a `tool` message (text only: check_media refused media in results)."""
+        return {"role": "tool", "tool_call_id": r.id, "content": tool_result_text(r)}
 
     def message(self, m: ir.Message) -> dict:
         role = "developer" if m.role == "system" and self.caps.system == "developer" else m.role
@@ -68,8 +86,7 @@ class OpenAIChat(Backend):
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
         out: dict = {"role": role, "content": self.content(rest, m.role)}
         if calls:
-            out["tool_calls"] = [{"id": c.id, "type": "function",
-                                  "function": {"name": c.name, "arguments": arguments_json(c.arguments)}} for c in calls]
+            out["tool_calls"] = function_calls(calls)
             if not rest:
                 out["content"] = None
         return out

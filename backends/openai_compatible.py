@@ -51,8 +51,12 @@ from __future__ import annotations
 import attrs
 
 from ..compiler import ir
+from ..compiler.targets import SchemaDialect, TargetOption, is_text
 from .base import Caps
 from .openai_chat import OpenAIChat
+
+#: the output type's schema as it is: the server constrains decoding to it
+JSON_SCHEMA = SchemaDialect(name="json_schema")
 
 
 class OpenAICompatible(OpenAIChat):
@@ -75,9 +79,17 @@ class OpenAICompatible(OpenAIChat):
         },
         max_stop=4,
     )
+    model_prefixes = ()  # any model a server serves; hosted providers' names are refused (PP404)
+    OPTIONS = {"base_url": TargetOption("openai-compatible: the server the client sends to (not part of the body)",
+                                        is_text, "a URL")}
+    dialects = (JSON_SCHEMA,)
 
-    def emit(self, request: ir.Request, report=None) -> dict:
-        body = super().emit(self._one_message_per_part(request), report)
+    def write_messages(self, messages) -> list[dict]:
+        """The Chat Completions messages, the leading system turns as one (see above)."""
+        return super().write_messages(self._one_message_per_part(messages))
+
+    def emit(self, request: ir.Request) -> dict:
+        body = super().emit(request)
         fmt = body.get("response_format")
         if fmt is not None:
             if self.caps.structured_output is None:  # the schema went into the system text (PP406)
@@ -86,13 +98,13 @@ class OpenAICompatible(OpenAIChat):
                 del fmt["json_schema"]["strict"]
         return body
 
-    def _one_message_per_part(self, request: ir.Request) -> ir.Request:
+    def _one_message_per_part(self, messages) -> list[ir.Message]:
         """The leading system turns as one message; tool turns with one result each.
 
         Tool turns hold several results when `caps { alternation: true }` merged a
         run of them; Chat Completions takes one `tool` message per result.
         """
-        messages = list(request.messages)
+        messages = list(messages)
         out: list[ir.Message] = []
         if self.caps.system == "top_level":
             lead = []
@@ -107,4 +119,4 @@ class OpenAICompatible(OpenAIChat):
                 out += [attrs.evolve(m, parts=(r,)) for r in results]
             else:
                 out.append(m)
-        return attrs.evolve(request, messages=tuple(out))
+        return out

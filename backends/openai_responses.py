@@ -39,18 +39,30 @@ in `input`, nothing refers to a stored response (`previous_response_id`).
 """
 from __future__ import annotations
 
-
 import attrs
 
 from ..compiler import ir
 from ..compiler.conversation import extension_of
-from ._emit import arguments_json, choose_model, data_uri, parse_arguments, schema_name
+from ..compiler.targets import TargetOption
+from ._emit import arguments_json, data_uri, parse_arguments, schema_name
 from .base import Backend, Caps
+from .openai_chat import OPENAI_MODELS, OPENAI_STRICT
 
 #: `max_output_tokens` has `minimum: 16` in the schema
 MIN_OUTPUT_TOKENS = 16
 #: target options written into the body as they are
 BODY_OPTIONS = ("store",)
+
+
+def min_output_tokens(request: ir.Request, ctx) -> ir.Request:
+    """A pass: `max_tokens` under the schema's minimum of `max_output_tokens` is raised to it (PP404)."""
+    setting = request.settings.get("max_tokens")
+    if setting is None or not isinstance(setting.value, int) or setting.value >= MIN_OUTPUT_TOKENS:
+        return request
+    ctx.note("PP404", f"`max_tokens` {setting.value} raised to {MIN_OUTPUT_TOKENS}: {ctx.name} takes "
+             f"no lower `max_output_tokens`", setting.span or request.span)
+    settings = {**request.settings, "max_tokens": attrs.evolve(setting, value=MIN_OUTPUT_TOKENS)}
+    return attrs.evolve(request, settings=settings)
 
 
 class OpenAIResponses(Backend):
@@ -72,9 +84,25 @@ class OpenAIResponses(Backend):
             "reasoning": "reasoning.effort",
         },
     )
+    model_prefixes = OPENAI_MODELS
+    dialects = (OPENAI_STRICT,)
+    passes = (min_output_tokens,)
+    OPTIONS = {"store": TargetOption("openai-responses: whether the provider stores the response",
+                                     lambda v: isinstance(v, bool), "true or false")}
+    schema = ("openai/openapi.yaml", "CreateResponse")
+    sample_reply = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed",
+                    "model": "gpt-4o-mini", "output": [{"type": "message", "id": "msg_1", "status": "completed",
+                                                        "role": "assistant", "content": [
+                                                            {"type": "output_text", "text": "Hello.",
+                                                             "annotations": []}]}]}
+    sample_reading = {"text": "Hello.", "finish_reason": "completed"}
 
-    def emit(self, request: ir.Request, report=None) -> dict:
-        body: dict = {"model": choose_model(request, self, report)}
+    def write_messages(self, messages) -> list[dict]:
+        """`input` items: messages, function calls and their outputs, in turn and part order."""
+        return [item for m in messages for item in self.items(m)]
+
+    def emit(self, request: ir.Request) -> dict:
+        body: dict = {"model": request.model}
         messages = list(request.messages)
         if self.caps.system != "developer":
             leading = []
@@ -82,27 +110,17 @@ class OpenAIResponses(Backend):
                 leading.append(messages.pop(0))
             if leading:
                 body["instructions"] = "\n\n".join(m.text for m in leading)
-        body["input"] = [item for m in messages for item in self.items(m)]
+        body["input"] = self.write_messages(messages)
         if request.tools:
             body["tools"] = [self.tool(t) for t in request.tools]
         if request.output is not None and self.caps.structured_output is not None:
             body["text"] = {"format": {"type": "json_schema", "name": schema_name(request.output.name),
                                        "schema": request.output.schema, "strict": True}}
-        self.settings_into(body, self._min_output_tokens(request, report))
+        self.settings_into(body, request)
         for option in BODY_OPTIONS:
             if option in self.options:
                 body[option] = self.options[option]
         return body
-
-    def _min_output_tokens(self, request: ir.Request, report) -> ir.Request:
-        setting = request.settings.get("max_tokens")
-        if setting is None or not isinstance(setting.value, int) or setting.value >= MIN_OUTPUT_TOKENS:
-            return request
-        if report is not None:
-            report.info("PP404", f"`max_tokens` {setting.value} raised to {MIN_OUTPUT_TOKENS}: {self.name} takes "
-                        f"no lower `max_output_tokens`", setting.span or request.span)
-        settings = {**request.settings, "max_tokens": attrs.evolve(setting, value=MIN_OUTPUT_TOKENS)}
-        return attrs.evolve(request, settings=settings)
 
     def tool(self, t: ir.Tool) -> dict:
         out: dict = {"type": "function", "name": t.name}

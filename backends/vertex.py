@@ -31,6 +31,7 @@ import attrs
 
 from ..compiler import ir
 from ..compiler.conversation import guess_media_type
+from ..compiler.targets import TargetOption, is_text
 from ._emit import tool_result_text
 from .gemini import Gemini
 
@@ -41,6 +42,12 @@ class Vertex(Gemini):
     default_model = "gemini-2.5-flash"
     docs = "https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference"
     caps = attrs.evolve(Gemini.caps, tool_result_media=True)  # as gemini.py; results may carry `parts`
+    OPTIONS = {
+        "project": TargetOption("vertex: the Google Cloud project of the model path", is_text, "a project id"),
+        "location": TargetOption("vertex: the region of the model path (default `global`)", is_text,
+                                 "a region name"),
+    }
+    schema = ("google/protos", "google.cloud.aiplatform.v1.GenerateContentRequest")
 
     def model_path(self, model: str) -> str:
         if model.startswith(("projects/", "publishers/")):

@@ -18,6 +18,9 @@ import lark
 from lark import Token
 
 from .. import grammar
+from .files import cache_dir
+
+grammar.CACHE_DIR = cache_dir("grammar")  # where Lark keeps its tables (the grammar imports nothing above it)
 from . import ast
 from .build import AstBuilder
 from .diagnostics import Sink

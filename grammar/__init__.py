@@ -8,6 +8,8 @@ so threads may parse at once.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import contextvars
 import functools
 import threading
@@ -62,16 +64,19 @@ class _KeywordsAsNames:
         return stream
 
 
+#: The folder for Lark's built tables, set by the compiler (`compiler/parse.py`, from the one
+#: cache-folder rule of compiler/files.py) before it parses: the grammar imports nothing above it.
+CACHE_DIR: "Path | None" = None
+
+
 def _cache_path(text: str) -> str | bool:
     """Where Lark keeps the built tables (a pickle) for this grammar and Lark version; False (no
-    disk cache) when there is no cache folder to use."""
+    disk cache) when no cache folder was given or it cannot be made."""
     import hashlib
 
     import lark
 
-    from ..compiler.files import cache_dir
-
-    folder = cache_dir("grammar")
+    folder = CACHE_DIR
     if folder is None:
         return False
     try:

@@ -14,6 +14,7 @@ from typing import Iterable
 
 import attrs
 
+from . import backends
 from .compiler import ast
 from .compiler.check import check_program
 from .compiler.diagnostics import Diagnostic, Sink
@@ -49,7 +50,7 @@ def check_text(text: str, name: str = "<input>") -> list[Diagnostic]:
     from .compiler.loader import load_text
 
     sink = Sink()
-    check_program(load_text(text, sink, name), sink)
+    check_program(load_text(text, sink, name), sink, backends.catalog())
     return sink.sorted()
 
 

@@ -2,7 +2,7 @@
 
 Exit codes: 0 clean (warnings allowed), 1 errors found (or files that `fmt
 --check` would change), 2 usage errors, and an extra that a target needs but
-is not installed (polyprompt/extras.py). No input makes it print a traceback:
+is not installed (backends/extras.py). No input makes it print a traceback:
 an internal error is reported as one line and exit code 3.
 """
 from __future__ import annotations
@@ -386,7 +386,7 @@ def models_prepare(no_model: bool) -> None:
 
 def _need_torch(what: str) -> None:
     """Exit 1 with the pip command when the torch extra is missing (as when a model cannot load)."""
-    from .extras import MissingExtra, require
+    from .backends.extras import MissingExtra, require
 
     try:
         require("torch", what)
@@ -481,7 +481,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except ImportError as err:  # an extra that is not installed says what to install; other modules are bugs
-        from .extras import explain
+        from .backends.extras import explain
 
         message = explain(err)
         if message is None:

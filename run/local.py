@@ -502,9 +502,10 @@ def _with_token_ids(compiled):
         return compiled
     if backend.encoder() is None:
         return compiled
-    from ..compiler.diagnostics import Sink
+    from ..session.compiled import Compiled
 
-    return attrs.evolve(compiled, body=backend.emit(compiled.request, Sink()))
+    return Compiled(compiled.target, compiled.prompt, backend.emit(compiled.request), compiled.made_by,
+                    report=compiled.report, request=compiled.request, backend=backend)
 
 
 def _prompt_ids(compiled, tokenizer) -> list[int]:

@@ -7,6 +7,7 @@ from typing import Iterable
 
 import attrs
 
+from .. import backends
 from ..compiler.check import check_program
 from ..compiler.diagnostics import Diagnostic, Sink
 from ..compiler.loader import Program, load
@@ -35,7 +36,7 @@ def analyze(path: str | os.PathLike, root: str | None = None) -> Analysis:
     """Load one file with its imports and run every check."""
     sink = Sink()
     program = load(path, sink, root=root)
-    scopes = check_program(program, sink)
+    scopes = check_program(program, sink, backends.catalog())
     return Analysis(program, scopes, tuple(sink.sorted()))
 
 

@@ -55,11 +55,12 @@ class GeneratedPath:
         """
         from ..backends.base import Backend
         from ..compiler.codegen import compile_messages
+        from ..compiler.diagnostics import Sink
         from ..compiler.passes import text_turns_kept
 
-        if not backend.plain_text_turns or type(backend).lower is not Backend.lower:
+        if not backend.plain_text_turns or type(backend).lower is not Backend.lower or type(backend).passes:
             return None  # the emitter writes turns in another shape, or the target lowers on its own
-        if not text_turns_kept(backend.caps, request):
+        if not text_turns_kept(backend.context(Sink()), request):
             return None
         render = compile_messages(compiled.decl, statics)
         return cls(render, first, full) if render is not None else None

@@ -136,13 +136,18 @@ class PromptFile:
         """Render to the IR, run the passes, emit."""
         from ..compiler.diagnostics import Sink
         from ..compiler.runtime import copy_json
+        from ..compiler.targets import Unsupported
 
         request = compiled.render(values, info)
         report = Sink()
         lowered = backend.lower(request, report)
         if report.has_errors:  # what the target cannot express is never emitted
             _raise_errors(report.sorted(), strict=False)
-        body = copy_json(backend.emit(lowered, report))  # emitters may share the IR's schemas and values
+        try:
+            body = copy_json(backend.emit(lowered))  # emitters may share the IR's schemas and values
+        except Unsupported as err:  # what only the emitter can find out: an error, as the passes' are
+            err.report(report, lowered.span)
+            _raise_errors(report.sorted(), strict=False)
         notes = tuple(report.sorted())
         _raise_errors(notes, strict)
         return Compiled(info.name, compiled.name, body, "passes", report=notes, request=lowered, backend=backend)

@@ -134,3 +134,48 @@ def _check_shape(value, name: str, shapes: dict, path: str, found: list, skip_re
         if not isinstance(value, (str, bytes)):
             found.append(f"{path}: expected base64 bytes for {name}")
     # "document" shapes take any JSON value
+
+
+# ---------------------------------------------------------------- a target's official schema, by its location
+
+
+def response_errors(body: dict) -> list[str]:
+    """OpenAI `CreateResponse` errors, with the input items checked one by one.
+
+    `InputItem` is a oneOf whose discriminator (`type`) jsonschema ignores: a user
+    message with a content list is both an `EasyInputMessage` and an `InputMessage`
+    (both `type: "message"`), so the whole body fails as "valid under each of".
+    So the body is checked without its items, a message against `EasyInputMessage`
+    (what the emitter writes) and any other item against `InputItem`.
+    """
+    items = body.get("input")
+    if not isinstance(items, list):
+        return errors("openai", "CreateResponse", body)
+    found = errors("openai", "CreateResponse", {**body, "input": []})
+    for i, item in enumerate(items):
+        schema = "EasyInputMessage" if isinstance(item, dict) and "role" in item else "InputItem"
+        found += [f"input/{i}/{e}" for e in errors("openai", schema, item)]
+    return found
+
+
+def body_errors(schema: tuple[str, str], body: dict) -> list[str]:
+    """A body's errors against a backend's official schema (`Backend.schema`: a location under
+    ../shared/refdata and the request's schema name), whatever its kind: OpenAPI, protos, Smithy,
+    or Ollama's API page (a JSON Schema written from it, in tests/test_backend_ollama.py)."""
+    location, name = schema
+    if location == "google/protos":
+        import proto_schema
+
+        return proto_schema.errors(body, name)
+    if location.startswith("aws/"):
+        return bedrock_errors(body, name)
+    if location == "ollama/api.md":
+        from test_backend_ollama import errors as ollama_errors
+
+        return ollama_errors(body)
+    spec = next(key for key, (path, _urn) in SPECS.items() if path == REFDATA / location)
+    if name == "CreateResponse":
+        return response_errors(body)
+    if spec == "gemini":  # the model is the URL path: the body carries it only to be complete
+        body = {k: v for k, v in body.items() if k != "model"}
+    return errors(spec, name, body)

@@ -25,13 +25,12 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAh
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
-def test_every_example_body_is_valid(path):
+def test_every_example_body_names_its_model(path):  # valid against the schema: tests/test_backends.py
     try:
         body = compile_example(path, TARGET).body
     except polyprompt.CompileError as err:  # image URLs, audio: reported, not emitted
         assert {d.code for d in err.diagnostics} == {"PP302"}
         return
-    assert bedrock_errors(body) == []
     assert body["modelId"]  # the URI member is in the body, so a body is complete on its own
 
 
@@ -124,11 +123,12 @@ prompt p(h: messages) {
 
 
 def test_error_results_carry_status():
+    import itertools
+
     from polyprompt.compiler import ir
-    from polyprompt.compiler.diagnostics import Sink
 
     block = BedrockConverse().block(ir.ToolResult(id="t1", name="f", content=(ir.Text(text="boom"),), is_error=True),
-                                    Sink(), None)
+                                    itertools.count(1))
     assert block == {"toolResult": {"toolUseId": "t1", "content": [{"text": "boom"}], "status": "error"}}
 
 

@@ -15,7 +15,6 @@ from polyprompt.compiler.passes.shape_tool_turns import nine_character_id as too
 
 import schemas
 from helpers import compile_source
-from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "mistral"
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -23,16 +22,6 @@ PNG = "data:image/png;base64,iVBORw0KGgo="
 
 def errors(body: dict) -> list[str]:
     return schemas.errors("mistral", "ChatCompletionRequest", body)
-
-
-@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
-def test_every_example_body_is_valid(path):
-    try:
-        body = compile_example(path, TARGET).body
-    except polyprompt.CompileError as err:  # an audio URL: Mistral takes audio as base64 only
-        assert {d.code for d in err.diagnostics} == {"PP302"}
-        return
-    assert errors(body) == []
 
 
 def test_the_validator_rejects_bad_bodies():

@@ -21,13 +21,12 @@ def errors(body: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
-def test_every_example_body_is_valid(path):
+def test_every_example_body_names_the_server_model(path):  # valid against the schema: tests/test_backends.py
     try:
         body = compile_example(path, TARGET).body
     except polyprompt.CompileError as err:  # audio is off by default
         assert {d.code for d in err.diagnostics} == {"PP302"}
         return
-    assert errors(body) == []
     assert body["model"] == "local-model"  # every example names a hosted model (PP404)
 
 

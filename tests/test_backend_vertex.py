@@ -27,9 +27,8 @@ GEMINI = "google.ai.generativelanguage.v1beta.GenerateContentRequest"
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
-def test_every_example_body_is_valid(path):
+def test_every_example_body_names_a_model_path(path):  # valid against the schema: tests/test_backends.py
     body = compile_example(path, TARGET).body
-    assert proto_schema.errors(body, VERTEX) == []
     assert body["model"].startswith("publishers/google/models/")
 
 

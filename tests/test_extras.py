@@ -1,4 +1,4 @@
-"""The extras (pyproject.toml, polyprompt/extras.py): a light core, and a clear error without an extra.
+"""The extras (pyproject.toml, backends/extras.py): a light core, and a clear error without an extra.
 
 A missing extra is simulated in a fresh interpreter whose import of the extra's modules fails as it
 does when they are not installed (tests/fresh_process.py), never by uninstalling.
@@ -14,7 +14,7 @@ import pytest
 from fresh_process import fresh
 from helpers import EXAMPLES, REPO
 
-from polyprompt import extras
+from polyprompt.backends import extras
 
 EXAMPLE = EXAMPLES / "ticket_triage.prompt"
 INPUTS = EXAMPLES / "ticket_triage.input.json"
@@ -60,7 +60,7 @@ def test_api_targets_need_no_extra(target):
 
 
 def test_the_python_api_raises_missing_extra():
-    code = (f"import json, polyprompt\nfrom polyprompt.extras import MissingExtra\n"
+    code = (f"import json, polyprompt\nfrom polyprompt.backends.extras import MissingExtra\n"
             f"pf = polyprompt.load({str(EXAMPLE)!r})\nvalues = json.loads(open({str(INPUTS)!r}).read())\n"
             "try:\n    pf.compile('hf-family:qwen3', inputs=values)\nexcept MissingExtra as err:\n"
             "    assert isinstance(err, ImportError) and err.extra == 'models' and err.name == 'jinja2'\n"

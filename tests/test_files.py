@@ -49,7 +49,8 @@ def test_no_home_means_no_disk_cache(monkeypatch, home):
 @posix_only
 def test_without_a_home_the_parser_builds_no_cache_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
-    code = "from polyprompt.grammar import _cache_path, grammar_text; print(_cache_path(grammar_text()))"
+    code = ("import polyprompt.compiler.parse; from polyprompt.grammar import _cache_path, grammar_text; "
+            "print(_cache_path(grammar_text()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
@@ -58,11 +59,12 @@ def test_without_a_home_the_parser_builds_no_cache_folder(tmp_path):
 
 def test_the_grammar_and_compile_caches_follow_the_rule(monkeypatch, tmp_path):
     from polyprompt.session import cache
-    from polyprompt.grammar import _cache_path
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("POLYPROMPT_CACHE_DIR", raising=False)
-    assert Path(_cache_path("grammar text")).parent == tmp_path / "polyprompt" / "grammar"
+    code = "import polyprompt.compiler.parse; from polyprompt.grammar import _cache_path; print(_cache_path('g'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert Path(out.strip()).parent == tmp_path / "polyprompt" / "grammar"
     assert cache.folder() == tmp_path / "polyprompt" / "compiled"
 
 

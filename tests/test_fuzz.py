@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from polyprompt import backends
 from polyprompt.compiler.check import check_program
 from polyprompt.compiler.diagnostics import Sink, render
 from polyprompt.compiler.loader import load_text
@@ -29,7 +30,7 @@ TOKENS = ["prompt", "p", "(", ")", "{", "}", "user", '"hi {{ x }}"', "type", "T"
 def assert_sane(text: str) -> None:
     sink = Sink()
     program = load_text(text, sink, "fuzz.prompt")
-    check_program(program, sink)
+    check_program(program, sink, backends.catalog())
     for d in sink.sorted():
         if d.span.file.path != "fuzz.prompt":
             continue

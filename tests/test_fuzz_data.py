@@ -13,6 +13,7 @@ import random
 import pytest
 
 import polyprompt
+from polyprompt import backends
 from polyprompt.compiler.inputs import InputError, read_inputs
 from polyprompt.compiler.replies import ReplyError, parse_output
 
@@ -21,8 +22,7 @@ from helpers import EXAMPLES
 PIECES = ['{', '}', '[', ']', '"', ':', ',', '\\ud800', '\\ude00', '\\ud83d\\ude00', '\\u0000', '&a', '*a', '- ', '\n',
           '  ', '\t', '#', 'null', 'true', '1e999', '-0', '"diff"', '"x"', '\ufeff', '\xff', '日本', '{{', '%', '!!python/object',
           '---', '...', '? ', '|', '>', "'", '0x1F', '~']
-API_TARGETS = ["openai-chat", "openai-responses", "anthropic", "gemini", "vertex", "bedrock-converse", "mistral",
-               "ollama", "openai-compatible"]
+API_TARGETS = backends.names()  # every API target, from the registry
 
 
 def _mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
@@ -86,7 +86,7 @@ def _reply_shapes() -> list:
                                                                       {"toolUse": {"toolUseId": "t", "name": "f", "input": {}}}]}}},
         {"message": {"role": "assistant", "content": text, "tool_calls": [{"function": {"name": "f", "arguments": {}}}]},
          "done_reason": "stop"},
-    ]
+    ] + [cls.sample_reply for cls in backends.api_targets().values()]  # a new target's shape too
 
 
 def _mutate_value(value, rng: random.Random):

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import polyprompt
+from polyprompt import backends
 from polyprompt.compiler.inputs import InputError
 from polyprompt.session.generated import GeneratedPath
 from polyprompt.session.targets import info as target_info
@@ -27,7 +28,11 @@ def general(pf, target, inputs):
     return pf._through_passes(compiled, pf.backend(target), values, target_info(target, pf.backend(target)), False)
 
 
-@pytest.mark.parametrize("target", ["openai-chat", "openai-compatible"])
+#: the targets whose text turns the generated code may write (`plain_text_turns`), from the registry
+PLAIN_TEXT_TARGETS = [name for name, cls in backends.api_targets().items() if cls.plain_text_turns]
+
+
+@pytest.mark.parametrize("target", PLAIN_TEXT_TARGETS)
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
 def test_examples_are_the_same_either_way(path, target):
     inputs = json.loads(path.with_suffix(".input.json").read_text())

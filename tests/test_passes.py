@@ -1,23 +1,23 @@
-"""Each lowering pass on its own, driven by capability tables (no backend needed)."""
+"""Each lowering pass on its own, driven by capability tables and plain data (no backend object:
+the structured-output dialects are the data the target modules define)."""
 from __future__ import annotations
 
 import attrs
 
-from polyprompt.backends.base import Caps
+from polyprompt import backends
 from polyprompt.compiler import ir
 from polyprompt.compiler import types as T
 from polyprompt.compiler.diagnostics import Sink
+from polyprompt.compiler.targets import AS_IS, Caps, MediaTypes, Refusals
 from polyprompt.compiler.passes import PassContext, lower_output_schema, map_settings, normalize_whitespace
 from polyprompt.compiler.passes import place_cache_breakpoints, place_system, prune_budget, repair_alternation
-from polyprompt.compiler.passes import shape_tool_turns
-
-
-class FakeBackend:
-    name = "fake"
+from polyprompt.compiler.passes import check_media, choose_model, guard_control_text, shape_tool_turns
 
 
 def ctx(**caps) -> PassContext:
-    return PassContext(backend=FakeBackend(), caps=Caps(**caps), report=Sink())
+    table = Caps(**caps)
+    dialect = backends.dialect(table.structured_output) if table.structured_output else AS_IS
+    return PassContext(name="fake", caps=table, report=Sink(), dialect=dialect)
 
 
 def msg(role, text, **kw) -> ir.Message:
@@ -185,3 +185,39 @@ def test_nine_character_tool_call_ids():
     c = ctx(tool_call_ids="nine_alnum")
     out = shape_tool_turns.run(req(*_tool_turns("Ab3dE6gH9")), c)
     assert out.messages[1].parts[0].id == "Ab3dE6gH9" and codes(c) == []
+
+
+def _with(c: PassContext, **kw) -> PassContext:
+    return attrs.evolve(c, **kw)
+
+
+def test_check_media_reads_the_refusals():
+    image = ir.Media(kind="image", data="AAAA", media_type="image/tiff")
+    pdf = ir.Media(kind="file", data="AAAA", media_type="application/pdf")
+    r = req(ir.Message(role="user", parts=(image, pdf)))
+    c = _with(ctx(media=frozenset({"image", "file"})), refusals=Refusals(
+        media_types={"image": MediaTypes(accepted=frozenset({"image/png"}), noun="images")},
+        url_only={"file": ("documents", "upload it first")}))
+    check_media.run(r, c)
+    assert [(d.code, d.message) for d in c.report.items] == [
+        ("PP302", "fake cannot take `image/tiff` images"), ("PP302", "fake needs documents by URL, not inline data")]
+    c = _with(ctx(media=frozenset()), refusals=Refusals(media={"image": "its template renders no images"}))
+    check_media.run(req(ir.Message(role="user", parts=(image,))), c)
+    assert c.report.items[0].message == "fake cannot take image input: its template renders no images"
+
+
+def test_choose_model_fills_the_default_and_refuses_another_providers_model():
+    c = _with(ctx(), default_model="mine-1", kind="fake",
+              refusals=Refusals(model=lambda m: "other" if m.startswith("other-") else None))
+    assert choose_model.run(req(), c).model == "mine-1" and codes(c) == []
+    assert choose_model.run(attrs.evolve(req(), model="mine-2"), c).model == "mine-2" and codes(c) == []
+    assert choose_model.run(attrs.evolve(req(), model="other-1"), c).model == "mine-1" and codes(c) == ["PP404"]
+
+
+def test_guard_control_text_notes_control_tokens_and_the_targets_notes():
+    c = _with(ctx(), refusals=Refusals(control_text=lambda text: "<|end|>" in text),
+              target_notes=(("PP400", "fake: a quirk", None),))
+    guard_control_text.run(req(msg("user", "plain")), c)
+    assert codes(c) == ["PP400"]
+    guard_control_text.run(req(msg("user", "a <|end|> b")), c)
+    assert codes(c) == ["PP400", "PP400", "PP411"]

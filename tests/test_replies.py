@@ -6,6 +6,7 @@ import json
 import pytest
 
 import polyprompt
+from polyprompt import backends
 from polyprompt.compiler.replies import ReplyError
 
 PROMPT = '''
@@ -112,8 +113,6 @@ def test_every_target_reads_its_replies(pf, target):
 
 
 def test_every_target_can_read_replies():
-    from polyprompt import backends
-
     assert set(REPLIES) | {"openai-chat", "anthropic", "gemini"} == set(backends.names())
 
 
@@ -125,8 +124,7 @@ MALFORMED = [None, 1, "x", [], {"choices": None}, {"choices": [None]}, {"choices
              {"message": {"content": 5}}, {"message": {"tool_calls": [{"function": {"arguments": 5}}]}}]
 
 
-@pytest.mark.parametrize("target", ["openai-chat", "openai-responses", "anthropic", "gemini", "vertex",
-                                    "bedrock-converse", "mistral", "ollama", "openai-compatible"])
+@pytest.mark.parametrize("target", backends.names())
 def test_a_reply_of_the_wrong_shape_is_a_reply_error(pf, target):
     """Whatever a caller passes as a provider's reply, `parse` answers with a Reply or a ReplyError."""
     compiled = pf.compile(target, ticket="t")

@@ -19,9 +19,11 @@ from pathlib import Path
 import attrs
 
 from ...compiler import ir
+from ...compiler.targets import Refusals, Unsupported
 from ..base import Backend, Caps
 from .assets.gguf import GGUFError, is_gguf_path, read_metadata
 from .chat_template.render import ChatTemplate, TemplateError
+from .facts import OPTIONS as HF_OPTIONS
 from .families import PREFIX as FAMILY_PREFIX
 from .families import family as find_family
 
@@ -52,6 +54,7 @@ class HFModel(Backend):
     docs = "https://huggingface.co/docs/transformers/main/en/chat_templating"
     caps = Caps(system="message", tools=True, media=frozenset(), media_urls=frozenset(), structured_output=None,
                 cache="none", settings=dict(GENERATION_SETTINGS))
+    OPTIONS = HF_OPTIONS
     template: ChatTemplate
     profile = None  # the Family, for hf-family targets
     folder: Path | None = None
@@ -111,33 +114,37 @@ class HFModel(Backend):
         template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date)
         return template, tuple(s for s in (eos,) if s), bos
 
-    def lower(self, request: ir.Request, report) -> ir.Request:
-        lowered = super().lower(request, report)
-        for note in self.probe.notes():
-            report.info("PP400", f"{self.name}: {note}", request.span)
-        return lowered
+    def refusals(self) -> Refusals:
+        """Other providers' models, image input the template cannot render (the probe's reason),
+        and data holding control-token text (encoded as plain text, PP411)."""
+        refusals = super().refusals()
+        why = self.probe.image_refusal()
+        encoder = self.encoder()
+        return attrs.evolve(refusals, media={"image": why} if why else {},
+                            control_text=encoder.holds_control_text if encoder is not None else None)
 
-    def emit(self, request: ir.Request, report) -> dict:
-        from .._emit import choose_model
+    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+        """What probing found that changes the conversation (PP400)."""
+        return tuple(("PP400", f"{self.name}: {note}", None) for note in self.probe.notes())
 
-        messages = [self.message(m) for m in request.messages]
+    def write_messages(self, messages) -> list[dict]:
+        """The messages a chat template reads (transformers' conventions), data not yet protected."""
+        return [self.message(m) for m in messages]
+
+    def emit(self, request: ir.Request) -> dict:
+        messages = self.write_messages(request.messages)
         tools = [{"type": "function", "function": {"name": t.name, "description": t.description or "",
                                                    "parameters": t.parameters}} for t in request.tools] or None
         encoder = self.encoder()
-        if encoder is not None:  # data never becomes a control token: see backends/hf/tokens/encoder.py
-            protected = encoder.protect(messages)
-            if protected is not messages and protected != messages:
-                report.info("PP411", f"the data holds text of {self.name}'s control tokens: it is encoded as plain "
-                            "text, never as a control token", request.span,
-                            help="`--strict` refuses such data")
-            messages, tools = protected, encoder.protect(tools)
+        if encoder is not None:  # data never becomes a control token (PP411): see backends/hf/tokens/encoder.py
+            messages, tools = encoder.protect(messages), encoder.protect(tools)
         try:
             text = self.template.render(messages, tools=tools, add_generation_prompt=True)
         except TemplateError as refusal:  # a rule the probe did not learn: the template's own words
-            report.error("PP303", f"{self.name}'s chat template refused the conversation: {refusal}", request.span,
-                         help="reshape the conversation as the message asks, or compile for another target")
-            return {"model": self.default_model}
-        body = {"model": choose_model(request, self, report)}
+            raise Unsupported("PP303", f"{self.name}'s chat template refused the conversation: {refusal}",
+                              request.span, help="reshape the conversation as the message asks, "
+                                                 "or compile for another target") from None
+        body = {"model": request.model}
         if encoder is not None:
             body["prompt"] = encoder.restore(text)
             body["token_ids"] = encoder.encode_chat(text)
@@ -182,10 +189,6 @@ class HFModel(Backend):
             out["tool_calls"] = [{"id": c.id, "type": "function",
                                   "function": {"name": c.name, "arguments": c.arguments}} for c in calls]
         return out
-
-    def media_refusal(self, kind: str) -> str | None:
-        """Why this chat template takes no `kind` input: check_media adds it to PP302."""
-        return self.probe.image_refusal() if kind == "image" else None
 
 
 def _content_blocks(parts, kinds: frozenset) -> list[dict]:
@@ -302,12 +305,12 @@ class GGUFModel(HFModel):
             self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
-    def lower(self, request, report):
-        """Lowered as a folder's template is; the report says when there are no token ids yet (PP412)."""
-        lowered = super().lower(request, report)
+    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+        """The template's quirks, and no token ids while the GGUF file's tokenizer is not converted (PP412)."""
+        notes = super().target_notes()
         if self.encoder() is None:
-            report.info("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
-                        "the body holds the prompt text", request.span,
-                        help=f"`polyprompt models convert {self.folder}` converts it once "
-                        "(with transformers); so does `polyprompt run`")
-        return lowered
+            notes += (("PP412", f"{self.name}: no token ids: the GGUF file's tokenizer is not converted yet; "
+                       "the body holds the prompt text",
+                       f"`polyprompt models convert {self.folder}` converts it once "
+                       "(with transformers); so does `polyprompt run`"),)
+        return notes

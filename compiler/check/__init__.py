@@ -1,7 +1,10 @@
 """Semantic analysis: names, imports, types, and the warnings a user wants.
 
 `check_program` runs over every loaded module and reports into the sink; it
-returns the scopes, which the later stages (rendering to the IR) read.
+returns the scopes, which the later stages (the IR builder) read. It receives the
+target catalog (`compiler.targets.TargetCatalog`: the names and options a `target`
+declaration may use) from its caller, `polyprompt.backends.catalog()` for the real
+one: the checker never imports a backend.
 """
 from __future__ import annotations
 
@@ -10,15 +13,18 @@ import re
 from ..diagnostics import Sink
 from ..parse import CASCADE_CODES
 from ..loader import Program
+from ..targets import TargetCatalog
 from .decls import DeclChecker
 from .names import ModuleScope, build_scopes
 from .nesting import check_nesting
 
 
-def check_program(program: Program, sink: Sink) -> dict[str, ModuleScope]:
+def check_program(program: Program, sink: Sink, targets: TargetCatalog | None = None) -> dict[str, ModuleScope]:
+    """Check every module of `program` into `sink`; `targets` is what target declarations are checked
+    against (None: an empty catalog, for programs without target declarations such as the stdlib)."""
     scopes = build_scopes(program, sink)
     for scope in scopes.values():
-        DeclChecker(scope, sink, scopes).check()
+        DeclChecker(scope, sink, scopes, targets).check()
     for module in program.modules.values():
         check_nesting(module.tree, sink)
     for scope in scopes.values():

@@ -12,6 +12,7 @@ import json
 from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
+from ..targets import CAPS_FIELDS, TargetCatalog
 from .consts import constant_value, is_constant, is_member_ref
 from .exprs import RESERVED_NAMES, TARGET_RECORD, Env, ExprChecker
 from .names import ModuleScope, Symbol, TypeResolver, suggest
@@ -38,8 +39,11 @@ MESSAGE_STMTS = (ast.Message, ast.ToolCall, ast.ToolResult, ast.History, ast.Use
 class DeclChecker:
     """Checks every declaration of one module."""
 
-    def __init__(self, scope: ModuleScope, sink: Sink, scopes: dict[str, ModuleScope]):
+    def __init__(self, scope: ModuleScope, sink: Sink, scopes: dict[str, ModuleScope],
+                 targets: TargetCatalog | None = None):
+        """`targets`: the names and options a `target` declaration may use (empty: none)."""
         self.scope, self.sink, self.scopes = scope, sink, scopes
+        self.targets = targets if targets is not None else TargetCatalog()
         self.resolver = TypeResolver(scope, sink, scopes)
         #: fragment name -> fragments it calls, for the recursion check
         self.fragment_calls: dict[str, list[tuple[Symbol, object]]] = {}
@@ -144,15 +148,10 @@ class DeclChecker:
         self._report_unused(params, env, f"fragment `{decl.name.name}`")
 
     def _TargetDecl(self, decl: ast.TargetDecl) -> None:
-        from ... import backends
-        from ...backends.base import CAPS_FIELDS, TARGET_OPTIONS
-
-        known = backends.names()
-        if decl.backend.startswith("hf-family:"):  # an open model's built-in profile
-            known = [f"hf-family:{name}" for name in backends.hf_families()]
-        if decl.backend not in known and not decl.backend.startswith("hf:"):  # hf:<dir> is read on compile
-            self.sink.error("PP300", f"unknown target `{decl.backend}`", decl.name.span.to(decl.name.span),
-                            help=suggest(decl.backend, known) or f"targets: {', '.join(known)}")
+        unknown = self.targets.unknown(decl.backend)
+        if unknown is not None:
+            self.sink.error("PP300", f"unknown target `{decl.backend}`", decl.name.span.to(decl.name.span), help=unknown)
+        options = self.targets.options()
         for item in decl.items:
             if isinstance(item, ast.ModelStmt):
                 self._model(item)
@@ -163,11 +162,11 @@ class DeclChecker:
                                         help=suggest(s.name.name, CAPS_FIELDS) or f"capabilities: {', '.join(CAPS_FIELDS)}")
                     self._constant(s.value)
             else:
-                if item.name.name not in TARGET_OPTIONS:
+                if item.name.name not in options:
                     self.sink.warning("PP242", f"unknown target option `{item.name.name}`: no target reads it",
-                                      item.name.span, help=suggest(item.name.name, TARGET_OPTIONS)
-                                      or f"options: {', '.join(TARGET_OPTIONS)}")
-                option = TARGET_OPTIONS.get(item.name.name)
+                                      item.name.span, help=suggest(item.name.name, options)
+                                      or f"options: {', '.join(options)}")
+                option = options.get(item.name.name)
                 if self._constant(item.value) and option is not None:
                     value = constant_value(item.value)
                     if not option.accepts(value):

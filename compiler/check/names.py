@@ -6,7 +6,6 @@ expression to a `compiler.types` type (PP202 unknown, PP227 invalid).
 """
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Iterable
@@ -15,6 +14,7 @@ import attrs
 
 from .. import ast
 from .. import types as T
+from ..targets import did_you_mean
 from ..diagnostics import Sink
 from ..loader import LoadedModule, Program
 from .consts import constant_value, is_constant, is_member_ref
@@ -53,8 +53,8 @@ class ModuleScope:
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`?" if match else None
+    """`did you mean `x`?` for the closest candidate, if one is close."""
+    return did_you_mean(name, candidates)
 
 
 def build_scopes(program: Program, sink: Sink) -> dict[str, ModuleScope]:

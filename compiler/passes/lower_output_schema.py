@@ -5,7 +5,9 @@
     None:           the schema goes into the system text, from std.output.json_schema                  (PP406)
 
 Each dialect keeps only the keywords the provider documents; what it drops
-or rewrites is reported once per kind.
+or rewrites is reported once per kind. The dialects are data the target modules
+define (`compiler.targets.SchemaDialect`: OpenAI's in backends/openai_chat.py,
+Gemini's in backends/gemini.py...); the context hands this pass the target's one.
 """
 from __future__ import annotations
 
@@ -15,14 +17,6 @@ import attrs
 
 from .. import ir
 
-# https://platform.openai.com/docs/guides/structured-outputs (supported schemas)
-OPENAI_KEYWORDS = {"type", "properties", "required", "additionalProperties", "enum", "const", "anyOf", "items",
-                   "$ref", "$defs", "description", "pattern", "minimum", "maximum", "minItems", "maxItems",
-                   "format", "title"}
-# generationConfig.responseJsonSchema: the keywords the Gemini API documents as supported
-GEMINI_KEYWORDS = {"$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum", "items",
-                   "prefixItems", "minItems", "maxItems", "minimum", "maximum", "anyOf", "oneOf", "properties",
-                   "additionalProperties", "required", "propertyOrdering"}
 _SCHEMA_MAPS = ("properties", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
 
@@ -31,30 +25,29 @@ def run(request: ir.Request, ctx) -> ir.Request:
     out = request.output
     if out is None:
         return request
-    dialect = ctx.caps.structured_output
-    if dialect is None:
+    if ctx.caps.structured_output is None:
         return _as_instructions(request, ctx)
+    dialect = ctx.dialect
     lowered = copy.deepcopy(out.schema)
     notes: set[str] = set()
     wrapped = None
-    if dialect in OBJECT_ROOT and lowered.get("type") != "object":
+    if dialect.object_root and lowered.get("type") != "object":
         lowered, wrapped = _wrap(lowered), WRAP_KEY
         notes.add(f"the {_kind(out.schema)} output is wrapped as `{{\"{WRAP_KEY}\": ...}}`: the root must be an object")
-    if dialect == "openai_strict":
+    if dialect.strict:
         _strict(lowered, notes)
-        lowered = _keep(lowered, OPENAI_KEYWORDS, notes)
-    elif dialect == "gemini":
+    if dialect.inline_refs:
         lowered = _inline_refs(lowered, notes)
-        lowered = _keep(lowered, GEMINI_KEYWORDS, notes)
+    if dialect.keywords is not None:
+        lowered = _keep(lowered, dialect.keywords, notes)
     for note in sorted(notes):
-        ctx.note("PP405", f"output schema for {ctx.backend.name}: {note}", out.span or request.span)
+        ctx.note("PP405", f"output schema for {ctx.name}: {note}", out.span or request.span)
     return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
 
 
-#: Dialects whose root schema must be an object (OpenAI strict mode, Anthropic and
-#: Bedrock tool-style schemas); the value is wrapped in one property and unwrapped
-#: when the reply is parsed.
-OBJECT_ROOT = {"openai_strict", "anthropic", "bedrock"}
+#: Dialects whose root schema must be an object (`object_root`: OpenAI strict mode, Anthropic and
+#: Bedrock tool-style schemas) get the value wrapped in this one property, unwrapped when the
+#: reply is parsed.
 WRAP_KEY = "value"
 
 
@@ -167,7 +160,7 @@ def _inline_refs(schema: dict, notes: set[str]) -> dict:
 
 def _as_instructions(request: ir.Request, ctx) -> ir.Request:
     text = request.output.instructions
-    ctx.note("PP406", f"{ctx.backend.name} has no structured output: the schema is written into the system "
+    ctx.note("PP406", f"{ctx.name} has no structured output: the schema is written into the system "
              f"text, and the reply is checked against it", request.output.span or request.span)
     messages = list(request.messages)
     if messages and messages[0].role == "system":
@@ -178,7 +171,7 @@ def _as_instructions(request: ir.Request, ctx) -> ir.Request:
     return attrs.evolve(request, messages=tuple(messages))
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when a native schema changes only the output, the same for every render; instructions would add a system turn."""
-    return request.output is None or caps.structured_output is not None
+    return request.output is None or ctx.caps.structured_output is not None

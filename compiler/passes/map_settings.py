@@ -20,11 +20,11 @@ def run(request: ir.Request, ctx) -> ir.Request:
     settings: dict[str, ir.Setting] = {}
     for name, setting in request.settings.items():
         if name not in caps.settings:
-            ctx.note("PP403", f"`{name}` dropped: {ctx.backend.name} has no such setting", setting.span or request.span)
+            ctx.note("PP403", f"`{name}` dropped: {ctx.name} has no such setting", setting.span or request.span)
             continue
         settings[name] = _adjust(name, setting, caps, ctx, request)
     if caps.default_max_tokens is not None and "max_tokens" not in settings:
-        ctx.note("PP404", f"`max_tokens` set to {caps.default_max_tokens}: {ctx.backend.name} requires a limit",
+        ctx.note("PP404", f"`max_tokens` set to {caps.default_max_tokens}: {ctx.name} requires a limit",
                  request.span, help="set `max_tokens` in the prompt's `model { }` settings")
         settings["max_tokens"] = ir.Setting(value=caps.default_max_tokens, span=request.span)
     return attrs.evolve(request, settings=settings)
@@ -35,18 +35,18 @@ def _adjust(name: str, setting: ir.Setting, caps, ctx, request) -> ir.Setting:
     if name == "stop":
         stops = [value] if isinstance(value, str) else list(value)
         if caps.max_stop is not None and len(stops) > caps.max_stop:
-            ctx.note("PP404", f"`stop` cut to its first {caps.max_stop} strings: {ctx.backend.name} takes no more",
+            ctx.note("PP404", f"`stop` cut to its first {caps.max_stop} strings: {ctx.name} takes no more",
                      setting.span or request.span)
             stops = stops[: caps.max_stop]
         return attrs.evolve(setting, value=stops)
     if name == "temperature" and value > caps.temperature_max:
         ctx.note("PP404", f"`temperature` {value} lowered to {caps.temperature_max}, the maximum of "
-                 f"{ctx.backend.name}", setting.span or request.span)
+                 f"{ctx.name}", setting.span or request.span)
         return attrs.evolve(setting, value=caps.temperature_max)
     return setting
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when settings come from the `model` statement: the same for every render."""
     return True

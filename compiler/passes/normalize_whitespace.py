@@ -43,8 +43,8 @@ def _with_text(part: ir.Text, text: str) -> ir.Text:
     return part if text == part.text else attrs.evolve(part, text=text)
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when no turn of `request` comes out
     empty (its PP409 note would hold for that render only): the generated renderer trims each turn
     itself, and gives up on a render where a turn is left empty."""

@@ -19,10 +19,10 @@ def run(request, ctx):
     if mode in ("none", "automatic"):
         why = "it caches long prefixes by itself" if mode == "automatic" else "it has no prompt caching"
         for i in marked:
-            ctx.note("PP407", f"cache breakpoint dropped: {ctx.backend.name} needs none, {why}",
+            ctx.note("PP407", f"cache breakpoint dropped: {ctx.name} needs none, {why}",
                      request.messages[i].span or request.span)
         if request.tools_cache is not None:
-            ctx.note("PP407", f"cache breakpoint after the tool definitions dropped: {ctx.backend.name} needs none, "
+            ctx.note("PP407", f"cache breakpoint after the tool definitions dropped: {ctx.name} needs none, "
                      f"{why}", request.span)
         messages = tuple(attrs.evolve(m, cache=None) if m.cache else m for m in request.messages)
         return attrs.evolve(request, messages=messages, tools_cache=None)
@@ -32,14 +32,14 @@ def run(request, ctx):
     messages = []
     for i, m in enumerate(request.messages):
         if i in drop:
-            ctx.note("PP407", f"cache breakpoint dropped: {ctx.backend.name} takes at most {limit}; "
+            ctx.note("PP407", f"cache breakpoint dropped: {ctx.name} takes at most {limit}; "
                      f"the later ones cover this prefix", m.span or request.span)
             m = attrs.evolve(m, cache=None)
         messages.append(m)
     return attrs.evolve(request, messages=tuple(messages))
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when without `cache` statements nothing moves."""
     return not any(m.cache for m in request.messages) and request.tools_cache is None

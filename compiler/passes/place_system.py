@@ -37,7 +37,7 @@ def _one_leading_system(request: ir.Request, ctx) -> ir.Request:
     first, rest = messages[0], messages[1:count]
     parts = list(first.parts)
     for m in rest:
-        ctx.note("PP400", f"system turn joined to the one before: {ctx.backend.name}'s template takes one system "
+        ctx.note("PP400", f"system turn joined to the one before: {ctx.name}'s template takes one system "
                  f"message", m.span or request.span)
         parts.append(ir.Text(text="\n\n", span=m.span))
         parts.extend(m.parts)
@@ -52,7 +52,7 @@ def _merge_into_first_user(request: ir.Request, ctx) -> ir.Request:
     rest = [m for m in request.messages if m.role != "system"]
     text = "\n\n".join(m.text for m in systems)
     for m in systems:
-        ctx.note("PP400", f"system turn merged into the first user turn: {ctx.backend.name} has no system role",
+        ctx.note("PP400", f"system turn merged into the first user turn: {ctx.name} has no system role",
                  m.span or request.span)
     if rest and rest[0].role == "user":
         first = rest[0]
@@ -70,13 +70,13 @@ def _late_system_to_user(request: ir.Request, ctx) -> ir.Request:
             leading = False
         elif not leading:
             ctx.note("PP400", f"system turn after the conversation started sent as a user turn: "
-                     f"{ctx.backend.name} takes system text only before the first turn", m.span or request.span)
+                     f"{ctx.name} takes system text only before the first turn", m.span or request.span)
             m = attrs.evolve(m, role="user")
         out.append(m)
     return attrs.evolve(request, messages=tuple(out))
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when system turns stay where they are."""
-    return caps.system == "message" and not caps.one_system_turn
+    return ctx.caps.system == "message" and not ctx.caps.one_system_turn

@@ -47,7 +47,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
     return attrs.evolve(request, messages=tuple(m for i, m in enumerate(messages) if i not in dropped))
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when without a budget nothing is dropped."""
     return request.budget is None

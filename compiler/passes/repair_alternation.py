@@ -28,7 +28,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
     if ctx.caps.alternation:
         turns = _merge_runs(turns, ctx, request)
     if ctx.caps.first_user and turns and turns[0].role != "user":
-        ctx.note("PP402", f"a placeholder user turn was inserted: {ctx.backend.name} needs the conversation "
+        ctx.note("PP402", f"a placeholder user turn was inserted: {ctx.name} needs the conversation "
                  f"to start with a user turn", turns[0].span or request.span)
         turns.insert(0, ir.Message(role="user", parts=(ir.Text(text=PLACEHOLDER),), span=turns[0].span))
     return attrs.evolve(request, messages=tuple(system + turns))
@@ -41,7 +41,7 @@ def _merge_runs(turns: list[ir.Message], ctx, request) -> list[ir.Message]:
             prev = out[-1]
             if not (_only(prev, ir.ToolResult) and _only(m, ir.ToolResult)) and not (
                     _only(prev, ir.ToolCall) and _only(m, ir.ToolCall)):
-                ctx.note("PP401", f"two {m.role} turns in a row merged into one: {ctx.backend.name} needs "
+                ctx.note("PP401", f"two {m.role} turns in a row merged into one: {ctx.name} needs "
                          f"user and assistant turns to alternate", m.span or request.span)
             out[-1] = attrs.evolve(prev, parts=_join(prev.parts, m.parts), cache=m.cache or prev.cache,
                                    priority=_min(prev.priority, m.priority))
@@ -71,7 +71,7 @@ def _answer_tool_results(request: ir.Request, ctx) -> ir.Request:
     messages: list[ir.Message] = []
     for m in request.messages:
         if messages and messages[-1].role == "tool" and m.role not in ("assistant", "tool"):
-            ctx.note("PP402", f"an assistant turn was inserted after the tool results: {ctx.backend.name} "
+            ctx.note("PP402", f"an assistant turn was inserted after the tool results: {ctx.name} "
                      f"takes only an assistant turn or more results after a tool result",
                      m.span or request.span, help="write the assistant's reply to the results before the next turn")
             messages.append(ir.Message(role="assistant", parts=(ir.Text(text=PLACEHOLDER),), span=m.span))
@@ -79,7 +79,7 @@ def _answer_tool_results(request: ir.Request, ctx) -> ir.Request:
     return attrs.evolve(request, messages=tuple(messages))
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when turns that need not alternate nor start with a user turn stay as they are."""
-    return not (caps.alternation or caps.first_user)
+    return not (ctx.caps.alternation or ctx.caps.first_user)

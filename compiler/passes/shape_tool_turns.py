@@ -27,7 +27,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
     if not ctx.caps.tools:
         uses = [m for m in request.messages if any(isinstance(p, (ir.ToolCall, ir.ToolResult)) for p in m.parts)]
         for item in list(request.tools[:1]) + uses[:1]:
-            ctx.report.error("PP301", f"{ctx.backend.name} has no tool calling", item.span or request.span,
+            ctx.report.error("PP301", f"{ctx.name} has no tool calling", item.span or request.span,
                              help="compile for a target with tools, or move the tools into a `target` block")
         return request
     if ctx.caps.tool_call_ids == "nine_alnum":
@@ -60,7 +60,7 @@ def _nine_character_ids(request: ir.Request, ctx) -> ir.Request:
         if part.id not in ids:
             ids[part.id] = nine_character_id(part.id)
             if ids[part.id] != part.id:
-                ctx.note("PP410", f"tool call id `{part.id}` sent as `{ids[part.id]}`: {ctx.backend.name} takes "
+                ctx.note("PP410", f"tool call id `{part.id}` sent as `{ids[part.id]}`: {ctx.name} takes "
                          f"ids of exactly 9 letters and digits", part.span or m.span or request.span)
         return attrs.evolve(part, id=ids[part.id])
 
@@ -68,7 +68,7 @@ def _nine_character_ids(request: ir.Request, ctx) -> ir.Request:
     return attrs.evolve(request, messages=messages)
 
 
-def keeps_text_turns(caps, request) -> bool:
-    """Does this pass leave every render's plain text turns as they are, for `caps` and a prompt
+def keeps_text_turns(ctx, request) -> bool:
+    """Does this pass leave every render's plain text turns as they are, for the target of `ctx` and a prompt
     rendering like `request` (see `passes.text_turns_kept`)? Yes when text turns hold no tool calls or results."""
     return True

@@ -252,6 +252,10 @@ class Encoder:
                 return value
         return self._protect_deep(value)
 
+    def holds_control_text(self, text: str) -> bool:
+        """Does `text` hold what `protect` hides (control-token text, or a sentinel character)?"""
+        return self._protect_str(text) != text
+
     def _protect_deep(self, value: Any) -> Any:
         if isinstance(value, str):
             return self._protect_str(value)
