@@ -19,46 +19,36 @@ def check_nesting(module: ast.Module, sink: Sink) -> None:
         text = getattr(decl, "text", None)
         found = None
         if isinstance(decl, (ast.PromptDecl, ast.FragmentDecl)) and body:
-            found = _statements(body, 0)
+            found = _deepest(body, 0)
         if found is None and isinstance(text, ast.Template):
-            found = _pieces(text.pieces, 0)
+            found = _deepest(text.pieces, 0)
         if found is not None:
             sink.error("PP235", f"blocks nested more than {MAX_DEPTH} levels deep", found.span,
                        help="move the inner part into a fragment, or flatten the conditions")
 
 
-def _statements(body, depth: int):
-    for stmt in body:
-        inner: list = []
-        if isinstance(stmt, (ast.For, ast.Priority, ast.TargetBlock)):
-            inner = [stmt.body]
-        elif isinstance(stmt, ast.If):
-            inner = [b for _c, b in stmt.branches] + ([stmt.orelse] if stmt.orelse is not None else [])
+def _inner(node) -> list:
+    """The blocks directly inside a statement or a string piece (none for the others)."""
+    if isinstance(node, (ast.For, ast.Priority, ast.TargetBlock, ast.ForBlock)):
+        return [node.body]
+    if isinstance(node, (ast.If, ast.IfBlock)):
+        return [b for _c, b in node.branches] + ([node.orelse] if node.orelse is not None else [])
+    return []
+
+
+def _deepest(items, depth: int):
+    """The first statement or piece whose blocks would nest deeper than MAX_DEPTH, or None. The
+    strings of a message count from the depth of the message."""
+    for item in items:
+        inner = _inner(item)
         if inner and depth + 1 > MAX_DEPTH:
-            return stmt
+            return item
         for block in inner:
-            found = _statements(block, depth + 1)
+            found = _deepest(block, depth + 1)
             if found is not None:
                 return found
-        for part in getattr(stmt, "parts", ()) or ():
-            if isinstance(part, ast.Template):
-                found = _pieces(part.pieces, depth)
-                if found is not None:
-                    return found
-    return None
-
-
-def _pieces(pieces, depth: int):
-    for piece in pieces:
-        inner: list = []
-        if isinstance(piece, ast.ForBlock):
-            inner = [piece.body]
-        elif isinstance(piece, ast.IfBlock):
-            inner = [b for _c, b in piece.branches] + ([piece.orelse] if piece.orelse is not None else [])
-        if inner and depth + 1 > MAX_DEPTH:
-            return piece
-        for block in inner:
-            found = _pieces(block, depth + 1)
+        for part in getattr(item, "parts", ()) or ():
+            found = _deepest(part.pieces, depth) if isinstance(part, ast.Template) else None
             if found is not None:
                 return found
     return None

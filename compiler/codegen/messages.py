@@ -59,9 +59,9 @@ class Messages(Exprs):
             if isinstance(stmt, ast.Message):
                 out += self.message(stmt, depth)
             elif isinstance(stmt, ast.For):
-                out += self.loop(stmt, depth)
+                out += self.for_statement(stmt, depth)
             elif isinstance(stmt, ast.If):
-                out += self.branch(stmt, depth)
+                out += self.if_statement(stmt, depth)
             else:
                 raise Unsupported(type(stmt).__name__)
         return out or ["    " * depth + "pass"]
@@ -73,21 +73,3 @@ class Messages(Exprs):
         return self.template(stmt.parts[0], depth, "t") + [
             pad + "t = t.strip()", pad + "if not t:", pad + "    return None",
             pad + f"add({{'role': {stmt.role!r}, 'content': t}})"]
-
-    def loop(self, stmt: ast.For, depth: int) -> list[str]:
-        var = self.var(stmt.var.name)
-        head = "    " * depth + f"for {var} in {self.expr(stmt.iterable)} or ():"
-        outer = self.bind(stmt.var.name, var)
-        body = self.block(stmt.body, depth + 1)
-        self.restore(stmt.var.name, outer)
-        return [head, *body]
-
-    def branch(self, stmt: ast.If, depth: int) -> list[str]:
-        pad, lines = "    " * depth, []
-        for i, (cond, body) in enumerate(stmt.branches):
-            lines.append(pad + f"{'if' if i == 0 else 'elif'} {self.expr(cond)}:")
-            lines += self.block(body, depth + 1)
-        if stmt.orelse is not None:
-            lines.append(pad + "else:")
-            lines += self.block(stmt.orelse, depth + 1)
-        return lines

@@ -236,6 +236,26 @@ class Exprs:
         """Lines running a block of statements: a statement writer's job."""
         raise Unsupported("statements")
 
+    def for_statement(self, stmt: ast.For, depth: int) -> list[str]:
+        """A `for` statement: its body once per item (none for null), the variable local to it."""
+        var = self.var(stmt.var.name)
+        head = "    " * depth + f"for {var} in {self.expr(stmt.iterable)} or ():"
+        outer = self.bind(stmt.var.name, var)
+        body = self.block(stmt.body, depth + 1)
+        self.restore(stmt.var.name, outer)
+        return [head, *body]
+
+    def if_statement(self, stmt: ast.If, depth: int) -> list[str]:
+        """An `if` statement: the first branch whose condition holds, else the `else` block."""
+        pad, lines = "    " * depth, []
+        for i, (cond, body) in enumerate(stmt.branches):
+            lines.append(pad + f"{'if' if i == 0 else 'elif'} {self.expr(cond)}:")
+            lines += self.block(body, depth + 1)
+        if stmt.orelse is not None:
+            lines.append(pad + "else:")
+            lines += self.block(stmt.orelse, depth + 1)
+        return lines
+
 
 def is_target(e: ast.Expr) -> bool:
     """Is this the `target` record (compared with a name: `target == "anthropic"`)?"""

@@ -149,22 +149,10 @@ class Statements(Exprs):
         return ["    " * depth + f"{function}(out, {self.call_args(ref.symbol.decl.params, s.args)})"]
 
     def _For_stmt(self, s: ast.For, depth: int) -> list[str]:
-        var = self.var(s.var.name)
-        head = "    " * depth + f"for {var} in {self.expr(s.iterable)} or ():"
-        outer = self.bind(s.var.name, var)
-        body = self.block(s.body, depth + 1)
-        self.restore(s.var.name, outer)
-        return [head, *body]
+        return self.for_statement(s, depth)
 
     def _If_stmt(self, s: ast.If, depth: int) -> list[str]:
-        pad, lines = "    " * depth, []
-        for i, (cond, body) in enumerate(s.branches):
-            lines.append(pad + f"{'if' if i == 0 else 'elif'} {self.expr(cond)}:")
-            lines += self.block(body, depth + 1)
-        if s.orelse is not None:
-            lines.append(pad + "else:")
-            lines += self.block(s.orelse, depth + 1)
-        return lines
+        return self.if_statement(s, depth)
 
     def _TargetBlock_stmt(self, s: ast.TargetBlock, depth: int) -> list[str]:
         return ["    " * depth + f"if out.target.matches({s.target!r}):", *self.block(s.body, depth + 1)]
