@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 import tempfile
+import textwrap
 import types
 from pathlib import Path
 
@@ -224,3 +226,12 @@ def test_a_case_runs_under_its_target_and_caps():
     assert plain == merged and [m.role for m in plain.messages] == ["system", "user"]
     assert backend.caps.system != "merge" and merging.caps.system == "merge"
     assert merging.caps.media == frozenset({"image", "audio"})
+
+
+def test_the_case_shown_in_the_docs_is_a_real_one():
+    doc = (REPO / "docs" / "compile.md").read_text(encoding="utf-8")
+    block = re.search(r"^( *)```text\n(\1=== .*?)^\1```$", doc, re.M | re.S)
+    assert block, "docs/compile.md shows a case of tests/passes/"
+    shown = textwrap.dedent(block.group(2))
+    assert any(shown in path.read_text(encoding="utf-8") for path in FIXTURES.glob("*.txt")), \
+        "the case in docs/compile.md differs from its fixture: copy it again"
