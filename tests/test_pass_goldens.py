@@ -44,7 +44,7 @@ import pytest
 
 import polyprompt
 from polyprompt import backends
-from polyprompt.backends.base import Caps
+from polyprompt.backends.base import Backend, Caps
 from polyprompt.compiler import ir
 from polyprompt.compiler.diagnostics import Sink
 from polyprompt.compiler.ir_printer import format_request
@@ -63,7 +63,7 @@ UNCHANGED, NO_NOTES = "(unchanged)", "(none)"
 UNREACHABLE = {"lower_output_schema": {"return", "return node"}}
 
 
-def request_for(source: str, target: str, inputs: dict, caps: dict):
+def request_for(source: str, target: str, inputs: dict, caps: dict) -> tuple[ir.Request, Backend]:
     """The rendered (not yet lowered) IR of the file's first prompt for `target`, and the backend whose
     capability table the passes read (`caps` applied on top). The one place that drives the compiler."""
     caps = {k: frozenset(v) if isinstance(attrs.fields_dict(Caps)[k].default, frozenset) else v
