@@ -24,13 +24,15 @@ before and after each lowering pass::
 Text is quoted as JSON strings, one quoted piece per source line; JSON values
 (schemas, arguments, settings) are written on one line when they fit in
 `WIDTH` columns, else one entry a line. Media data is shown by its size and a
-short hash, never inline. A message's flags are shown only when set: `cache=`,
+short hash, never inline. Ids and names are written bare when they are one
+plain word, else quoted. A message's flags are shown only when set: `cache=`,
 `priority=`, `source=history`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from . import ir
@@ -38,16 +40,17 @@ from . import ir
 #: Lines are kept within this many columns where a JSON value can be broken.
 WIDTH = 100
 INDENT = "  "
+_WORD = re.compile(r"[\w.:/-]+")
 
 
 def format_request(request: ir.Request) -> str:
     """The whole request: header, settings, tools, output, then each message (no final newline)."""
-    lines = [f"request {request.prompt} -> {request.target}",
+    lines = [f"request {word(request.prompt)} -> {word(request.target)}",
              f"model {quote(request.model) if request.model is not None else 'none'}"]
     if request.budget is not None:
         lines.append(f"budget {request.budget}")
     for name, setting in request.settings.items():
-        lines += layout(setting.value, "", f"setting {name}: ")
+        lines += layout(setting.value, "", f"setting {word(name)}: ")
     for tool in request.tools:
         lines += format_tool(tool)
     if request.tools_cache is not None:
@@ -61,13 +64,13 @@ def format_request(request: ir.Request) -> str:
 
 def format_tool(tool: ir.Tool) -> list[str]:
     """`tool NAME "description"`, then its parameters schema."""
-    head = f"tool {tool.name}" + (f" {quote(tool.description)}" if tool.description is not None else "")
+    head = f"tool {word(tool.name)}" + (f" {quote(tool.description)}" if tool.description is not None else "")
     return [head, *layout(tool.parameters, INDENT, "parameters ")]
 
 
 def format_output(output: ir.Output) -> list[str]:
     """The output type, its schema, and what lowering recorded: the type's own schema and the wrapper key."""
-    lines = [f"output {output.name}: {output.type}", *layout(output.schema, INDENT, "schema ")]
+    lines = [f"output {word(output.name)}: {output.type}", *layout(output.schema, INDENT, "schema ")]
     if output.original is not None and output.original != output.schema:
         lines += layout(output.original, INDENT, "original ")
     if output.wrapped is not None:
@@ -99,9 +102,9 @@ def format_part(part: ir.Part, indent: str) -> list[str]:
     if isinstance(part, ir.Media):
         return [indent + format_media(part)]
     if isinstance(part, ir.ToolCall):
-        return layout(part.arguments, indent, f"call {part.id} {part.name} ")
+        return layout(part.arguments, indent, f"call {word(part.id)} {word(part.name)} ")
     if isinstance(part, ir.ToolResult):
-        lines = [f"{indent}result {part.id} {part.name}" + (" error" if part.is_error else "")]
+        lines = [f"{indent}result {word(part.id)} {word(part.name)}" + (" error" if part.is_error else "")]
         for item in part.content:
             lines += format_part(item, indent + INDENT)
         return lines
@@ -127,6 +130,11 @@ def format_media(media: ir.Media) -> str:
         digest = hashlib.sha256(media.data.encode("utf-8")).hexdigest()[:8]
         words.append(f"data ({len(media.data)} chars, sha256 {digest})")
     return " ".join(words)
+
+
+def word(text: str) -> str:
+    """An id or a name as it is when it is one plain word, else quoted (a call id may hold spaces)."""
+    return text if _WORD.fullmatch(text) else quote(text)
 
 
 def quote(text: str) -> str:

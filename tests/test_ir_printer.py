@@ -101,6 +101,15 @@ def test_every_example_prints_the_same_twice():
         assert first.startswith(f"request {pf.prompts[0]} -> {target}\n")
 
 
+def test_ids_and_names_that_are_not_one_word_are_quoted():
+    call = ir.ToolCall(id="call 1", name="f", arguments={})
+    result = ir.ToolResult(id="", name="f", content=())
+    text = format_request(req(ir.Message(role="assistant", parts=(call,)), ir.Message(role="tool", parts=(result,))))
+    assert text.splitlines()[3] == '  call "call 1" f {}' and text.splitlines()[5] == '  result "" f'
+    target = format_request(ir.Request(prompt="p", target="hf-family:qwen3", model=None, messages=()))
+    assert target.startswith("request p -> hf-family:qwen3\n")
+
+
 def test_a_foreign_part_is_refused():
     with pytest.raises(TypeError, match="not an IR part"):
         format_request(req(ir.Message(role="user", parts=("text",))))
