@@ -1,8 +1,8 @@
 """The IR as small, readable text: what a reviewer reads to see what a pass changed.
 
 `format_request` renders an `ir.Request` (compiler/ir.py) one item a line, in a
-fixed order, so two requests print alike exactly when their pieces do (spans
-are not shown: notes carry them). tests/passes/*.txt hold a request printed
+fixed order, so two requests that print alike are equal (spans are not
+shown: notes carry them). tests/passes/*.txt hold a request printed
 before and after each lowering pass::
 
     request triage -> anthropic
@@ -69,10 +69,12 @@ def format_tool(tool: ir.Tool) -> list[str]:
 
 
 def format_output(output: ir.Output) -> list[str]:
-    """The output type, its schema, and what lowering recorded: the type's own schema and the wrapper key."""
+    """The output type, its schema, and what lowering recorded: the type's own schema (`(the same)`
+    when lowering kept it) and the wrapper key."""
     lines = [f"output {word(output.name)}: {output.type}", *layout(output.schema, INDENT, "schema ")]
-    if output.original is not None and output.original != output.schema:
-        lines += layout(output.original, INDENT, "original ")
+    if output.original is not None:  # set by lowering: the schema before it
+        lines += ([f"{INDENT}original (the same)"] if output.original == output.schema
+                  else layout(output.original, INDENT, "original "))
     if output.wrapped is not None:
         lines.append(f"{INDENT}wrapped {quote(output.wrapped)}")
     return lines
