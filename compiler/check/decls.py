@@ -13,6 +13,7 @@ from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
 from ..targets import CAPS_FIELDS, TargetCatalog
+from ..visit import walk
 from .consts import constant_value, is_constant, is_member_ref
 from .exprs import RESERVED_NAMES, TARGET_RECORD, Env, ExprChecker
 from .names import ModuleScope, Symbol, TypeResolver, suggest
@@ -436,42 +437,10 @@ class DeclChecker:
 
 
 def _has_messages(body) -> bool:
-    for stmt in body:
-        if isinstance(stmt, MESSAGE_STMTS):
-            return True
-        inner = getattr(stmt, "body", None)
-        if isinstance(stmt, ast.If):
-            if any(_has_messages(b) for _, b in stmt.branches) or _has_messages(stmt.orelse or ()):
-                return True
-        elif inner and _has_messages(inner):
-            return True
-    return False
+    """Does a statement of `body`, or one nested in its blocks, write a message?"""
+    return any(isinstance(node, MESSAGE_STMTS) for stmt in body for node in walk(stmt))
 
 
 def _dynamic(expr: ast.Expr) -> bool:
     """Does the expression read `row` (data known only when rows are read)?"""
-    if isinstance(expr, ast.Name):
-        return expr.name == "row"
-    return any(_dynamic(child) for child in _children(expr))
-
-
-def _children(expr):
-    if isinstance(expr, (ast.GetAttr,)):
-        return (expr.obj,)
-    if isinstance(expr, ast.GetItem):
-        return (expr.obj, expr.index)
-    if isinstance(expr, ast.Filter):
-        return (expr.value, *(a.value for a in expr.args))
-    if isinstance(expr, ast.Call):
-        return (expr.func, *(a.value for a in expr.args))
-    if isinstance(expr, ast.Compare):
-        return (expr.left, expr.right)
-    if isinstance(expr, (ast.And, ast.Or)):
-        return expr.items
-    if isinstance(expr, ast.Not):
-        return (expr.operand,)
-    if isinstance(expr, ast.ListLit):
-        return expr.items
-    if isinstance(expr, ast.RecordLit):
-        return tuple(v for _, v in expr.entries)
-    return ()
+    return any(isinstance(node, ast.Name) and node.name == "row" for node in walk(expr))
