@@ -12,12 +12,18 @@ import polyprompt
 from polyprompt.compiler.inputs import InputError
 from polyprompt.program import FastPath
 
-from helpers import EXAMPLES, REPO, SHARED
+from helpers import REPO, shared
 from test_golden import EXAMPLE_FILES
 
 BENCH = REPO / "bench" / "prompts" / "peers_bench.prompt"
-sys.path.insert(0, str(SHARED / "bench" / "peers"))
-import common  # noqa: E402  (the peers' inputs and reference renderer)
+
+
+def peers_common():
+    """The peers' benchmark inputs and reference renderer (../shared/bench/peers/common.py), or skip."""
+    sys.path.insert(0, str(shared("bench", "peers", "common.py").parent))
+    import common
+
+    return common
 
 
 def general(pf, target, inputs):
@@ -42,6 +48,7 @@ def test_examples_are_the_same_either_way(path, target):
 
 
 def test_the_bench_prompt_takes_the_fast_path_and_matches_the_reference():
+    common = peers_common()
     pf = polyprompt.load(BENCH)
     pf.compile("openai-chat", inputs=common.CANONICAL)
     assert isinstance(pf._fast[("bench", "openai-chat")], FastPath)
@@ -98,7 +105,3 @@ def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
             full = "error"
         if quick is not None:
             assert full == quick, (candidate, full)
-
-
-def test_examples_folder_exists():
-    assert EXAMPLES.is_dir()

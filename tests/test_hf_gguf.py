@@ -29,9 +29,9 @@ from polyprompt.backends.hf.gguf import GGUFError, content_digest, read_metadata
 from polyprompt.backends.hf.template import ChatTemplate
 from polyprompt.cli import cli
 
-from helpers import SHARED
+from helpers import REFDATA
 
-REF = SHARED / "refdata" / "chat_templates"
+REF = REFDATA / "chat_templates"
 
 CHAT = '''
 prompt chat(question: str, history: messages = []) {
