@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -41,9 +42,14 @@ def test_no_generic_top_level_modules(tmp_path):
     assert out.stdout.strip() == "[]"
 
 
-def test_torch_is_pinned():
-    deps = pyproject()["project"]["dependencies"]
-    assert "torch==2.13.0" in deps
+def test_every_torch_install_uses_the_pinned_version():
+    """The .ci scripts install torch first, pinned (an unpinned torch pulls a CUDA build of several GB):
+    each of their pins must be pyproject's, or pip installs a second torch over the first."""
+    [pin] = [d for d in pyproject()["project"]["dependencies"] if d.startswith("torch")]
+    assert pin.startswith("torch==")
+    scripts = [REPO / ".ci" / name for name in ("setup", "run", "fetch-model-assets")]
+    found = {m for path in scripts for m in re.findall(r"torch[=<>!~]=?[\w.]+", path.read_text())}
+    assert found == {pin}
 
 
 def test_check_does_not_import_heavy_modules():
