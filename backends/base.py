@@ -104,7 +104,7 @@ class Backend:
 
     name: ClassVar[str]
     family: ClassVar[str]
-    caps: ClassVar[Caps]
+    caps: Caps  # the class's table; an instance's adds the `caps { }` overrides
     #: the provider documentation the emitter follows
     docs: ClassVar[str] = ""
     #: a text-only turn is written `{"role": role, "content": text}` (the generated fast path may render it)

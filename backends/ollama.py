@@ -131,7 +131,7 @@ class Ollama(Backend):
         return [self.message(m)]
 
     def message(self, m: ir.Message) -> dict:
-        out = {"role": m.role, "content": m.text}
+        out: dict[str, object] = {"role": m.role, "content": m.text}
         self._images(out, m.parts)
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         if calls:
