@@ -5,10 +5,10 @@ comparing; review the diff in git before committing it.
 
 Markers (registered in pyproject.toml; docs/development.md has the commands):
 - `parity`: compares with transformers/tokenizers on the real model assets, or runs a real model;
-- `slow`: long-running for another reason (big fuzz inputs, whole vocabularies, every example
-  for every open-model family).
+- `slow`: long-running for another reason (subprocess-heavy CLI checks, wheels, the cross-process
+  determinism check, big fuzz inputs, the cases past the first few of heavy parametrizations).
 The unit run, `pytest -m "not slow and not parity"`, takes seconds; marks are given here by
-module and by name so that a test module stays free of them.
+module and by name (tests/test_markers.py checks that every name is a real test).
 """
 from __future__ import annotations
 
