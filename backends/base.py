@@ -36,7 +36,7 @@ class Backend:
 
     name: ClassVar[str]
     family: ClassVar[str]
-    caps: ClassVar[Caps]
+    caps: Caps  # the class's table; an instance's adds the `caps { }` overrides
     default_model: ClassVar[str] = ""
     #: the provider documentation the emitter follows
     docs: ClassVar[str] = ""

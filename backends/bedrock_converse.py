@@ -31,6 +31,7 @@ import json
 import attrs
 
 from ..compiler import ir
+from ..compiler.span import Span
 from ..compiler.targets import MediaTypes, Refusals, SchemaDialect
 from ._emit import claude_thinking, schema_name
 from .base import Backend, Caps
@@ -58,7 +59,7 @@ def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
     tools they name, with an open schema (PP410)."""
     if request.tools:
         return request
-    names: dict[str, object] = {}
+    names: dict[str, Span | None] = {}
     for m in request.messages:
         for p in m.parts:
             if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:

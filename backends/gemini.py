@@ -63,7 +63,7 @@ class Gemini(Backend):
     def emit(self, request: ir.Request) -> dict:
         system = [m for m in request.messages if m.role == "system"]
         turns = [m for m in request.messages if m.role != "system"]
-        body: dict = {self.model_field: self.model_path(request.model), "contents": self.write_messages(turns)}
+        body: dict = {self.model_field: self.model_path(request.model or self.default_model), "contents": self.write_messages(turns)}
         if system:
             body["systemInstruction"] = {"parts": [self.part(p) for m in system for p in m.parts]}
         if request.tools:

@@ -157,7 +157,7 @@ class Ollama(Backend):
                              "tool_name": r.name}, r.content)
 
     def message(self, m: ir.Message) -> dict:
-        out = {"role": m.role, "content": m.text}
+        out: dict[str, object] = {"role": m.role, "content": m.text}
         self._images(out, m.parts)
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         if calls:

@@ -5,6 +5,8 @@ Schema: `CreateChatCompletionRequest` (refdata/openai/openapi.yaml).
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..compiler import ir
 from ..compiler.targets import SchemaDialect
 from ._emit import (audio_format, chat_messages, data_uri, function_calls, tool_result_text,
@@ -42,7 +44,7 @@ class OpenAIChat(Backend):
         },
         max_stop=4,
     )
-    model_prefixes = OPENAI_MODELS
+    model_prefixes: ClassVar[tuple[str, ...]] = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
     schema = ("openai/openapi.yaml", "CreateChatCompletionRequest")
     sample_reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",

@@ -164,7 +164,7 @@ class OpenAIResponses(Backend):
 
     def result(self, r: ir.ToolResult):
         if all(isinstance(p, ir.Text) for p in r.content):
-            return "".join(p.text for p in r.content)
+            return "".join(p.text for p in r.content if isinstance(p, ir.Text))
         return [self.part(p) for p in r.content]
 
     def part(self, p) -> dict:

@@ -12,16 +12,16 @@ import attrs
 
 from .span import Span
 
-# No generated __repr__ (Node has one): generating it for every class costs
-# more start-up time than all other methods together.
-node = attrs.frozen(kw_only=True, slots=False, repr=False)
+# Every node class is `@attrs.frozen(kw_only=True, slots=False, repr=False)`, spelled out (not
+# an alias) so that mypy's attrs plugin sees it. No generated __repr__ (Node has one):
+# generating it for every class costs more start-up time than all other methods together.
 
 
 def _span() -> Span:
     return attrs.field(eq=False, repr=False, default=None)
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Node:
     """Base of every node."""
 
@@ -32,7 +32,7 @@ class Node:
         return f"{type(self).__name__}({fields})"
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Ident(Node):
     """A name as written, with its own span (for precise diagnostics)."""
 
@@ -42,17 +42,17 @@ class Ident(Node):
 # ---------------------------------------------------------------- expressions
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Expr(Node):
     pass
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Name(Expr):
     name: str
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Literal(Expr):
     """A string, number, boolean or null constant.
 
@@ -63,29 +63,29 @@ class Literal(Expr):
     block: str | None = attrs.field(default=None, eq=False)
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ListLit(Expr):
     items: tuple[Expr, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class RecordLit(Expr):
     entries: tuple[tuple[Ident, Expr], ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class GetAttr(Expr):
     obj: Expr
     attr: Ident
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class GetItem(Expr):
     obj: Expr
     index: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Arg(Node):
     """A call argument; `name` is set for `name = value`."""
 
@@ -93,13 +93,13 @@ class Arg(Node):
     value: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Call(Expr):
     func: Expr
     args: tuple[Arg, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Filter(Expr):
     """`value | name(args)`."""
 
@@ -108,7 +108,7 @@ class Filter(Expr):
     args: tuple[Arg, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Compare(Expr):
     """`left op right`; op is one of == != < <= > >= in, not in."""
 
@@ -117,17 +117,17 @@ class Compare(Expr):
     right: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class And(Expr):
     items: tuple[Expr, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Or(Expr):
     items: tuple[Expr, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Not(Expr):
     operand: Expr
 
@@ -135,21 +135,21 @@ class Not(Expr):
 # ---------------------------------------------------------------- text
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Text(Node):
     """Literal text, escapes decoded, dedent and line rules applied."""
 
     value: str
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Interp(Node):
     """`{{ expr }}`."""
 
     expr: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class IfBlock(Node):
     """`{% if %}...{% elif %}...{% else %}...{% end %}` inside a string."""
 
@@ -157,7 +157,7 @@ class IfBlock(Node):
     orelse: tuple["Piece", ...] | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ForBlock(Node):
     """`{% for x in xs %}...{% end %}` inside a string."""
 
@@ -169,7 +169,7 @@ class ForBlock(Node):
 Piece = Union[Text, Interp, IfBlock, ForBlock]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Template(Node):
     """A string with text syntax: a message body or a text fragment.
 
@@ -187,33 +187,33 @@ class Template(Node):
 # ---------------------------------------------------------------- types
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class TypeExpr(Node):
     pass
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class NamedType(TypeExpr):
     name: str
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class GenericType(TypeExpr):
     name: str
     args: tuple[TypeExpr, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class LiteralType(TypeExpr):
     value: Union[str, int, float]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class OptionalType(TypeExpr):
     inner: TypeExpr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class UnionType(TypeExpr):
     options: tuple[TypeExpr, ...]
 
@@ -221,18 +221,18 @@ class UnionType(TypeExpr):
 # ---------------------------------------------------------------- declarations
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Decl(Node):
     name: Ident
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ImportName(Node):
     name: Ident
     alias: Ident | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Import(Node):
     """`import std.output`, `import "./x.prompt" as x { a, b as c }`."""
 
@@ -242,7 +242,7 @@ class Import(Node):
     names: tuple[ImportName, ...] | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Field(Node):
     name: Ident
     optional: bool
@@ -251,25 +251,25 @@ class Field(Node):
     description: str | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class RecordDecl(Decl):
     description: str | None
     fields: tuple[Field, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class AliasDecl(Decl):
     type: TypeExpr
     description: str | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class EnumMember(Node):
     name: Ident
     description: str | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class EnumDecl(Decl):
     description: str | None
     members: tuple[EnumMember, ...]
@@ -278,21 +278,21 @@ class EnumDecl(Decl):
 Param = Field
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolDecl(Decl):
     params: tuple[Param, ...]
     returns: TypeExpr | None
     description: str | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class PromptDecl(Decl):
     params: tuple[Param, ...]
     returns: TypeExpr | None
     body: tuple["Stmt", ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class FragmentDecl(Decl):
     """A reusable text (`text` set) or a reusable run of messages (`body` set)."""
 
@@ -304,24 +304,24 @@ class FragmentDecl(Decl):
 # ---------------------------------------------------------------- statements
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Setting(Node):
     name: Ident
     value: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ModelStmt(Node):
     model: str | None
     settings: tuple[Setting, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolsStmt(Node):
     tools: tuple[Ident, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Media(Node):
     """`image(expr)`, `audio(expr)`, `file(expr)` inside a message."""
 
@@ -329,21 +329,21 @@ class Media(Node):
     expr: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Message(Node):
     role: str
     parts: tuple[Union[Template, Media], ...]
     braced: bool
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolCall(Node):
     tool: Ident
     args: tuple[Arg, ...]
     call_id: Expr | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolResult(Node):
     tool: Ident
     call_id: Expr | None
@@ -351,28 +351,28 @@ class ToolResult(Node):
     braced: bool
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class History(Node):
     param: Ident | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Cache(Node):
     ttl: str | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Budget(Node):
     tokens: int
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Priority(Node):
     level: int
     body: tuple["Stmt", ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Use(Node):
     """`use fragment(args)`: splice a message fragment."""
 
@@ -380,20 +380,20 @@ class Use(Node):
     args: tuple[Arg, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class For(Node):
     var: Ident
     iterable: Expr
     body: tuple["Stmt", ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class If(Node):
     branches: tuple[tuple[Expr, tuple["Stmt", ...]], ...]
     orelse: tuple["Stmt", ...] | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class TargetBlock(Node):
     """`target "anthropic" { ... }` inside a prompt: statements for one target."""
 
@@ -408,57 +408,57 @@ Stmt = Union[ModelStmt, ToolsStmt, Message, ToolCall, ToolResult, History, Cache
 # ---------------------------------------------------------------- tests, datasets, targets
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Binding(Node):
     name: Ident
     value: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Expect(Node):
     expr: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Reply(Node):
     value: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class TestDecl(Node):
     prompt: Ident
     title: str | None
     items: tuple[Union[Binding, Expect, Reply], ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Split(Node):
     name: Ident
     percent: float
     seed: int | None
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Where(Node):
     expr: Expr
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Limit(Node):
     count: int
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Weight(Node):
     value: float
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Teacher(Node):
     target: str
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class DatasetDecl(Node):
     prompt: Ident
     title: str | None
@@ -466,12 +466,12 @@ class DatasetDecl(Node):
     items: tuple[Union[Binding, Split, Where, Limit, Weight, Teacher], ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Caps(Node):
     settings: tuple[Setting, ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class TargetDecl(Decl):
     """`target local "openai-compatible" { model "x"  base_url: "..."  caps { tools: false } }`."""
 
@@ -479,14 +479,14 @@ class TargetDecl(Decl):
     items: tuple[Union[ModelStmt, Caps, Setting], ...]
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Comment(Node):
     """A `//` comment, kept for the formatter."""
 
     text: str
 
 
-@node
+@attrs.frozen(kw_only=True, slots=False, repr=False)
 class Module(Node):
     """One parsed file."""
 

@@ -7,13 +7,16 @@ checker) and how it runs (for the renderer). Documented in docs/language.md.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Any, Callable, cast
 
 import attrs
 
 from . import schema
 from . import types as T
-from .runtime import FILTERS as RUN
+from .runtime import FILTERS as _RUN
+
+# mypy infers the mixed table of lambdas and functions as `dict[str, function]`
+RUN = cast("dict[str, Callable[..., Any]]", _RUN)
 
 
 class FilterTypeError(Exception):

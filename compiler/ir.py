@@ -16,16 +16,16 @@ import attrs
 from . import types as T
 from .span import Span
 
-ir = attrs.frozen(kw_only=True)
+# Every IR class is `@attrs.frozen(kw_only=True)`, spelled out so that mypy's attrs plugin sees it.
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Text:
     text: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Media:
     """An image, audio clip or file: a URL, or inline base64 `data` with its media type."""
 
@@ -36,7 +36,7 @@ class Media:
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class ToolCall:
     id: str
     name: str
@@ -44,7 +44,7 @@ class ToolCall:
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class ToolResult:
     id: str
     name: str
@@ -56,7 +56,7 @@ class ToolResult:
 Part = Union[Text, Media, ToolCall, ToolResult]
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Message:
     """One turn. `role` is system, user, assistant or tool (tool results)."""
 
@@ -76,7 +76,7 @@ class Message:
         return "".join(p.text for p in self.parts if isinstance(p, Text))
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Tool:
     name: str
     description: str | None
@@ -84,7 +84,7 @@ class Tool:
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Output:
     """The prompt's return type: what the reply must be."""
 
@@ -109,13 +109,13 @@ class Output:
         return self.type == T.STR
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Setting:
     value: Any
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@ir
+@attrs.frozen(kw_only=True)
 class Request:
     prompt: str
     target: str

@@ -112,6 +112,7 @@ def _resolve_import(decl: ast.Import, importer: LoadedModule, sink, modules, roo
         is_stdlib = True
     else:
         base = Path(importer.key).parent
+        assert decl.path is not None  # an import names a module or a path
         path = (base / decl.path).resolve()
         if not importer.is_stdlib and not path.is_relative_to(root):
             sink.error("PP207", f"`{decl.path}` is outside the project root `{display_path(root)}`", decl.span,

@@ -137,7 +137,7 @@ class _FileParse:
         source = self.source
 
         def keep_comment(token: Token) -> None:
-            span = Span(source, token.start_pos + offset, token.end_pos + offset)
+            span = Span(source, (token.start_pos or 0) + offset, (token.end_pos or 0) + offset)
             self.comments.append(ast.Comment(text=str(token), span=span))
 
         try:

@@ -89,7 +89,7 @@ class Printer:
         getattr(self, "_" + type(decl).__name__)(decl)
 
     def _Import(self, d: ast.Import) -> None:
-        s = "import " + (d.module if d.module is not None else quote(d.path))
+        s = "import " + (d.module if d.module is not None else quote(d.path or ""))  # one of the two is set
         if d.alias:
             s += f" as {d.alias.name}"
         if d.names is not None:

@@ -10,7 +10,7 @@ for a target named `x` or of family `x`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import attrs
 
@@ -160,7 +160,7 @@ def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPromp
     from .codegen import compile_render
 
     scope = scopes[sym.module.key]
-    decl: ast.PromptDecl = sym.decl
+    decl = cast(ast.PromptDecl, sym.decl)
     run = compile_render(decl, Statics(scope, scopes), lambda tool: tool_definition(tool, scopes))
     output = None
     if decl.returns is not None:
@@ -175,7 +175,7 @@ def compile_prompt(sym: Symbol, scopes: dict[str, ModuleScope]) -> CompiledPromp
 
 def tool_definition(sym: Symbol, scopes: dict[str, ModuleScope]) -> ir.Tool:
     """A tool's parameters as the JSON Schema of one object."""
-    decl: ast.ToolDecl = sym.decl
+    decl = cast(ast.ToolDecl, sym.decl)
     resolver = TypeResolver(scopes[sym.module.key], Sink(), scopes)
     record = T.RecordT(decl.name.name)
     for p in decl.params:

@@ -63,7 +63,7 @@ def json_schema(t: T.Type) -> dict:
     return body
 
 
-def _schema(t: T.Type, defs: dict, root, top: bool = False) -> dict:
+def _schema(t: T.Type, defs: _Defs, root, top: bool = False) -> dict:
     if isinstance(t, T.Prim):
         return {"type": {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "null": "null"}[t.name]}
     if isinstance(t, (T.JsonT, T.UnknownT)):

@@ -17,7 +17,7 @@ The grammar parses a string's content into a flat run of text tokens and tags.
 from __future__ import annotations
 
 import re
-from typing import Union
+from typing import Any, Union
 
 import attrs
 
@@ -244,9 +244,10 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
         if kind == "comment":
             continue
         if kind == "interp":
+            assert piece.expr is not None  # the tag scanner gives every interp its expression
             body.append(ast.Interp(expr=piece.expr, span=span))
         elif kind in ("if", "for"):
-            state = {"branches": [], "orelse": None, "cond": piece.expr}
+            state: dict[str, Any] = {"branches": [], "orelse": None, "cond": piece.expr}
             stack.append((piece, body, state))
             body = []
         elif kind in ("elif", "else"):
@@ -288,6 +289,7 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
 def _block(opening: RawTag, state: dict, body: list, span: Span) -> ast.Piece:
     """The node of a block that ends here, from its opening tag and what it collected."""
     if opening.kind == "for":
+        assert opening.var is not None and opening.expr is not None  # a for tag that parsed has both
         return ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=span)
     if state["cond"] is not None:
         state["branches"].append((state["cond"], tuple(body)))

@@ -95,6 +95,6 @@ def format_file(path: str | os.PathLike, write: bool = False) -> FormatResult:
     if sink.has_errors:
         return FormatResult(source.path, source.text, None, tuple(sink.sorted()))
     result = format_source(source)
-    if write and result.changed:
+    if write and result.changed and result.formatted is not None:
         write_atomic(Path(path), result.formatted)
     return result

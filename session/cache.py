@@ -115,7 +115,7 @@ def lookup(entry: str, key: str, build: str) -> dict | None:
     """The stored record for `key` if the entry file and its imports are unchanged."""
     root = folder()
     secret = _key(root, create=False) if root is not None else None
-    if secret is None:
+    if root is None or secret is None:
         return None
     data = _read(_file_for(root, entry), secret, build)
     if data is None or any(file_digest(path) != digest for path, digest in data["files"].items()):

@@ -184,7 +184,7 @@ class PromptFile:
         """Put the generated path in the compile cache, when it can be stored."""
         import json
 
-        check = self._checks.get(compiled.name)
+        check = self._checks[compiled.name]
         source, check_source = getattr(generated.render, "source", None), getattr(check.check, "source", None)
         if not cache.enabled() or source is None or check_source is None:
             return
@@ -196,7 +196,10 @@ class PromptFile:
             json.dumps(record)
         except (TypeError, ValueError):
             return  # a default or a body part that is not JSON: no cache
-        files = {key: cache.file_digest(key) for key in self.analysis.program.modules}
+        digests = {key: cache.file_digest(key) for key in self.analysis.program.modules}
+        files = {key: digest for key, digest in digests.items() if digest is not None}
+        if len(files) != len(digests):
+            return  # a source file that cannot be read again cannot vouch for the record
         cache.store(self.path, files, _record_key(prompt, target), record, build_id())
 
 

@@ -1,6 +1,7 @@
 """Helpers shared by the tests: the repository's folders, parsing shortcuts."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from polyprompt.compiler.diagnostics import Sink
@@ -11,7 +12,21 @@ from polyprompt.compiler.span import SourceFile
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 STDLIB = REPO / "stdlib"
-SHARED = REPO.parent / "shared"
+#: copies of the reference data the tests need (tests/data/README.md), so a clone runs them alone
+REFDATA = REPO / "tests" / "data" / "refdata"
+#: the project's shared folder beside the repository (a clone has none); POLYPROMPT_SHARED moves it
+SHARED = Path(os.environ.get("POLYPROMPT_SHARED") or REPO.parent / "shared")
+
+
+def shared(*parts: str) -> Path:
+    """A path in the shared folder, or skip the calling test when it is not there."""
+    import pytest
+
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not there: this test needs the project's shared folder "
+                    "(../shared beside the repository, or POLYPROMPT_SHARED)")
+    return path
 
 
 def parse(text: str, name: str = "t.prompt"):

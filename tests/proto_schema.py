@@ -1,5 +1,5 @@
 """A validator for proto3 JSON request bodies, built from the `.proto` files in
-../shared/refdata/google/protos (Gemini v1beta, Vertex AI v1).
+tests/data/refdata/google/protos (Gemini v1beta, Vertex AI v1; copied from ../shared/refdata).
 
 `load()` parses every file into a registry of messages and enums by full name;
 `errors(body, "google.cloud.aiplatform.v1.GenerateContentRequest")` walks a JSON body
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import attrs
 
-from helpers import SHARED
+from helpers import REFDATA
 
-PROTOS = SHARED / "refdata" / "google" / "protos"
+PROTOS = REFDATA / "google" / "protos"
 
 SCALARS = {"double", "float", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",
            "sfixed32", "sfixed64", "bool", "string", "bytes"}

@@ -1,5 +1,5 @@
-"""Validators for request bodies, built from the providers' official schemas in
-../shared/refdata (see ../shared/design/platforms.md §3 for the recipe and pitfalls).
+"""Validators for request bodies, built from the providers' official schemas (tests/data/refdata:
+the parts of ../shared/refdata the tests use; ../shared/design/platforms.md §3 has the recipe and pitfalls).
 
 - OpenAI, Anthropic, Mistral, Gemini (community OpenAPI): jsonschema Draft 2020-12 over
   the whole OpenAPI document registered as one resource, so `#/components/schemas/...`
@@ -16,15 +16,13 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from helpers import SHARED
-
-REFDATA = SHARED / "refdata"
+from helpers import REFDATA
 
 SPECS = {
-    "openai": (REFDATA / "openai" / "openapi.yaml", "urn:openai"),
-    "anthropic": (REFDATA / "anthropic" / "openapi.json", "urn:anthropic"),
-    "mistral": (REFDATA / "mistral" / "openapi.yaml", "urn:mistral"),
-    "gemini": (REFDATA / "google" / "gemini-native.openapi.json", "urn:gemini"),
+    "openai": (REFDATA / "openai" / "openapi.subset.json", "urn:openai"),
+    "anthropic": (REFDATA / "anthropic" / "openapi.subset.json", "urn:anthropic"),
+    "mistral": (REFDATA / "mistral" / "openapi.subset.json", "urn:mistral"),
+    "gemini": (REFDATA / "google" / "gemini-native.openapi.subset.json", "urn:gemini"),
 }
 
 
@@ -74,7 +72,7 @@ def errors(spec: str, schema_name: str, body: dict) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def _bedrock_shapes() -> dict:
-    return json.loads((REFDATA / "aws" / "bedrock-runtime.service-2.json").read_text())["shapes"]
+    return json.loads((REFDATA / "aws" / "bedrock-runtime.converse.subset.json").read_text())["shapes"]
 
 
 def bedrock_errors(body: dict, shape: str = "ConverseRequest") -> list[str]:

@@ -12,11 +12,11 @@ import pytest
 
 import polyprompt
 
-from helpers import SHARED, compile_source
+from helpers import REFDATA, compile_source
 from test_golden import EXAMPLE_FILES, compile_example
 
 TARGET = "ollama"
-API_MD = SHARED / "refdata" / "ollama" / "api.md"
+API_MD = REFDATA / "ollama" / "api.md"
 PNG_DATA = "iVBORw0KGgo="
 PNG = f"data:image/png;base64,{PNG_DATA}"
 

@@ -9,8 +9,7 @@ import pytest
 import polyprompt
 
 import schemas
-from helpers import EXAMPLES, compile_source
-from test_golden import EXAMPLE_FILES
+from helpers import compile_source
 
 TARGET = "openai-chat"
 
@@ -72,7 +71,3 @@ def test_media_parts(tmp_path):
     with pytest.raises(polyprompt.CompileError) as err:
         compile_text(tmp_path, 'prompt p(clip: audio) {\n  user { audio(clip) }\n}\n', clip="https://x/a.wav")
     assert [d.code for d in err.value.diagnostics] == ["PP302"]
-
-
-def test_examples_folder_is_covered():
-    assert len(EXAMPLE_FILES) >= 8 and EXAMPLE_FILES[0].parent == EXAMPLES

@@ -14,12 +14,18 @@ from polyprompt.compiler.inputs import InputError
 from polyprompt.session.generated import GeneratedPath
 from polyprompt.session.targets import info as target_info
 
-from helpers import EXAMPLES, REPO, SHARED
+from helpers import REPO, shared
 from test_golden import EXAMPLE_FILES
 
 BENCH = REPO / "bench" / "prompts" / "peers_bench.prompt"
-sys.path.insert(0, str(SHARED / "bench" / "peers"))
-import common  # noqa: E402  (the peers' inputs and reference renderer)
+
+
+def peers_common():
+    """The peers' benchmark inputs and reference renderer (../shared/bench/peers/common.py), or skip."""
+    sys.path.insert(0, str(shared("bench", "peers", "common.py").parent))
+    import common
+
+    return common
 
 
 def general(pf, target, inputs):
@@ -47,6 +53,7 @@ def test_examples_are_the_same_either_way(path, target):
 
 
 def test_the_bench_prompt_takes_the_fast_path_and_matches_the_reference():
+    common = peers_common()
     pf = polyprompt.load(BENCH)
     pf.compile("openai-chat", inputs=common.CANONICAL)
     assert isinstance(pf._generated[("bench", "openai-chat")], GeneratedPath)
@@ -94,6 +101,7 @@ def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
     pf._values(compiled, good)
     check = pf._checks[compiled.name]
     rng = random.Random(path.name)
+    accepted = 0
     for _ in range(150):
         candidate = mutate(copy.deepcopy(good), rng)
         quick = check(candidate) if isinstance(candidate, dict) else None
@@ -103,7 +111,6 @@ def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
             full = "error"
         if quick is not None:
             assert full == quick, (candidate, full)
-
-
-def test_examples_folder_exists():
-    assert EXAMPLES.is_dir()
+            accepted += 1
+    if check(good) is not None:  # where the quick check decides, some verdicts were compared above
+        assert accepted > 0

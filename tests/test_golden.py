@@ -93,8 +93,3 @@ def _write(path, text):
             path.unlink()
     else:
         path.write_text(text)
-
-
-def test_compiling_is_deterministic():
-    path = EXAMPLES / "order_agent.prompt"
-    assert dump(compile_example(path, "anthropic").body) == dump(compile_example(path, "anthropic").body)

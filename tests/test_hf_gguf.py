@@ -30,9 +30,9 @@ from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.cli import cli
 from polyprompt.run import local as run
 
-from helpers import SHARED
+from helpers import REFDATA
 
-REF = SHARED / "refdata" / "chat_templates"
+REF = REFDATA / "chat_templates"
 
 CHAT = '''
 prompt chat(question: str, history: messages = []) {

@@ -18,13 +18,13 @@ import time
 
 import attrs
 import pytest
-from helpers import REPO, SHARED
+from helpers import REFDATA as DATA, REPO
 from polyprompt.backends.base import Caps
 from polyprompt.backends.hf.families import FAMILIES
 from polyprompt.backends.hf.probe.facts import Probe, ProbeError, probe
 from polyprompt.backends.hf.chat_template.render import ChatTemplate
 
-REF = SHARED / "refdata" / "chat_templates"
+REF = DATA / "chat_templates"
 GOLDEN = REPO / "tests" / "golden" / "probe"
 DOC = REPO / "docs" / "model-probing.md"
 DATE = datetime.date(2024, 7, 26)  # the fixed date hf targets render with (target.DEFAULT_DATE)

@@ -17,7 +17,7 @@ import sys
 
 import jinja2
 import pytest
-from helpers import REPO, SHARED
+from helpers import REFDATA, REPO
 from polyprompt.backends.hf.families import FAMILIES, PREFIX, UnknownFamily, family
 from polyprompt.backends.hf.chat_template.render import (
     ChatTemplate,
@@ -28,7 +28,7 @@ from polyprompt.backends.hf.chat_template.render import (
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-REF = SHARED / "refdata" / "chat_templates"
+REF = REFDATA / "chat_templates"
 EXPECTED = json.loads((REF / "expected_renders.json").read_text(encoding="utf-8"))
 HFJS = json.loads((REF / "hfjs_e2e_cases.json").read_text(encoding="utf-8"))["cases"]
 SPANS = json.loads((REF / "training" / "generation_spans.json").read_text(encoding="utf-8"))["cases"]

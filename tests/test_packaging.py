@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -47,6 +48,17 @@ def test_no_generic_top_level_modules(tmp_path):
             "print([n for n in %r if u.find_spec(n)])" % [f for f in MAPPED.values() if f != "polyprompt"])
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_torch_install_uses_one_pinned_version():
+    """The .ci scripts install torch first, pinned (an unpinned torch pulls a CUDA build of several GB):
+    they must pin the same version, or pip installs a second torch over the first; the package itself
+    takes a range (the `torch` extra), so an existing torch is kept."""
+    scripts = [REPO / ".ci" / name for name in ("setup", "run", "fetch-model-assets")]
+    found = {m for path in scripts for m in re.findall(r"torch[=<>!~]=?[\w.]+", path.read_text())}
+    assert len(found) == 1 and next(iter(found)).startswith("torch=="), found
+    extra = pyproject()["project"]["optional-dependencies"]["torch"]
+    assert any(d.startswith("torch>=") for d in extra) and not any(d.startswith("torch==") for d in extra)
 
 
 @pytest.fixture(scope="module")

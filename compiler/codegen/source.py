@@ -8,7 +8,7 @@ runtime of compiler/runtime.py, the same for every renderer.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from .. import ast, builtins
 from ..check.consts import constant_value, is_constant
@@ -197,7 +197,7 @@ class Exprs:
         if not isinstance(callee, FragmentRef):
             raise Unsupported("call")
         function = self.fragment_function(callee.symbol, "text")
-        return f"{function}({self.call_args(callee.symbol.decl.params, e.args)})"
+        return f"{function}({self.call_args(cast(ast.FragmentDecl, callee.symbol.decl).params, e.args)})"
 
     # ---------------------------------------------------------------- fragments
     def call_args(self, params, args) -> str:

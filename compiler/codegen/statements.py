@@ -7,7 +7,7 @@ functions of their own, written once however often they are used.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from .. import ast
 from ..check.consts import constant_value
@@ -88,7 +88,7 @@ class Statements(Exprs):
     def _ToolCall_stmt(self, s: ast.ToolCall, depth: int) -> list[str]:
         pad = "    " * depth
         sym = self.statics.scope.names[s.tool.name]
-        params = sym.decl.params
+        params = cast(ast.ToolDecl, sym.decl).params
         given: dict[str, str] = {}
         for param, arg in zip(params, [a for a in s.args if a.name is None]):
             given[param.name.name] = self.expr(arg.value)
@@ -146,7 +146,8 @@ class Statements(Exprs):
         if not isinstance(ref, FragmentRef):
             raise Unsupported("use")
         function = self.fragment_function(ref.symbol, "body")
-        return ["    " * depth + f"{function}(out, {self.call_args(ref.symbol.decl.params, s.args)})"]
+        params = cast(ast.FragmentDecl, ref.symbol.decl).params
+        return ["    " * depth + f"{function}(out, {self.call_args(params, s.args)})"]
 
     def _For_stmt(self, s: ast.For, depth: int) -> list[str]:
         return self.for_statement(s, depth)
