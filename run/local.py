@@ -502,10 +502,7 @@ def _with_token_ids(compiled):
         return compiled
     if backend.encoder() is None:
         return compiled
-    from ..session.compiled import Compiled
-
-    return Compiled(compiled.target, compiled.prompt, backend.emit(compiled.request), compiled.made_by,
-                    report=compiled.report, request=compiled.request, backend=backend)
+    return compiled.with_body(backend.emit(compiled.request))
 
 
 def _prompt_ids(compiled, tokenizer) -> list[int]:

@@ -12,7 +12,6 @@ import json
 import math
 import os
 
-import attrs
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -258,7 +257,7 @@ def test_stop_ids_and_stop_strings_end_generation(smol, prompt_file):
     ids = list(greedy.token_ids)
     assert len(ids) >= 4
     # a stop id: generation ends on it, the text stops before it
-    stopped = run.generate(attrs.evolve(compiled, body={**compiled.body, "stop_token_ids": [ids[2]]}),
+    stopped = run.generate(compiled.with_body({**compiled.body, "stop_token_ids": [ids[2]]}),
                            max_new_tokens=16)
     assert list(stopped.token_ids) == ids[:3]
     assert stopped.finish_reason == "stop"
@@ -266,7 +265,7 @@ def test_stop_ids_and_stop_strings_end_generation(smol, prompt_file):
     # a stop string: the text is cut where it starts
     word = greedy.text.split()[2]
     body = {**compiled.body, "generation": {**compiled.body["generation"], "stop_strings": [" " + word]}}
-    cut = run.generate(attrs.evolve(compiled, body=body), max_new_tokens=16)
+    cut = run.generate(compiled.with_body(body), max_new_tokens=16)
     assert cut.finish_reason == "stop"
     assert cut.text == greedy.text[:greedy.text.index(" " + word)]
     # SmolLM2's own end of turn (<|im_end|>, id 2) is a stop id of the body
