@@ -30,6 +30,7 @@ def test_modules_are_small_and_documented(path):
 
 
 def _is_public(name: str) -> bool:
+    """Not named with a leading `_` (which also leaves out dunders)."""
     return not name.startswith("_")
 
 
@@ -53,6 +54,7 @@ def _base_names(cls: pyast.ClassDef) -> list[str]:
 
 
 def _methods(cls: pyast.ClassDef) -> list[pyast.FunctionDef | pyast.AsyncFunctionDef]:
+    """The functions defined directly in a class body (properties included)."""
     return [n for n in cls.body if isinstance(n, (pyast.FunctionDef, pyast.AsyncFunctionDef))]
 
 
