@@ -50,7 +50,7 @@ class DeclChecker:
         self.fragment_calls: dict[str, list[tuple[Symbol, object]]] = {}
 
     def check(self) -> None:
-        """Check every declaration of the module, then that no fragment calls itself."""
+        """Check every declaration of the module, then that no fragment calls itself, directly or not."""
         for decl in self.scope.module.tree.decls:
             method = getattr(self, "_" + type(decl).__name__, None)
             if method is not None:

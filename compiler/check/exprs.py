@@ -77,7 +77,7 @@ class ExprChecker:
 
     # ---------------------------------------------------------------- dispatch
     def type_of(self, expr: ast.Expr, expected: T.Type | None = None) -> T.Type:
-        """The type of `expr`, reporting its errors; `expected` guides literals and enum members."""
+        """The type of `expr`, reporting its errors; `expected` (the type wanted there) admits a bare enum member."""
         method: Callable = getattr(self, "_" + type(expr).__name__)
         return method(expr, expected)
 
