@@ -17,6 +17,7 @@ ANTHROPIC_SCHEMA = SchemaDialect(name="anthropic", object_root=True)
 
 
 class Anthropic(Backend):
+    """The Anthropic Messages API (`POST /v1/messages`)."""
     name = "anthropic"
     family = "anthropic"
     default_model = "claude-sonnet-4-5"
@@ -76,21 +77,25 @@ class Anthropic(Backend):
         return Reply(text=text, tool_calls=calls, finish_reason=reply.get("stop_reason"))
 
     def tool(self, t: ir.Tool) -> dict:
+        """A `tools` entry: name, `input_schema` and the description when there is one."""
         out = {"name": t.name, "input_schema": t.parameters}
         if t.description:
             out["description"] = t.description
         return out
 
     def cache_control(self, ttl: str) -> dict:
+        """A block's `cache_control` marker; the `ttl` only when it is one the API takes (5m, 1h)."""
         return {"type": "ephemeral", **({"ttl": ttl} if ttl in ("5m", "1h") else {})}
 
     def blocks(self, m: ir.Message) -> list[dict]:
+        """A turn's content blocks, its cache marker on the last one."""
         blocks = [self.block(p) for p in m.parts]
         if m.cache and blocks:
             blocks[-1]["cache_control"] = self.cache_control(m.cache)
         return blocks
 
     def block(self, p) -> dict:
+        """One content block: text, image or document, `tool_use` or `tool_result`."""
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if isinstance(p, ir.Media):

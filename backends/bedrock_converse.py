@@ -73,6 +73,7 @@ def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
 
 
 class BedrockConverse(Backend):
+    """AWS Bedrock Converse (`POST /model/{modelId}/converse`)."""
     name = "bedrock-converse"
     family = "aws"  # hosts several families; model ids look like `us.anthropic.claude-...`
     default_model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # a US cross-region inference profile
@@ -139,6 +140,7 @@ class BedrockConverse(Backend):
 
     # -- the pieces
     def tool_spec(self, t: ir.Tool) -> dict:
+        """A `toolSpec`: name, description when not empty, and the parameters as `inputSchema.json`."""
         spec: dict = {"name": t.name}
         if t.description:
             spec["description"] = t.description  # NonEmptyString: omitted when empty
@@ -146,18 +148,21 @@ class BedrockConverse(Backend):
         return spec
 
     def cache_point(self, ttl: str) -> dict:
+        """A `cachePoint` block; the `ttl` only when it is one the API takes (5m, 1h)."""
         point: dict = {"type": "default"}
         if ttl in ("5m", "1h"):
             point["ttl"] = ttl
         return {"cachePoint": point}
 
     def blocks(self, m: ir.Message, documents) -> list[dict]:
+        """A turn's content blocks, followed by a cache point when the turn is marked for caching."""
         blocks = [self.block(p, documents) for p in m.parts]
         if m.cache and blocks:
             blocks.append(self.cache_point(m.cache))
         return blocks
 
     def block(self, p, documents) -> dict:
+        """One content block: text, media, `toolUse` or `toolResult`."""
         if isinstance(p, ir.Text):
             return {"text": p.text}
         if isinstance(p, ir.Media):

@@ -21,6 +21,7 @@ GEMINI_SCHEMA = SchemaDialect(name="gemini", inline_refs=True, keywords=GEMINI_K
 
 
 class Gemini(Backend):
+    """The Google Gemini Developer API's `generateContent`."""
     name = "gemini"
     family = "google"
     default_model = "gemini-2.5-flash"
@@ -88,6 +89,7 @@ class Gemini(Backend):
         return Reply(text=text, tool_calls=calls, finish_reason=candidate.get("finishReason"))
 
     def model_path(self, model: str) -> str:
+        """The model's resource name, `models/` prefixed when it is not already."""
         return model if model.startswith("models/") else f"models/{model}"
 
     @staticmethod
@@ -97,9 +99,11 @@ class Gemini(Backend):
         return rest.pop("model"), rest
 
     def function(self, t: ir.Tool) -> dict:
+        """A `functionDeclarations` entry, the parameters as `parametersJsonSchema`."""
         return {"name": t.name, "description": t.description or "", "parametersJsonSchema": t.parameters}
 
     def part(self, p) -> dict:
+        """One `Part`: text, inline or file data, `functionCall` or `functionResponse`."""
         if isinstance(p, ir.Text):
             return {"text": p.text}
         if isinstance(p, ir.Media):

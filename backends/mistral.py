@@ -49,6 +49,7 @@ from .base import Backend, Caps
 MISTRAL_SCHEMA = SchemaDialect(name="mistral")
 
 class Mistral(Backend):
+    """Mistral's chat completions API (`POST /v1/chat/completions`)."""
     name = "mistral"
     family = "mistral"
     default_model = "mistral-large-latest"  # the spec's example model
@@ -115,6 +116,7 @@ class Mistral(Backend):
         return Reply(text=content, tool_calls=calls, finish_reason=choice.get("finish_reason"))
 
     def function(self, tool: ir.Tool) -> dict:
+        """A tool's `function`: name, description when there is one, and the (required) parameters."""
         fn: dict = {"name": tool.name}
         if tool.description:
             fn["description"] = tool.description

@@ -86,6 +86,7 @@ def think_level(request: ir.Request, ctx) -> ir.Request:
 
 
 class Ollama(Backend):
+    """Ollama's chat API (`POST /api/chat`)."""
     name = "ollama"
     family = "ollama"
     default_model = "llama3.2"  # the model of api.md's examples
@@ -145,6 +146,7 @@ class Ollama(Backend):
         return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=reply.get("done_reason"))
 
     def function(self, tool: ir.Tool) -> dict:
+        """A tool's `function`: name, description when there is one, and the parameters."""
         fn: dict = {"name": tool.name}
         if tool.description:
             fn["description"] = tool.description
@@ -157,6 +159,7 @@ class Ollama(Backend):
                              "tool_name": r.name}, r.content)
 
     def message(self, m: ir.Message) -> dict:
+        """One message: its text as `content`, images as base64 `images`, tool calls as `tool_calls`."""
         out: dict[str, object] = {"role": m.role, "content": m.text}
         self._images(out, m.parts)
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]

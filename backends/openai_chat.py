@@ -24,6 +24,7 @@ OPENAI_MODELS = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-", "davinci")
 
 
 class OpenAIChat(Backend):
+    """OpenAI's Chat Completions API (`POST /v1/chat/completions`)."""
     name = "openai-chat"
     family = "openai"
     default_model = "gpt-4o-mini"
@@ -73,6 +74,7 @@ class OpenAIChat(Backend):
         return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"))
 
     def function(self, tool: ir.Tool) -> dict:
+        """A tool's `function`: name, parameters and the description when there is one."""
         fn = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:
             fn["description"] = tool.description
@@ -83,6 +85,7 @@ class OpenAIChat(Backend):
         return {"role": "tool", "tool_call_id": r.id, "content": tool_result_text(r)}
 
     def message(self, m: ir.Message) -> dict:
+        """One message (a system turn as `developer` when the caps say so); tool calls as `tool_calls`."""
         role = "developer" if m.role == "system" and self.caps.system == "developer" else m.role
         calls = [p for p in m.parts if isinstance(p, ir.ToolCall)]
         rest = [p for p in m.parts if not isinstance(p, ir.ToolCall)]
@@ -94,11 +97,13 @@ class OpenAIChat(Backend):
         return out
 
     def content(self, parts: list, role: str):
+        """A message's `content`: one string when all parts are text, else a list of content parts."""
         if all(isinstance(p, ir.Text) for p in parts):
             return "".join(p.text for p in parts)
         return [self.part(p) for p in parts]
 
     def part(self, p) -> dict:
+        """One content part: text, `image_url`, `input_audio` or `file`, media as data URIs."""
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if p.kind == "image":

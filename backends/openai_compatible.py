@@ -60,6 +60,7 @@ JSON_SCHEMA = SchemaDialect(name="json_schema")
 
 
 class OpenAICompatible(OpenAIChat):
+    """An OpenAI-compatible server (vLLM, llama.cpp, ...): Chat Completions with a narrower capability table."""
     name = "openai-compatible"
     family = "openai-compatible"
     default_model = "local-model"

@@ -66,6 +66,7 @@ def min_output_tokens(request: ir.Request, ctx) -> ir.Request:
 
 
 class OpenAIResponses(Backend):
+    """OpenAI's Responses API (`POST /v1/responses`)."""
     name = "openai-responses"
     family = "openai"
     default_model = "gpt-4o-mini"
@@ -123,6 +124,7 @@ class OpenAIResponses(Backend):
         return body
 
     def tool(self, t: ir.Tool) -> dict:
+        """A `function` tool: name, description when there is one, parameters, `strict` off."""
         out: dict = {"type": "function", "name": t.name}
         if t.description:
             out["description"] = t.description
@@ -163,11 +165,13 @@ class OpenAIResponses(Backend):
         return [self.part(p) for p in parts]
 
     def result(self, r: ir.ToolResult):
+        """A `function_call_output`'s output: one string when all parts are text, else input parts."""
         if all(isinstance(p, ir.Text) for p in r.content):
             return "".join(p.text for p in r.content if isinstance(p, ir.Text))
         return [self.part(p) for p in r.content]
 
     def part(self, p) -> dict:
+        """One input part: `input_text`, `input_image`, or `input_file` by URL, file id or inline data."""
         if isinstance(p, ir.Text):
             return {"type": "input_text", "text": p.text}
         if p.kind == "image":
@@ -178,6 +182,7 @@ class OpenAIResponses(Backend):
 
     @staticmethod
     def filename(m: ir.Media) -> str:
+        """The file name an inline file is sent under (`file` and the media type's extension)."""
         return f"file{extension_of(m.media_type)}"
 
     def read_reply(self, reply: dict):

@@ -37,6 +37,7 @@ from .gemini import Gemini
 
 
 class Vertex(Gemini):
+    """Vertex AI's `generateContent`: Gemini's body under a Vertex model path, media in function responses."""
     name = "vertex"
     family = "google"
     default_model = "gemini-2.5-flash"
@@ -50,6 +51,7 @@ class Vertex(Gemini):
     schema = ("google/protos", "google.cloud.aiplatform.v1.GenerateContentRequest")
 
     def model_path(self, model: str) -> str:
+        """The Vertex model path: under the project and location when the `project` option is set."""
         if model.startswith(("projects/", "publishers/")):
             return model
         model = model.removeprefix("models/")
@@ -69,6 +71,7 @@ class Vertex(Gemini):
         return f"https://{host}/v1/{model}:{method}"
 
     def function(self, t: ir.Tool) -> dict:
+        """A `functionDeclarations` entry: the description only when there is one."""
         out: dict = {"name": t.name}
         if t.description:
             out["description"] = t.description
@@ -76,6 +79,7 @@ class Vertex(Gemini):
         return out
 
     def part(self, p) -> dict:
+        """One `Part`, as Gemini's but a call without `id` and a function response that may carry its media."""
         if isinstance(p, ir.Media):
             return self.media(p)
         if isinstance(p, ir.ToolCall):
@@ -90,6 +94,7 @@ class Vertex(Gemini):
         return super().part(p)
 
     def media(self, p: ir.Media) -> dict:
+        """An `inlineData` or `fileData` part, the media type guessed when a URL has none."""
         if p.url is not None:
             return {"fileData": {"mimeType": guess_media_type(p), "fileUri": p.url}}
         return {"inlineData": {"mimeType": p.media_type or "application/octet-stream", "data": p.data}}

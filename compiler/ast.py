@@ -44,11 +44,13 @@ class Ident(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Expr(Node):
+    """Base of every expression node."""
     pass
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Name(Expr):
+    """A bare name read in an expression: a local, a parameter or a declaration."""
     name: str
 
 
@@ -65,22 +67,26 @@ class Literal(Expr):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ListLit(Expr):
+    """`[a, b, c]`."""
     items: tuple[Expr, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class RecordLit(Expr):
+    """`{ name: value, "key": value }`; each entry's key as written."""
     entries: tuple[tuple[Ident, Expr], ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class GetAttr(Expr):
+    """`obj.attr`: a field, an enum member or a module's declaration."""
     obj: Expr
     attr: Ident
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class GetItem(Expr):
+    """`obj[index]`."""
     obj: Expr
     index: Expr
 
@@ -95,6 +101,7 @@ class Arg(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Call(Expr):
+    """`func(args)`: a fragment or builtin function call."""
     func: Expr
     args: tuple[Arg, ...]
 
@@ -119,16 +126,19 @@ class Compare(Expr):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class And(Expr):
+    """`a and b and ...`: the operands of one chain in one node."""
     items: tuple[Expr, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Or(Expr):
+    """`a or b or ...`: the operands of one chain in one node."""
     items: tuple[Expr, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Not(Expr):
+    """`not operand`."""
     operand: Expr
 
 
@@ -189,32 +199,38 @@ class Template(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class TypeExpr(Node):
+    """Base of every type as written."""
     pass
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class NamedType(TypeExpr):
+    """A type by name: a built-in (`str`, `messages`...) or a declared or imported one."""
     name: str
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class GenericType(TypeExpr):
+    """`list[T]` or `map[T]`: a name with type arguments."""
     name: str
     args: tuple[TypeExpr, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class LiteralType(TypeExpr):
+    """One member of a literal union: a string or number constant."""
     value: Union[str, int, float]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class OptionalType(TypeExpr):
+    """`T?`."""
     inner: TypeExpr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class UnionType(TypeExpr):
+    """`"a" | "b"`: a literal union."""
     options: tuple[TypeExpr, ...]
 
 
@@ -223,11 +239,13 @@ class UnionType(TypeExpr):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Decl(Node):
+    """Base of the named declarations."""
     name: Ident
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ImportName(Node):
+    """`name` or `name as alias` in an import's list of names."""
     name: Ident
     alias: Ident | None
 
@@ -244,6 +262,7 @@ class Import(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Field(Node):
+    """A record field or a parameter (`Param`): `name?: Type = default "description"`."""
     name: Ident
     optional: bool
     type: TypeExpr
@@ -253,24 +272,28 @@ class Field(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class RecordDecl(Decl):
+    """`type Name { fields }`."""
     description: str | None
     fields: tuple[Field, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class AliasDecl(Decl):
+    """`type Name = T`."""
     type: TypeExpr
     description: str | None
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class EnumMember(Node):
+    """An enum member and its description."""
     name: Ident
     description: str | None
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class EnumDecl(Decl):
+    """`enum Name { members }`."""
     description: str | None
     members: tuple[EnumMember, ...]
 
@@ -280,6 +303,7 @@ Param = Field
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolDecl(Decl):
+    """`tool name(params) -> Result "description"`."""
     params: tuple[Param, ...]
     returns: TypeExpr | None
     description: str | None
@@ -287,6 +311,7 @@ class ToolDecl(Decl):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class PromptDecl(Decl):
+    """`prompt name(params) -> Output { statements }`."""
     params: tuple[Param, ...]
     returns: TypeExpr | None
     body: tuple["Stmt", ...]
@@ -306,18 +331,21 @@ class FragmentDecl(Decl):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Setting(Node):
+    """`name: value`: a model setting, a capability in `caps { }` or a target option."""
     name: Ident
     value: Expr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ModelStmt(Node):
+    """`model "id" { settings }`; either part may be left out."""
     model: str | None
     settings: tuple[Setting, ...]
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolsStmt(Node):
+    """`tools a, b`: the tools offered to the model."""
     tools: tuple[Ident, ...]
 
 
@@ -331,6 +359,7 @@ class Media(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Message(Node):
+    """`system`, `user` or `assistant` with a text, or with `{ parts }` (`braced`)."""
     role: str
     parts: tuple[Union[Template, Media], ...]
     braced: bool
@@ -338,6 +367,7 @@ class Message(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolCall(Node):
+    """`tool_call name(args) id "x"`: an assistant turn that calls a tool."""
     tool: Ident
     args: tuple[Arg, ...]
     call_id: Expr | None
@@ -345,6 +375,7 @@ class ToolCall(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolResult(Node):
+    """`tool_result name id "x"` with a text or `{ parts }` (`braced`): a tool call's result."""
     tool: Ident
     call_id: Expr | None
     parts: tuple[Union[Template, Media], ...]
@@ -353,21 +384,25 @@ class ToolResult(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class History(Node):
+    """`history` or `history name`: splice a `messages` parameter (`history` when `param` is None)."""
     param: Ident | None
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Cache(Node):
+    """`cache` or `cache "5m"`: a cache breakpoint, with its lifetime if given."""
     ttl: str | None
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Budget(Node):
+    """`budget N`: the prompt's token budget."""
     tokens: int
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Priority(Node):
+    """`priority N { ... }`: statements budget pruning may drop, lowest level first."""
     level: int
     body: tuple["Stmt", ...]
 
@@ -382,6 +417,7 @@ class Use(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class For(Node):
+    """`for x in xs { ... }` in a prompt body."""
     var: Ident
     iterable: Expr
     body: tuple["Stmt", ...]
@@ -389,6 +425,7 @@ class For(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class If(Node):
+    """`if c { ... } elif c { ... } else { ... }` in a prompt body."""
     branches: tuple[tuple[Expr, tuple["Stmt", ...]], ...]
     orelse: tuple["Stmt", ...] | None
 
@@ -410,22 +447,26 @@ Stmt = Union[ModelStmt, ToolsStmt, Message, ToolCall, ToolResult, History, Cache
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Binding(Node):
+    """`name = value` in a test or dataset: an input (or `output`) and its value."""
     name: Ident
     value: Expr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Expect(Node):
+    """`expect condition` in a test: checked against the recorded reply."""
     expr: Expr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Reply(Node):
+    """`reply value` in a test: the recorded reply, or the JSON file it names."""
     value: Expr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class TestDecl(Node):
+    """`test prompt "title" { bindings, reply, expects }`."""
     prompt: Ident
     title: str | None
     items: tuple[Union[Binding, Expect, Reply], ...]
@@ -433,6 +474,7 @@ class TestDecl(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Split(Node):
+    """`split NAME P% seed N` in a dataset: the share of rows set aside under NAME."""
     name: Ident
     percent: float
     seed: int | None
@@ -440,26 +482,31 @@ class Split(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Where(Node):
+    """`where condition` in a dataset: the rows kept."""
     expr: Expr
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Limit(Node):
+    """`limit N` in a dataset: the most rows used."""
     count: int
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Weight(Node):
+    """`weight X` in a dataset: how much it weighs against other datasets."""
     value: float
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Teacher(Node):
+    """`teacher "target"` in a dataset: the teacher target of the training stage."""
     target: str
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class DatasetDecl(Node):
+    """`dataset prompt "title" from "path" { bindings, split, where, limit, weight, teacher }`."""
     prompt: Ident
     title: str | None
     source: str
@@ -468,6 +515,7 @@ class DatasetDecl(Node):
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class Caps(Node):
+    """`caps { capability: value, ... }` in a target declaration: overrides of its capability table."""
     settings: tuple[Setting, ...]
 
 

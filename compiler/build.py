@@ -141,6 +141,7 @@ class AstBuilder:
         self.source, self.sink, self.offset, self.skipped = source, sink, offset, skipped
 
     def transform(self, tree: Tree):
+        """The AST of a parse tree (a node, or a template's flat pieces)."""
         return self._build(tree)[0]
 
     def _build(self, tree: Tree):
@@ -171,19 +172,23 @@ class AstBuilder:
         return text.decode_escapes(raw)
 
     def sp(self, meta) -> Span:
+        """The span of a rule's tokens in the source file (empty, at the offset, for a rule without tokens)."""
         if meta.empty:
             return Span(self.source, self.offset, self.offset)
         return Span(self.source, meta.start_pos + self.offset, meta.end_pos + self.offset)
 
     def primary(self, meta, children):
+        """`( expr )`: the expression itself (also `( type )`, as `type_atom`)."""
         return children[0]  # `( expr )`
 
     type_atom = primary  # `( type )`
 
     def tsp(self, token: Token) -> Span:
+        """The span of one token in the source file."""
         return Span(self.source, token.start_pos + self.offset, token.end_pos + self.offset)
 
     def ident(self, token: Token) -> ast.Ident:
+        """An `Ident` from a NAME token."""
         return ast.Ident(name=str(token), span=self.tsp(token))
 
     def tokens(self, children, type_: str):
@@ -191,24 +196,30 @@ class AstBuilder:
         return [c for c in children if isinstance(c, Token) and c.type == type_]
 
     def nodes(self, children, cls=ast.Node):
+        """The children that are nodes of `cls`, as a tuple."""
         return tuple(c for c in children if isinstance(c, cls))
 
     # -- module and imports
     def module(self, meta, children):
+        """A file: a `Module` of its declarations."""
         return ast.Module(decls=tuple(children), span=self.sp(meta))
 
     def dotted_name(self, meta, children):
+        """`a.b.c` after `import`, marked for `import_decl`."""
         return _Marker("dotted", ".".join(str(c) for c in children))
 
     def import_name(self, meta, children):
+        """`name` or `name as alias` in an import list."""
         names = self.tokens(children, "NAME")
         return ast.ImportName(name=self.ident(names[0]), alias=self.ident(names[1]) if len(names) > 1 else None,
                               span=self.sp(meta))
 
     def import_names(self, meta, children):
+        """An import's `{ a, b as c }`, marked for `import_decl`."""
         return _Marker("names", self.nodes(children, ast.ImportName))
 
     def import_decl(self, meta, children):
+        """`import std.x` or `import "./f.prompt"`, with an alias and names when given."""
         path = [c for c in children if isinstance(c, Token) and c.type == "ESTRING"]
         alias = self.tokens(children, "NAME")
         return ast.Import(
@@ -221,15 +232,19 @@ class AstBuilder:
 
     # -- types
     def description(self, meta, children):
+        """A declaration's or field's description string, marked for its parent."""
         return _Marker("description", self.string(children[0]))
 
     def default(self, meta, children):
+        """A field's or parameter's `= default`, marked for `field`."""
         return _Marker("default", children[0])
 
     def returns(self, meta, children):
+        """A declaration's `-> Type`, marked for its parent."""
         return _Marker("returns", children[0])
 
     def field(self, meta, children):
+        """A record field or parameter: `name?: Type = default "description"`."""
         return ast.Field(
             name=self.ident(children[0]),
             optional=any(isinstance(c, Token) and c.type == "OPTIONAL" for c in children),
@@ -242,56 +257,70 @@ class AstBuilder:
     param = field
 
     def params(self, meta, children):
+        """A parameter list, marked for its declaration."""
         return _Marker("params", self.nodes(children, ast.Field))
 
     def record_decl(self, meta, children):
+        """`type Name { fields }`."""
         return ast.RecordDecl(name=self.ident(children[0]), description=_pick(children, "description"),
                               fields=self.nodes(children, ast.Field), span=self.sp(meta))
 
     def alias_decl(self, meta, children):
+        """`type Name = T`."""
         return ast.AliasDecl(name=self.ident(children[0]), type=self.nodes(children, ast.TypeExpr)[0],
                              description=_pick(children, "description"), span=self.sp(meta))
 
     def enum_member(self, meta, children):
+        """An enum member and its description."""
         return ast.EnumMember(name=self.ident(children[0]), description=_pick(children, "description"),
                               span=self.sp(meta))
 
     def enum_decl(self, meta, children):
+        """`enum Name { members }`."""
         return ast.EnumDecl(name=self.ident(children[0]), description=_pick(children, "description"),
                             members=self.nodes(children, ast.EnumMember), span=self.sp(meta))
 
     def named_type(self, meta, children):
+        """A type by name."""
         return ast.NamedType(name=str(children[0]), span=self.sp(meta))
 
     def generic_type(self, meta, children):
+        """`list[T]`, `map[T]`."""
         return ast.GenericType(name=str(children[0]), args=self.nodes(children, ast.TypeExpr), span=self.sp(meta))
 
     def literal_type(self, meta, children):
+        """A string or number in a literal union."""
         tok = children[0]
         value = self.string(tok) if tok.type == "ESTRING" else _number(tok)
         return ast.LiteralType(value=value, span=self.sp(meta))
 
     def optional_type(self, meta, children):
+        """`T?`."""
         return ast.OptionalType(inner=children[0], span=self.sp(meta))
 
     def union_type(self, meta, children):
+        """`a | b`: a literal union."""
         return ast.UnionType(options=self.nodes(children, ast.TypeExpr), span=self.sp(meta))
 
     # -- tools, prompts, fragments
     def tool_decl(self, meta, children):
+        """`tool name(params) -> Result "description"`."""
         return ast.ToolDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
                             returns=_pick(children, "returns"), description=_pick(children, "description"),
                             span=self.sp(meta))
 
     def block(self, meta, children):
+        """The statements of `{ ... }`, marked for their parent."""
         return _Marker("block", tuple(children))
 
     def prompt_decl(self, meta, children):
+        """`prompt name(params) -> Output { ... }`."""
         return ast.PromptDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
                               returns=_pick(children, "returns"), body=_pick(children, "block", ()),
                               span=self.sp(meta))
 
     def fragment_decl(self, meta, children):
+        """`fragment name(params)` with a text or a `{ ... }` of statements."""
         templates = self.nodes(children, ast.Template)
         return ast.FragmentDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
                                 text=templates[0] if templates else None, body=_pick(children, "block"),
@@ -299,32 +328,40 @@ class AstBuilder:
 
     # -- statements
     def setting(self, meta, children):
+        """`name: value`."""
         return ast.Setting(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
 
     def settings(self, meta, children):
+        """`{ name: value, ... }`, marked for its parent."""
         return _Marker("settings", self.nodes(children, ast.Setting))
 
     def model_stmt(self, meta, children):
+        """`model "id" { settings }`."""
         model = self.tokens(children, "ESTRING")
         return ast.ModelStmt(model=self.string(model[0]) if model else None,
                              settings=_pick(children, "settings", ()), span=self.sp(meta))
 
     def tools_stmt(self, meta, children):
+        """`tools a, b`."""
         return ast.ToolsStmt(tools=tuple(self.ident(t) for t in children), span=self.sp(meta))
 
     def role(self, meta, children):
+        """A message's role keyword (also a media kind, as `media`), marked for its parent."""
         return _Marker("role", str(children[0]))
 
     media = role
 
     def template_string(self, meta, children):
+        """A message string, parsed as a `Template` at its place in the file."""
         tok = children[0]
         return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
 
     def parts(self, meta, children):
+        """A message's `{ parts }`, marked for its parent."""
         return _Marker("parts", tuple(children))
 
     def media_part(self, meta, children):
+        """`image(expr)`, `audio(expr)` or `file(expr)`."""
         return ast.Media(kind=children[0].value, expr=children[1], span=self.sp(meta))
 
     def _body(self, children):
@@ -334,113 +371,143 @@ class AstBuilder:
         return self.nodes(children, ast.Template), False
 
     def message(self, meta, children):
+        """`system`, `user` or `assistant` with a text or `{ parts }`."""
         parts, braced = self._body(children)
         return ast.Message(role=_pick(children, "role"), parts=parts, braced=braced, span=self.sp(meta))
 
     def call_id(self, meta, children):
+        """`id expr` of a tool call or result, marked for its parent."""
         return _Marker("call_id", children[0])
 
     def args(self, meta, children):
+        """A call's arguments, marked for their parent."""
         return _Marker("args", self.nodes(children, ast.Arg))
 
     def arg(self, meta, children):
+        """One argument: `value` or `name = value`."""
         if len(children) == 2:
             return ast.Arg(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
         return ast.Arg(name=None, value=children[0], span=self.sp(meta))
 
     def tool_call_stmt(self, meta, children):
+        """`tool_call name(args) id expr`."""
         return ast.ToolCall(tool=self.ident(children[0]), args=_pick(children, "args", ()),
                             call_id=_pick(children, "call_id"), span=self.sp(meta))
 
     def tool_result_stmt(self, meta, children):
+        """`tool_result name id expr` with a text or `{ parts }`."""
         parts, braced = self._body(children)
         return ast.ToolResult(tool=self.ident(children[0]), call_id=_pick(children, "call_id"), parts=parts,
                               braced=braced, span=self.sp(meta))
 
     def history_stmt(self, meta, children):
+        """`history` or `history name`."""
         return ast.History(param=self.ident(children[0]) if children else None, span=self.sp(meta))
 
     def cache_stmt(self, meta, children):
+        """`cache` or `cache "ttl"`."""
         return ast.Cache(ttl=self.string(children[0]) if children else None, span=self.sp(meta))
 
     def budget_stmt(self, meta, children):
+        """`budget N`."""
         return ast.Budget(tokens=int(children[0]), span=self.sp(meta))
 
     def priority_stmt(self, meta, children):
+        """`priority N { ... }`."""
         return ast.Priority(level=int(children[0]), body=_pick(children, "block", ()), span=self.sp(meta))
 
     def postfix_name(self, meta, children):
+        """`name` or `module.name` after `use`, marked for `use_stmt`."""
         return _Marker("qualname", tuple(self.ident(t) for t in children))
 
     def use_stmt(self, meta, children):
+        """`use fragment(args)`."""
         return ast.Use(fragment=_pick(children, "qualname"), args=_pick(children, "args", ()), span=self.sp(meta))
 
     def for_stmt(self, meta, children):
+        """`for x in xs { ... }` in a prompt body."""
         return ast.For(var=self.ident(children[0]), iterable=children[1], body=_pick(children, "block", ()),
                        span=self.sp(meta))
 
     def elif_clause(self, meta, children):
+        """`elif cond { ... }`: (condition, statements), marked for `if_stmt`."""
         return _Marker("elif", (children[0], children[1].value))
 
     def else_clause(self, meta, children):
+        """`else { ... }`: its statements, marked for `if_stmt`."""
         return _Marker("else", children[0].value)
 
     def if_stmt(self, meta, children):
+        """`if cond { ... }` with its `elif` and `else` clauses."""
         branches = [(children[0], children[1].value)]
         branches += [c.value for c in children if isinstance(c, _Marker) and c.kind == "elif"]
         return ast.If(branches=tuple(branches), orelse=_pick(children, "else"), span=self.sp(meta))
 
     def target_stmt(self, meta, children):
+        """`target "name" { ... }` in a prompt body."""
         return ast.TargetBlock(target=self.string(children[0]), body=_pick(children, "block", ()),
                                span=self.sp(meta))
 
     # -- tests, datasets, targets
     def binding(self, meta, children):
+        """`name = value` in a test or dataset."""
         return ast.Binding(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
 
     def expect_item(self, meta, children):
+        """`expect condition`."""
         return ast.Expect(expr=children[0], span=self.sp(meta))
 
     def reply_item(self, meta, children):
+        """`reply value`."""
         return ast.Reply(value=children[0], span=self.sp(meta))
 
     def test_decl(self, meta, children):
+        """`test prompt "title" { ... }`."""
         title = self.tokens(children, "ESTRING")
         return ast.TestDecl(prompt=self.ident(children[0]), title=self.string(title[0]) if title else None,
                             items=self.nodes(children), span=self.sp(meta))
 
     def split_item(self, meta, children):
+        """`split NAME P% seed N`."""
         seed = self.tokens(children, "INT")
         return ast.Split(name=self.ident(children[0]), percent=float(str(children[1])[:-1]),
                          seed=int(seed[0]) if seed else None, span=self.sp(meta))
 
     def where_item(self, meta, children):
+        """`where condition`."""
         return ast.Where(expr=children[0], span=self.sp(meta))
 
     def limit_item(self, meta, children):
+        """`limit N`."""
         return ast.Limit(count=int(children[0]), span=self.sp(meta))
 
     def weight_item(self, meta, children):
+        """`weight X`."""
         return ast.Weight(value=float(children[0]), span=self.sp(meta))
 
     def teacher_item(self, meta, children):
+        """`teacher "target"`."""
         return ast.Teacher(target=self.string(children[0]), span=self.sp(meta))
 
     def dataset_decl(self, meta, children):
+        """`dataset prompt "title" from "path" { ... }` (the title is optional)."""
         strings = self.tokens(children, "ESTRING")
         title, source = (strings[0], strings[1]) if len(strings) == 2 else (None, strings[0])
         return ast.DatasetDecl(prompt=self.ident(children[0]), title=self.string(title) if title else None,
                                source=self.string(source), items=self.nodes(children), span=self.sp(meta))
 
     def caps_item(self, meta, children):
+        """`caps { ... }` in a target declaration."""
         return ast.Caps(settings=_pick(children, "settings", ()), span=self.sp(meta))
 
     def target_decl(self, meta, children):
+        """`target name "backend" { ... }`."""
         return ast.TargetDecl(name=self.ident(children[0]), backend=self.string(children[1]),
                               items=self.nodes(children), span=self.sp(meta))
 
     # -- the text syntax (flat; compiler.text nests it)
     def template(self, meta, children):
+        """A string's content as flat pieces: raw text, tags and comments, for `compiler.text` to nest."""
         flat = []
         for c in children:
             if isinstance(c, Token) and c.type == "TEXT":
@@ -456,28 +523,36 @@ class AstBuilder:
         return text.RawTag(kind, span.start, span.end, expr=expr, var=var)
 
     def interp(self, meta, children):
+        """`{{ expr }}`, as a flat tag."""
         return self._tag("interp", meta, children[0])
 
     def tag_if(self, meta, children):
+        """`{% if cond %}`, as a flat tag."""
         return self._tag("if", meta, children[0])
 
     def tag_elif(self, meta, children):
+        """`{% elif cond %}`, as a flat tag."""
         return self._tag("elif", meta, children[0])
 
     def tag_else(self, meta, children):
+        """`{% else %}`, as a flat tag."""
         return self._tag("else", meta)
 
     def tag_for(self, meta, children):
+        """`{% for x in xs %}`, as a flat tag."""
         return self._tag("for", meta, children[1], self.ident(children[0]))
 
     def tag_end(self, meta, children):
+        """`{% end %}`, as a flat tag."""
         return self._tag("end", meta)
 
     # -- expressions
     def name(self, meta, children):
+        """A name read in an expression."""
         return ast.Name(name=str(children[0]), span=self.sp(meta))
 
     def literal(self, meta, children):
+        """A string, number, `true`, `false` or `null`; a triple-quoted string takes the text rules."""
         tok = children[0]
         value = {"TRUE": True, "FALSE": False, "NULL": None}.get(tok.type, tok)
         if tok.type == "TQSTRING":
@@ -495,29 +570,37 @@ class AstBuilder:
         return "".join(p.value for p in tpl.pieces if isinstance(p, ast.Text))
 
     def list_lit(self, meta, children):
+        """`[a, b]`."""
         return ast.ListLit(items=self.nodes(children, ast.Expr), span=self.sp(meta))
 
     def entry(self, meta, children):
+        """`key: value` of a record literal (the key a NAME or a string), marked for `record_lit`."""
         key = children[0]
         ident = ast.Ident(name=self.string(key) if key.type == "ESTRING" else str(key), span=self.tsp(key))
         return _Marker("entry", (ident, children[1]))
 
     def record_lit(self, meta, children):
+        """`{ key: value, ... }`."""
         return ast.RecordLit(entries=tuple(c.value for c in children), span=self.sp(meta))
 
     def getattr(self, meta, children):
+        """`obj.attr`."""
         return ast.GetAttr(obj=children[0], attr=self.ident(children[1]), span=self.sp(meta))
 
     def getitem(self, meta, children):
+        """`obj[index]`."""
         return ast.GetItem(obj=children[0], index=children[1], span=self.sp(meta))
 
     def call(self, meta, children):
+        """`func(args)`."""
         return ast.Call(func=children[0], args=_pick(children, "args", ()), span=self.sp(meta))
 
     def filter(self, meta, children):
+        """`| name(args)`: its name, arguments and span, marked for `filtered`."""
         return _Marker("filter", (self.ident(children[0]), _pick(children, "args", ()), self.sp(meta)))
 
     def filtered(self, meta, children):
+        """`value | f | g(x)`: the filters applied left to right, each a `Filter` around the last."""
         value = children[0]
         for marker in children[1:]:
             name, args, span = marker.value
@@ -525,19 +608,25 @@ class AstBuilder:
         return value
 
     def compare(self, meta, children):
+        """`left op right` for ==, !=, <, <=, >, >=."""
         return ast.Compare(op=str(children[1]), left=children[0], right=children[2], span=self.sp(meta))
 
     def in_(self, meta, children):
+        """`left in right`."""
         return ast.Compare(op="in", left=children[0], right=children[1], span=self.sp(meta))
 
     def not_in(self, meta, children):
+        """`left not in right`."""
         return ast.Compare(op="not in", left=children[0], right=children[1], span=self.sp(meta))
 
     def and_(self, meta, children):
+        """`a and b and ...`."""
         return ast.And(items=tuple(children), span=self.sp(meta))
 
     def or_(self, meta, children):
+        """`a or b or ...`."""
         return ast.Or(items=tuple(children), span=self.sp(meta))
 
     def not_(self, meta, children):
+        """`not operand`."""
         return ast.Not(operand=children[0], span=self.sp(meta))

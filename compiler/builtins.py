@@ -25,6 +25,8 @@ class FilterTypeError(Exception):
 
 @attrs.frozen
 class Builtin:
+    """A built-in filter or function: its arity, argument types, how it types and how it runs, and its
+    documentation."""
     name: str
     min_args: int
     max_args: int

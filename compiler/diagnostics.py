@@ -112,9 +112,12 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
+        """Whether the severity is error."""
         return self.severity == "error"
 
     def to_json(self) -> dict:
+        """The diagnostic as a JSON object: file, start and end line and column, severity, code, message, help,
+        names."""
         line, col = self.span.start_line_col
         end_line, end_col = self.span.end_line_col
         out = {
@@ -155,6 +158,7 @@ class Sink:
         self.add(Diagnostic(code, "info", message, span, help))
 
     def add(self, diagnostic: Diagnostic) -> None:
+        """Record a diagnostic (its code must be a known one)."""
         assert diagnostic.code in CODES, diagnostic.code
         self.items.append(diagnostic)
 
@@ -164,6 +168,7 @@ class Sink:
 
     @property
     def has_errors(self) -> bool:
+        """Whether any diagnostic so far is an error."""
         return any(d.is_error for d in self.items)
 
     def sorted(self) -> list[Diagnostic]:
@@ -200,8 +205,10 @@ def render(diagnostic: Diagnostic) -> str:
 
 
 def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    """The diagnostics rendered for a terminal, separated by blank lines."""
     return "\n\n".join(render(d) for d in diagnostics)
 
 
 def to_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """The diagnostics as an indented JSON array."""
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)

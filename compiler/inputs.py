@@ -21,6 +21,7 @@ from .runtime import LONE_SURROGATE
 
 @attrs.frozen
 class InputProblem:
+    """One problem with the inputs: the JSON path of the value and what is wrong with it."""
     path: str
     message: str
 

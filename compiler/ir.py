@@ -21,6 +21,7 @@ from .span import Span
 
 @attrs.frozen(kw_only=True)
 class Text:
+    """A text part."""
     text: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -38,6 +39,7 @@ class Media:
 
 @attrs.frozen(kw_only=True)
 class ToolCall:
+    """A call of a tool by the assistant: the call's id, the tool's name and its arguments."""
     id: str
     name: str
     arguments: dict
@@ -46,6 +48,7 @@ class ToolCall:
 
 @attrs.frozen(kw_only=True)
 class ToolResult:
+    """The result of a tool call (matched by `id`): text and media, and whether it is an error."""
     id: str
     name: str
     content: tuple[Union[Text, Media], ...]
@@ -78,6 +81,7 @@ class Message:
 
 @attrs.frozen(kw_only=True)
 class Tool:
+    """A tool the model may call: its name, description and parameters as a JSON Schema."""
     name: str
     description: str | None
     parameters: dict  # JSON Schema of an object
@@ -102,21 +106,25 @@ class Output:
 
     @property
     def type_schema(self) -> dict:
+        """The type's own schema, before lowering (the lowered one when there is none)."""
         return self.original if self.original is not None else self.schema
 
     @property
     def is_text(self) -> bool:
+        """Whether the output is plain text (`-> str`), with no schema to follow."""
         return self.type == T.STR
 
 
 @attrs.frozen(kw_only=True)
 class Setting:
+    """A setting's value and where it was set."""
     value: Any
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
 class Request:
+    """One rendered request: its turns, tools, output, settings and budget, for one prompt and target."""
     prompt: str
     target: str
     model: str | None

@@ -25,6 +25,7 @@ ROOT_MARKERS = ("polyprompt.toml", "pyproject.toml", ".git")
 
 @attrs.define(eq=False)
 class LoadedModule:
+    """A parsed module of the program, keyed by its resolved path, with its imports as resolved."""
     key: str  # resolved path of the file
     source: SourceFile
     tree: ast.Module
@@ -35,6 +36,7 @@ class LoadedModule:
 
 @attrs.define(eq=False)
 class Program:
+    """The entry module and every module it imports, by key, and the project root."""
     entry: LoadedModule
     modules: dict[str, LoadedModule]
     root: Path
@@ -49,6 +51,7 @@ def display_path(path: Path) -> str:
 
 
 def find_root(entry: Path) -> Path:
+    """The project root of an entry file: the nearest folder holding a `ROOT_MARKERS` file, else its own folder."""
     for folder in [entry.parent, *entry.parent.parents]:
         if any((folder / marker).exists() for marker in ROOT_MARKERS):
             return folder

@@ -27,10 +27,12 @@ def quote(value: str) -> str:
 
 
 def number(value) -> str:
+    """A number literal as written back: Python's `repr`, which the grammar reads as the same value."""
     return repr(value)
 
 
 class Printer:
+    """Prints one module as canonical source, placing its comments as it goes (see the module docstring)."""
     def __init__(self, module: ast.Module):
         self.comments = sorted(module.comments, key=lambda c: c.span.start)
         self.next_comment = 0
@@ -40,6 +42,7 @@ class Printer:
 
     # ---------------------------------------------------------------- comments
     def leading(self, before: int, indent: str) -> None:
+        """Emit, at `indent`, the comments not yet printed that start before offset `before`."""
         while self.next_comment < len(self.comments) and self.comments[self.next_comment].span.start < before:
             comment = self.comments[self.next_comment]
             self.keep_blank_line(comment.span.start)
@@ -72,6 +75,7 @@ class Printer:
 
     # ---------------------------------------------------------------- module
     def module(self, module: ast.Module) -> str:
+        """The module's canonical source: declarations apart by a blank line (imports together), comments kept."""
         previous = None
         for decl in module.decls:
             if previous is not None and not (isinstance(previous, ast.Import) and isinstance(decl, ast.Import)):
@@ -86,6 +90,7 @@ class Printer:
         return "\n".join(self.out).rstrip("\n") + "\n" if self.out else ""
 
     def decl(self, decl) -> None:
+        """Print one declaration."""
         getattr(self, "_" + type(decl).__name__)(decl)
 
     def _Import(self, d: ast.Import) -> None:
@@ -107,6 +112,7 @@ class Printer:
         self.close("", d)
 
     def close(self, indent: str, node: ast.Node) -> None:
+        """Emit the closing `}` of a block node, after the comments left inside it."""
         self.leading(node.span.end - 1, indent + INDENT)
         self.out.append(indent + "}" + self.trailing(node.span.end))
         self.last_end = node.span.end
@@ -119,6 +125,7 @@ class Printer:
             self.out.append("")
 
     def field(self, f: ast.Field) -> str:
+        """A field or parameter: `name?: Type = default "description"`."""
         s = f"{f.name.name}{'?' if f.optional else ''}: {self.type(f.type)}"
         if f.default is not None:
             s += " = " + self.expr(f.default)
@@ -143,6 +150,7 @@ class Printer:
         return any(node.span.start < c.span.start < node.span.end for c in self.comments[self.next_comment:])
 
     def params(self, params, indent: str) -> str:
+        """A parameter list in parentheses: on one line when short, else one parameter a line."""
         inline = ", ".join(self.field(p) for p in params)
         if len(inline) <= 70:
             return f"({inline})"
@@ -150,6 +158,7 @@ class Printer:
         return "(\n" + "".join(f"{inner}{self.field(p)},\n" for p in params) + indent + ")"
 
     def returns(self, t) -> str:
+        """` -> Type`, or "" when there is no return type."""
         return f" -> {self.type(t)}" if t is not None else ""
 
     def _ToolDecl(self, d: ast.ToolDecl) -> None:
@@ -195,6 +204,7 @@ class Printer:
         self.close("", d)
 
     def item(self, item) -> str:
+        """One item of a test or dataset (binding, expect, reply, split, where...) as source."""
         if isinstance(item, ast.Binding):
             return f"{item.name.name} = {self.value(item.value, INDENT, len(item.name.name) + 3)}"
         if isinstance(item, ast.Expect):
@@ -216,10 +226,12 @@ class Printer:
 
     # ---------------------------------------------------------------- statements
     def statements(self, body, indent: str) -> None:
+        """Print each statement of a body at `indent`."""
         for stmt in body:
             getattr(self, "_s_" + type(stmt).__name__)(stmt, indent)
 
     def block(self, head: str, node, body, indent: str) -> None:
+        """Print `head {` and the statements of `body` inside it (the caller closes the block)."""
         self.line(indent, head + " {", node, leaf=False)
         self.statements(body, indent + INDENT)
 
@@ -227,6 +239,7 @@ class Printer:
         self.line(indent, self.model(s), s)
 
     def model(self, s: ast.ModelStmt) -> str:
+        """A `model` statement: the model id and the settings braces, either left out when absent."""
         out = "model"
         if s.model is not None:
             out += " " + quote(s.model)
@@ -235,11 +248,13 @@ class Printer:
         return out
 
     def settings(self, settings) -> str:
+        """`{ name: value, ... }`, or `{}`."""
         if not settings:
             return "{}"
         return "{ " + ", ".join(self.setting(s) for s in settings) + " }"
 
     def setting(self, s: ast.Setting) -> str:
+        """`name: value`."""
         return f"{s.name.name}: {self.expr(s.value)}"
 
     def _s_ToolsStmt(self, s: ast.ToolsStmt, indent: str) -> None:
@@ -249,6 +264,7 @@ class Printer:
         self.line(indent, s.role + " " + self.parts(s.parts, s.braced, indent), s)
 
     def parts(self, parts, braced: bool, indent: str) -> str:
+        """A message's parts: its one string, or `{ parts }` on one line when short, else one part a line."""
         if not braced:
             return self.template(parts[0], indent)
         printed = [self.template(p, indent + INDENT) if isinstance(p, ast.Template) else self.media(p) for p in parts]
@@ -258,6 +274,7 @@ class Printer:
         return "{\n" + "".join(inner + p + "\n" for p in printed) + indent + "}"
 
     def media(self, m: ast.Media) -> str:
+        """`image(expr)`, `audio(expr)` or `file(expr)`."""
         return f"{m.kind}({self.expr(m.expr)})"
 
     def _s_ToolCall(self, s: ast.ToolCall, indent: str) -> None:
@@ -312,6 +329,8 @@ class Printer:
         return self.block_string(t.raw, indent) if t.block else t.raw
 
     def block_string(self, raw: str, indent: str) -> str:
+        """A triple-quoted string re-indented to `indent` + 2 (relative indentation kept); as written when its text
+        runs into the closing quotes."""
         if "\n" not in raw:
             return raw
         content = raw[3:-3]
@@ -327,6 +346,7 @@ class Printer:
 
     # ---------------------------------------------------------------- types and expressions
     def type(self, t: ast.TypeExpr) -> str:
+        """A type expression as source; an optional union in parentheses."""
         if isinstance(t, ast.NamedType):
             return t.name
         if isinstance(t, ast.GenericType):
@@ -341,9 +361,11 @@ class Printer:
         raise TypeError(type(t).__name__)
 
     def args(self, args) -> str:
+        """Call arguments, `name = value` for the named ones, comma-separated."""
         return ", ".join((f"{a.name.name} = " if a.name else "") + self.expr(a.value) for a in args)
 
     def expr(self, e: ast.Expr, need: int = 0) -> str:
+        """An expression as source, in parentheses when it binds looser than `need` (a precedence level)."""
         prec = _PREC.get(type(e), 9)
         s = self._expr(e)
         return f"({s})" if prec < need else s

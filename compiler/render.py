@@ -34,6 +34,7 @@ class TargetInfo:
     backend: str | None = None
 
     def as_value(self) -> dict:
+        """The `target` value a prompt reads: name, family and kind."""
         return {"name": self.name, "family": self.family, "kind": self.kind}
 
     @property

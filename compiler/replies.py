@@ -23,6 +23,7 @@ class ReplyError(ValueError):
 
 @attrs.frozen
 class Reply:
+    """What a provider reply holds: its text, tool calls and finish reason, and the typed output value."""
     text: str
     tool_calls: tuple[ir.ToolCall, ...] = ()
     finish_reason: str | None = None

@@ -53,14 +53,17 @@ class Span:
 
     @property
     def start_line_col(self) -> tuple[int, int]:
+        """The 1-based line and column where the span starts."""
         return self.file.line_col(self.start)
 
     @property
     def end_line_col(self) -> tuple[int, int]:
+        """The 1-based line and column where the span ends."""
         return self.file.line_col(self.end)
 
     @property
     def text(self) -> str:
+        """The source text the span covers."""
         return self.file.text[self.start : self.end]
 
     def to(self, other: Span) -> Span:

@@ -55,6 +55,7 @@ LINE_TAGS = {"if", "elif", "else", "for", "end", "comment"}
 
 
 def check_escapes(text: RawText, file: SourceFile, sink: Sink) -> None:
+    """Report the unknown escapes (PP104) and lone surrogate halves (PP110) of a string's raw text."""
     for m in _ESCAPE_RE.finditer(text.value):
         code = m.group(1)
         start = text.start + m.start()
@@ -75,6 +76,7 @@ def check_escapes(text: RawText, file: SourceFile, sink: Sink) -> None:
 
 
 def decode_escapes(value: str) -> str:
+    """The string with its backslash escapes replaced by the characters they stand for."""
     def sub(m: re.Match) -> str:
         code = m.group(1)
         if code[0] == "u" and len(code) == 11:  # a surrogate pair: one character

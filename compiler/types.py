@@ -40,6 +40,7 @@ class UnknownT:
 
 @attrs.frozen
 class ListT:
+    """`list[T]`."""
     item: "Type"
 
     def __str__(self) -> str:
@@ -48,6 +49,7 @@ class ListT:
 
 @attrs.frozen
 class MapT:
+    """`map[T]`: a JSON object with string keys and values of one type."""
     value: "Type"
 
     def __str__(self) -> str:
@@ -56,6 +58,7 @@ class MapT:
 
 @attrs.frozen
 class OptionalT:
+    """`T?`: a value of type T, or null."""
     inner: "Type"
 
     def __str__(self) -> str:
@@ -94,6 +97,7 @@ class MessagesT:
 
 @attrs.define(eq=False)
 class FieldT:
+    """A field of a record type: its name, type, whether it is required, description and default."""
     name: str
     type: "Type"
     required: bool
@@ -116,6 +120,7 @@ class RecordT:
 
 @attrs.define(eq=False)
 class EnumT:
+    """A declared enum: its members, each with its description."""
     name: str
     members: dict[str, str | None] = attrs.field(factory=dict)  # member -> description
     description: str | None = None
@@ -162,6 +167,7 @@ MESSAGE_RECORD.fields = {
 
 
 def strip_optional(t: Type) -> Type:
+    """The type inside `T?`, or the type itself when it is not optional."""
     return t.inner if isinstance(t, OptionalT) else t
 
 
@@ -172,6 +178,7 @@ def is_text_like(t: Type) -> bool:
 
 
 def literal_type(value) -> Type:
+    """The type of a literal value (a JSON string, number, boolean or null)."""
     if value is None:
         return NULL
     if isinstance(value, bool):

@@ -35,10 +35,12 @@ _VAGUE = {"NAME"}
 
 
 def quote_code(text: str) -> str:
+    """`text` in backquotes, doubled when the text holds one itself."""
     return f"``{text}``" if "`" in text else f"`{text}`"
 
 
 def describe_terminal(name: str, patterns: dict[str, str]) -> str:
+    """What a terminal looks like to a user: a friendly name, its literal text quoted, or its name in lower case."""
     if name in _FRIENDLY:
         return _FRIENDLY[name]
     value = patterns.get(name)
@@ -46,6 +48,7 @@ def describe_terminal(name: str, patterns: dict[str, str]) -> str:
 
 
 def describe_expected(expected: Iterable[str], patterns: dict[str, str], limit: int = 10) -> str:
+    """The expected terminals as one phrase (`a, b or c`), at most `limit` of them, vague ones last; "" for none."""
     expected = [n for n in expected if n not in ("WS", "COMMENT")]
     names = sorted({describe_terminal(n, patterns) for n in expected if n not in _VAGUE})
     if len(names) > limit:
@@ -82,6 +85,7 @@ HINTS: tuple[tuple[str | None, str | None, str | None, str], ...] = (
 
 
 def hint_for(unexpected: str, expected: Iterable[str], kind: str | None = None) -> str | None:
+    """The help text of the first hint in `HINTS` matching the unexpected token and what was expected, or None."""
     expected = set(expected)
     for text, needed, needed_kind, help_text in HINTS:
         if text is not None and unexpected != text:

@@ -56,6 +56,7 @@ def check_text(text: str, name: str = "<input>") -> list[Diagnostic]:
 
 @attrs.frozen
 class FormatResult:
+    """A file's formatting: its text before and after (None when it has syntax errors), and those errors."""
     path: str
     original: str
     formatted: str | None  # None when the file has syntax errors
@@ -63,6 +64,7 @@ class FormatResult:
 
     @property
     def changed(self) -> bool:
+        """Whether formatting changes the file."""
         return self.formatted is not None and self.formatted != self.original
 
 

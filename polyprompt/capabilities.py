@@ -14,6 +14,7 @@ COLUMNS = ("target", "system", "alternation", "tools", "media", "media by URL", 
 
 
 def rows() -> list[dict]:
+    """One row per registered target: name, family, default model, docs URL and its caps as plain values."""
     out = []
     for name in backends.names():
         cls = backends.get(name)
@@ -35,12 +36,14 @@ def _cells(row: dict) -> list[str]:
 
 
 def markdown() -> str:
+    """The capability matrix as a Markdown table (the one in docs/targets.md)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows()]
     return "\n".join(lines)
 
 
 def text() -> str:
+    """The capability matrix as aligned plain-text columns, without the settings column."""
     table = [list(COLUMNS[:-1])] + [_cells(r)[:-1] for r in rows()]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)

@@ -474,6 +474,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def main() -> None:
+    """The `polyprompt` command: Ctrl-C exits 130, a missing extra says what to install, a bug is one line (no
+    traceback)."""
     try:
         cli.main(prog_name="polyprompt", standalone_mode=True)
     except SystemExit:

@@ -40,6 +40,7 @@ from .prompt_file import PromptFile, load
 
 @attrs.frozen
 class Outcome:
+    """One check of a test case: a target's snapshot or the `expect` clauses, whether it passed and why."""
     target: str
     passed: bool
     message: str
@@ -47,11 +48,13 @@ class Outcome:
 
 @attrs.frozen
 class CaseResult:
+    """A test case's outcomes, one per check."""
     case: "TestCase"
     outcomes: tuple[Outcome, ...]
 
     @property
     def passed(self) -> bool:
+        """Whether every check passed."""
         return all(o.passed for o in self.outcomes)
 
 
@@ -65,20 +68,25 @@ class TestCase:
 
     @property
     def title(self) -> str:
+        """The test's title, or its prompt's name when it has none."""
         return self.decl.title or self.decl.prompt.name
 
     def __str__(self) -> str:
         return f"{self.path.name}::{self.title}"
 
     def snapshot(self, target: str) -> Path:
+        """The snapshot file of this case for `target`: `__snapshots__/<file>/<title>.<target>.json`."""
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.title).strip("-") or "test"
         return self.path.parent / "__snapshots__" / self.path.stem / f"{slug}.{target}.json"
 
     def inputs(self) -> dict:
+        """The case's constant input bindings, by name."""
         return {b.name.name: constant_value(b.value) for b in self.decl.items
                 if isinstance(b, ast.Binding) and is_constant(b.value)}
 
     def run(self, targets: list[str], update: bool = False) -> CaseResult:
+        """Compare the body for each target with its snapshot (or write it when `update`), then check the `expect`
+        clauses."""
         outcomes = [self._snapshot(t, update) for t in targets]
         outcomes += self._expectations()
         return CaseResult(self, tuple(outcomes))
@@ -156,10 +164,13 @@ def load_all(paths) -> list[tuple[Path, Any]]:
 
 
 def cases_of(files: list[tuple[Path, Any]]) -> list[TestCase]:
+    """The test cases of loaded files, one per `test` block, in file order."""
     return [TestCase(pf, path, decl) for path, pf in files
             for decl in pf.analysis.program.entry.tree.decls if isinstance(decl, ast.TestDecl)]
 
 
 def default_targets() -> list[str]:
+    """The targets tests run for: `POLYPROMPT_TEST_TARGETS` (comma-separated) when set, else every registered
+    target."""
     return os.environ.get("POLYPROMPT_TEST_TARGETS", "").split(",") if os.environ.get(
         "POLYPROMPT_TEST_TARGETS") else backends.names()

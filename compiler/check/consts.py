@@ -9,6 +9,7 @@ from .. import ast
 
 
 def is_constant(expr: ast.Expr) -> bool:
+    """Whether the expression is a literal, or a list or record of constants."""
     if isinstance(expr, ast.Literal):
         return True
     if isinstance(expr, ast.ListLit):

@@ -50,6 +50,7 @@ class DeclChecker:
         self.fragment_calls: dict[str, list[tuple[Symbol, object]]] = {}
 
     def check(self) -> None:
+        """Check every declaration of the module, then that no fragment calls itself, directly or not."""
         for decl in self.scope.module.tree.decls:
             method = getattr(self, "_" + type(decl).__name__, None)
             if method is not None:
@@ -58,6 +59,7 @@ class DeclChecker:
 
     # ---------------------------------------------------------------- helpers
     def env(self, params: tuple[ast.Param, ...] = (), allow_meta: bool = False) -> tuple[Env, dict[str, ast.Param]]:
+        """The environment of a body with `params` as its locals (their defaults checked), and the params by name."""
         locals_: dict[str, T.Type] = {}
         seen: dict[str, ast.Param] = {}
         for p in params:
@@ -270,6 +272,7 @@ class DeclChecker:
 
     # ---------------------------------------------------------------- statements
     def statements(self, body, env: Env) -> None:
+        """Check each statement of a body in `env`."""
         for stmt in body:
             getattr(self, "_s_" + type(stmt).__name__)(stmt, env)
 

@@ -43,6 +43,7 @@ class FragmentRefT:
 
 @attrs.frozen
 class ModuleRefT:
+    """An imported module's name used in an expression (only `module.name` reads it)."""
     symbol: Symbol
 
     def __str__(self) -> str:
@@ -51,6 +52,8 @@ class ModuleRefT:
 
 @attrs.define
 class Env:
+    """What a body's expressions are checked in: the module's names, the locals and their types, what is used and
+    called."""
     scope: ModuleScope
     resolver: TypeResolver
     sink: Sink
@@ -60,6 +63,7 @@ class Env:
     calls: list[tuple[Symbol, ast.Node]] = attrs.field(factory=list)
 
     def child(self, **more: T.Type) -> "Env":
+        """An inner environment with more locals (a loop variable), sharing what is used and called."""
         env = Env(self.scope, self.resolver, self.sink, {**self.locals, **more}, self.used, self.calls)
         return env
 
@@ -73,6 +77,7 @@ class ExprChecker:
 
     # ---------------------------------------------------------------- dispatch
     def type_of(self, expr: ast.Expr, expected: T.Type | None = None) -> T.Type:
+        """The type of `expr`, reporting its errors; `expected` (the type wanted there) admits a bare enum member."""
         method: Callable = getattr(self, "_" + type(expr).__name__)
         return method(expr, expected)
 
@@ -430,6 +435,7 @@ class ExprChecker:
 
     # ---------------------------------------------------------------- templates
     def check_template(self, template: ast.Template) -> None:
+        """Check the interpolations and tags of a text template."""
         self._pieces(template.pieces)
 
     def _pieces(self, pieces) -> None:
@@ -455,6 +461,7 @@ class ExprChecker:
         self._pieces(body)
 
     def loop_item(self, iterable: ast.Expr) -> T.Type:
+        """The type of one item of `iterable` in a `for` loop (PP221 when it cannot be looped over)."""
         t = self.type_of(iterable)
         inner = T.strip_optional(t)
         if isinstance(inner, T.ListT):

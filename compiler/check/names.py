@@ -28,6 +28,7 @@ TYPE_KINDS = ("record", "alias", "enum")
 
 @attrs.define(eq=False)
 class Symbol:
+    """A declared or imported name of a module: its kind, declaration, home module and, for types, its type."""
     name: str
     kind: str  # record alias enum tool prompt fragment target module, or error (a failed import)
     decl: object  # the declaring node (an Import for module symbols)
@@ -39,6 +40,7 @@ class Symbol:
 
 @attrs.define(eq=False)
 class ModuleScope:
+    """The names of one module: its own declarations (its exports), the imported ones, and those used."""
     module: LoadedModule
     own: dict[str, Symbol] = attrs.field(factory=dict)  # declared here: the exports
     names: dict[str, Symbol] = attrs.field(factory=dict)  # own + imported
@@ -46,6 +48,7 @@ class ModuleScope:
     import_bindings: list[tuple[str, ast.Node]] = attrs.field(factory=list)
 
     def lookup(self, name: str) -> Symbol | None:
+        """The symbol of `name`, marked as used, or None when the module has no such name."""
         sym = self.names.get(name)
         if sym is not None:
             self.used.add(name)
@@ -58,6 +61,7 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
 
 
 def build_scopes(program: Program, sink: Sink) -> dict[str, ModuleScope]:
+    """The scope of every module of the program: declarations, then imports, then the declared types resolved."""
     scopes = {key: ModuleScope(module) for key, module in program.modules.items()}
     for scope in scopes.values():
         _declare(scope, sink)
@@ -143,6 +147,7 @@ class TypeResolver:
         self.scope, self.sink, self.scopes = scope, sink, scopes
 
     def resolve_declarations(self) -> None:
+        """Fill in the fields of the module's records and enums and resolve its type aliases."""
         for sym in list(self.scope.own.values()):
             decl = sym.decl
             if sym.kind == "record":
@@ -179,6 +184,7 @@ class TypeResolver:
                             help="list the members: `enum Color { red, green }`")
 
     def alias_type(self, sym: Symbol) -> T.Type:
+        """The type an alias stands for, resolved once (UNKNOWN and PP227 when it refers to itself)."""
         if sym.type is not None:
             return sym.type
         if sym._resolving:

@@ -67,6 +67,8 @@ class Messages(Exprs):
         return out or ["    " * depth + "pass"]
 
     def message(self, stmt: ast.Message, depth: int) -> list[str]:
+        """The code of one text turn: its template rendered, trimmed, and added unless empty (then the render
+        returns None)."""
         if len(stmt.parts) != 1 or not isinstance(stmt.parts[0], ast.Template):
             raise Unsupported("parts")
         pad = "    " * depth

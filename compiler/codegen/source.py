@@ -47,6 +47,7 @@ class Source:
         return name
 
     def filter(self, name: str) -> str:
+        """The module-level name a builtin filter is bound to, bound on first use."""
         if name not in self.filters:
             self.filters.add(name)
             self.header.append(f"_f_{name} = _FILTERS[{name!r}]")
@@ -78,6 +79,7 @@ class Exprs:
         return outer
 
     def restore(self, name: str, outer: str | None) -> None:
+        """Undo `bind`: make `name` mean again what it meant before."""
         if outer is None:
             self.locals.pop(name, None)
         else:
@@ -131,6 +133,7 @@ class Exprs:
         return method(e)
 
     def static(self, e: ast.Expr) -> Any:
+        """The compile-time value of a name or attribute, or MISSING (`Statics.value`)."""
         return self.statics.value(e, self.locals)
 
     def _Name(self, e: ast.Name) -> str:

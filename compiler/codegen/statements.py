@@ -59,6 +59,7 @@ class Statements(Exprs):
         return out or ["    " * depth + "pass"]
 
     def const(self, value: Any) -> str:
+        """The code of a compile-time value (`Source.const`)."""
         return self.source.const(value)
 
     # ---------------------------------------------------------------- messages

@@ -15,6 +15,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """Report (PP302) each media part the target cannot take; the request is unchanged."""
     caps = ctx.caps
     for m in request.messages:
         for result in (p for p in m.parts if isinstance(p, ir.ToolResult)):

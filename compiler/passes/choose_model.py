@@ -14,6 +14,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with the target's default model when it names none or one made for another provider."""
     model = request.model
     if model is None:
         return attrs.evolve(request, model=ctx.default_model)

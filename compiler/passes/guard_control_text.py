@@ -14,6 +14,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """Report the target's standing notes, and data holding its control-token text; the request is unchanged."""
     for code, message, help in ctx.target_notes:
         ctx.note(code, message, request.span, help)
     holds = ctx.refusals.control_text

@@ -22,6 +22,7 @@ _SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with its output schema in the target's dialect, or written as instructions when it has none."""
     out = request.output
     if out is None:
         return request

@@ -16,6 +16,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with the settings the target has, kept in its range, and the limits it requires."""
     caps = ctx.caps
     settings: dict[str, ir.Setting] = {}
     for name, setting in request.settings.items():

@@ -14,6 +14,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with each turn's ends trimmed and the turns left empty dropped."""
     messages = []
     for m in request.messages:
         parts = _trim(m.parts)

@@ -11,6 +11,7 @@ import attrs
 
 
 def run(request, ctx):
+    """The request with the cache marks the target can use: none, or the last ones up to its limit."""
     marked = [i for i, m in enumerate(request.messages) if m.cache is not None]
     count = len(marked) + (request.tools_cache is not None)
     if not count:

@@ -17,6 +17,7 @@ from .. import ir
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with its system text where the target takes it."""
     mode = ctx.caps.system
     if mode == "merge":
         return _merge_into_first_user(request, ctx)

@@ -19,6 +19,7 @@ CHARS_PER_TOKEN = 4
 
 
 def estimate_tokens(message: ir.Message) -> int:
+    """A message's estimated token count: four characters a token, plus the role and separators."""
     size = 4  # role and separators
     for p in message.parts:
         if isinstance(p, ir.Text):
@@ -31,6 +32,7 @@ def estimate_tokens(message: ir.Message) -> int:
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request without its lowest-priority turns, dropped until it fits its budget."""
     if request.budget is None:
         return request
     messages = list(request.messages)

@@ -19,6 +19,7 @@ PLACEHOLDER = "(continue)"
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with user and assistant turns alternating and a user turn first, where the target demands it."""
     if ctx.caps.answer_after_tool_results:
         request = _answer_tool_results(request, ctx)
     if not (ctx.caps.alternation or ctx.caps.first_user):

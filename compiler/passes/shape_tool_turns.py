@@ -24,6 +24,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def run(request: ir.Request, ctx) -> ir.Request:
+    """The request with tool calls and results written as the target takes them (PP301 when it has no tools)."""
     if not ctx.caps.tools:
         uses = [m for m in request.messages if any(isinstance(p, (ir.ToolCall, ir.ToolResult)) for p in m.parts)]
         for item in list(request.tools[:1]) + uses[:1]:

@@ -67,15 +67,18 @@ class Metadata:
 
     @property
     def architecture(self) -> str | None:
+        """The model architecture (`general.architecture`), or None."""
         return self.values.get("general.architecture")
 
     @property
     def chat_template(self) -> str | None:
+        """The default chat template's source, or None when the file has none."""
         template = self.values.get("tokenizer.chat_template")
         return template if isinstance(template, str) and template else None
 
     @property
     def tokens(self) -> list[str]:
+        """The vocabulary's token texts, in id order (empty when the file has none)."""
         tokens = self.values.get("tokenizer.ggml.tokens")
         return tokens if isinstance(tokens, list) else []
 
@@ -96,6 +99,7 @@ class Metadata:
         return tuple(dict.fromkeys(t for t in (self.token(k) for k in STOP_TOKEN_IDS) if t))
 
     def stop_ids(self) -> list[int]:
+        """The ids of the end-of-sequence, end-of-turn and end-of-message tokens, sorted, in range only."""
         ids = (self.values.get(k) for k in STOP_TOKEN_IDS)
         return sorted({i for i in ids if isinstance(i, int) and 0 <= i < len(self.tokens)})
 

@@ -196,6 +196,8 @@ class SpecializingCodeGenerator(FastCodeGenerator):
     # -- the root function
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        """The module: imports, bound filters and tests, and `root(_v)`; Unsupported when the template leaves the
+        subset."""
         for child in node.find_all(nodes.Node):
             if type(child) not in SUPPORTED:
                 raise Unsupported(type(child).__name__)
@@ -249,6 +251,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         return False
 
     def enter_frame(self, frame: Frame) -> None:
+        """Bind the frame's names: resolved ones from `_v`, aliases, undefined ones to `missing`."""
         undefs = []
         for target, (action, param) in frame.symbols.loads.items():
             if action == VAR_LOAD_PARAMETER:
@@ -302,6 +305,8 @@ class SpecializingCodeGenerator(FastCodeGenerator):
     # -- loops
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        """A `for` loop: with `enumerate` and computed `loop` values when the body reads only those, else Jinja's
+        LoopContext."""
         if node.recursive:
             raise Unsupported("a recursive loop")
         loop_frame = frame.inner()
@@ -390,6 +395,8 @@ class SpecializingCodeGenerator(FastCodeGenerator):
 
     @optimizeconst
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        """`obj.attr`: a fast loop's value computed inline, a dict key or namespace attribute read directly, else
+        Jinja's."""
         if isinstance(node.node, nodes.Name) and node.node.name == "loop" and node.node.ctx == "load":
             ref = frame.symbols.find_ref("loop")
             if ref in self._fast_loops:
@@ -412,6 +419,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         self.write(f"environment.getattr({obj}, {key}))")
 
     def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
+        """A name, as Jinja writes it; a fast loop's `loop` is only ever read through its value attributes."""
         if node.name == "loop" and frame.symbols.find_ref("loop") in self._fast_loops:
             raise Unsupported("`loop` used other than by its value attributes")  # never reached: see `fast`
         super().visit_Name(node, frame)
@@ -450,6 +458,8 @@ class SpecializingCodeGenerator(FastCodeGenerator):
 
     @optimizeconst
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        """A call: a pure method called directly (FastCodeGenerator), any other through `_call`; call blocks are
+        Unsupported."""
         if forward_caller:
             raise Unsupported("a call block")
         kind = self._pure_method_call(node, forward_caller)
@@ -469,6 +479,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
 
     @optimizeconst
     def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        """A filter as Jinja writes it, but a `selectattr`/`rejectattr` equality list as a comprehension."""
         picked = self._attribute_equality_list(node)
         if picked is None:
             super().visit_Filter(node, frame)
@@ -503,6 +514,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
 
     @optimizeconst
     def visit_Test(self, node: nodes.Test, frame: Frame) -> None:
+        """A test inline when it is Jinja's own builtin without arguments, else as Jinja writes it."""
         inline = INLINE_TESTS.get(node.name)
         if inline is not None and self.environment.tests.get(node.name) is inline[0] \
                 and not node.args and not node.kwargs and node.dyn_args is None and node.dyn_kwargs is None:

@@ -62,6 +62,8 @@ class FastCodeGenerator(CodeGenerator):
 
     @optimizeconst
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        """`obj.attr`: a dict's key or a loop's value attribute read directly, Jinja's `environment.getattr`
+        otherwise."""
         if node.attr in DICT_ATTRIBUTES or self.environment.is_async:
             super().visit_Getattr(node, frame)
             return
@@ -76,6 +78,8 @@ class FastCodeGenerator(CodeGenerator):
 
     @optimizeconst
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        """`obj.method(args)`: called directly when `obj` is a str or dict and the method is pure, else as Jinja
+        calls it."""
         kind = self._pure_method_call(node, forward_caller)
         if kind is None:
             super().visit_Call(node, frame, forward_caller=forward_caller)

@@ -333,12 +333,15 @@ class Encoder:
         return self._encode_piece(text, first=True)
 
     def decode(self, ids: list[int]) -> str:
+        """The text of `ids`, control tokens included."""
         return self._tokenizer.decode(ids, skip_special_tokens=False)
 
     def token_to_id(self, token: str) -> int | None:
+        """The id of a token's text, or None when the vocabulary lacks it."""
         return self._tokenizer.token_to_id(token)
 
     def id_to_token(self, token_id: int) -> str | None:
+        """The text of a token id, or None when out of range."""
         return self._tokenizer.id_to_token(token_id)
 
     def _encode_pieces(self, text: str) -> list[int]:
