@@ -43,7 +43,7 @@ PARITY_TESTS = {
                          "test_none_values_are_dropped_like_apply_chat_template", "test_smollm2_template_is_the_gguf_one"},
 }
 #: long-running modules and tests that are not parity (subprocesses, wheels, big inputs)
-SLOW_MODULES = {"test_determinism"}
+SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras"}  # fresh processes, one a test
 SLOW_TESTS = {
     "test_fuzz": {"test_random_large_files"},
     "test_data": {"test_the_copy_equals_the_shared_refdata"},
@@ -51,6 +51,7 @@ SLOW_TESTS = {
     "test_cli": {"test_a_bad_inputs_file_is_an_error_not_a_crash", "test_fmt_check_and_write",
                  "test_fmt_stdin_check_and_diff"},
     "test_prompt_tests": {"test_cli_exit_codes", "test_a_file_whose_errors_hide_its_tests_fails_the_run"},
+    "test_hf_gguf": {"test_models_convert_gives_token_ids"},
 }
 #: heavy parametrizations: only the first N cases stay in the unit run, the others are `slow`
 UNIT_SUBSET = {
