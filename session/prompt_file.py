@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..compiler.runtime import copy_json
 from . import cache
 from .compiled import CompileError, Compiled
 from .generated import GeneratedPath, InputCheck
@@ -135,7 +136,6 @@ class PromptFile:
     def _through_passes(self, compiled, backend, values: dict, info, strict: bool) -> Compiled:
         """Render to the IR, run the passes, emit."""
         from ..compiler.diagnostics import Sink
-        from ..compiler.runtime import copy_json
         from ..compiler.targets import Unsupported
 
         request = compiled.render(values, info)
@@ -221,8 +221,6 @@ class _CacheHit:
 
     def compile(self, values: dict, full) -> Compiled | None:
         """The compile of `values`, or None when they need the full check or the passes."""
-        from ..compiler.runtime import copy_json
-
         if not self.check(values):
             return None  # the full check reports the problems
         messages = self.render({**self.defaults, **values} if self.defaults else values, self.target)
