@@ -16,6 +16,7 @@ import copy
 import attrs
 
 from .. import ir
+from ..memo import by_identity
 
 _SCHEMA_MAPS = ("properties", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
@@ -28,7 +29,18 @@ def run(request: ir.Request, ctx) -> ir.Request:
         return request
     if ctx.caps.structured_output is None:
         return _as_instructions(request, ctx)
-    dialect = ctx.dialect
+    lowered, wrapped, notes = _lowered(out, ctx.dialect)
+    for note in notes:
+        ctx.note("PP405", f"output schema for {ctx.name}: {note}", out.span or request.span)
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
+
+
+@by_identity
+def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...]]:
+    """The output's schema in `dialect`, the wrap key if it was wrapped, and the notes (sorted).
+    Once per output and dialect: the output of a compiled prompt is the same object on every render
+    and its schema never changes (the deep copy was a third of a compile). Bodies never share the
+    result: the session copies every body."""
     lowered = copy.deepcopy(out.schema)
     notes: set[str] = set()
     wrapped = None
@@ -41,9 +53,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
         lowered = _inline_refs(lowered, notes)
     if dialect.keywords is not None:
         lowered = _keep(lowered, dialect.keywords, notes)
-    for note in sorted(notes):
-        ctx.note("PP405", f"output schema for {ctx.name}: {note}", out.span or request.span)
-    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
+    return lowered, wrapped, tuple(sorted(notes))
 
 
 #: Dialects whose root schema must be an object (`object_root`: OpenAI strict mode, Anthropic and
