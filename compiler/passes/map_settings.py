@@ -28,6 +28,8 @@ def run(request: ir.Request, ctx) -> ir.Request:
         ctx.note("PP404", f"`max_tokens` set to {caps.default_max_tokens}: {ctx.name} requires a limit",
                  request.span, help="set `max_tokens` in the prompt's `model { }` settings")
         settings["max_tokens"] = ir.Setting(value=caps.default_max_tokens, span=request.span)
+    if settings == request.settings:
+        return request  # evolve is not free, and most requests need no change here
     return attrs.evolve(request, settings=settings)
 
 

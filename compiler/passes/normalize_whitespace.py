@@ -22,6 +22,8 @@ def run(request: ir.Request, ctx) -> ir.Request:
             ctx.note("PP409", f"empty {m.role} turn dropped", m.span or request.span)
             continue
         messages.append(attrs.evolve(m, parts=parts) if parts is not m.parts else m)
+    if len(messages) == len(request.messages) and all(a is b for a, b in zip(messages, request.messages)):
+        return request  # turns already trimmed: evolve is not free
     return attrs.evolve(request, messages=tuple(messages))
 
 
