@@ -7,6 +7,7 @@ string's own offset and applies the text rules of `compiler.text`.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import lark
 from lark import Token, Tree
@@ -154,8 +155,9 @@ class AstBuilder:
                 if s is None:
                     continue
             else:
-                s, e = child.start_pos, child.end_pos
-                if child.type in KEPT_TOKENS:
+                token = cast(Token, child)
+                s, e = token.start_pos, token.end_pos
+                if token.type in KEPT_TOKENS:
                     kids.append(child)
             if start is None:
                 start = s
@@ -167,7 +169,7 @@ class AstBuilder:
         """The value of a plain string token; unknown escapes are reported (PP104)."""
         raw = str(token)[1:-1]
         if "\\" in raw:
-            start = token.start_pos + self.offset + 1
+            start = (token.start_pos or 0) + self.offset + 1
             text.check_escapes(text.RawText(raw, start, start + len(raw)), self.source, self.sink)
         return text.decode_escapes(raw)
 
@@ -185,7 +187,7 @@ class AstBuilder:
 
     def tsp(self, token: Token) -> Span:
         """The span of one token in the source file."""
-        return Span(self.source, token.start_pos + self.offset, token.end_pos + self.offset)
+        return Span(self.source, (token.start_pos or 0) + self.offset, (token.end_pos or 0) + self.offset)
 
     def ident(self, token: Token) -> ast.Ident:
         """An `Ident` from a NAME token."""
@@ -563,7 +565,7 @@ class AstBuilder:
 
     def _block_literal(self, tok: Token) -> str:
         """A triple-quoted string used as a value: the text rules apply, tags do not."""
-        tpl = parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
+        tpl = parse_template(str(tok), (tok.start_pos or 0) + self.offset, self.source, self.sink, self.skipped)
         if any(not isinstance(p, ast.Text) for p in tpl.pieces):
             self.sink.error("PP101", "a string used as a value cannot hold `{{ }}` or `{% %}`", tpl.span,
                             help="escape the braces as `\\{`, or move the text into a message")

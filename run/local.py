@@ -46,7 +46,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import attrs
 
@@ -219,9 +219,12 @@ def _convert_gguf(gguf: Path, out: Path, marker: dict, ready) -> None:
 
 def _gguf_tokenizer(gguf: Path) -> Path:
     try:
-        return gguf_tokenizer_dir(gguf)
+        folder = gguf_tokenizer_dir(gguf)
     except ConversionError as err:
         raise ModelUnavailable(str(err)) from None
+    if folder is None:  # only when asked not to build: never here
+        raise ModelUnavailable(f"{gguf}: the tokenizer could not be converted")
+    return folder
 
 
 def _resolve(target_or_dir: Any) -> Path:
@@ -341,7 +344,8 @@ def choice_forms(output_type: Any, asks_json: bool) -> list[tuple[Any, list[str]
     return out
 
 
-def score_candidates(model, prompt_ids: list[int], candidates: list[list[int]], end_ids: list[int] = ()) -> list[float]:
+def score_candidates(model, prompt_ids: list[int], candidates: list[list[int]],
+                     end_ids: Sequence[int] = ()) -> list[float]:
     """The total log-probability of each candidate continuation of `prompt_ids`.
 
     With `end_ids`, the probability that the reply ends right after the candidate (any of those
@@ -394,6 +398,7 @@ def choose(compiled, model=None, tokenizer=None) -> RunResult:
         scores[_key(value)] = score
         if best is None or score > best[0]:
             best = (score, value, max(spellings, key=raw.__getitem__))
+    assert best is not None, "a choice has at least one allowed value"
     _score, value, text = best
     return RunResult(text=text, token_ids=tuple(ids[texts.index(text)]), value=value, finish_reason="choice",
                      scores=scores)
@@ -441,7 +446,7 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
     sample = temperature is not None and temperature > 0
     config = {"max_new_tokens": int(limit), "do_sample": sample, "eos_token_id": stop_ids or None,
               "pad_token_id": (stop_ids or [tokenizer.pad_token_id or 0])[0]}
-    if sample:
+    if sample and temperature is not None:
         config["temperature"] = float(temperature)
         for key in ("top_p", "top_k"):
             if settings.get(key) is not None:

@@ -74,7 +74,7 @@ def _kind(schema: dict) -> str:
     if "enum" in schema:
         return "enum"
     return {"array": "list", "string": "text", "integer": "number", "number": "number", "boolean": "boolean"}.get(
-        schema.get("type"), "non-object")
+        str(schema.get("type")), "non-object")
 
 
 def _walk(schema, visit) -> None:
@@ -170,15 +170,17 @@ def _inline_refs(schema: dict, notes: set[str]) -> dict:
 
 
 def _as_instructions(request: ir.Request, ctx) -> ir.Request:
-    text = request.output.instructions
+    out = request.output
+    assert out is not None and out.instructions is not None  # compile_prompt writes them for every output
+    text = out.instructions
     ctx.note("PP406", f"{ctx.name} has no structured output: the schema is written into the system "
-             f"text, and the reply is checked against it", request.output.span or request.span)
+             f"text, and the reply is checked against it", out.span or request.span)
     messages = list(request.messages)
     if messages and messages[0].role == "system":
         first = messages[0]
         messages[0] = attrs.evolve(first, parts=first.parts + (ir.Text(text="\n\n" + text),))
     else:
-        messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=request.output.span))
+        messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=out.span))
     return attrs.evolve(request, messages=tuple(messages))
 
 
