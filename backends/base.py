@@ -40,7 +40,7 @@ class Backend:
     default_model: ClassVar[str] = ""
     #: the provider documentation the emitter follows
     docs: ClassVar[str] = ""
-    #: a text-only turn is written `{"role": role, "content": text}` (the generated fast path may render it)
+    #: a text-only turn is written `{"role": role, "content": text}` (the session's generated path may render it)
     plain_text_turns: ClassVar[bool] = False
     #: the options a `target` declaration may give this target, with their docs and accepted values
     OPTIONS: ClassVar[Mapping[str, TargetOption]] = {}

@@ -132,7 +132,7 @@ GLOBALS = {"_text": text_of, "_get": get, "_item": item, "_target_is": target_is
 
 
 def load_source(source: str, extra: dict, name: str):
-    """The `render` function of generated source (compiler/codegen.py), with the helpers above."""
+    """The `render` function of generated source (compiler/codegen/), with the helpers above."""
     namespace = {**GLOBALS, **extra}
     exec(compile(source, f"<polyprompt {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return namespace["render"]

@@ -4,7 +4,7 @@
 that surely fit get their defaults without a problem list; anything else goes to the full check
 (compiler/inputs.py), which lists every problem and copies the values as plain data.
 
-`GeneratedPath` renders a prompt for one target with generated Python (compiler/codegen.py)
+`GeneratedPath` renders a prompt for one target with generated Python (compiler/codegen/messages.py)
 straight into the target's message list, when the passes say they would leave those messages as
 they are (`passes.text_turns_kept`). The rest of the body and the lowering report are those of a
 first compile through the passes, copied into each body. tests/test_render_differential.py proves
