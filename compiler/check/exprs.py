@@ -350,7 +350,7 @@ class ExprChecker:
             return
         if literal.value not in enum.members:
             self.sink.error("PP204", f"`{literal.value}` is not a member of `{enum.name}`", literal.span,
-                            help=suggest(literal.value, enum.members) or f"members: {', '.join(enum.members)}")
+                            help=suggest(str(literal.value), enum.members) or f"members: {', '.join(enum.members)}")
 
     def _And(self, expr, expected):
         for item in expr.items:
