@@ -80,6 +80,7 @@ dataset triage "logs" from "data/t.jsonl" {
     ('use frag()', "PP211"),
     ('user "{{ n.x }}"', "PP203"),
     ('user "{{ Category.billin }}"', "PP204"),
+    ('user "{{ t.answer.category == 3 }}"', "PP204"),  # a number compared with an enum (was a crash)
 ])
 def test_each_mistake_is_reported(body, code):
     text = HEADER + 'fragment frag() "text"\n' + f"prompt p(t: Shot, n: int) {{\n  user \"{{{{ t.ticket }}}}{{{{ n }}}}\"\n  {body}\n}}\n"

@@ -8,10 +8,12 @@ message (PP243).
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from .. import ast
 from .. import types as T
 from ..diagnostics import Sink
+from ..span import Span
 from ..targets import CAPS_FIELDS, TargetCatalog
 from ..visit import walk
 from .consts import constant_value, is_constant, is_member_ref
@@ -47,7 +49,7 @@ class DeclChecker:
         self.targets = targets if targets is not None else TargetCatalog()
         self.resolver = TypeResolver(scope, sink, scopes)
         #: fragment name -> fragments it calls, for the recursion check
-        self.fragment_calls: dict[str, list[tuple[Symbol, object]]] = {}
+        self.fragment_calls: dict[str, list[tuple[Symbol, Span]]] = {}
 
     def check(self) -> None:
         """Check every declaration of the module, then that no fragment calls itself, directly or not."""
@@ -84,14 +86,16 @@ class DeclChecker:
                             help=f"choose another name, such as `{ident.name}_`")
 
     def _default(self, param: ast.Param, ptype: T.Type, env: Env) -> None:
-        if isinstance(T.strip_optional(ptype), T.EnumT) and is_member_ref(param.default):
-            ExprChecker(Env(self.scope, self.resolver, self.sink, {})).check_value(param.default, ptype)
+        default = param.default
+        assert default is not None  # called for a parameter with a default
+        if isinstance(T.strip_optional(ptype), T.EnumT) and is_member_ref(default):
+            ExprChecker(Env(self.scope, self.resolver, self.sink, {})).check_value(default, ptype)
             return
-        if not is_constant(param.default):
-            self.sink.error("PP234", "a default value must be a constant", param.default.span,
+        if not is_constant(default):
+            self.sink.error("PP234", "a default value must be a constant", default.span,
                             help="use a literal, a list or a record of literals")
             return
-        ExprChecker(Env(self.scope, self.resolver, self.sink, {})).check_value(param.default, ptype)
+        ExprChecker(Env(self.scope, self.resolver, self.sink, {})).check_value(default, ptype)
 
     def _report_unused(self, params: dict[str, ast.Param], env: Env, what: str) -> None:
         for name, p in params.items():
@@ -110,9 +114,9 @@ class DeclChecker:
         record = self.scope.own.get(decl.name.name)
         for field in decl.fields:
             if field.default is not None and record is not None and record.decl is decl:
-                ftype = record.type.fields.get(field.name.name)
-                member = ftype is not None and isinstance(T.strip_optional(ftype.type), T.EnumT)
-                if member and is_member_ref(field.default):
+                ftype = cast(T.RecordT, record.type).fields.get(field.name.name)  # the symbol of this record
+                if (ftype is not None and isinstance(T.strip_optional(ftype.type), T.EnumT)
+                        and is_member_ref(field.default)):
                     ExprChecker(env).check_value(field.default, ftype.type)
                 elif not is_constant(field.default):
                     self.sink.error("PP234", "a default value must be a constant", field.default.span)
@@ -241,11 +245,12 @@ class DeclChecker:
 
     def _output_type(self, prompt: Symbol) -> T.Type:
         home = TypeResolver(self.scopes.get(prompt.module.key, self.scope), Sink(), self.scopes)
-        return home.resolve(prompt.decl.returns, allow_meta=False) if prompt.decl.returns else T.STR
+        decl = cast(ast.PromptDecl, prompt.decl)
+        return home.resolve(decl.returns, allow_meta=False) if decl.returns else T.STR
 
     def _bind_inputs(self, prompt: Symbol, bindings, checker: ExprChecker, span, allow_output: bool) -> None:
         home = TypeResolver(self.scopes.get(prompt.module.key, self.scope), Sink(), self.scopes)
-        params = {p.name.name: (p, home.resolve(p.type)) for p in prompt.decl.params}
+        params = {p.name.name: (p, home.resolve(p.type)) for p in cast(ast.PromptDecl, prompt.decl).params}
         seen: set[str] = set()
         for b in bindings:
             name = b.name.name
@@ -355,7 +360,7 @@ class DeclChecker:
         checker = ExprChecker(env)
         if sym is not None:
             home = TypeResolver(self.scopes.get(sym.module.key, self.scope), Sink(), self.scopes)
-            params = [(p, home.resolve(p.type)) for p in sym.decl.params]
+            params = [(p, home.resolve(p.type)) for p in cast(ast.ToolDecl, sym.decl).params]
             checker.bind_arguments(sym.name, params, stmt.args, stmt.tool.span)
         else:
             for arg in stmt.args:
@@ -400,7 +405,7 @@ class DeclChecker:
         callee = checker._callee(func)
         if callee is None:
             return
-        if not isinstance(callee, Symbol) or callee.decl.body is None:
+        if not isinstance(callee, Symbol) or cast(ast.FragmentDecl, callee.decl).body is None:
             name = getattr(callee, "name", "?")
             self.sink.error("PP211", f"`{name}` is a text fragment; `use` splices message fragments", func.span,
                             help=f'interpolate it in a message instead: `user "{{{{ {name}() }}}}"`',

@@ -9,13 +9,14 @@ no cascade.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, cast
 
 import attrs
 
 from .. import ast, builtins
 from .. import types as T
 from ..diagnostics import Sink
+from ..span import Span
 from .consts import truth_of
 from .names import ModuleScope, Symbol, TypeResolver, suggest
 
@@ -60,7 +61,7 @@ class Env:
     locals: dict[str, T.Type] = attrs.field(factory=dict)
     used: set[str] = attrs.field(factory=set)
     #: fragments called from this body, for the recursion check
-    calls: list[tuple[Symbol, ast.Node]] = attrs.field(factory=list)
+    calls: list[tuple[Symbol, Span]] = attrs.field(factory=list)
 
     def child(self, **more: T.Type) -> "Env":
         """An inner environment with more locals (a loop variable), sharing what is used and called."""
@@ -108,10 +109,11 @@ class ExprChecker:
             self.sink.error("PP200", f"unknown name `{name}`", expr.span, help=hint, names=(name,))
         return T.UNKNOWN
 
-    def _symbol_value(self, sym: Symbol, node: ast.Node) -> T.Type:
+    def _symbol_value(self, sym: Symbol, node: ast.Node) -> T.Type | FragmentRefT | ModuleRefT:
         if sym.kind == "error":
             return T.UNKNOWN
         if sym.kind in ("record", "enum"):
+            assert sym.type is not None  # a record's or enum's type is made when it is declared
             return T.TypeValueT(sym.type)
         if sym.kind == "alias":
             return T.TypeValueT(self.env.resolver.alias_type(sym))
@@ -145,6 +147,7 @@ class ExprChecker:
             return base.of
         if isinstance(base, ModuleRefT):
             module_scope = base.symbol.target
+            assert module_scope is not None  # a module symbol is bound with its scope
             sym = module_scope.own.get(attr)
             if sym is None:
                 self.sink.error("PP208", f"`{attr}` is not declared in module `{base.symbol.name}`", expr.attr.span,
@@ -206,10 +209,11 @@ class ExprChecker:
                             help="only fragments and the built-in functions schema, example, notation can be called")
         return None
 
-    def check_call_args(self, fragment: Symbol, args: tuple[ast.Arg, ...], span) -> None:
+    def check_call_args(self, fragment: Symbol, args: tuple[ast.Arg, ...], span: Span) -> None:
         """Check arguments against a fragment's (or tool's) parameters."""
         home = self._resolver_for(fragment)
-        params = [(p, home.resolve(p.type)) for p in fragment.decl.params]
+        decl = cast("ast.FragmentDecl | ast.ToolDecl", fragment.decl)
+        params = [(p, home.resolve(p.type)) for p in decl.params]
         self.bind_arguments(fragment.name, params, args, span)
         self.env.calls.append((fragment, span))
 
@@ -350,7 +354,7 @@ class ExprChecker:
             return
         if literal.value not in enum.members:
             self.sink.error("PP204", f"`{literal.value}` is not a member of `{enum.name}`", literal.span,
-                            help=suggest(literal.value, enum.members) or f"members: {', '.join(enum.members)}")
+                            help=suggest(str(literal.value), enum.members) or f"members: {', '.join(enum.members)}")
 
     def _And(self, expr, expected):
         for item in expr.items:
@@ -364,7 +368,8 @@ class ExprChecker:
         return T.BOOL
 
     def _ListLit(self, expr: ast.ListLit, expected):
-        item_expected = T.strip_optional(expected).item if isinstance(T.strip_optional(expected), T.ListT) else None
+        wanted = T.strip_optional(expected)
+        item_expected = wanted.item if isinstance(wanted, T.ListT) else None
         items = [self.type_of(i, item_expected) for i in expr.items]
         if not items:
             return T.ListT(T.UNKNOWN)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, cast
 
 import attrs
 
@@ -73,13 +73,14 @@ def build_scopes(program: Program, sink: Sink) -> dict[str, ModuleScope]:
 
 
 def _declare(scope: ModuleScope, sink: Sink) -> None:
-    for decl in scope.module.tree.decls:
-        kind = DECL_KINDS.get(type(decl))
+    for node in scope.module.tree.decls:
+        kind = DECL_KINDS.get(type(node))
         if kind is None:
             continue
+        decl = cast(ast.Decl, node)  # every kind of DECL_KINDS is a Decl
         name = decl.name.name
         if name in scope.own:
-            first = scope.own[name].decl.name.span
+            first = cast(ast.Decl, scope.own[name].decl).name.span
             line = first.start_line_col[0]
             sink.error("PP201", f"`{name}` is already declared on line {line}", decl.name.span,
                        help="rename one of the declarations")
@@ -88,9 +89,9 @@ def _declare(scope: ModuleScope, sink: Sink) -> None:
             # reported, then declared anyway: uses of the name mean this declaration
             sink.error("PP201", f"`{name}` is a built-in type", decl.name.span, help="choose another name")
         sym = Symbol(name, kind, decl, scope.module)
-        if kind == "record":
+        if isinstance(decl, ast.RecordDecl):
             sym.type = T.RecordT(name, description=decl.description)
-        elif kind == "enum":
+        elif isinstance(decl, ast.EnumDecl):
             sym.type = T.EnumT(name, description=decl.description)
         scope.own[name] = sym
     scope.names.update(scope.own)
@@ -107,9 +108,11 @@ def _bind_imports(scope: ModuleScope, scopes: dict[str, ModuleScope], sink: Sink
             continue
         other = scopes[target.key]
         if decl.names is None or decl.alias is not None:
-            alias = decl.alias.name if decl.alias else (decl.module.split(".")[-1] if decl.module else Path(decl.path).stem)
-            if not alias.isidentifier():
-                sink.error("PP208", f"`{Path(decl.path).stem}` cannot be used as a module name", decl.span,
+            # an import names a dotted module or a quoted path: without the module, the path is set
+            alias = decl.alias.name if decl.alias else (decl.module.split(".")[-1] if decl.module
+                                                        else Path(cast(str, decl.path)).stem)
+            if not alias.isidentifier():  # only a path's stem can be one (names are identifiers)
+                sink.error("PP208", f"`{alias}` cannot be used as a module name", decl.span,
                            help="name it: `import \"...\" as name`, or import names with `{ a, b }`")
             else:
                 _bind(scope, alias, Symbol(alias, "module", decl, target, target=other), decl.alias or decl, sink)
@@ -151,9 +154,9 @@ class TypeResolver:
         for sym in list(self.scope.own.values()):
             decl = sym.decl
             if sym.kind == "record":
-                self._fill_record(sym.type, decl)
+                self._fill_record(cast(T.RecordT, sym.type), cast(ast.RecordDecl, decl))
             elif sym.kind == "enum":
-                self._fill_enum(sym.type, decl)
+                self._fill_enum(cast(T.EnumT, sym.type), cast(ast.EnumDecl, decl))
             elif sym.kind == "alias" and sym.type is None:
                 self.alias_type(sym)
 
@@ -187,14 +190,15 @@ class TypeResolver:
         """The type an alias stands for, resolved once (UNKNOWN and PP227 when it refers to itself)."""
         if sym.type is not None:
             return sym.type
+        decl = cast(ast.AliasDecl, sym.decl)
         if sym._resolving:
-            self.sink.error("PP227", f"type alias `{sym.name}` refers to itself", sym.decl.name.span,
+            self.sink.error("PP227", f"type alias `{sym.name}` refers to itself", decl.name.span,
                             help="use a record type for recursive data")
             sym.type = T.UNKNOWN
             return T.UNKNOWN
         sym._resolving = True
         home = self.scopes.get(sym.module.key, self.scope)
-        resolved = TypeResolver(home, self.sink, self.scopes).resolve(sym.decl.type, allow_meta=False)
+        resolved = TypeResolver(home, self.sink, self.scopes).resolve(decl.type, allow_meta=False)
         sym._resolving = False
         sym.type = resolved
         return resolved
@@ -234,6 +238,7 @@ class TypeResolver:
             return T.UNKNOWN
         if sym.kind == "alias":
             return self.alias_type(sym)
+        assert sym.type is not None  # a record's or enum's type is made when it is declared
         return sym.type
 
     def _generic(self, texpr: ast.GenericType) -> T.Type:
