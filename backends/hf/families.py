@@ -113,8 +113,7 @@ class Family:
 @cache
 def _read_template(name: str) -> str:
     path = resources.files(__package__).joinpath("templates", name)
-    with path.open("r", encoding="utf-8", newline="") as f:  # byte-exact: keep "\r" and a missing final "\n"
-        return f.read()
+    return path.read_bytes().decode("utf-8")  # byte-exact: keep "\r" and a missing final "\n"
 
 
 def _llama(name: str, source: str, license: str, stop: tuple[str, ...] = _LLAMA_STOPS,

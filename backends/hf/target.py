@@ -15,6 +15,7 @@ import datetime as _dt
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -100,16 +101,18 @@ class HFModel(Backend):
         if self.profile is not None:
             p = self.profile
             return p.chat_template(date=date), p.stop, p.bos_token
-        config = _read_json(self.folder / "tokenizer_config.json")
+        folder = self.folder
+        assert folder is not None  # for_target gives a class with no profile a folder
+        config = _read_json(folder / "tokenizer_config.json")
         source = config.get("chat_template")
-        template_file = self.folder / "chat_template.jinja"
+        template_file = folder / "chat_template.jinja"
         if template_file.is_file():
             source = template_file.read_text(encoding="utf-8")
         if isinstance(source, list):  # named templates: the default one
             source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
         if not source:
             raise FileNotFoundError(f"{self.folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
-        tokens = _special_tokens(self.folder, config)
+        tokens = _special_tokens(folder, config)
         bos, eos = tokens.pop("bos_token", None), tokens.pop("eos_token", None)
         template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date)
         return template, tuple(s for s in (eos,) if s), bos
@@ -144,7 +147,7 @@ class HFModel(Backend):
             raise Unsupported("PP303", f"{self.name}'s chat template refused the conversation: {refusal}",
                               request.span, help="reshape the conversation as the message asks, "
                                                  "or compile for another target") from None
-        body = {"model": request.model}
+        body: dict[str, Any] = {"model": request.model}
         if encoder is not None:
             body["prompt"] = encoder.restore(text)
             body["token_ids"] = encoder.encode_chat(text)
@@ -286,6 +289,7 @@ class GGUFModel(HFModel):
     from its tokenizer once converted (`assets.tokenizers.gguf_tokenizer_dir`). `folder` is the file's path."""
 
     def _load_template(self, date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
+        assert self.folder is not None  # for_target gives a GGUF class the file's path
         meta = read_metadata(self.folder)
         if meta.chat_template is None:
             raise GGUFError(f"{self.folder}: no chat template in the GGUF metadata (tokenizer.chat_template)")

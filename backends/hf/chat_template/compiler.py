@@ -33,8 +33,9 @@ effect, and the caller renders with Jinja instead.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import jinja2
 import jinja2.runtime
@@ -111,7 +112,7 @@ class _CallContext:
 def _plain_callables(env: jinja2.Environment) -> dict[int, Any]:
     """The environment's global callables that its `call` (sandboxed or not) just calls: safe for
     the sandbox, no pass argument on them or their `__call__`; by id."""
-    plain = {}
+    plain: dict[int, Any] = {}
     for value in env.globals.values():
         if not callable(value) or _PassArg.from_obj(value) is not None or _PassArg.from_obj(value.__call__) is not None:
             continue
@@ -130,9 +131,10 @@ def _caller(env: jinja2.Environment) -> Callable[..., Any]:
     full = functools.partial(env.call, context) if env.sandboxed else context.call  # type: ignore[attr-defined]
 
     def call(obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if plain.get(id(obj)) is obj:
+        callee = plain.get(id(obj))
+        if callee is obj:
             try:
-                return obj(*args, **kwargs)
+                return callee(*args, **kwargs)
             except StopIteration:
                 return undefined("value was undefined because a callable raised a StopIteration exception")
         return full(obj, *args, **kwargs)
@@ -246,7 +248,8 @@ class SpecializingCodeGenerator(FastCodeGenerator):
     def _needs_context(self, node: nodes.Template) -> bool:
         for item in node.find_all((nodes.Filter, nodes.Test)):
             table = self.environment.filters if isinstance(item, nodes.Filter) else self.environment.tests
-            if _PassArg.from_obj(table.get(item.name)) is _PassArg.context:  # type: ignore[arg-type]
+            func: Any = table.get(item.name)  # (Jinja's tables mix callables mypy does not join as one)
+            if _PassArg.from_obj(func) is _PassArg.context:
                 return True
         return False
 
@@ -502,7 +505,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
                 or inner.kwargs or inner.dyn_args or inner.dyn_kwargs or len(inner.args) != 3 \
                 or not all(isinstance(a, nodes.Const) for a in inner.args):
             return None
-        attr, test, value = (a.value for a in inner.args)
+        attr, test, value = (a.value for a in cast("list[nodes.Const]", inner.args))  # all Const (above)
         if not isinstance(attr, str) or "." in attr or attr.isdigit() or test not in ("equalto", "eq", "==") \
                 or type(value) not in (str, int, bool, type(None)):
             return None
@@ -538,6 +541,7 @@ class _FilterTest:
 
     def __enter__(self) -> None:
         gen, node = self.gen, self.node
+        func: Any  # (Jinja's tables mix callables mypy does not join as one)
         if self.is_filter:
             gen.write(f"{gen.filters[node.name]}(")
             func = gen.environment.filters.get(node.name)
@@ -546,8 +550,9 @@ class _FilterTest:
             func = gen.environment.tests.get(node.name)
         if func is None and not self.frame.soft_frame:
             gen.fail(f"No {'filter' if self.is_filter else 'test'} named {node.name!r}.", node.lineno)
-        pass_arg = {_PassArg.context: "_context()", _PassArg.eval_context: "_eval_ctx",
-                    _PassArg.environment: "environment"}.get(_PassArg.from_obj(func))  # type: ignore[arg-type]
+        pass_args: dict[_PassArg | None, str] = {_PassArg.context: "_context()", _PassArg.eval_context: "_eval_ctx",
+                                                  _PassArg.environment: "environment"}
+        pass_arg = pass_args.get(_PassArg.from_obj(func))
         if pass_arg is not None:
             gen.write(f"{pass_arg}, ")
 
@@ -571,9 +576,10 @@ def compiled_source(template: jinja2.Template, source: str) -> str:
     if env.is_async or env.autoescape or env.finalize is not None or env.undefined is not jinja2.Undefined:
         raise Unsupported("an environment option")
     ast = env.parse(source)
-    generator = SpecializingCodeGenerator(env, None, None, None, False, env.optimized)
+    stream = io.StringIO()  # what CodeGenerator makes when given None
+    generator = SpecializingCodeGenerator(env, None, None, stream, False, env.optimized)
     generator.visit(ast)
-    return generator.stream.getvalue()
+    return stream.getvalue()
 
 
 def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], str] | None:

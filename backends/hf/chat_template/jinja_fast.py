@@ -118,6 +118,8 @@ class _FastLookups:
     """`getattr` for dicts, `loop` and namespaces without the exception and the sandbox's checks,
     whose outcome for these types and names is known; every other lookup is the environment's."""
 
+    undefined: type[jinja2.Undefined]  # the environment's (the class this one is mixed into)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         kind = type(obj)
         if kind is dict:

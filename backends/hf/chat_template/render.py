@@ -81,7 +81,7 @@ class GenerationTracker(jinja2.ext.Extension):
     places it.
     """
 
-    tags = frozenset({"generation"})
+    tags = {"generation"}
 
     def __init__(self, environment: jinja2.Environment):
         super().__init__(environment)
@@ -93,7 +93,9 @@ class GenerationTracker(jinja2.ext.Extension):
         lineno = next(parser.stream).lineno
         body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
         call = self.call_method("_generation_support")
-        return jinja2.nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+        block = jinja2.nodes.CallBlock(call, [], [], body)
+        block.set_lineno(lineno)
+        return block
 
     @jinja2.pass_eval_context
     def _generation_support(self, context: Any, caller: Any) -> str:
@@ -427,7 +429,8 @@ class ChatTemplate:
             return "".join(compiled.root_render_func(compiled.new_context(context))), []
         tracker = _SpanTracker()
         blocks = []
-        with self.compiled.environment.activate_tracker(tracker):
+        environment: Any = self.compiled.environment  # activate_tracker: set by GenerationTracker (extend)
+        with environment.activate_tracker(tracker):
             for block in self.compiled.generate(**context):
                 blocks.append(block)
                 tracker.length += len(block)

@@ -348,9 +348,9 @@ def _default_system(base: str, user_open: str, bos: str | None, facts: dict) -> 
         head = head[:-len(user_open)]
     if not head:
         return {}
-    opening, closing = facts.get("system_open"), facts.get("system_close")
-    if facts["system"] != "native" or opening is None or not (head.startswith(opening) and head.endswith(closing)
-                                                              and len(head) >= len(opening) + len(closing)):
+    opening, closing = facts.get("system_open"), facts.get("system_close")  # set together (_system_facts)
+    if facts["system"] != "native" or opening is None or closing is None \
+            or not (head.startswith(opening) and head.endswith(closing) and len(head) >= len(opening) + len(closing)):
         return {"default_system": head}  # not a system turn as a given one is rendered: keep it whole
     content = head[len(opening):len(head) - len(closing)]
     preamble = _preamble(opening, user_open)
@@ -379,7 +379,7 @@ def _starts_with_bos(template: ChatTemplate) -> bool:
     use bos_token may still start with the same text: SmolLM2's bos is `<|im_start|>`.)"""
     marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date)
     text, _ = Renderer(marked)([user(U1)])
-    return bool(text) and text.startswith(BOS)
+    return bool(text and text.startswith(BOS))
 
 
 def _dated(template: ChatTemplate, base: str) -> bool:

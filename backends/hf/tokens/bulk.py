@@ -57,9 +57,10 @@ class BulkEngine:
         if '"Metaspace"' in text:  # (a decoder may be one too: only the pre-tokenizer is rewritten)
             tokenizer = json.loads(text)
             if (tokenizer.get("pre_tokenizer") or {}).get("type") == "Metaspace":
-                text, prepend = _without_metaspace(tokenizer, {t.content for t in controls})
-                if text is None:
+                rewritten, prepend = _without_metaspace(tokenizer, {t.content for t in controls})
+                if rewritten is None:
                     return None
+                text = rewritten
         try:
             native = fastokens.Tokenizer.from_json_str(text)
             if controls:

@@ -189,6 +189,7 @@ class Encoder:
         self._spm = None
         self._bulk = None
         if fast and bulk:
+            assert source is not None  # the tokenizer's JSON text when no file or text was given (above)
             self._bulk = self._build_bulk(source, made_special)
         # tiktoken for a byte-level BPE, when no added token would have to be matched inside data
         if fast and self._bulk is None and len(control) == len(added) and not self._stripped:
@@ -425,12 +426,14 @@ def _state(component: Any) -> dict | None:
 def _make_json_text() -> Callable[[Any], str]:
     """`json.dumps(value, ensure_ascii=False)` without building an encoder per call (json.dumps does,
     for any non-default option: half of protect()'s time on a short conversation)."""
-    from json.encoder import c_make_encoder, encode_basestring
+    from json.encoder import encode_basestring
 
-    if c_make_encoder is None:  # not CPython's _json
+    try:  # json.encoder's c_make_encoder
+        from _json import make_encoder
+    except ImportError:  # not CPython's _json
         return lambda value: json.dumps(value, ensure_ascii=False)
     default = json.JSONEncoder().default
-    encode = c_make_encoder(None, default, encode_basestring, None, ": ", ", ", False, False, True)
+    encode = make_encoder(None, default, encode_basestring, None, ": ", ", ", False, False, True)
     return lambda value: "".join(encode(value, 0))
 
 

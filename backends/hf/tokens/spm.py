@@ -42,7 +42,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["SentencePieceBPE", "trie_pattern"]
 
@@ -169,7 +169,8 @@ def _space_handling(normalizer: dict | None, pre_tokenizer: dict | None) -> bool
         return None
     if normalizer is None and pre_tokenizer and pre_tokenizer.get("type") == "Metaspace" \
             and pre_tokenizer.get("replacement") == SPACE and not pre_tokenizer.get("split"):
-        return {"first": True, "never": False}.get(pre_tokenizer.get("prepend_scheme"))
+        schemes: dict[Any, bool] = {"first": True, "never": False}  # the value may be any JSON value
+        return schemes.get(pre_tokenizer.get("prepend_scheme"))
     return None
 
 
@@ -323,9 +324,10 @@ def _last_merge(token: str, vocab: dict[str, int], pair_rank: dict[tuple[int, in
     """The rank of the merge that completes `token` when BPE (the lowest-ranked listed merge first,
     the leftmost on ties, as tokenizers) runs on its characters alone; None if it does not end in
     `token`."""
-    symbols = [vocab.get(c) for c in token]
-    if None in symbols:
+    found = [vocab.get(c) for c in token]
+    if None in found:
         return None
+    symbols = cast("list[int]", found)  # no None in it
     while len(symbols) > 1:
         best, at = None, 0
         for k in range(len(symbols) - 1):
