@@ -27,8 +27,8 @@ def _json_schema_fragment():
     scope = scopes[program.entry.key]
     decl = scope.own["json_schema"].decl
     source = Source()
-    writer = Exprs(source, Statics(scope, scopes), {"t": "t", "target": "None"})
-    text = source.text("def render(t):", *writer.template(decl.text, 1, "text"), "    return text")
+    writer = Exprs(source, Statics(scope, scopes), {"t": "t", "target": "v_target"})
+    text = source.text("def render(t, v_target=None):", *writer.template(decl.text, 1, "text"), "    return text")
     return load_source(text, source.globals, "std.output.json_schema")
 
 

@@ -97,3 +97,16 @@ def test_a_json_value_that_is_not_a_url_as_media_is_an_input_error(tmp_path):
         pf.compile("openai-chat", j={"key": {"nested": 1}})
     assert pf.compile("openai-chat", j={"key": "https://example.com/a.png"}).body["messages"][0]["content"][1] == {
         "type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+
+
+def test_a_parameter_named_target_wins(tmp_path, monkeypatch):
+    """As in the checker, which types `target` as the parameter: the record replaced its value on
+    every path (issue 12, item 9)."""
+    monkeypatch.setenv("POLYPROMPT_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.prompt"
+    path.write_text("prompt p(target: str) {\n  user \"{{ target }}{% if target == 'x' %} X{% end %}\"\n"
+                    "  target \"openai\" {\n    user \"for openai\"\n  }\n}\n")
+    texts = every_way(path, target="x")
+    assert texts == ["x X"] * 3
+    assert [m["content"] for m in polyprompt.load(path).compile("openai-chat", inputs={"target": "y"}).body["messages"]] == [
+        "y", "for openai"]

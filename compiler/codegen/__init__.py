@@ -25,4 +25,5 @@ def compile_expression(expr, statics, names) -> Callable[[dict], Any]:
 
     source = Source()
     code = Exprs(source, statics, {name: f"env[{name!r}]" for name in names}).expr(expr)
-    return load_source(source.text(f"def render(env):\n    return {code}"), source.globals, "expression")
+    text = source.text("def render(env, v_target=None):", f"    return {code}")  # no target in an expect clause
+    return load_source(text, source.globals, "expression")

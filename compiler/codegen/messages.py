@@ -30,7 +30,7 @@ def compile_messages(decl: ast.PromptDecl, statics: Statics) -> Callable[[dict, 
             var = gen.locals[p.name.name] = gen.var(p.name.name)
             lines.append(f"    {var} = inputs[{p.name.name!r}]")
         lines.append("    v_target = target")
-        gen.locals["target"] = "v_target"
+        gen.locals.setdefault("target", "v_target")  # a parameter named `target` wins, as in the checker
         lines += gen.top(decl.body)
         lines.append("    return out")
     except Unsupported:

@@ -164,7 +164,8 @@ class Exprs:
         return f"{run}({self.expr(e.value)}{args})"
 
     def _Compare(self, e: ast.Compare) -> str:
-        if e.op in ("==", "!=") and (is_target(e.left) or is_target(e.right)):
+        the_record = self.locals.get("target") == "v_target"  # not a parameter named `target`
+        if e.op in ("==", "!=") and the_record and (is_target(e.left) or is_target(e.right)):
             target, other = (e.left, e.right) if is_target(e.left) else (e.right, e.left)
             test = f"_target_is({self.expr(target)}, {self.expr(other)})"
             return test if e.op == "==" else f"(not {test})"
@@ -214,7 +215,7 @@ class Exprs:
                 given[arg.name.name] = self.expr(arg.value)
         values = [given.get(p.name.name) or (self.source.const(constant_value(p.default)) if p.default is not None
                                              else "None") for p in params]
-        return ", ".join([self.locals["target"], *values])
+        return ", ".join(["v_target", *values])  # the target record, whatever `target` names here
 
     def fragment_function(self, sym, kind: str) -> str:
         """The name of the module-level function of a fragment, written on first use: "text" for a
@@ -226,7 +227,7 @@ class Exprs:
             inner = self.for_module(self.statics.for_module(sym.module.key))
             params = [inner.var(p.name.name) for p in decl.params]
             inner.locals.update({p.name.name: v for p, v in zip(decl.params, params)})
-            inner.locals["target"] = "v_target"
+            inner.locals.setdefault("target", "v_target")  # a parameter named `target` wins
             head = f"def {name}(" + ", ".join((["out"] if kind == "body" else []) + ["v_target", *params]) + "):"
             if kind == "text":
                 lines = inner.template(decl.text, 1, "t") + ["    return t"]

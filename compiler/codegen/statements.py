@@ -27,7 +27,7 @@ def compile_render(decl: ast.PromptDecl, statics: Statics, tool: Callable[[Any],
     for p in decl.params:
         var = gen.locals[p.name.name] = gen.var(p.name.name)
         lines.append(f"    {var} = inputs[{p.name.name!r}]")
-    gen.locals["target"] = "v_target"  # the target record wins over a parameter of that name
+    gen.locals.setdefault("target", "v_target")  # a parameter named `target` wins, as in the checker
     lines += gen.block(decl.body, 1)
     text = source.text("\n".join(lines))
     return load_source(text, {**source.globals, **_IR}, decl.name.name)
