@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,8 @@ def _lone_surrogates(value: Any, path: str, problems: list[InputProblem], depth:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _lone_surrogates(item, f"{path}[{i}]", problems, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        _not_finite(value, path or "inputs", problems)
     elif value is not None and not isinstance(value, (bool, int, float)):
         problems.append(InputProblem(path or "inputs", f"is not a JSON value (a {type(value).__name__})"))
 
@@ -193,6 +196,10 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _not_finite(value: float, path: str, problems: list[InputProblem]) -> None:
+    problems.append(InputProblem(path, f"{value} is not a number JSON can carry (no NaN or infinity)"))
+
+
 def kind_of(value: Any) -> str:
     """What a value is, in words (`a string`, `an object`...), for messages."""
     if value is None:
@@ -226,6 +233,8 @@ def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> No
         ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
               "int": isinstance(value, int) and not isinstance(value, bool),
               "float": isinstance(value, (int, float)) and not isinstance(value, bool)}.get(t.name, False)
+        if ok and t.name == "float" and isinstance(value, float) and not math.isfinite(value):
+            return _not_finite(value, path, problems)
         if ok and t.name == "str":
             _check_text(value, path, problems)
         return None if ok else bad(f"`{t}`")

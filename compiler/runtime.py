@@ -7,6 +7,7 @@ from the compile cache needs nothing else: see session/cache.py.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -143,7 +144,8 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 
 def json_not_text(value: Any) -> bool:
     """Is a value not plain JSON data the render can take as it is? Half a surrogate pair in a string
-    (or key), nesting deeper than 100, or any type but dict, list, str, int, float, bool and None
+    (or key), a NaN or infinite number, nesting deeper than 100, or any type but dict, list, str,
+    int, float, bool and None
     (exactly: a subclass such as OrderedDict goes to the full check, which copies it as plain data)."""
     stack = [(value, 0)]
     while stack:
@@ -157,6 +159,9 @@ def json_not_text(value: Any) -> bool:
                 return True
             children = [*item.keys(), *item.values()] if kind is dict else item
             stack.extend((child, depth + 1) for child in children)
+        elif kind is float:
+            if not math.isfinite(item):  # NaN and infinities: no JSON body can carry them
+                return True
         elif kind not in _JSON_SCALARS:
             return True
     return False
@@ -164,7 +169,8 @@ def json_not_text(value: Any) -> bool:
 
 def load_check(source: str):
     """The `check` function of generated input-check source (compiler/codegen/input_check.py)."""
-    namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search,  # read by the checks of `str` values
+    namespace: dict = {"_lone_surrogate": LONE_SURROGATE.search,  # read by the checks of `str` values,
+                       "_finite": math.isfinite,  # of `float` values
                        "_json_not_text": json_not_text}  # and of `json` values
     exec(compile(source, "<polyprompt inputs>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return namespace["check"]

@@ -110,3 +110,18 @@ def test_a_parameter_named_target_wins(tmp_path, monkeypatch):
     assert texts == ["x X"] * 3
     assert [m["content"] for m in polyprompt.load(path).compile("openai-chat", inputs={"target": "y"}).body["messages"]] == [
         "y", "for openai"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_input_errors(tmp_path, bad):
+    """NaN and infinities passed the input check and made invalid JSON bodies (issue 12, item 8)."""
+    from polyprompt.compiler.inputs import InputError
+
+    path = tmp_path / "n.prompt"
+    path.write_text('prompt p(x: float, j: json) {\n  user "{{ x }} {{ j }}"\n}\n')
+    pf = polyprompt.load(path)
+    assert pf.compile("openai-chat", inputs={"x": 1.5, "j": [1.5]}).body["messages"][0]["content"] == "1.5 [1.5]"
+    with pytest.raises(InputError, match=r"x: .* is not a number JSON can carry"):
+        pf.compile("openai-chat", inputs={"x": bad, "j": 1})
+    with pytest.raises(InputError, match=r"j\[0\]\.k: .* is not a number JSON can carry"):
+        pf.compile("openai-chat", inputs={"x": 1.0, "j": [{"k": bad}]})

@@ -75,6 +75,8 @@ class _Gen:
             test = f"{var}.__class__ is not {kinds}" if "(" not in kinds else f"{var}.__class__ not in {kinds}"
             if kinds == "str":  # text, not half a surrogate pair (isascii() is a flag test)
                 test += f" or not {var}.isascii() and _lone_surrogate({var})"
+            if t.name == "float":  # a number JSON can write: not NaN or infinite
+                test += f" or {var}.__class__ is float and not _finite({var})"
             return [pad + f"if {test}:", fail]
         if isinstance(t, T.EnumT):
             return [pad + f"if {var}.__class__ is not str or {var} not in {self.const(frozenset(t.members))}:", fail]
