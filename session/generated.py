@@ -51,7 +51,8 @@ class GeneratedPath:
         """The generated path, or None when the prompt or the target needs the passes.
 
         `first` is a compile through the passes and `request` its render before the passes;
-        `statics` gives the compile-time values of the file's names (compiler/statics.py); `full(values)` compiles through the passes.
+        `statics` gives the compile-time values of the file's names (compiler/statics.py);
+        `full(values)` compiles through the passes.
         """
         from ..backends.base import Backend
         from ..compiler.codegen import compile_messages

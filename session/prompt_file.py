@@ -176,7 +176,9 @@ class PromptFile:
     def _cache_hit(self, prompt: str | None, target: str) -> "_CacheHit | None":
         key = (prompt, target)
         if key not in self._hits:  # looked up once per file, prompt and target
-            record = cache.lookup(self.path, _record_key(prompt, target), build_id()) if cache.enabled() else None
+            record = cache.lookup(self.path, self._record_key(prompt, target), build_id()) if cache.enabled() else None
+            if record is not None and not _imports_resolve_as(record.get("imports")):
+                record = None  # an import now names another file (a switched symlink): compile again
             self._hits[key] = _CacheHit(record) if record is not None else None
         return self._hits[key]
 
@@ -191,7 +193,7 @@ class PromptFile:
         record = {"prompt": compiled.name, "target": info.name, "render": source, "check": check_source,
                   "defaults": check.defaults, "body": {**generated.body, "messages": None},
                   "target_value": info.value, "report": bool(generated.first.report),
-                  "lowering": bool(generated.lowering)}
+                  "lowering": bool(generated.lowering), "imports": self._import_map()}
         try:
             json.dumps(record)
         except (TypeError, ValueError):
@@ -200,11 +202,27 @@ class PromptFile:
         files = {key: digest for key, digest in digests.items() if digest is not None}
         if len(files) != len(digests):
             return  # a source file that cannot be read again cannot vouch for the record
-        cache.store(self.path, files, _record_key(prompt, target), record, build_id())
+        cache.store(self.path, files, self._record_key(prompt, target), record, build_id())
+
+    def _record_key(self, prompt: str | None, target: str) -> str:
+        """A record per prompt, target and project root (the root decides which imports are allowed)."""
+        return f"{prompt or ''}\0{target}\0{self.root or ''}"
+
+    def _import_map(self) -> list[list[str]]:
+        """Each file import as (the importing file, the path written, the file it resolved to)."""
+        return [[module.key, decl.path, found.key] for module in self.analysis.program.modules.values()
+                for decl, found in module.imports if decl.path is not None and found is not None]
 
 
-def _record_key(prompt: str | None, target: str) -> str:
-    return f"{prompt or ''}\0{target}"
+def _imports_resolve_as(imports) -> bool:
+    """Do the written import paths of a cache record still resolve to the files it was made from?"""
+    if not isinstance(imports, list):
+        return False
+    try:
+        return all(str((Path(importer).parent / written).resolve()) == resolved
+                   for importer, written, resolved in imports)
+    except (TypeError, ValueError, OSError):
+        return False
 
 
 class _CacheHit:

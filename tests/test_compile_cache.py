@@ -135,3 +135,17 @@ def test_no_home_means_no_cache(project, monkeypatch):
         assert cache.folder() is None and not cache.enabled()
     monkeypatch.delenv("HOME")
     assert cache.folder() is None or cache.folder().is_absolute()
+
+
+def test_a_switched_symlinked_import_is_compiled_again(project):
+    """The cache keyed on the files an import resolved to: switching the link served the old body
+    (issue 12, item 10)."""
+    (project / "style_a.prompt").write_text("enum Tone { brief, kind }\n")
+    (project / "style_b.prompt").write_text("enum Tone { brief, kind }\n// b\n")
+    (project / "style.prompt").unlink()
+    (project / "style.prompt").symlink_to(project / "style_a.prompt")
+    assert fresh(project, name="Ada").made_by == "passes"
+    assert fresh(project, name="Ada").made_by == "cache"
+    (project / "style.prompt").unlink()
+    (project / "style.prompt").symlink_to(project / "style_b.prompt")
+    assert fresh(project, name="Ada").made_by == "passes"
