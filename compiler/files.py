@@ -99,3 +99,27 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class UnreadableFile(OSError):
+    """A file polyprompt will not read: not a regular file (a FIFO would block forever, a device
+    never end), or larger than the limit for its kind."""
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; UnreadableFile otherwise (and the
+    OSError of a file that cannot be opened). A FIFO is opened without waiting for a writer."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(f"{os.fspath(path)}: not a regular file")
+        if st.st_size > limit:
+            raise UnreadableFile(f"{os.fspath(path)}: larger than {limit:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:  # it grew while being read
+            raise UnreadableFile(f"{os.fspath(path)}: larger than {limit:,} bytes")
+        return data
+    finally:
+        os.close(fd)

@@ -17,6 +17,7 @@ from . import ast
 from . import types as T
 from .check.consts import constant_value
 from .conversation import media_type_of
+from .files import read_regular
 from .runtime import LONE_SURROGATE
 
 
@@ -49,7 +50,7 @@ def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> di
             raw, base = stdin_text or "", Path.cwd()
         else:
             path = Path(source)
-            raw, base = path.read_bytes(), path.parent
+            raw, base = read_regular(path, MAX_INPUTS_BYTES), path.parent
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw  # a BOM is not content
     except OSError as err:
         raise InputError(None, [InputProblem(name, f"cannot be read ({err.strerror or err})")]) from None
@@ -65,6 +66,9 @@ def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> di
         raise InputError(None, problems)
     return _inline_files(data, base)
 
+
+#: The largest inputs file read (inline media included, base64 data is large)
+MAX_INPUTS_BYTES = 256 * 1024 * 1024
 
 #: How deep inputs may nest: deeper data is refused before anything walks it (Python recurses).
 MAX_DEPTH = 100

@@ -17,6 +17,7 @@ import attrs
 from .. import stdlib
 from . import ast
 from .diagnostics import Sink
+from .files import read_regular
 from .parse import parse_source
 from .span import SourceFile, Span
 
@@ -58,10 +59,15 @@ def find_root(entry: Path) -> Path:
     return entry.parent
 
 
+#: the largest `.prompt` file read (the largest real prompts are a few hundred kB)
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+
+
 def read_source(path: Path, sink: Sink, shown: str | None = None) -> SourceFile:
-    """Read a file as UTF-8; invalid bytes are an error (PP109), not a crash."""
+    """Read a file as UTF-8; invalid bytes are an error (PP109), not a crash. A file that is not a
+    regular file, or is larger than MAX_SOURCE_BYTES, raises `compiler.files.UnreadableFile`."""
     shown = shown or display_path(path)
-    data = path.read_bytes()
+    data = read_regular(path, MAX_SOURCE_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -482,6 +482,13 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:
+        from .compiler.files import UnreadableFile
+
+        if not isinstance(err, UnreadableFile):
+            _internal_error(err)
+        click.echo(f"error: {err}", err=True)  # a FIFO, a device or a huge file given as a prompt file
+        sys.exit(1)
     except ImportError as err:  # an extra that is not installed says what to install; other modules are bugs
         from .backends.extras import explain
 

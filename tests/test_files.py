@@ -12,6 +12,8 @@ import pytest
 from polyprompt.compiler import files
 from polyprompt.compiler.files import cache_dir, write_atomic
 
+from helpers import REPO
+
 posix_only = pytest.mark.skipif(os.name != "posix", reason="modes, umask, FIFOs and symlinks are POSIX")
 
 
@@ -177,3 +179,35 @@ def test_compile_output_goes_through_write_atomic(tmp_path):
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and '"messages"' in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+@posix_only
+def test_read_regular_refuses_what_would_block_or_never_end(tmp_path):
+    """A FIFO given as a prompt or inputs file blocked forever; /dev/zero read until memory ran out
+    (issue 12, item 13)."""
+    from polyprompt.compiler.files import UnreadableFile, read_regular
+
+    fifo = tmp_path / "f.prompt"
+    os.mkfifo(fifo)
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        read_regular(fifo, 100)  # opened without waiting for a writer
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        read_regular("/dev/zero", 100)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 101)
+    with pytest.raises(UnreadableFile, match="larger than 100 bytes"):
+        read_regular(big, 100)
+    assert read_regular(big, 101) == b"x" * 101
+
+
+@posix_only
+def test_the_cli_says_so_in_one_line(tmp_path):
+    fifo = tmp_path / "f.prompt"
+    os.mkfifo(fifo)
+    cmd = [sys.executable, "-m", "polyprompt"]
+    out = subprocess.run(cmd + ["check", str(fifo)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.strip() == f"error: {fifo}: not a regular file"
+    example = REPO / "examples" / "ticket_triage.prompt"
+    out = subprocess.run(cmd + ["compile", str(example), "-t", "openai-chat", "-i", "/dev/zero"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 1 and "/dev/zero: not a regular file" in out.stderr
