@@ -183,30 +183,81 @@ class Sink:
         return out
 
 
+#: how much of a long source line a diagnostic shows, around the span
+WINDOW = 120
+#: how many diagnostics of one file `render_all` shows before it counts the rest
+MAX_PER_FILE = 100
+
+
 def render(diagnostic: Diagnostic) -> str:
-    """Render as `file:line:col: severity[CODE]: message`, the line, a caret and help."""
+    """Render as `file:line:col: severity[CODE]: message`, the line, a caret and help. A long line
+    is shown as a window around the span, and characters a terminal would act on (escapes, other
+    control characters) as `\\x1b`-style escapes, so a source line never drives the terminal."""
     span = diagnostic.span
     line, col = span.start_line_col
     end_line, end_col = span.end_line_col
-    head = f"{span.file.path}:{line}:{col}: {diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"
+    head = _printable(f"{span.file.path}:{line}:{col}: {diagnostic.severity}[{diagnostic.code}]: "
+                      f"{diagnostic.message}")
     source_line = span.file.line_text(line) if span.file.text else ""
-    shown = source_line.expandtabs(1)
-    width = (end_col - col) if end_line == line else max(1, len(source_line) - col + 1)
+    end = end_col if end_line == line else len(source_line) + 1
+    shown, caret_at, caret_width = _window(source_line, col - 1, max(end - col, 1))
     gutter = " " * len(str(line))
     out = [
         head,
         f"{gutter} |",
         f"{line} | {shown}",
-        f"{gutter} | {' ' * (col - 1)}{'^' * max(1, width)}",
+        f"{gutter} | {' ' * caret_at}{'^' * caret_width}",
     ]
     if diagnostic.help:
-        out.append(f"{gutter} = help: {diagnostic.help}")
+        out.append(f"{gutter} = help: {_printable(diagnostic.help)}")
     return "\n".join(out)
 
 
+def _printable(text: str) -> str:
+    """Text with the characters a terminal would act on written as escapes (newlines kept)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    """One unprintable character as a Python-style escape."""
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
+    """The line as shown (tabs as one space, unprintable characters escaped, at most about WINDOW
+    characters around the span), where the caret starts in it, and how wide it is."""
+    cells = [" " if c == "\t" else c if c.isprintable() else _escape(c) for c in line]
+    lo, hi = 0, len(cells)
+    if sum(len(c) for c in cells) > WINDOW:
+        lo = max(0, start - WINDOW // 3)
+        used, hi = 0, lo
+        while hi < len(cells) and used + len(cells[hi]) <= WINDOW:
+            used += len(cells[hi])
+            hi += 1
+    prefix, suffix = ("..." if lo > 0 else ""), ("..." if hi < len(cells) else "")
+    caret_at = len(prefix) + sum(len(c) for c in cells[lo:start])
+    caret_width = sum(len(c) for c in cells[start:min(start + width, hi)]) or 1
+    return prefix + "".join(cells[lo:hi]) + suffix, caret_at, caret_width
+
+
 def render_all(diagnostics: Iterable[Diagnostic]) -> str:
-    """The diagnostics rendered for a terminal, separated by blank lines."""
-    return "\n\n".join(render(d) for d in diagnostics)
+    """The diagnostics rendered for a terminal, separated by blank lines; past MAX_PER_FILE of one
+    file, one line counts the rest (a file with 10,000 errors on one line printed a gigabyte)."""
+    out: list[str] = []
+    shown: dict[str, int] = {}
+    left: dict[str, int] = {}
+    for d in diagnostics:
+        path = d.span.file.path
+        if shown.get(path, 0) < MAX_PER_FILE:
+            shown[path] = shown.get(path, 0) + 1
+            out.append(render(d))
+        else:
+            left[path] = left.get(path, 0) + 1
+    out += [f"{_printable(path)}: and {count:,} more diagnostics not shown" for path, count in left.items()]
+    return "\n\n".join(out)
 
 
 def to_json(diagnostics: Iterable[Diagnostic]) -> str:
