@@ -183,8 +183,8 @@ class Sink:
         return out
 
 
-#: how much of a long source line a diagnostic shows, around the span
-WINDOW = 120
+#: how much of a long source line a diagnostic shows, around the span (real lines fit whole)
+WINDOW = 200
 #: how many diagnostics of one file `render_all` shows before it counts the rest
 MAX_PER_FILE = 100
 
