@@ -36,29 +36,59 @@ def run(request: ir.Request, ctx) -> ir.Request:
 
 
 def _merge_runs(turns: list[ir.Message], ctx, request) -> list[ir.Message]:
+    """Each run of same-role turns as one turn (linear in the number of turns and parts)."""
     out: list[ir.Message] = []
-    for m in turns:
-        if out and out[-1].role == m.role:
-            prev = out[-1]
-            if not (_only(prev, ir.ToolResult) and _only(m, ir.ToolResult)) and not (
-                    _only(prev, ir.ToolCall) and _only(m, ir.ToolCall)):
-                ctx.note("PP401", f"two {m.role} turns in a row merged into one: {ctx.name} needs "
-                         f"user and assistant turns to alternate", m.span or request.span)
-            out[-1] = attrs.evolve(prev, parts=_join(prev.parts, m.parts), cache=m.cache or prev.cache,
-                                   priority=_min(prev.priority, m.priority))
-        else:
-            out.append(m)
+    i = 0
+    while i < len(turns):
+        j = i + 1
+        while j < len(turns) and turns[j].role == turns[i].role:
+            j += 1
+        out.append(turns[i] if j == i + 1 else _merge(turns[i:j], ctx, request))
+        i = j
     return out
+
+
+def _merge(run: list[ir.Message], ctx, request) -> ir.Message:
+    """One turn of a run: its parts in order, a text part that meets a text part across two turns
+    joined with a blank line; a note for each turn merged, unless what was merged so far and the
+    turn are both only tool calls or both only tool results (parallel calls and their results)."""
+    first = run[0]
+    parts: list = list(first.parts)
+    texts: list[str] = [parts[-1].text] if parts and isinstance(parts[-1], ir.Text) else []
+    filled = bool(parts)
+    results = all(isinstance(p, ir.ToolResult) for p in parts)
+    calls = all(isinstance(p, ir.ToolCall) for p in parts)
+    cache, priority = first.cache, first.priority
+    for m in run[1:]:
+        if not (filled and results and _only(m, ir.ToolResult)) and not (filled and calls and _only(m, ir.ToolCall)):
+            ctx.note("PP401", f"two {m.role} turns in a row merged into one: {ctx.name} needs "
+                     f"user and assistant turns to alternate", m.span or request.span)
+        filled = filled or bool(m.parts)
+        results = results and all(isinstance(p, ir.ToolResult) for p in m.parts)
+        calls = calls and all(isinstance(p, ir.ToolCall) for p in m.parts)
+        rest = list(m.parts)
+        head = rest[0] if rest else None
+        if texts and isinstance(head, ir.Text):
+            texts.append(head.text)  # joined once, at the end: no quadratic string building
+            rest.pop(0)
+        if rest:
+            _close(parts, texts)
+            parts += rest
+            texts = [rest[-1].text] if isinstance(rest[-1], ir.Text) else []
+        cache, priority = m.cache or cache, _min(priority, m.priority)
+    _close(parts, texts)
+    return attrs.evolve(first, parts=tuple(parts), cache=cache, priority=priority)
+
+
+def _close(parts: list, texts: list[str]) -> None:
+    """Write the text pieces gathered for the last part into it (one blank line between them)."""
+    if len(texts) > 1:
+        parts[-1] = attrs.evolve(parts[-1], text="\n\n".join(texts))
+    texts.clear()
 
 
 def _only(m: ir.Message, kind) -> bool:
     return bool(m.parts) and all(isinstance(p, kind) for p in m.parts)
-
-
-def _join(a: tuple, b: tuple) -> tuple:
-    if a and b and isinstance(a[-1], ir.Text) and isinstance(b[0], ir.Text):
-        return a[:-1] + (attrs.evolve(a[-1], text=a[-1].text + "\n\n" + b[0].text),) + b[1:]
-    return a + b
 
 
 def _min(a, b):
