@@ -33,16 +33,12 @@ class TargetInfo:
     #: the backend of a declared target (`target fast "openai-chat"` has name `fast`)
     backend: str | None = None
 
-    def as_value(self) -> dict:
-        """The `target` value a prompt reads: name, family and kind."""
-        return {"name": self.name, "family": self.family, "kind": self.kind}
-
     @property
     def value(self) -> dict:
-        """`as_value()`, made once (the target is immutable)."""
+        """The `target` value a prompt reads: name, family and kind (made once: the target is immutable)."""
         cached = self.__dict__.get("_value")
         if cached is None:
-            cached = self.as_value()
+            cached = {"name": self.name, "family": self.family, "kind": self.kind}
             object.__setattr__(self, "_value", cached)
         return cached
 

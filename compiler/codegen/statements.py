@@ -76,7 +76,7 @@ class Statements(Exprs):
                 lines.append(pad + f"{into}.append(_Text(text=t, span={self.const(part.span)}))")
             else:
                 lines.append(pad + f"x = {self.expr(part.expr)}")
-                lines.append(pad + f"if x:")
+                lines.append(pad + "if x:")
                 lines.append(pad + f"    {into}.append(out.media({part.kind!r}, x, {self.const(part.expr.span)}, "
                                    f"{self.const(part.span)}))")
         return lines + [pad + f"{into} = tuple({into})"]
