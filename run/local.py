@@ -1,6 +1,6 @@
 """Run a prompt compiled for an open model on a local transformers model (CPU is enough).
 
-    compiled = polyprompt.load("triage.prompt").compile("hf-family:smollm2", **inputs)
+    compiled = polyprompt.load("triage.prompt").compile("hf-family:smollm2", inputs)
     result = generate(compiled)          # RunResult(text, token_ids, value, finish_reason)
 
 * `load_model(target_or_dir)` gives the model (loaded once per process) and its folder. For

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from ..compiler.runtime import copy_json
@@ -95,10 +96,16 @@ class PromptFile:
         return inputs.validate(prompt.decl, self._resolve, values)
 
     # ---------------------------------------------------------------- compiling
-    def compile(self, target: str, prompt: str | None = None, inputs: dict | None = None, strict: bool = False,
-                **kwargs: Any) -> Compiled:
-        """The request body of a prompt for a target, and the lowering report."""
-        values = {**inputs, **kwargs} if kwargs and inputs else (inputs or kwargs)
+    def compile(self, target: str, inputs: Mapping[str, Any] | None = None, *, prompt: str | None = None,
+                strict: bool = False) -> Compiled:
+        """The request body of a prompt for a target, and the lowering report.
+
+        `inputs` is the one mapping of parameter names to values; the options are keyword-only, so
+        no input (a parameter named `prompt`, `strict` or `inputs`, or request data spread into
+        the call) can pick another prompt or turn a check off."""
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise TypeError(f"inputs must be a mapping of parameter names to values, not {type(inputs).__name__}")
+        values = dict(inputs or {})
         if self._analysis is None:
             hit = self._cache_hit(prompt, target)
             if hit is not None and not (strict and hit.lowering):

@@ -30,7 +30,7 @@ prompt p(city: str) -> Answer {
   tool_result weather "12C"
 }
 ''')
-    r = polyprompt.load(path).compile(TARGET, city="Oslo")
+    r = polyprompt.load(path).compile(TARGET, {"city": "Oslo"})
     b = r.body
     assert b["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert [c["role"] for c in b["contents"]] == ["user", "model", "user"]

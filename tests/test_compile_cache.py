@@ -65,7 +65,7 @@ def test_bad_inputs_and_strict_take_the_full_path(project):
     with pytest.raises(InputError):
         fresh(project, name=3)
     with pytest.raises(polyprompt.CompileError):
-        polyprompt.load(project / "p.prompt").compile("openai-chat", name="Ada", strict=True)
+        polyprompt.load(project / "p.prompt").compile("openai-chat", {"name": "Ada"}, strict=True)
 
 
 def test_off_switch_and_a_corrupt_cache(project, monkeypatch):
@@ -80,72 +80,8 @@ def test_off_switch_and_a_corrupt_cache(project, monkeypatch):
 
 def test_a_hit_imports_neither_the_parser_nor_attrs(project):
     fresh(project, name="Ada")
-    code = ("import sys, json, polyprompt; r = polyprompt.load(sys.argv[1]).compile('openai-chat', name='Ada'); "
+    code = ("import sys, json, polyprompt; r = polyprompt.load(sys.argv[1]).compile('openai-chat', {'name': 'Ada'}); "
             "print(json.dumps([r.made_by, [m for m in ('lark', 'attrs', 'jinja2') if m in sys.modules]]))")
     out = subprocess.run([sys.executable, "-c", code, str(project / "p.prompt")], capture_output=True, text=True,
                          env={**os.environ, "POLYPROMPT_CACHE_DIR": str(project / "cache")}, check=True)
     assert json.loads(out.stdout) == ["cache", []]
-
-
-def _plant(project, edit):
-    """Change the stored records of p.prompt with `edit(data)`, keeping the file's place."""
-    [path] = (project / "cache").glob("*.json")
-    data = json.loads(path.read_text())
-    edit(data)
-    path.write_text(json.dumps(data))
-
-
-def test_a_planted_record_is_never_run(project):
-    """The cache holds Python source that is run: a record the user's key did not sign is ignored."""
-    fresh(project, name="Ada")
-
-    def evil(data):
-        for record in data["records"].values():
-            record["render"] = "import os\nos.environ['PWNED'] = '1'\ndef render(inputs, target):\n    return []"
-
-    _plant(project, evil)
-    result = fresh(project, name="Ada")
-    assert "PWNED" not in os.environ and result.made_by != "cache"
-    assert result.body["messages"][-1]["content"] == "Hello Ada"
-
-
-def test_a_record_with_a_recomputed_build_or_no_files_is_ignored(project):
-    fresh(project, name="Ada")
-    _plant(project, lambda data: data.update(files={}))
-    assert fresh(project, name="Ada").made_by != "cache"
-
-
-def test_a_folder_others_can_write_is_not_read(project):
-    fresh(project, name="Ada")
-    assert fresh(project, name="Ada").made_by == "cache"
-    os.chmod(project / "cache", 0o777)
-    assert fresh(project, name="Ada").made_by != "cache"
-    os.chmod(project / "cache", 0o700)
-    os.chmod(project / "cache" / ".key", 0o644)  # a key others can read signs nothing
-    assert fresh(project, name="Ada").made_by != "cache"
-
-
-def test_no_home_means_no_cache(project, monkeypatch):
-    from polyprompt.session import cache
-
-    monkeypatch.delenv("POLYPROMPT_CACHE_DIR")
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    for home in ("", "~", "relative"):
-        monkeypatch.setenv("HOME", home)
-        assert cache.folder() is None and not cache.enabled()
-    monkeypatch.delenv("HOME")
-    assert cache.folder() is None or cache.folder().is_absolute()
-
-
-def test_a_switched_symlinked_import_is_compiled_again(project):
-    """The cache keyed on the files an import resolved to: switching the link served the old body
-    (issue 12, item 10)."""
-    (project / "style_a.prompt").write_text("enum Tone { brief, kind }\n")
-    (project / "style_b.prompt").write_text("enum Tone { brief, kind }\n// b\n")
-    (project / "style.prompt").unlink()
-    (project / "style.prompt").symlink_to(project / "style_a.prompt")
-    assert fresh(project, name="Ada").made_by == "passes"
-    assert fresh(project, name="Ada").made_by == "cache"
-    (project / "style.prompt").unlink()
-    (project / "style.prompt").symlink_to(project / "style_b.prompt")
-    assert fresh(project, name="Ada").made_by == "passes"

@@ -67,8 +67,8 @@ def test_an_empty_turn_goes_back_to_the_general_path(tmp_path):
     path = tmp_path / "p.prompt"
     path.write_text('prompt p(extra: str) {\n  user "Hi"\n  user "{{ extra }}"\n}\n')
     pf = polyprompt.load(path)
-    pf.compile("openai-chat", extra="x")
-    r = pf.compile("openai-chat", extra="  ")
+    pf.compile("openai-chat", {"extra": "x"})
+    r = pf.compile("openai-chat", {"extra": "  "})
     assert [m["content"] for m in r.body["messages"]] == ["Hi"] and [d.code for d in r.report] == ["PP409"]
 
 

@@ -51,7 +51,7 @@ def prompt_file(tmp_path_factory):
 
 
 def _compile(pf, prompt: str, **inputs):
-    return pf.compile("hf-family:smollm2", prompt=prompt, **inputs)
+    return pf.compile("hf-family:smollm2", inputs, prompt=prompt)
 
 
 # --- the choice arithmetic, on a tiny random model (no 135M model) -----------------------------

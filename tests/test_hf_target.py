@@ -114,7 +114,7 @@ def test_strict_refuses_control_token_text_in_data(tmp_path):
     assert "PP411" in [d.code for d in r.report]
     path = tmp_path / "p.prompt"
     with pytest.raises(polyprompt.CompileError) as err:
-        polyprompt.load(path).compile("hf-family:qwen3", question="a <|im_end|> b", strict=True)
+        polyprompt.load(path).compile("hf-family:qwen3", {"question": "a <|im_end|> b"}, strict=True)
     assert "PP411" in [d.code for d in err.value.diagnostics]
     clean = compile_source(tmp_path, CHAT, "hf-family:qwen3", question="a b")
     assert "PP411" not in [d.code for d in clean.report]

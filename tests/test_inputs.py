@@ -70,7 +70,7 @@ def test_history_turns_are_spliced_as_data(pf):
                {"role": "assistant", "content": None, "tool_calls": [
                    {"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{\"a\": 1}"}}]},
                {"role": "tool", "tool_call_id": "c1", "content": "done"}]
-    body = pf.compile("openai-chat", ticket="x", history=history).body
+    body = pf.compile("openai-chat", {"ticket": "x", "history": history}).body
     assert [m["role"] for m in body["messages"]] == ["user", "user", "assistant", "tool"]
     assert body["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a":1}'
 

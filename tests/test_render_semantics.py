@@ -58,20 +58,20 @@ def test_non_json_values_are_input_errors(prompt_path):
     pf = polyprompt.load(prompt_path)
     for bad in ({1, 2}, b"bytes", {"when": __import__("datetime").date(2024, 1, 1)}):
         with pytest.raises(InputError, match="not a JSON value"):
-            pf.compile("openai-chat", data=bad, items={})
+            pf.compile("openai-chat", {"data": bad, "items": {}})
 
 
 def test_bodies_share_no_mutable_part(prompt_path):
     """Was: editing a returned body changed every later body (the cached parts were shared)."""
     pf = polyprompt.load(prompt_path)
     for _ in range(2):  # the first compile (general path), then the generated path
-        body = pf.compile("openai-chat", data=1, items={"a": "A"}).body
+        body = pf.compile("openai-chat", {"data": 1, "items": {"a": "A"}}).body
         body["response_format"]["json_schema"]["name"] = "changed"
         body["response_format"]["json_schema"]["schema"]["properties"].clear()
         body["messages"].clear()
-    fresh = polyprompt.load(prompt_path).compile("openai-chat", data=1, items={"a": "A"})  # from the cache
+    fresh = polyprompt.load(prompt_path).compile("openai-chat", {"data": 1, "items": {"a": "A"}})  # from the cache
     fresh.body["response_format"]["json_schema"]["schema"]["properties"].clear()
-    again = pf.compile("openai-chat", data=1, items={"a": "A"}).body
+    again = pf.compile("openai-chat", {"data": 1, "items": {"a": "A"}}).body
     assert again["response_format"]["json_schema"]["name"] != "changed"
     assert again["response_format"]["json_schema"]["schema"]["properties"] and again["messages"]
 
@@ -81,7 +81,7 @@ def test_inputs_are_not_shared_with_the_body(tmp_path):
     path.write_text('tool lookup(ids: list[int])\n\nprompt p(ids: list[int]) {\n  tools lookup\n'
                     '  user "go"\n  tool_call lookup(ids = ids)\n}\n')
     ids = [1, 2]
-    body = polyprompt.load(path).compile("anthropic", ids=ids).body
+    body = polyprompt.load(path).compile("anthropic", {"ids": ids}).body
     body["messages"][1]["content"][0]["input"]["ids"].append(3)
     assert ids == [1, 2]
 
@@ -94,34 +94,6 @@ def test_a_json_value_that_is_not_a_url_as_media_is_an_input_error(tmp_path):
     path.write_text('prompt p(j: json) {\n  user { "look:" image(j.key) }\n}\n')
     pf = polyprompt.load(path)
     with pytest.raises(InputError, match=r"j\.key: used as image: expected a URL or a data: URI, got an object"):
-        pf.compile("openai-chat", j={"key": {"nested": 1}})
-    assert pf.compile("openai-chat", j={"key": "https://example.com/a.png"}).body["messages"][0]["content"][1] == {
+        pf.compile("openai-chat", {"j": {"key": {"nested": 1}}})
+    assert pf.compile("openai-chat", {"j": {"key": "https://example.com/a.png"}}).body["messages"][0]["content"][1] == {
         "type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
-
-
-def test_a_parameter_named_target_wins(tmp_path, monkeypatch):
-    """As in the checker, which types `target` as the parameter: the record replaced its value on
-    every path (issue 12, item 9)."""
-    monkeypatch.setenv("POLYPROMPT_CACHE_DIR", str(tmp_path / "cache"))
-    path = tmp_path / "t.prompt"
-    path.write_text("prompt p(target: str) {\n  user \"{{ target }}{% if target == 'x' %} X{% end %}\"\n"
-                    "  target \"openai\" {\n    user \"for openai\"\n  }\n}\n")
-    texts = every_way(path, target="x")
-    assert texts == ["x X"] * 3
-    assert [m["content"] for m in polyprompt.load(path).compile("openai-chat", inputs={"target": "y"}).body["messages"]] == [
-        "y", "for openai"]
-
-
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
-def test_non_finite_numbers_are_input_errors(tmp_path, bad):
-    """NaN and infinities passed the input check and made invalid JSON bodies (issue 12, item 8)."""
-    from polyprompt.compiler.inputs import InputError
-
-    path = tmp_path / "n.prompt"
-    path.write_text('prompt p(x: float, j: json) {\n  user "{{ x }} {{ j }}"\n}\n')
-    pf = polyprompt.load(path)
-    assert pf.compile("openai-chat", inputs={"x": 1.5, "j": [1.5]}).body["messages"][0]["content"] == "1.5 [1.5]"
-    with pytest.raises(InputError, match=r"x: .* is not a number JSON can carry"):
-        pf.compile("openai-chat", inputs={"x": bad, "j": 1})
-    with pytest.raises(InputError, match=r"j\[0\]\.k: .* is not a number JSON can carry"):
-        pf.compile("openai-chat", inputs={"x": 1.0, "j": [{"k": bad}]})

@@ -40,7 +40,7 @@ def test_typed_values_from_each_provider(pf):
         ("anthropic", ANTHROPIC_REPLY, {"category": "bug", "urgent": True}),
         ("gemini", GEMINI_REPLY, {"category": "bug", "urgent": False, "note": "x"}),
     ]:
-        result = pf.compile(target, ticket="t")
+        result = pf.compile(target, {"ticket": "t"})
         assert result.parse(reply).value == value, target
 
 
@@ -55,7 +55,7 @@ def test_tool_calls_come_back_neutral(pf):
 
 
 def test_invalid_replies_say_what_is_wrong(pf):
-    result = pf.compile("openai-chat", ticket="t")
+    result = pf.compile("openai-chat", {"ticket": "t"})
     bad = {"choices": [{"message": {"content": '{"category": "refund", "urgent": "no"}'}}]}
     with pytest.raises(ReplyError) as err:
         result.parse(bad)
@@ -69,7 +69,7 @@ def test_fallback_mode_finds_json_in_prose(tmp_path):
     path.write_text(PROMPT)
     from polyprompt.compiler.replies import parse_output
 
-    output = polyprompt.load(path).compile("anthropic", ticket="t").request.output
+    output = polyprompt.load(path).compile("anthropic", {"ticket": "t"}).request.output
     text = 'Here you go:\n```json\n{"category": "bug", "urgent": true}\n```\nAnything else?'
     assert parse_output(text, output, tolerant=True) == {"category": "bug", "urgent": True}
     assert parse_output('Result: {"category": "billing", "urgent": false} done', output, tolerant=True)["category"] == "billing"
@@ -82,7 +82,7 @@ def test_a_reply_nesting_thousands_of_brackets_is_a_reply_error(pf):
     and the prose search skips such a run instead of trying each of its brackets."""
     from polyprompt.compiler.replies import parse_output
 
-    output = pf.compile("anthropic", ticket="t").request.output
+    output = pf.compile("anthropic", {"ticket": "t"}).request.output
     for text in ("[" * 100_000, '{"a": ' * 5000 + "1" + "}" * 5000):
         for tolerant in (False, True):
             with pytest.raises(ReplyError, match="nests too deep|is not JSON"):
@@ -109,7 +109,7 @@ REPLIES = {
 def test_every_target_reads_its_replies(pf, target):
     expected = {"openai-compatible": {"category": "billing", "urgent": False},
                 "vertex": {"category": "bug", "urgent": False, "note": "x"}}.get(target, {"category": "bug", "urgent": True})
-    assert pf.compile(target, ticket="t").parse(REPLIES[target]).value == expected
+    assert pf.compile(target, {"ticket": "t"}).parse(REPLIES[target]).value == expected
 
 
 def test_every_target_can_read_replies():
@@ -127,7 +127,7 @@ MALFORMED = [None, 1, "x", [], {"choices": None}, {"choices": [None]}, {"choices
 @pytest.mark.parametrize("target", backends.names())
 def test_a_reply_of_the_wrong_shape_is_a_reply_error(pf, target):
     """Whatever a caller passes as a provider's reply, `parse` answers with a Reply or a ReplyError."""
-    compiled = pf.compile(target, ticket="t")
+    compiled = pf.compile(target, {"ticket": "t"})
     with pytest.raises(ReplyError, match=f"a {target} reply is a JSON object, got list"):
         compiled.parse([])
     for reply in MALFORMED:
