@@ -94,7 +94,7 @@ def parse_arguments(text) -> dict:
         return text
     try:
         value = json.loads(text or "{}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, nested too deep, or a number of over 4,300 digits
         return {"_raw": text}
     return value if isinstance(value, dict) else {"_value": value}
 

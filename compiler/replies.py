@@ -39,6 +39,10 @@ def parse_output(text: str, output: ir.Output, tolerant: bool) -> Any:
         return _parse_json_output(text, output, tolerant)
     except RecursionError:  # a reply of thousands of nested brackets: Python's parsers recurse
         raise ReplyError("the reply's JSON nests too deep to read") from None
+    except ValueError as err:  # not a JSON error: Python refuses integers of over 4,300 digits
+        if isinstance(err, ReplyError):
+            raise
+        raise ReplyError(f"the reply's JSON holds a value Python cannot read ({err})") from None
 
 
 def _parse_json_output(text: str, output: ir.Output, tolerant: bool) -> Any:

@@ -106,6 +106,8 @@ def _read_reply(backend, reply):
             raise
         raise ReplyError(f"the reply does not have the shape of a {backend.name} response "
                          f"({type(err).__name__}: {err})") from None
+    except RecursionError:  # a reply nested thousands deep (in tool arguments, say): Python recurses
+        raise ReplyError(f"the {backend.name} reply nests too deep to read") from None
     if not isinstance(parts.text, str):
         raise ReplyError(f"the reply does not have the shape of a {backend.name} response (its text is "
                          f"{type(parts.text).__name__})")
