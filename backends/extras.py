@@ -7,7 +7,8 @@ in pyproject.toml and docs/install.md:
   templates (jinja2) and token ids (tokenizers, with tiktoken and fastokens as fast engines);
 - `torch`: running a local model (`polyprompt run`): torch, transformers and what they load
   GGUF files and adapters with; it includes `models`;
-- `all`: both.
+- `data`: fine-tune datasets in Parquet and Hugging Face `datasets` folders (`polyprompt dataset`);
+- `all`: every extra.
 
 Nothing here imports an extra's modules: `require` only looks them up.
 """
@@ -17,11 +18,12 @@ import importlib.util
 
 #: Per extra, the modules a command cannot go without (import names). tiktoken and fastokens
 #: are left out: without them the token ids come from a slower engine, not an error.
-REQUIRED = {"models": ("jinja2", "tokenizers"), "torch": ("torch", "transformers")}
+REQUIRED = {"models": ("jinja2", "tokenizers"), "torch": ("torch", "transformers"), "data": ("datasets", "pyarrow")}
 
 #: Per extra, the top-level modules it installs, to name the extra behind a failed import.
 PROVIDES = {"models": ("jinja2", "tokenizers", "tiktoken", "fastokens"),
-            "torch": ("torch", "transformers", "accelerate", "gguf", "peft")}
+            "torch": ("torch", "transformers", "accelerate", "gguf", "peft"),
+            "data": ("datasets", "pyarrow")}
 
 
 class MissingExtra(ImportError):

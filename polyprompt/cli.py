@@ -469,6 +469,11 @@ def models_inspect(files: tuple[str, ...]) -> None:
         click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
+from .cli_dataset import dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
+
+cli.add_command(dataset_cmd)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

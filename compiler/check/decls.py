@@ -38,6 +38,10 @@ RANGES = {"temperature": (0, 2), "top_p": (0, 1), "top_k": (1, None), "max_token
 RESERVED = RESERVED_NAMES
 MESSAGE_STMTS = (ast.Message, ast.ToolCall, ast.ToolResult, ast.History, ast.Use)
 
+#: The names a dataset binds besides the prompt's parameters: the answer to train on, and a
+#: preference pair's preferred and non-preferred answers (each a value of the prompt's output type).
+DATASET_ANSWERS = ("output", "chosen", "rejected")
+
 
 class DeclChecker:
     """Checks every declaration of one module."""
@@ -187,7 +191,7 @@ class DeclChecker:
         output = self._output_type(prompt)
         checker = ExprChecker(Env(self.scope, self.resolver, self.sink, {}))
         bindings = [i for i in decl.items if isinstance(i, ast.Binding)]
-        self._bind_inputs(prompt, bindings, checker, decl.prompt.span, allow_output=False)
+        self._bind_inputs(prompt, bindings, checker, decl.prompt.span, answers=())
         expect_env = Env(self.scope, self.resolver, self.sink, {"output": output})
         record = T.strip_optional(output)
         if isinstance(record, T.RecordT):
@@ -207,7 +211,7 @@ class DeclChecker:
         checker = ExprChecker(env)
         bindings = [i for i in decl.items if isinstance(i, ast.Binding)]
         if prompt is not None:
-            self._bind_inputs(prompt, bindings, checker, decl.prompt.span, allow_output=True)
+            self._bind_inputs(prompt, bindings, checker, decl.prompt.span, answers=DATASET_ANSWERS)
         splits: set[str] = set()
         total = 0.0
         for item in decl.items:
@@ -227,6 +231,10 @@ class DeclChecker:
                 self.sink.error("PP232", "`weight` must be greater than 0", item.span)
         if total >= 100:
             self.sink.error("PP232", f"the splits take {total:g}% of the rows, leaving none for training", decl.prompt.span)
+        pair = [b for b in bindings if b.name.name in ("chosen", "rejected")]
+        if len({b.name.name for b in pair}) == 1:
+            self.sink.error("PP232", "a preference pair binds both `chosen` and `rejected`", pair[0].name.span,
+                            help="bind the preferred answer to `chosen` and the other to `rejected`")
 
     def _prompt(self, ident: ast.Ident) -> Symbol | None:
         return self._declared(ident, "prompt", "PP210")
@@ -248,7 +256,9 @@ class DeclChecker:
         decl = cast(ast.PromptDecl, prompt.decl)
         return home.resolve(decl.returns, allow_meta=False) if decl.returns else T.STR
 
-    def _bind_inputs(self, prompt: Symbol, bindings, checker: ExprChecker, span, allow_output: bool) -> None:
+    def _bind_inputs(self, prompt: Symbol, bindings, checker: ExprChecker, span, answers: tuple[str, ...]) -> None:
+        """Check `name = value` bindings against a prompt's parameters; `answers` are the other names
+        allowed (`output` in a test; `output`, `chosen`, `rejected` in a dataset), typed as its output."""
         home = TypeResolver(self.scopes.get(prompt.module.key, self.scope), Sink(), self.scopes)
         params = {p.name.name: (p, home.resolve(p.type)) for p in cast(ast.PromptDecl, prompt.decl).params}
         seen: set[str] = set()
@@ -258,7 +268,7 @@ class DeclChecker:
                 self.sink.error("PP225", f"`{name}` is bound twice", b.name.span)
                 continue
             seen.add(name)
-            if allow_output and name == "output":
+            if name in answers:
                 checker.check_value(b.value, self._output_type(prompt)) if not _dynamic(b.value) else checker.type_of(b.value)
                 continue
             if name not in params:

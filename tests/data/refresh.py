@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "refdata"
 
 #: files and folders copied byte for byte (relative to refdata/)
-VERBATIM = ["chat_templates", "google/protos", "ollama/api.md"]
+VERBATIM = ["chat_templates", "google/protos", "ollama/api.md", "openai/finetune_line_schemas.json"]
 
 #: OpenAPI documents cut to the closure of the schemas the tests name: source -> (copy, roots)
 OPENAPI = {

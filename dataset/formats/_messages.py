@@ -1,0 +1,77 @@
+"""What the formats share: the chat messages of a compiled body, and the answer turns."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from ..align import RowProblem
+from ..answers import answer_text
+
+
+def openai_messages(compiled: Any) -> list[dict]:
+    """The messages of an `openai-chat` body (a copy: lines never share parts with the body)."""
+    return copy.deepcopy(compiled.body["messages"])
+
+
+def answer(example: Any, compiled: Any, which: str = "output") -> str:
+    """The text of the example's answer `which` (`output`, `chosen`, `rejected`)."""
+    return answer_text(getattr(example, which), compiled.request.output)
+
+
+def weighted(messages: list[dict], train_on: str) -> list[dict]:
+    """OpenAI's `weight` on every assistant turn: 1 on the turns learned (the last one, or all
+    with `train_on="all"`), 0 on the others."""
+    last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    return [{**m, "weight": int(train_on == "all" or i == last)} if m.get("role") == "assistant" else m
+            for i, m in enumerate(messages)]
+
+
+def text_of(content: Any, where: str) -> str:
+    """A message's content as text: a string, or text parts joined; RowProblem for media."""
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    texts = []
+    for part in content:
+        if part.get("type") != "text":
+            raise RowProblem(where, f"this format takes text only, not a `{part.get('type')}` part")
+        texts.append(part["text"])
+    return "".join(texts)
+
+
+def plain_turns(messages: list[dict]) -> list[dict]:
+    """Chat messages as the Hugging Face chat-template form TRL takes: text content, tool-call
+    arguments as objects (not JSON text), tool results with their call id."""
+    out = []
+    for i, m in enumerate(messages):
+        turn: dict[str, Any] = {"role": m["role"], "content": text_of(m.get("content"), f"messages[{i}]")}
+        if m.get("tool_calls"):
+            turn["tool_calls"] = [{"type": "function", "id": c.get("id"), "function": {
+                "name": c["function"]["name"], "arguments": _arguments(c["function"].get("arguments"))}}
+                for c in m["tool_calls"]]
+        if m["role"] == "tool" and "tool_call_id" in m:
+            turn["tool_call_id"] = m["tool_call_id"]
+        out.append(turn)
+    return out
+
+
+def _arguments(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def hf_tools(tools: list[dict] | None) -> list[dict] | None:
+    """OpenAI-style tools as the `tools` a Hugging Face chat template takes (the same shape)."""
+    return copy.deepcopy(tools) if tools else None
+
+
+def require(condition: bool, problem: str, problems: list[str]) -> None:
+    """Add `problem` unless `condition` holds."""
+    if not condition:
+        problems.append(problem)

@@ -1,0 +1,45 @@
+"""`openai-sft`: OpenAI supervised fine-tuning JSONL (a line is a `FineTuneChatRequestInput`).
+
+    {"messages": [system?, user, ..., {"role": "assistant", "content": "...", "weight": 1}],
+     "tools": [...]?, "parallel_tool_calls": bool?}
+
+The messages are those of the prompt's `openai-chat` body; the answer is appended as the last
+assistant turn. `weight` (0 or 1) marks which assistant turns are learned: by default only the
+answer, every one with `train_on="all"`. The schema allows system, user, assistant, tool and
+function messages, not `developer`.
+"""
+from __future__ import annotations
+
+from . import Format, Options
+from ._messages import answer, openai_messages, require, weighted
+
+ROLES = {"system", "user", "assistant", "tool", "function"}
+
+
+def line(example, compiled, options: Options) -> dict:
+    """One training line for an example."""
+    messages = openai_messages(compiled) + [{"role": "assistant", "content": answer(example, compiled)}]
+    out: dict = {"messages": weighted(messages, options.train_on)}
+    if compiled.body.get("tools"):
+        out["tools"] = compiled.body["tools"]
+    if "parallel_tool_calls" in compiled.body:
+        out["parallel_tool_calls"] = compiled.body["parallel_tool_calls"]
+    return out
+
+
+def problems(line: dict) -> list[str]:
+    """What makes a line invalid for OpenAI fine-tuning (empty when it is valid)."""
+    found: list[str] = []
+    messages = line.get("messages")
+    require(isinstance(messages, list) and bool(messages), "`messages` is a non-empty list", found)
+    for i, m in enumerate(messages or ()):
+        require(m.get("role") in ROLES, f"messages[{i}]: role `{m.get('role')}` is not one of {sorted(ROLES)}", found)
+        if m.get("role") == "assistant":
+            require(m.get("weight", 1) in (0, 1), f"messages[{i}]: weight is 0 or 1", found)
+    require(any(m.get("role") == "assistant" for m in messages or ()), "a line has an assistant turn", found)
+    require(set(line) <= {"messages", "tools", "parallel_tool_calls", "functions"},
+            f"unknown keys {sorted(set(line) - {'messages', 'tools', 'parallel_tool_calls', 'functions'})}", found)
+    return found
+
+
+FORMAT = Format("openai-sft", "sft", "openai-chat", line, problems, "OpenAI supervised fine-tuning JSONL")

@@ -1,0 +1,39 @@
+"""`trl-conversational`: TRL's conversational language-modeling format, for `SFTTrainer`.
+
+    {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."},
+                  {"role": "assistant", "content": "..."}], "tools": [...]?}
+
+The turns are those of the prompt's `openai-chat` body as text (tool-call arguments as objects,
+as chat templates take them), then the answer. Train with `SFTConfig(assistant_only_loss=True)`
+to learn the assistant turns only.
+"""
+from __future__ import annotations
+
+from . import Format, Options
+from ._messages import answer, hf_tools, openai_messages, plain_turns, require
+
+ROLES = {"system", "user", "assistant", "tool"}
+
+
+def line(example, compiled, options: Options) -> dict:
+    """One conversational line for an example."""
+    out: dict = {"messages": plain_turns(openai_messages(compiled))
+                 + [{"role": "assistant", "content": answer(example, compiled)}]}
+    tools = hf_tools(compiled.body.get("tools"))
+    if tools:
+        out["tools"] = tools
+    return out
+
+
+def problems(line: dict) -> list[str]:
+    """What makes a line invalid for TRL's conversational format (empty when it is valid)."""
+    found: list[str] = []
+    turns = line.get("messages")
+    require(isinstance(turns, list) and bool(turns), "`messages` is a non-empty list", found)
+    for i, m in enumerate(turns or ()):
+        require(m.get("role") in ROLES, f"messages[{i}]: role `{m.get('role')}` is not one of {sorted(ROLES)}", found)
+        require(isinstance(m.get("content"), str), f"messages[{i}]: content is text", found)
+    return found
+
+
+FORMAT = Format("trl-conversational", "sft", "openai-chat", line, problems, "TRL conversational (SFTTrainer)", extra_keys=True)

@@ -1,0 +1,47 @@
+"""`vertex-sft`: Vertex AI Gemini supervised tuning JSONL.
+
+    {"systemInstruction": {"role": "system", "parts": [{"text": "..."}]}?,
+     "contents": [{"role": "user", "parts": [...]}, ..., {"role": "model", "parts": [{"text": "..."}]}],
+     "tools": [...]?}
+
+The contents and system instruction are those of the prompt's `vertex` body (media parts as
+`fileData`, tool calls as `functionCall`); the answer is the last `model` turn.
+"""
+from __future__ import annotations
+
+import copy
+
+from . import Format, Options
+from ._messages import answer, require
+
+ROLES = {"user", "model"}
+
+
+def line(example, compiled, options: Options) -> dict:
+    """One tuning line for an example."""
+    body = compiled.body
+    out: dict = {}
+    if body.get("systemInstruction"):
+        out["systemInstruction"] = {"role": "system", **copy.deepcopy(body["systemInstruction"])}
+    out["contents"] = copy.deepcopy(body["contents"]) + [{"role": "model", "parts": [{"text": answer(example, compiled)}]}]
+    if body.get("tools"):
+        out["tools"] = copy.deepcopy(body["tools"])
+    return out
+
+
+def problems(line: dict) -> list[str]:
+    """What makes a line invalid for Gemini tuning (empty when it is valid)."""
+    found: list[str] = []
+    contents = line.get("contents")
+    require(isinstance(contents, list) and bool(contents), "`contents` is a non-empty list", found)
+    for i, c in enumerate(contents or ()):
+        require(c.get("role") in ROLES, f"contents[{i}]: role `{c.get('role')}` is user or model", found)
+        require(isinstance(c.get("parts"), list) and bool(c.get("parts")), f"contents[{i}]: parts is a non-empty list",
+                found)
+    require(bool(contents) and contents[-1].get("role") == "model", "the last turn is the model's", found)
+    require(set(line) <= {"systemInstruction", "contents", "tools"},
+            f"unknown keys {sorted(set(line) - {'systemInstruction', 'contents', 'tools'})}", found)
+    return found
+
+
+FORMAT = Format("vertex-sft", "sft", "vertex", line, problems, "Vertex AI Gemini supervised tuning JSONL")

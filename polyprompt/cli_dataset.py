@@ -1,0 +1,62 @@
+"""`polyprompt dataset`: a prompt file's `dataset` blocks as fine-tune files (docs/datasets.md)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+
+@click.command(name="dataset")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-f", "--format", "fmt", required=True, metavar="FORMAT",
+              help="The line format: openai-sft, openai-dpo, vertex-sft, bedrock-sft, trl-conversational, "
+                   "trl-prompt-completion, trl-preference.")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="The output: a .jsonl or .parquet file, or a folder for datasets.load_from_disk.")
+@click.option("-d", "--dataset", "names", multiple=True,
+              help="A dataset of the file (its title or prompt); repeat to mix several (default: all).")
+@click.option("-t", "--target", help="Compile for this target instead of the format's own.")
+@click.option("--split", help="Write only this split to OUTPUT (default: every split, each to <stem>.<split>).")
+@click.option("--train-on", type=click.Choice(["last", "all"]), default="last", show_default=True,
+              help="The assistant turns learned: the answer only, or every one.")
+@click.option("--keep-duplicates", is_flag=True, help="Write lines that repeat an earlier line.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad row.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicates, strict, as_json):
+    """Build the training files of FILE's `dataset` blocks."""
+    from . import backends
+    from .dataset import DatasetError, build
+    from .dataset.formats import UnknownFormat
+
+    pf = _checked(file)
+    try:
+        summary = build(pf, fmt, output, datasets=list(names) or None, target=target, split=split, strict=strict,
+                        train_on=train_on, dedup=not keep_duplicates)
+    except (UnknownFormat, backends.UnknownTarget) as err:
+        raise click.UsageError(str(err).strip("'\"")) from None
+    except DatasetError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+        return
+    for name, path in summary.outputs.items():
+        click.echo(f"{path}: {summary.by_split.get(name, 0)} lines ({name})")
+    if summary.rejects_path:
+        click.echo(f"{summary.rejects_path}: {summary.rejected} rejected rows", err=True)
+    click.echo(summary.line(), err=True)
+
+
+def _checked(path: str):
+    """The loaded file; its errors printed and exit 1 when it has any."""
+    from .compiler.diagnostics import render_all
+    from .session import load
+
+    pf = load(path)
+    errors = [d for d in pf.diagnostics if d.is_error]
+    if errors:
+        click.echo(render_all(errors), err=True)
+        sys.exit(1)
+    return pf

@@ -1,0 +1,283 @@
+"""Fine-tune datasets (`polyprompt.dataset`): every format's lines validate against the official line
+schemas or the format's documented rules, every row is accounted for, splits are stable, writes
+are atomic. The real example `examples/review_moderation.prompt` and its data drive most tests."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from helpers import EXAMPLES, REFDATA
+from polyprompt import dataset
+from polyprompt.dataset import formats
+from polyprompt.dataset.splits import row_key, split_of
+
+MODERATION = EXAMPLES / "review_moderation.prompt"
+
+PREFERENCE = '''
+prompt reply(question: str) -> str {
+  system "Answer in one sentence."
+  user "{{ question }}"
+}
+
+dataset reply "pairs" from "pairs.jsonl" {
+  question = row.q
+  chosen = row.good
+  rejected = row.bad
+}
+'''
+
+
+def openai_line_validator(name: str) -> jsonschema.Draft202012Validator:
+    """A validator for one of OpenAI's fine-tune line schemas, its `$ref`s resolved in the API spec."""
+    spec = json.loads((REFDATA / "openai" / "openapi.subset.json").read_text())
+    lines = json.loads((REFDATA / "openai" / "finetune_line_schemas.json").read_text())["schemas"]
+    spec["components"]["schemas"].update(lines)
+    registry = Registry().with_resource("urn:openai", Resource.from_contents(spec, default_specification=DRAFT202012))
+    return jsonschema.Draft202012Validator({"$ref": f"urn:openai#/components/schemas/{name}"}, registry=registry)
+
+
+def read_lines(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the moderation example with its data, as a project of its own."""
+    shutil.copy(MODERATION, tmp_path / "moderation.prompt")
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXAMPLES / "data" / "moderation.jsonl", tmp_path / "data" / "moderation.jsonl")
+    (tmp_path / "polyprompt.toml").write_text("")
+    return tmp_path
+
+
+def build(project, fmt, name="out.jsonl", **options):
+    return dataset.build(project / "moderation.prompt", fmt, project / "out" / name, **options)
+
+
+def test_openai_sft_lines_validate_against_the_official_line_schema(project):
+    summary = build(project, "openai-sft")
+    validator = openai_line_validator("FineTuneChatRequestInput")
+    lines = read_lines(summary.outputs["train"]) + read_lines(summary.outputs["validation"])
+    assert len(lines) == summary.written == 5
+    for line in lines:
+        assert list(validator.iter_errors(line)) == []
+        assert [m["role"] for m in line["messages"]] == ["system", "user", "assistant"]
+        assert line["messages"][-1]["weight"] == 1
+        assert json.loads(line["messages"][-1]["content"])["value"] in ("publish", "reject", "needs_review")
+
+
+def test_openai_dpo_lines_validate_against_the_official_line_schema(tmp_path):
+    (tmp_path / "p.prompt").write_text(PREFERENCE)
+    (tmp_path / "pairs.jsonl").write_text(json.dumps({"q": "Why is the sky blue?", "good": "Rayleigh scattering.",
+                                                      "bad": "Because."}) + "\n")
+    for fmt in ("openai-dpo", "trl-preference"):
+        summary = dataset.build(tmp_path / "p.prompt", fmt, tmp_path / f"{fmt}.jsonl")
+        [line] = read_lines(summary.outputs["train"])
+        assert formats.get(fmt).problems(line) == []
+    [dpo] = read_lines(tmp_path / "openai-dpo.jsonl")
+    assert list(openai_line_validator("FineTunePreferenceRequestInput").iter_errors(dpo)) == []
+    assert dpo["preferred_output"] == [{"role": "assistant", "content": "Rayleigh scattering."}]
+    [trl] = read_lines(tmp_path / "trl-preference.jsonl")
+    assert trl["rejected"] == [{"role": "assistant", "content": "Because."}]
+
+
+@pytest.mark.parametrize("fmt", ["openai-sft", "vertex-sft", "bedrock-sft", "trl-conversational",
+                                 "trl-prompt-completion"])
+def test_every_sft_format_writes_valid_lines(project, fmt):
+    summary = build(project, fmt, split="train")
+    lines = read_lines(project / "out" / "out.jsonl")
+    assert len(lines) == summary.written == summary.by_split["train"] == 4
+    assert all(formats.get(fmt).problems(line) == [] for line in lines)
+
+
+def test_a_preference_format_needs_a_pair(project):
+    with pytest.raises(dataset.DatasetError, match="bind `chosen` and `rejected`"):
+        build(project, "openai-dpo")
+
+
+def test_bedrock_lines_follow_the_rules(project):
+    build(project, "bedrock-sft", split="train")
+    for line in read_lines(project / "out" / "out.jsonl"):
+        assert set(line) == {"system", "messages"}
+        assert [m["role"] for m in line["messages"]] == ["user", "assistant"]
+
+
+def test_every_row_is_accounted_for(project):
+    summary = build(project, "openai-sft")
+    assert summary.read == 6 and summary.filtered == 1  # one row is not in English
+    assert summary.read == summary.written + summary.rejected + summary.filtered + summary.cut + summary.duplicates
+    assert summary.rejects_path is None
+
+
+BROKEN = {
+    "truncated.jsonl": b'{"text": "ok", "stars": 4, "product": "p", "verified": true, "lang": "en", "label": "publish"}\n'
+                       b'{"text": "cut off", "stars": 4, "prod\n',
+    "types.jsonl": b'{"text": "ok", "stars": "four", "product": "p", "verified": true, "lang": "en", "label": "publish"}\n',
+    "missing.jsonl": b'{"text": "ok", "product": "p", "verified": true, "lang": "en", "label": "publish"}\n',
+    "label.jsonl": b'{"text": "ok", "stars": 4, "product": "p", "verified": true, "lang": "en", "label": "maybe"}\n',
+    "bytes.jsonl": b'{"text": "caf\xe9", "stars": 4, "product": "p", "verified": true, "lang": "en", "label": "publish"}\n',
+    "array.jsonl": b'[1, 2]\n',
+    "empty.jsonl": b"",
+}
+
+
+@pytest.mark.parametrize("name, field, reason", [
+    ("truncated.jsonl", "row", "not JSON"),
+    ("types.jsonl", "rating", "expected `int`, got a string"),
+    ("missing.jsonl", "rating", "the row has no column `stars`"),
+    ("label.jsonl", "output", "not a value of"),
+    ("bytes.jsonl", "row", "not UTF-8"),
+    ("array.jsonl", "row", "a row is a JSON object"),
+])
+def test_bad_rows_are_reported_with_their_number_and_counted(project, name, field, reason):
+    (project / "data" / "moderation.jsonl").write_bytes(BROKEN[name])
+    summary = build(project, "openai-sft")
+    rejects = read_lines(summary.rejects_path)
+    assert summary.rejected == len(rejects) == 1
+    [reject] = rejects
+    assert reject["field"] == field and reason in reject["reason"], reject
+    assert reject["row"] == (2 if name == "truncated.jsonl" else 1)
+    assert reject["line"] == reject["row"]
+    assert summary.read == summary.written + summary.rejected
+
+
+def test_an_empty_file_writes_empty_outputs(project):
+    (project / "data" / "moderation.jsonl").write_bytes(b"")
+    summary = build(project, "openai-sft")
+    assert summary.read == summary.written == 0
+    assert Path(summary.outputs["train"]).read_text() == ""
+
+
+def test_strict_stops_at_the_first_bad_row_and_writes_nothing(project):
+    (project / "data" / "moderation.jsonl").write_bytes(BROKEN["types.jsonl"])
+    with pytest.raises(dataset.DatasetError, match=r"row 1: rating: .*--strict"):
+        build(project, "openai-sft", strict=True)
+    assert not (project / "out" / "out.train.jsonl").exists()
+    assert list((project / "out").iterdir()) == []  # no temporary file left either
+
+
+def test_a_long_line_is_a_bad_row_not_held_in_memory(project, monkeypatch):
+    from polyprompt.dataset import sources
+
+    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 1000)
+    good = (project / "data" / "moderation.jsonl").read_bytes()
+    (project / "data" / "moderation.jsonl").write_bytes(b'{"text": "' + b"x" * 5000 + b'"}\n' + good)
+    summary = build(project, "openai-sft")
+    [reject] = read_lines(summary.rejects_path)
+    assert reject["row"] == 1 and "longer than 1,000 bytes" in reject["reason"]
+    assert summary.written == 5
+
+
+def test_csv_rows_fill_typed_parameters(project):
+    csv = ("text,stars,product,verified,lang,label\n"
+           "\"Fine, thanks\",4,007 kettle,true,en,publish\n"
+           "bad stars,many,p,false,en,reject\n"
+           "\"a quote never closed,2,p,false,en,reject\n")
+    (project / "data" / "moderation.csv").write_text(csv)
+    source = (project / "moderation.prompt").read_text().replace("data/moderation.jsonl", "data/moderation.csv")
+    (project / "moderation.prompt").write_text(source)
+    summary = build(project, "trl-conversational")
+    assert summary.read == 3 and summary.written == 1 and summary.rejected == 2
+    [line] = [line for path in summary.outputs.values() for line in read_lines(path)]
+    assert "Product: 007 kettle\nRating: 4/5 (verified purchase)" in line["messages"][1]["content"]
+    reasons = {r["row"]: r for r in read_lines(summary.rejects_path)}
+    assert reasons[2]["field"] == "rating" and reasons[2]["line"] == 3
+    assert reasons[3]["field"] == "row" and "not CSV" in reasons[3]["reason"] and reasons[3]["line"] == 4
+
+
+def test_splits_depend_on_the_row_only():
+    rows = [{"i": i, "text": f"row {i}"} for i in range(2000)]
+    splits = (("validation", 10.0), ("test", 5.0))
+    before = [split_of(row_key(r), splits, 7) for r in rows]
+    after = [split_of(row_key(r), splits, 7) for r in rows + [{"i": -1}] * 50][:2000]
+    assert before == after
+    assert abs(before.count("validation") - 200) < 60 and abs(before.count("test") - 100) < 40
+    assert before != [split_of(row_key(r), splits, 8) for r in rows]  # the seed matters
+
+
+def test_appending_rows_never_moves_an_old_row(project):
+    first = build(project, "openai-sft")
+    old = {name: Path(path).read_text() for name, path in first.outputs.items()}
+    with open(project / "data" / "moderation.jsonl", "a") as f:
+        for i in range(40):
+            f.write(json.dumps({"text": f"extra {i}", "stars": 3, "product": "p", "verified": False, "lang": "en",
+                                "label": "publish"}) + "\n")
+    second = build(project, "openai-sft")
+    for name, path in second.outputs.items():
+        assert Path(path).read_text().startswith(old[name])
+
+
+def test_a_rerun_gives_the_same_bytes(project):
+    first = build(project, "trl-conversational")
+    data = {name: Path(path).read_bytes() for name, path in first.outputs.items()}
+    second = build(project, "trl-conversational")
+    assert {name: Path(path).read_bytes() for name, path in second.outputs.items()} == data
+
+
+def test_duplicates_are_dropped_and_counted(project):
+    path = project / "data" / "moderation.jsonl"
+    path.write_text(path.read_text() + path.read_text().splitlines()[0] + "\n")
+    summary = build(project, "openai-sft")
+    assert summary.duplicates == 1 and summary.written == 5
+    assert build(project, "openai-sft", dedup=False).written == 6
+
+
+def test_limit_cuts_rows_and_counts_them(project):
+    source = (project / "moderation.prompt").read_text().replace("limit 50000", "limit 2")
+    (project / "moderation.prompt").write_text(source)
+    summary = build(project, "openai-sft")
+    assert summary.written == 2 and summary.cut == 3 and summary.filtered == 1
+
+
+def test_data_outside_the_project_is_refused(project, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "secret.jsonl"
+    outside.write_text("{}\n")
+    source = (project / "moderation.prompt").read_text().replace('"data/moderation.jsonl"', f'"../{outside.parent.name}/secret.jsonl"')
+    (project / "moderation.prompt").write_text(source)
+    with pytest.raises(dataset.DatasetError, match="outside the project root"):
+        build(project, "openai-sft")
+
+
+def test_parquet_and_datasets_folder_outputs_load_in_datasets(project):
+    import datasets
+
+    build(project, "trl-conversational", "out.parquet", split="train")
+    build(project, "trl-conversational", "folder", split="train")
+    from_parquet = datasets.load_dataset("parquet", data_files=str(project / "out" / "out.parquet"), split="train",
+                                         cache_dir=str(project / "hf-cache"))
+    from_folder = datasets.load_from_disk(str(project / "out" / "folder"))
+    jsonl = read_lines(build(project, "trl-conversational", split="train").outputs["train"])
+    assert from_parquet.to_list() == from_folder.to_list() == jsonl
+
+
+def test_every_input_kind_reads_the_same_rows(project):
+    import datasets
+
+    rows = read_lines(project / "data" / "moderation.jsonl")
+    (project / "data" / "m.json").write_text(json.dumps(rows, indent=1))
+    datasets.Dataset.from_list(rows).to_parquet(str(project / "data" / "m.parquet"))
+    datasets.Dataset.from_list(rows).save_to_disk(str(project / "data" / "m_folder"))
+    expected = read_lines(build(project, "openai-sft", split="train").outputs["train"])
+    for name in ("m.json", "m.parquet", "m_folder"):
+        source = MODERATION.read_text().replace("data/moderation.jsonl", f"data/{name}")
+        (project / "moderation.prompt").write_text(source)
+        assert read_lines(build(project, "openai-sft", split="train").outputs["train"]) == expected, name
+
+
+def test_the_cli_builds_and_summarizes(project):
+    out = subprocess.run([sys.executable, "-m", "polyprompt", "dataset", str(project / "moderation.prompt"),
+                          "-f", "openai-sft", "-o", str(project / "cli.jsonl"), "--json"],
+                         capture_output=True, text=True, check=True)
+    summary = json.loads(out.stdout)
+    assert summary["read"] == 6 and summary["written"] == 5 and summary["by_split"] == {"train": 4, "validation": 1}
+    bad = subprocess.run([sys.executable, "-m", "polyprompt", "dataset", str(project / "moderation.prompt"),
+                          "-f", "openai-sfft", "-o", "x.jsonl"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "did you mean `openai-sft`?" in bad.stderr and "Traceback" not in bad.stderr
