@@ -41,6 +41,10 @@ class Summary:
     duplicates: int = 0
     #: rows of splits not written (`split=` asked for another one)
     other_splits: int = 0
+    #: extra lines written for rows of a dataset weighing more than 1, and rows left out of one
+    #: weighing less (`weight 2` writes each row twice; `weight 0.5` about every other row)
+    repeated: int = 0
+    sampled_out: int = 0
     by_split: Counter = attrs.Factory(Counter)
     by_task: Counter = attrs.Factory(Counter)
     outputs: dict[str, str] = attrs.Factory(dict)
@@ -51,12 +55,15 @@ class Summary:
         splits_text = ", ".join(f"{name} {n}" for name, n in sorted(self.by_split.items()))
         return (f"{self.read} rows read: {self.written} written ({splits_text or 'none'}), {self.rejected} rejected, "
                 f"{self.filtered} filtered by `where`, {self.cut} cut by `limit`, {self.duplicates} duplicates"
-                + (f", {self.other_splits} in other splits" if self.other_splits else ""))
+                + (f", {self.other_splits} in other splits" if self.other_splits else "")
+                + (f", {self.repeated} repeated and {self.sampled_out} left out by `weight`"
+                   if self.repeated or self.sampled_out else ""))
 
     def to_json(self) -> dict:
         """The summary as a JSON object."""
         return {"read": self.read, "written": self.written, "rejected": self.rejected, "filtered": self.filtered,
-                "cut": self.cut, "duplicates": self.duplicates, "other_splits": self.other_splits, "by_split": dict(self.by_split),
+                "cut": self.cut, "duplicates": self.duplicates, "other_splits": self.other_splits,
+                "repeated": self.repeated, "sampled_out": self.sampled_out, "by_split": dict(self.by_split),
                 "by_task": dict(self.by_task), "outputs": self.outputs, "rejects": self.rejects_path}
 
 
@@ -137,6 +144,7 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     fmt = formats.get(format)
     tasks = tasks_of(pf, datasets)
     _check_kinds(tasks, fmt)
+    _check_target(pf, fmt, target or fmt.target)
     summary = Summary()
     paths = _output_paths(Path(output), tasks, split)
     out = {name: writers.open_writer(path) for name, path in paths.items()}
@@ -171,6 +179,17 @@ def _check_kinds(tasks: list[Task], fmt: Any) -> None:
                                "and `rejected`")
         if fmt.kind == "sft" and "output" not in task.answers:
             raise DatasetError(f"dataset `{task.name}`: the {fmt.name} format needs the answer: bind `output`")
+
+
+def _check_target(pf: Any, fmt: Any, target: str) -> None:
+    backend = pf.backend(target)
+    if not fmt.takes(backend):
+        raise DatasetError(f"the {fmt.name} format reads {' or '.join(_names(fmt.accepts))} bodies, not "
+                           f"{type(backend).name}'s: compile for one of those (-t)")
+
+
+def _names(accepts: tuple[str, ...]) -> list[str]:
+    return [f"`{a}`" if a != "hf" else "open-model (hf-family:, hf:)" for a in accepts]
 
 
 def _output_paths(output: Path, tasks: list[Task], split: str | None) -> dict[str, Path]:
@@ -212,6 +231,14 @@ class _RejectsFile:
             self.writer.abort()
 
 
+def _copies(key: bytes, task: Task) -> int:
+    """How many times a row is written: its dataset's weight, the fraction decided by the row's
+    hash (so the same rows are kept on every run)."""
+    whole = int(task.weight)
+    part = task.weight - whole
+    return whole + (1 if part and splits.fraction(key, task.seed + 1) < part else 0)
+
+
 class _Run:
     """One build's state: the compile target, the seen lines (duplicates) and the progress bar."""
 
@@ -248,7 +275,13 @@ class _Run:
                 if self.dedup and not self._first(line):
                     summary.duplicates += 1
                     continue
-                yield splits.split_of(splits.row_key(row.data), task.splits, task.seed), line
+                key = splits.row_key(row.data)
+                copies = _copies(key, task)
+                if copies == 0:
+                    summary.sampled_out += 1
+                summary.repeated += max(copies - 1, 0)
+                for _ in range(copies):
+                    yield splits.split_of(key, task.splits, task.seed), line
         except sources.DataError as err:
             raise DatasetError(str(err)) from None
 

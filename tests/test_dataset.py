@@ -281,3 +281,41 @@ def test_the_cli_builds_and_summarizes(project):
     bad = subprocess.run([sys.executable, "-m", "polyprompt", "dataset", str(project / "moderation.prompt"),
                           "-f", "openai-sfft", "-o", "x.jsonl"], capture_output=True, text=True)
     assert bad.returncode == 2 and "did you mean `openai-sft`?" in bad.stderr and "Traceback" not in bad.stderr
+
+
+MIXED = '''
+prompt classify(text: str) -> "positive" | "negative" {
+  user "Classify: {{ text }}"
+}
+
+prompt summarize(text: str) -> str {
+  user "Summarize: {{ text }}"
+}
+
+dataset classify "sentiment" from "a.jsonl" {
+  text = row.t
+  output = row.y
+  weight 2
+}
+
+dataset summarize "summaries" from "b.jsonl" {
+  text = row.t
+  output = row.s
+  weight 0.5
+}
+'''
+
+
+def test_datasets_are_mixed_by_weight_and_tagged(tmp_path):
+    (tmp_path / "m.prompt").write_text(MIXED)
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"t": f"text {i}", "y": "positive"}) + "\n" for i in range(10)))
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps({"t": f"long {i}", "s": f"s{i}"}) + "\n" for i in range(200)))
+    summary = dataset.build(tmp_path / "m.prompt", "trl-conversational", tmp_path / "mix.jsonl")
+    lines = read_lines(tmp_path / "mix.jsonl")
+    assert summary.by_task["sentiment"] == 20 and 70 < summary.by_task["summaries"] < 130
+    assert {line["task"] for line in lines} == {"sentiment", "summaries"}
+    assert summary.read + summary.repeated == summary.written + summary.sampled_out
+    again = dataset.build(tmp_path / "m.prompt", "trl-conversational", tmp_path / "mix2.jsonl")
+    assert read_lines(tmp_path / "mix2.jsonl") == lines and again.to_json()["by_task"] == summary.to_json()["by_task"]
+    only = dataset.build(tmp_path / "m.prompt", "openai-sft", tmp_path / "one.jsonl", datasets=["sentiment"])
+    assert only.written == 20 and "task" not in read_lines(tmp_path / "one.jsonl")[0]  # OpenAI refuses unknown keys

@@ -51,9 +51,16 @@ class Format:
     line: Callable[[Any, Any, Options], dict]
     problems: Callable[[dict], list[str]]
     summary: str
+    #: the backends whose bodies the format reads (by backend name; `hf` for every open-model target)
+    accepts: tuple[str, ...] = ()
     #: whether a line may carry more keys (a `task` tag when datasets are mixed): Hugging Face
     #: datasets keep extra columns; the providers' upload checks refuse unknown keys
     extra_keys: bool = False
+
+    def takes(self, backend: Any) -> bool:
+        """Whether the format can read the bodies of `backend` (a backend object)."""
+        name = type(backend).name
+        return name in self.accepts or ("hf" in self.accepts and name.startswith(("hf-family:", "hf:")))
 
 
 class UnknownFormat(LookupError):

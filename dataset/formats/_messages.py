@@ -66,9 +66,24 @@ def _arguments(text: Any) -> Any:
         return text
 
 
-def hf_tools(tools: list[dict] | None) -> list[dict] | None:
-    """OpenAI-style tools as the `tools` a Hugging Face chat template takes (the same shape)."""
-    return copy.deepcopy(tools) if tools else None
+def chat_turns(compiled: Any) -> list[dict]:
+    """The turns a Hugging Face chat template reads for this compile: for an open-model target,
+    the very messages its template rendered (output instructions in the system text, the
+    family's own turn rules applied); for an OpenAI-style body, its messages as text turns."""
+    backend = compiled.backend
+    if hasattr(backend, "write_messages"):
+        turns = copy.deepcopy(backend.write_messages(compiled.request.messages))
+        for i, turn in enumerate(turns):
+            turn["content"] = text_of(turn.get("content"), f"messages[{i}]")
+        return turns
+    return plain_turns(openai_messages(compiled))
+
+
+def chat_tools(compiled: Any) -> list[dict] | None:
+    """The tools a Hugging Face chat template takes (OpenAI's function shape), or None."""
+    tools = compiled.request.tools
+    return [{"type": "function", "function": {"name": t.name, "description": t.description or "",
+                                              "parameters": t.parameters}} for t in tools] or None
 
 
 def require(condition: bool, problem: str, problems: list[str]) -> None:

@@ -60,4 +60,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("bedrock-sft", "sft", "anthropic", line, problems, "Amazon Bedrock (Claude) fine-tuning JSONL")
+FORMAT = Format("bedrock-sft", "sft", "anthropic", line, problems, "Amazon Bedrock (Claude) fine-tuning JSONL", accepts=('anthropic',))

@@ -39,4 +39,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("openai-dpo", "preference", "openai-chat", line, problems, "OpenAI preference (DPO) JSONL")
+FORMAT = Format("openai-dpo", "preference", "openai-chat", line, problems, "OpenAI preference (DPO) JSONL", accepts=('openai-chat', 'openai-compatible'))

@@ -42,4 +42,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("openai-sft", "sft", "openai-chat", line, problems, "OpenAI supervised fine-tuning JSONL")
+FORMAT = Format("openai-sft", "sft", "openai-chat", line, problems, "OpenAI supervised fine-tuning JSONL", accepts=('openai-chat', 'openai-compatible'))

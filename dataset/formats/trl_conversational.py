@@ -10,16 +10,16 @@ to learn the assistant turns only.
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, hf_tools, openai_messages, plain_turns, require
+from ._messages import answer, chat_tools, chat_turns, require
 
 ROLES = {"system", "user", "assistant", "tool"}
 
 
 def line(example, compiled, options: Options) -> dict:
     """One conversational line for an example."""
-    out: dict = {"messages": plain_turns(openai_messages(compiled))
+    out: dict = {"messages": chat_turns(compiled)
                  + [{"role": "assistant", "content": answer(example, compiled)}]}
-    tools = hf_tools(compiled.body.get("tools"))
+    tools = chat_tools(compiled)
     if tools:
         out["tools"] = tools
     return out
@@ -36,4 +36,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("trl-conversational", "sft", "openai-chat", line, problems, "TRL conversational (SFTTrainer)", extra_keys=True)
+FORMAT = Format("trl-conversational", "sft", "hf-family:chatml", line, problems, "TRL conversational (SFTTrainer)", extra_keys=True, accepts=('hf', 'openai-chat', 'openai-compatible'))

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, openai_messages, plain_turns, require
+from ._messages import answer, chat_turns, require
 from .trl_conversational import problems as turn_problems
 
 
 def line(example, compiled, options: Options) -> dict:
     """One preference line for an example with `chosen` and `rejected`."""
-    return {"prompt": plain_turns(openai_messages(compiled)),
+    return {"prompt": chat_turns(compiled),
             "chosen": [{"role": "assistant", "content": answer(example, compiled, "chosen")}],
             "rejected": [{"role": "assistant", "content": answer(example, compiled, "rejected")}]}
 
@@ -27,4 +27,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("trl-preference", "preference", "openai-chat", line, problems, "TRL preference (DPOTrainer)", extra_keys=True)
+FORMAT = Format("trl-preference", "preference", "hf-family:chatml", line, problems, "TRL preference (DPOTrainer)", extra_keys=True, accepts=('hf', 'openai-chat', 'openai-compatible'))

@@ -8,15 +8,15 @@ for this format).
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, hf_tools, openai_messages, plain_turns, require
+from ._messages import answer, chat_tools, chat_turns, require
 from .trl_conversational import problems as turn_problems
 
 
 def line(example, compiled, options: Options) -> dict:
     """One prompt-completion line for an example."""
-    out: dict = {"prompt": plain_turns(openai_messages(compiled)),
+    out: dict = {"prompt": chat_turns(compiled),
                  "completion": [{"role": "assistant", "content": answer(example, compiled)}]}
-    tools = hf_tools(compiled.body.get("tools"))
+    tools = chat_tools(compiled)
     if tools:
         out["tools"] = tools
     return out
@@ -31,4 +31,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("trl-prompt-completion", "sft", "openai-chat", line, problems, "TRL prompt-completion (SFTTrainer)", extra_keys=True)
+FORMAT = Format("trl-prompt-completion", "sft", "hf-family:chatml", line, problems, "TRL prompt-completion (SFTTrainer)", extra_keys=True, accepts=('hf', 'openai-chat', 'openai-compatible'))

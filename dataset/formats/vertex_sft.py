@@ -44,4 +44,4 @@ def problems(line: dict) -> list[str]:
     return found
 
 
-FORMAT = Format("vertex-sft", "sft", "vertex", line, problems, "Vertex AI Gemini supervised tuning JSONL")
+FORMAT = Format("vertex-sft", "sft", "vertex", line, problems, "Vertex AI Gemini supervised tuning JSONL", accepts=('vertex', 'gemini'))
