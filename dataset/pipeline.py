@@ -52,7 +52,7 @@ class Summary:
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
-        splits_text = ", ".join(f"{name} {n}" for name, n in sorted(self.by_split.items()))
+        splits_text = ", ".join(f"{name} {n}" for name, n in self.by_split.items())
         return (f"{self.read} rows read: {self.written} written ({splits_text or 'none'}), {self.rejected} rejected, "
                 f"{self.filtered} filtered by `where`, {self.cut} cut by `limit`, {self.duplicates} duplicates"
                 + (f", {self.other_splits} in other splits" if self.other_splits else "")
@@ -133,8 +133,9 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     """Build the training files of a prompt file's datasets in `format` at `output`.
 
     `prompt_file` is a path or a loaded `PromptFile`; `datasets` names the `dataset` blocks (by
-    title or prompt; all of them by default: several are mixed into one output, each line
-    tagged with its task where the format allows); `target` overrides the format's target;
+    title or prompt; by default every one that binds what the format trains, `output` or a
+    `chosen`/`rejected` pair: several are mixed into one output, each line tagged with its task
+    where the format allows); `target` overrides the format's target;
     `split` writes only that split to `output` (else each split goes to `<stem>.<split><suffix>`
     when the datasets declare splits); `train_on` is `last` or `all` assistant turns.
     """
@@ -143,10 +144,13 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     pf = prompt_file if isinstance(prompt_file, PromptFile) else load(prompt_file)
     fmt = formats.get(format)
     tasks = tasks_of(pf, datasets)
+    if not datasets:  # all of them: those that train what the format trains
+        tasks = [t for t in tasks if _fits(t, fmt)] or tasks
     _check_kinds(tasks, fmt)
     _check_target(pf, fmt, target or fmt.target)
     summary = Summary()
     paths = _output_paths(Path(output), tasks, split)
+    summary.by_split.update(dict.fromkeys(paths, 0))  # every output is listed, an empty one too
     out = {name: writers.open_writer(path) for name, path in paths.items()}
     rejects = _RejectsFile(Path(output))
     try:
@@ -170,6 +174,10 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     summary.outputs = {name: str(path) for name, path in paths.items()}
     summary.rejects_path = rejects.commit()
     return summary
+
+
+def _fits(task: Task, fmt: Any) -> bool:
+    return task.is_preference if fmt.kind == "preference" else "output" in task.answers
 
 
 def _check_kinds(tasks: list[Task], fmt: Any) -> None:
@@ -256,7 +264,7 @@ class _Run:
             for row in rows:
                 summary.read += 1
                 if isinstance(row, sources.BadRow):
-                    self._reject(Reject(task.name, str(path), row.number, "row", row.reason, row.line, row.column),
+                    self._reject(Reject(task.name, task.source, row.number, "row", row.reason, row.line, row.column),
                                  summary, rejects)
                     continue
                 try:
@@ -269,7 +277,7 @@ class _Run:
                     kept += 1
                     line = self.line(task, row.data)
                 except RowProblem as problem:
-                    self._reject(Reject(task.name, str(path), row.number, problem.field, problem.reason, row.line),
+                    self._reject(Reject(task.name, task.source, row.number, problem.field, problem.reason, row.line),
                                  summary, rejects)
                     continue
                 if self.dedup and not self._first(line):
