@@ -17,7 +17,7 @@ import os
 import pytest
 
 #: modules that are all parity: token ids against tokenizers/transformers, and local model runs
-PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run"}
+PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run", "test_dataset_tokens"}
 #: tests elsewhere that load the real tokenizers or model (tests/hf_assets.py, the SmolLM2 GGUF) or transformers
 PARITY_TESTS = {
     "test_hf_gguf": {"test_the_smollm2_metadata", "test_compiling_imports_nothing_heavy",

@@ -14,6 +14,7 @@ own request body, so what a model is tuned on is what it is later sent.
 | `trl-conversational` | TRL `SFTTrainer` (conversational) | `{"messages": [...], "tools"?}` |
 | `trl-prompt-completion` | TRL `SFTTrainer` (prompt-completion) | `{"prompt": [...], "completion": [...]}` |
 | `trl-preference` | TRL `DPOTrainer` | `{"prompt": [...], "chosen": [...], "rejected": [...]}` |
+| `tokenized` | an open model (`hf-family:`, `hf:`) | `{"input_ids", "attention_mask", "labels", "assistant_masks"}` |
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ MODULES = {
     "trl-conversational": "trl_conversational",
     "trl-prompt-completion": "trl_prompt_completion",
     "trl-preference": "trl_preference",
+    "tokenized": "tokenized",
 }
 
 

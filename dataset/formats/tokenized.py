@@ -1,0 +1,179 @@
+"""`tokenized`: token ids and loss masks for an open-model target (`hf-family:<name>`, `hf:<dir>`).
+
+    {"input_ids": [...], "attention_mask": [1, ...], "labels": [-100, ..., 9906, ...], "assistant_masks": [0, ..., 1, ...]}
+
+The conversation is the target's own (its template's messages, output instructions included),
+then the answer. `labels` is -100 everywhere but on the tokens the model learns: the answer by
+default, every assistant turn with `train_on="all"`; `assistant_masks` marks the same tokens (what
+TRL's `SFTTrainer` reads for `assistant_only_loss`).
+
+Which tokens are learned, exactly as transformers computes `return_assistant_tokens_mask=True`:
+
+- a template with `{% generation %}` blocks marks them itself;
+- a family whose template is one of TRL's originals is rendered with TRL's training version
+  (`../templates/`), as `SFTTrainer(assistant_only_loss=True)` does, so ids and masks are the ones
+  TRL trains on;
+- any other template: the span of an assistant turn is what follows the generation prompt, from
+  the same render: the text of the conversation up to that turn rendered with
+  `add_generation_prompt=True` must be a prefix of the whole render, and the turn's span runs from
+  its end to the end of the conversation rendered through that turn (a template that is not
+  prefix-preserving there is a row problem, never a wrong mask).
+
+Character spans become token positions without a per-token loop: a span edge that is a token
+boundary is where the ids of the text before it end (the ids of a prefix are a prefix of the
+ids); an edge inside a token is a row problem. Data never becomes a control token: the messages
+are protected before the render and the ids come from `Encoder.encode_chat`.
+"""
+from __future__ import annotations
+
+import copy
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..align import RowProblem
+from . import Format, Options
+from ._messages import answer, chat_tools
+
+#: family -> TRL's training template for it (the family's template text equals TRL's original)
+TRAINING_TEMPLATES = {
+    "llama-3": "llama3_training.jinja",
+    "qwen2.5": "qwen2_5_training.jinja",
+    "qwen3": "qwen3_training.jinja",
+    "gemma-2": "gemma_training.jinja",
+    "gemma-3": "gemma3_training.jinja",
+    "phi-3": "phi3_training.jinja",
+    "phi-3.5": "phi3_5_training.jinja",
+    "deepseek-r1": "deepseekv3_training.jinja",
+}
+IGNORE = -100
+
+
+def line(example, compiled, options: Options) -> dict:
+    """The ids, attention mask, labels and assistant mask of one example."""
+    backend = compiled.backend
+    encoder = backend.encoder()
+    if encoder is None:
+        raise RowProblem("target", f"{backend.name} has no tokenizer at hand: token ids need one "
+                                   "(a folder's tokenizer.json, or a family with a registry tokenizer)")
+    turns = copy.deepcopy(backend.write_messages(compiled.request.messages))
+    turns.append({"role": "assistant", "content": answer(example, compiled)})
+    ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
+    return {"input_ids": ids, "attention_mask": [1] * len(ids),
+            "labels": [i if m else IGNORE for i, m in zip(ids, mask)], "assistant_masks": mask}
+
+
+def ids_and_mask(backend: Any, encoder: Any, turns: list[dict], tools: Any = None,
+                 train_on: str = "last") -> tuple[list[int], list[int]]:
+    """The token ids of a conversation in the target's training template, and its assistant
+    mask (1 on the tokens learned); RowProblem when the mask cannot be exact."""
+    turns, tools = encoder.protect(turns), encoder.protect(tools)
+    text, spans = _render(backend, turns, tools, train_on)
+    ids = encoder.encode_chat(text)
+    return ids, _mask(encoder, text, ids, spans)
+
+
+def _render(backend: Any, turns: list[dict], tools: Any, train_on: str) -> tuple[str, list[tuple[int, int]]]:
+    """The training text and the character spans learned."""
+    template = training_template(backend)
+    try:
+        text, spans = template.render_with_spans(turns, tools=tools)
+        if not spans:
+            spans = _boundary_spans(template, turns, tools, text)
+    except ValueError as err:  # jinja's TemplateError is an Exception: the template refused the turns
+        raise RowProblem("template", str(err)) from None
+    if not spans:
+        raise RowProblem("template", "the template marks no assistant output")
+    return text, spans if train_on == "all" else spans[-1:]
+
+
+def _boundary_spans(template: Any, turns: list[dict], tools: Any, text: str) -> list[tuple[int, int]]:
+    """Each assistant turn's span from the same template: after the generation prompt, to the
+    end of the render through that turn."""
+    spans = []
+    for k, turn in enumerate(turns):
+        if turn.get("role") != "assistant" or k == 0:
+            continue
+        before = template.render(turns[:k], tools=tools, add_generation_prompt=True)
+        through = template.render(turns[:k + 1], tools=tools) if k + 1 < len(turns) else text
+        if not (text.startswith(through) and through.startswith(before)):
+            if k + 1 == len(turns):
+                raise RowProblem("template", "the template is not prefix-preserving: the generation prompt "
+                                             "is not a prefix of the answer's render")
+            continue  # an earlier turn the template renders differently once later turns follow
+        spans.append((len(before), len(through)))
+    return spans
+
+
+def training_template(backend: Any) -> Any:
+    """The template a model is trained with: TRL's training version of its family's template
+    when there is one, else its own."""
+    template = backend.template
+    name = _family_of(template.source)
+    if name is None:
+        return template
+    return _training(name, template)
+
+
+@cache
+def _family_templates() -> dict[str, str]:
+    """Template text -> family, for the families that have a training template."""
+    from ...backends.hf.families import FAMILIES
+
+    return {FAMILIES[name].source_text(): name for name in TRAINING_TEMPLATES}
+
+
+def _family_of(source: str) -> str | None:
+    return _family_templates().get(source)
+
+
+def _training(name: str, template: Any) -> Any:
+    from ...backends.hf.chat_template.render import ChatTemplate
+
+    key = (name, id(template))
+    found = _TRAINING.get(key)
+    if found is None:
+        source = resources.files("polyprompt.dataset").joinpath("templates", TRAINING_TEMPLATES[name]).read_text()
+        found = _TRAINING[key] = ChatTemplate(source, extra=dict(template.variables), date=template.date,
+                                              trusted=True)
+    return found
+
+
+_TRAINING: dict[tuple[str, int], Any] = {}
+
+
+def _mask(encoder: Any, text: str, ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
+    """1 on the tokens that hold a character of a span, as transformers' `char_to_token` gives."""
+    mask = [0] * len(ids)
+    for start, end in spans:
+        first = _boundary(encoder, text, ids, start)
+        last = _boundary(encoder, text, ids, end)
+        mask[first:last] = [1] * (last - first)
+    return mask
+
+
+def _boundary(encoder: Any, text: str, ids: list[int], position: int) -> int:
+    """The number of tokens before character `position`; RowProblem when it falls inside a token."""
+    if position <= 0:
+        return 0
+    if position >= len(text):
+        return len(ids)
+    before = encoder.encode_chat(text[:position])
+    if ids[:len(before)] != before:
+        raise RowProblem("tokens", f"an answer boundary (character {position}) falls inside a token: the mask "
+                                   "cannot follow it exactly")
+    return len(before)
+
+
+def problems(line: dict) -> list[str]:
+    """What makes a tokenized line inconsistent (empty when it is valid)."""
+    n = len(line.get("input_ids", ()))
+    found = [f"`{k}` has {len(line.get(k, ()))} items for {n} ids"
+             for k in ("attention_mask", "labels", "assistant_masks") if len(line.get(k, ())) != n]
+    if not found and not any(line["assistant_masks"]):
+        found.append("no token is learned")
+    return found
+
+
+FORMAT = Format("tokenized", "sft", "hf-family:smollm2", line, problems,
+                "token ids, attention mask and labels for an open-model target", accepts=("hf",), extra_keys=True)
