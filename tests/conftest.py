@@ -43,7 +43,7 @@ PARITY_TESTS = {
                          "test_none_values_are_dropped_like_apply_chat_template", "test_smollm2_template_is_the_gguf_one"},
 }
 #: long-running modules and tests that are not parity (subprocesses, wheels, big inputs)
-SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras"}  # fresh processes, one a test
+SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_dataset_trl"}  # fresh processes, one a test
 SLOW_TESTS = {
     "test_fuzz": {"test_random_large_files"},
     "test_data": {"test_the_copy_equals_the_shared_refdata"},
