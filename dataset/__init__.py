@@ -14,6 +14,8 @@ prompt, so a model is tuned on exactly what it is later sent.
 - `splits.py`: a row's split from a hash of its content and the seed.
 - `formats/`: one module a line format, each with its rules check.
 - `writers.py`: JSONL, Parquet and `datasets` folders, written atomically.
+- `tasks.py`: a file's `dataset` blocks as tasks; `rowfn.py`: the per-row function (any engine).
+- `stream.py`: rows read, filtered, turned into lines (in workers too), de-duplicated, weighted.
 - `pipeline.py`: `build`, which runs it all and accounts for every row (`Summary`).
 """
 from __future__ import annotations
@@ -23,10 +25,11 @@ if __name__ != "polyprompt.dataset":  # see docs/development.md: one import name
 
 _EXPORTS = {
     "build": "pipeline",
-    "tasks_of": "pipeline",
+    "tasks_of": "tasks",
+    "row_fn": "rowfn",
     "Summary": "pipeline",
     "Reject": "pipeline",
-    "DatasetError": "pipeline",
+    "DatasetError": "tasks",
     "format_names": "formats",
 }
 

@@ -10,24 +10,20 @@ reason, to the rejects file beside the output. `strict=True` stops at the first 
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import attrs
 
-from ..compiler.inputs import InputError
-from ..session.compiled import CompileError
 from . import formats, sources, splits, writers
-from .align import RowProblem, Task, task_of
-
-
-class DatasetError(Exception):
-    """A dataset that cannot be built at all (no such dataset, unreadable data, a bad row under
-    `strict`); the message says which and why."""
+from .align import Task
+from .rowfn import RowFunction
+from .stats import LengthStats, line_length
+from .stream import Stream
+from .tasks import DatasetError, data_path, tasks_of
 
 
 @attrs.define
@@ -47,8 +43,21 @@ class Summary:
     sampled_out: int = 0
     by_split: Counter = attrs.Factory(Counter)
     by_task: Counter = attrs.Factory(Counter)
+    #: per split, the lengths of the lines written (tokens for tokenized rows, else characters)
+    lengths: dict[str, LengthStats] = attrs.Factory(dict)
     outputs: dict[str, str] = attrs.Factory(dict)
     rejects_path: str | None = None
+
+    def count(self, split: str, task: str, line: dict) -> None:
+        """Count one line written to `split` for the dataset `task`."""
+        self.written += 1
+        self.by_split[split] += 1
+        self.by_task[task] += 1
+        length = line_length(line)
+        stats = self.lengths.get(split)
+        if stats is None:
+            stats = self.lengths[split] = LengthStats("tokens" if "input_ids" in line else "characters")
+        stats.add(length)
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
@@ -64,7 +73,8 @@ class Summary:
         return {"read": self.read, "written": self.written, "rejected": self.rejected, "filtered": self.filtered,
                 "cut": self.cut, "duplicates": self.duplicates, "other_splits": self.other_splits,
                 "repeated": self.repeated, "sampled_out": self.sampled_out, "by_split": dict(self.by_split),
-                "by_task": dict(self.by_task), "outputs": self.outputs, "rejects": self.rejects_path}
+                "by_task": dict(self.by_task),
+                "lengths": {name: stats.to_json() for name, stats in self.lengths.items()}, "outputs": self.outputs, "rejects": self.rejects_path}
 
 
 @attrs.frozen
@@ -87,57 +97,20 @@ class Reject:
         return f"{self.source}{at}: row {self.row}: {self.field}: {self.reason}"
 
 
-def tasks_of(pf: Any, names: list[str] | None = None) -> list[Task]:
-    """The `Task`s of a loaded prompt file's `dataset` blocks (those named, or all of them)."""
-    from ..compiler import ast
-    from ..compiler.statics import Statics
-
-    decls = [d for d in pf.analysis.program.entry.tree.decls if isinstance(d, ast.DatasetDecl)]
-    errors = [d for d in pf.diagnostics if d.is_error]
-    if errors:
-        raise CompileError(errors)
-    if names:
-        known = {d.title or d.prompt.name for d in decls} | {d.prompt.name for d in decls}
-        missing = [n for n in names if n not in known]
-        if missing:
-            raise DatasetError(f"no dataset `{missing[0]}` in {pf.path}; datasets: "
-                               + (", ".join(sorted({d.title or d.prompt.name for d in decls})) or "none"))
-        decls = [d for d in decls if (d.title or d.prompt.name) in names or d.prompt.name in names]
-    if not decls:
-        raise DatasetError(f"{pf.path} declares no dataset")
-    statics = Statics(pf.analysis.entry_scope, pf.analysis.scopes)
-    return [task_of(d, pf.prompt(d.prompt.name), statics, pf.check_inputs,
-                    coerce_text=_data_kind(_data_path(pf, d.source)) in ("csv", "tsv")) for d in decls]
-
-
-def _data_path(pf: Any, source: str) -> Path:
-    """A data path written in a source: relative to the file, and inside the project root."""
-    base = Path(pf.path).parent
-    path = (base / source).resolve()
-    root = Path(pf.analysis.program.root).resolve()
-    if not path.is_relative_to(root):
-        raise DatasetError(f"{pf.path}: the data `{source}` is outside the project root `{root}`")
-    return path
-
-
-def _data_kind(path: Path) -> str | None:
-    try:
-        return sources.kind_of(path)
-    except sources.DataError:
-        return None
-
-
 def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets: list[str] | None = None,
           target: str | None = None, split: str | None = None, strict: bool = False, train_on: str = "last",
-          dedup: bool = True, progress: bool | None = None) -> Summary:
+          dedup: bool = True, max_length: int | None = None, workers: int = 1,
+          progress: bool | None = None) -> Summary:
     """Build the training files of a prompt file's datasets in `format` at `output`.
 
     `prompt_file` is a path or a loaded `PromptFile`; `datasets` names the `dataset` blocks (by
     title or prompt; by default every one that binds what the format trains, `output` or a
     `chosen`/`rejected` pair: several are mixed into one output, each line tagged with its task
-    where the format allows); `target` overrides the format's target;
-    `split` writes only that split to `output` (else each split goes to `<stem>.<split><suffix>`
-    when the datasets declare splits); `train_on` is `last` or `all` assistant turns.
+    where the format allows); `target` overrides the format's target; `split` writes only that
+    split to `output` (else each split goes to `<stem>.<split><suffix>` when the datasets declare
+    splits); `train_on` is `last` or `all` assistant turns; `max_length` cuts tokenized rows;
+    `workers` > 1 turns rows into lines in that many processes; `progress` shows a bar on
+    stderr (by default when stderr is a terminal).
     """
     from ..session.prompt_file import PromptFile, load
 
@@ -151,29 +124,64 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     summary = Summary()
     paths = _output_paths(Path(output), tasks, split)
     summary.by_split.update(dict.fromkeys(paths, 0))  # every output is listed, an empty one too
+    fn = RowFunction.loaded(pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks,
+                            tag=len(tasks) > 1)
     out = {name: writers.open_writer(path) for name, path in paths.items()}
     rejects = _RejectsFile(Path(output))
+
+    def reject(task: Task, row: int, field: str, reason: str, line: int | None = None, column: int | None = None):
+        found = Reject(task.name, task.source, row, field, reason, line, column)
+        if strict:
+            raise DatasetError(f"{found} (--strict stops at the first bad row)")
+        summary.rejected += 1
+        rejects.add(found)
+
+    bar = _progress_bar(progress)
     try:
-        run = _Run(pf, fmt, target or fmt.target, formats.Options(train_on), strict, dedup, len(tasks) > 1)
-        for task in tasks:
-            for split_name, line in run.lines(task, summary, rejects):
-                if split_name not in out:
-                    summary.other_splits += 1
-                    continue
-                out[split_name].write(line)
-                summary.written += 1
-                summary.by_split[split_name] += 1
-                summary.by_task[task.name] += 1
+        with Stream(fn, summary, reject, dedup, workers, bar) as stream:
+            for index, task in enumerate(tasks):
+                for split_name, line in stream.lines(index, task, data_path(pf, task.source)):
+                    if split_name not in out:
+                        summary.other_splits += 1
+                        continue
+                    out[split_name].write(line)
+                    summary.count(split_name, task.name, line)
+                    if bar is not None:
+                        bar.set_postfix(written=summary.written, rejected=summary.rejected, refresh=False)
         for writer in out.values():
             writer.commit()
+    except sources.DataError as err:
+        _abort(out, rejects)
+        raise DatasetError(str(err)) from None
     except BaseException:
-        for writer in out.values():
-            writer.abort()
-        rejects.abort()
+        _abort(out, rejects)
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     summary.outputs = {name: str(path) for name, path in paths.items()}
     summary.rejects_path = rejects.commit()
     return summary
+
+
+def _abort(out: dict, rejects: "_RejectsFile") -> None:
+    for writer in out.values():
+        writer.abort()
+    rejects.abort()
+
+
+def _progress_bar(progress: bool | None) -> Any:
+    """A tqdm bar of rows read on stderr (rows/s, lines written, rejects), when asked for or when
+    stderr is a terminal; None without tqdm or when not wanted."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(unit=" rows", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
 def _fits(task: Task, fmt: Any) -> bool:
@@ -237,86 +245,3 @@ class _RejectsFile:
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
-
-
-def _copies(key: bytes, task: Task) -> int:
-    """How many times a row is written: its dataset's weight, the fraction decided by the row's
-    hash (so the same rows are kept on every run)."""
-    whole = int(task.weight)
-    part = task.weight - whole
-    return whole + (1 if part and splits.fraction(key, task.seed + 1) < part else 0)
-
-
-class _Run:
-    """One build's state: the compile target, the seen lines (duplicates) and the progress bar."""
-
-    def __init__(self, pf: Any, fmt: Any, target: str, options: Any, strict: bool, dedup: bool, tag: bool):
-        self.pf, self.fmt, self.target, self.options = pf, fmt, target, options
-        self.strict, self.dedup, self.tag = strict, dedup, tag and fmt.extra_keys
-        self.seen: set[int] = set()
-
-    def lines(self, task: Task, summary: Summary, rejects: _RejectsFile) -> Iterator[tuple[str, dict]]:
-        """(split, line) for every row of the task written; counts and rejects the others."""
-        path = _data_path(self.pf, task.source)
-        kept = 0
-        try:
-            rows = sources.read_rows(path)
-            for row in rows:
-                summary.read += 1
-                if isinstance(row, sources.BadRow):
-                    self._reject(Reject(task.name, task.source, row.number, "row", row.reason, row.line, row.column),
-                                 summary, rejects)
-                    continue
-                try:
-                    if not task.keeps(row.data):
-                        summary.filtered += 1
-                        continue
-                    if task.limit is not None and kept >= task.limit:
-                        summary.cut += 1
-                        continue
-                    kept += 1
-                    line = self.line(task, row.data)
-                except RowProblem as problem:
-                    self._reject(Reject(task.name, task.source, row.number, problem.field, problem.reason, row.line),
-                                 summary, rejects)
-                    continue
-                if self.dedup and not self._first(line):
-                    summary.duplicates += 1
-                    continue
-                key = splits.row_key(row.data)
-                copies = _copies(key, task)
-                if copies == 0:
-                    summary.sampled_out += 1
-                summary.repeated += max(copies - 1, 0)
-                for _ in range(copies):
-                    yield splits.split_of(key, task.splits, task.seed), line
-        except sources.DataError as err:
-            raise DatasetError(str(err)) from None
-
-    def line(self, task: Task, row: dict) -> dict:
-        """The line of one row; RowProblem when the row does not fit."""
-        example = task.example(row)
-        try:
-            compiled = self.pf.compile(self.target, example.inputs, prompt=task.prompt.name)
-        except InputError as err:
-            raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
-        line = self.fmt.line(example, compiled, self.options)
-        found = self.fmt.problems(line)
-        if found:
-            raise RowProblem("line", f"the {self.fmt.name} line would be invalid: {'; '.join(found)}")
-        if self.tag:
-            line["task"] = task.name
-        return line
-
-    def _first(self, line: dict) -> bool:
-        key = hash(json.dumps(line, sort_keys=True, ensure_ascii=False))
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
-
-    def _reject(self, reject: Reject, summary: Summary, rejects: _RejectsFile) -> None:
-        if self.strict:
-            raise DatasetError(f"{reject} (--strict stops at the first bad row)")
-        summary.rejected += 1
-        rejects.add(reject)

@@ -23,8 +23,13 @@ import click
               help="The assistant turns learned: the answer only, or every one.")
 @click.option("--keep-duplicates", is_flag=True, help="Write lines that repeat an earlier line.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad row.")
+@click.option("--max-length", type=click.IntRange(min=1), help="Reject tokenized rows longer than this (tokens).")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes that turn rows into lines.")
+@click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicates, strict, as_json):
+def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicates, strict, max_length, workers,
+                progress, as_json):
     """Build the training files of FILE's `dataset` blocks."""
     from . import backends
     from .dataset import DatasetError, build
@@ -33,7 +38,8 @@ def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicat
     pf = _checked(file)
     try:
         summary = build(pf, fmt, output, datasets=list(names) or None, target=target, split=split, strict=strict,
-                        train_on=train_on, dedup=not keep_duplicates)
+                        train_on=train_on, dedup=not keep_duplicates, max_length=max_length, workers=workers,
+                        progress=progress)
     except (UnknownFormat, backends.UnknownTarget) as err:
         raise click.UsageError(str(err).strip("'\"")) from None
     except DatasetError as err:
@@ -43,7 +49,8 @@ def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicat
         click.echo(json.dumps(summary.to_json(), indent=2))
         return
     for name, path in summary.outputs.items():
-        click.echo(f"{path}: {summary.by_split.get(name, 0)} lines ({name})")
+        stats = summary.lengths.get(name)
+        click.echo(f"{path}: {summary.by_split.get(name, 0)} lines ({name})" + (f", {stats.line()}" if stats else ""))
     if summary.rejects_path:
         click.echo(f"{summary.rejects_path}: {summary.rejected} rejected rows", err=True)
     click.echo(summary.line(), err=True)

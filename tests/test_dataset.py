@@ -319,3 +319,44 @@ def test_datasets_are_mixed_by_weight_and_tagged(tmp_path):
     assert read_lines(tmp_path / "mix2.jsonl") == lines and again.to_json()["by_task"] == summary.to_json()["by_task"]
     only = dataset.build(tmp_path / "m.prompt", "openai-sft", tmp_path / "one.jsonl", datasets=["sentiment"])
     assert only.written == 20 and "task" not in read_lines(tmp_path / "one.jsonl")[0]  # OpenAI refuses unknown keys
+
+
+def test_workers_write_the_same_bytes(project):
+    serial = build(project, "openai-sft", "serial.jsonl")
+    parallel = build(project, "openai-sft", "parallel.jsonl", workers=2)
+    for name in serial.outputs:
+        assert Path(parallel.outputs[name]).read_bytes() == Path(serial.outputs[name]).read_bytes()
+    assert parallel.to_json()["by_split"] == serial.to_json()["by_split"]
+
+
+def test_the_row_function_runs_in_datasets_map(project):
+    import datasets
+
+    from polyprompt.dataset.rowfn import row_fn
+
+    rows = read_lines(project / "data" / "moderation.jsonl")
+    data = datasets.Dataset.from_list(rows)
+    fn = row_fn(str(project / "moderation.prompt"), "openai-sft")
+    mapped = data.map(fn, num_proc=2, remove_columns=data.column_names)
+    built = build(project, "openai-sft", dedup=False)
+    written = sorted(line for path in built.outputs.values() for line in Path(path).read_text().splitlines())
+    # `where` is build's: the row function turns every row it is given (the French one too)
+    assert all(m["problem"] is None for m in mapped) and len(mapped) == 6
+    english = [m for m, r in zip(mapped, rows) if r["lang"] == "en"]
+    assert sorted(m["line"] for m in english) == written
+    assert {m["split"] for m in english} == {"train", "validation"}
+
+
+def test_a_row_longer_than_max_length_is_rejected_with_its_length(project):
+    summary = build(project, "tokenized", "tok.jsonl", max_length=60, split="train")
+    rejects = read_lines(summary.rejects_path)
+    assert rejects and all(r["field"] == "length" and "more than the maximum length 60" in r["reason"] for r in rejects)
+    assert summary.written == 0 and summary.rejected + summary.other_splits == 5
+    ok = build(project, "tokenized", "tok.jsonl", max_length=4096, split="train")
+    assert ok.written == 4 and ok.lengths["train"].to_json()["unit"] == "tokens"
+
+
+def test_a_progress_bar_goes_to_stderr(project, capsys):
+    build(project, "openai-sft", progress=True)
+    captured = capsys.readouterr()
+    assert "rows" in captured.err and captured.out == ""

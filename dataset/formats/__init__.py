@@ -39,8 +39,10 @@ MODULES = {
 @attrs.frozen
 class Options:
     """How lines are written: `train_on` is `last` (only the final answer is learned) or `all`
-    (every assistant turn, the prompt's few-shot turns included)."""
+    (every assistant turn, the prompt's few-shot turns included); `max_length`, the most tokens a
+    tokenized row keeps (longer rows are cut at the end, keeping the start, as TRL truncates)."""
     train_on: str = "last"
+    max_length: int | None = None
 
 
 @attrs.frozen

@@ -5,7 +5,9 @@
 The conversation is the target's own (its template's messages, output instructions included),
 then the answer. `labels` is -100 everywhere but on the tokens the model learns: the answer by
 default, every assistant turn with `train_on="all"`; `assistant_masks` marks the same tokens (what
-TRL's `SFTTrainer` reads for `assistant_only_loss`).
+TRL's `SFTTrainer` reads for `assistant_only_loss`). A row longer than `max_length` tokens is a
+row problem (reported and counted, with its length), never cut silently: cutting the end would cut
+the answer, what the row is for.
 
 Which tokens are learned, exactly as transformers computes `return_assistant_tokens_mask=True`:
 
@@ -59,6 +61,8 @@ def line(example, compiled, options: Options) -> dict:
     turns = copy.deepcopy(backend.write_messages(compiled.request.messages))
     turns.append({"role": "assistant", "content": answer(example, compiled)})
     ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
+    if options.max_length is not None and len(ids) > options.max_length:
+        raise RowProblem("length", f"{len(ids):,} tokens, more than the maximum length {options.max_length:,}")
     return {"input_ids": ids, "attention_mask": [1] * len(ids),
             "labels": [i if m else IGNORE for i, m in zip(ids, mask)], "assistant_masks": mask}
 

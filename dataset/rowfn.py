@@ -1,0 +1,106 @@
+"""The per-row function: one data row to one training line, in any process.
+
+`RowFunction` holds only what names the work (the prompt file, the format, the datasets, the
+target, the options) and loads the rest on its first call in each process, so it pickles small
+and the same object serves `build(..., workers=N)`, `datasets.Dataset.map(num_proc=N)`, Ray Data's
+`map_batches` or Spark's `mapInPandas`:
+
+    >>> fn = polyprompt.dataset.row_fn("triage.prompt", "openai-sft")
+    >>> data = datasets.load_dataset("json", data_files="tickets.jsonl", split="train")
+    >>> lines = data.map(fn, num_proc=8, remove_columns=data.column_names)
+
+Each call returns the columns `line` (the line as JSON text, or None), `split`, `field` and
+`problem` (why the row was not written, or None): a bad row is a row with a problem, never an
+exception and never a row dropped. `where` and `limit` are the caller's (`build` applies them).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .align import RowProblem, Task
+
+
+class RowFunction:
+    """A row to a line for one dataset of a prompt file (picklable; loads lazily per process)."""
+
+    def __init__(self, prompt_file: str, format: str, dataset: Any = None, target: str | None = None,
+                 train_on: str = "last", tag: bool = False, max_length: int | None = None):
+        self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length)
+        self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
+
+    @classmethod
+    def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
+        """A row function over an already loaded file and tasks (what `build` runs in its own process)."""
+        fn = cls(pf.path, fmt.name, None, target, options.train_on, tag, options.max_length)
+        fn.args = (pf.path, fmt.name, [t.name for t in tasks], target, options.train_on, tag, options.max_length)
+        fn._state = (pf, fmt, target, options, tasks)
+        return fn
+
+    def __getstate__(self) -> dict:
+        return {"args": self.args}
+
+    def __setstate__(self, state: dict) -> None:
+        self.args, self._state = state["args"], None
+
+    def __call__(self, row: dict) -> dict:
+        """The columns of one row's outcome (for `datasets.Dataset.map` and its like)."""
+        from . import splits
+
+        task = self.state[4][0]
+        row = row if type(row) is dict else dict(row)  # datasets passes a lazy mapping, Spark a Row
+        try:
+            line = self.line(task, row)
+        except RowProblem as problem:
+            return {"line": None, "split": None, "field": problem.field, "problem": problem.reason}
+        return {"line": json.dumps(line, ensure_ascii=False, separators=(",", ":")),
+                "split": splits.split_of(splits.row_key(row), task.splits, task.seed), "field": None, "problem": None}
+
+    @property
+    def state(self) -> tuple[Any, Any, str, Any, list[Task]]:
+        """(prompt file, format, target, options, tasks), loaded on first use in this process."""
+        if self._state is None:
+            from ..session.prompt_file import load
+            from . import formats
+            from .tasks import tasks_of
+
+            path, fmt_name, name, target, train_on, _tag, max_length = self.args
+            pf = load(path)
+            fmt = formats.get(fmt_name)
+            tasks = tasks_of(pf, name if isinstance(name, list) else [name] if name else None)
+            self._state = (pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks)
+        return self._state
+
+    def line(self, task: Task, row: dict) -> dict:
+        """The line of one row of `task`; RowProblem when the row does not fit."""
+        from ..compiler.inputs import InputError
+
+        pf, fmt, target, options, _tasks = self.state
+        example = task.example(row)
+        try:
+            compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
+        except InputError as err:
+            raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
+        line = fmt.line(example, compiled, options)
+        found = fmt.problems(line)
+        if found:
+            raise RowProblem("line", f"the {fmt.name} line would be invalid: {'; '.join(found)}")
+        if self.args[5] and fmt.extra_keys:
+            line["task"] = task.name
+        return line
+
+
+def row_fn(prompt_file: str, format: str, dataset: str | None = None, target: str | None = None,
+           train_on: str = "last", max_length: int | None = None) -> RowFunction:
+    """The per-row function of one dataset of a prompt file (the first one by default), for
+    running the row work on another engine (`datasets.Dataset.map`, Ray, Spark)."""
+    return RowFunction(prompt_file, format, dataset, target, train_on, False, max_length)
+
+
+def outcome(fn: RowFunction, task_index: int, row: dict) -> tuple:
+    """("line", line) or ("problem", field, reason) for one row of the task at `task_index`:
+    what a worker process sends back to `build`."""
+    try:
+        return ("line", fn.line(fn.state[4][task_index], row))
+    except RowProblem as problem:
+        return ("problem", problem.field, problem.reason)
