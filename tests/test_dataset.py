@@ -360,3 +360,33 @@ def test_a_progress_bar_goes_to_stderr(project, capsys):
     build(project, "openai-sft", progress=True)
     captured = capsys.readouterr()
     assert "rows" in captured.err and captured.out == ""
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_output_and_a_rerun_gives_the_same_bytes(project):
+    import os
+    import signal
+    import time
+
+    rows = [{"text": f"Review number {i}: it works.", "stars": 1 + i % 5, "product": f"p{i}", "verified": i % 2 == 0,
+             "lang": "en", "label": "publish"} for i in range(4000)]
+    (project / "data" / "moderation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    def command(output):
+        return [sys.executable, "-m", "polyprompt", "dataset", str(project / "moderation.prompt"), "-f", "openai-sft",
+                "-o", str(output), "--split", "train"]
+
+    subprocess.run(command(project / "whole.jsonl"), check=True, capture_output=True)
+    out = project / "out"
+    out.mkdir()
+    proc = subprocess.Popen(command(out / "k.jsonl"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list(out.glob(".k.jsonl.*.tmp")) and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # some lines written
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(out.glob(".k.jsonl.*.tmp")), "the run ended before it was killed"
+    assert not (project / "out" / "k.jsonl").exists()  # the hidden temporary file only
+    subprocess.run(command(out / "k.jsonl"), check=True, capture_output=True)
+    assert (project / "out" / "k.jsonl").read_bytes() == (project / "whole.jsonl").read_bytes()
+    assert [p.name for p in (project / "out").iterdir()] == ["k.jsonl"]  # the stale temporary file was removed
