@@ -106,7 +106,7 @@ def main() -> None:
     backend = pf.backend("openai-chat")
     info = target_info("openai-chat", backend)
     target = {"name": "openai-chat", "family": "openai", "kind": "api"}
-    values = pf._values(pf.prompt(), canon)
+    values = pf.check_inputs(pf.prompt(), canon)
     jinja = jinja_renderer()
     assert jinja(canon, common.STRICT_SENTENCE) == common.reference(canon)
     figures = {
@@ -115,7 +115,7 @@ def main() -> None:
         "polyprompt_render_us": per_call(lambda: fast.render(values, target), args.n),
         "polyprompt_compile_us": per_call(lambda: pf.compile("openai-chat", inputs=canon), args.n),
         "polyprompt_compile_passes_us": per_call(
-            lambda: pf._through_passes(pf.prompt(), backend, pf._values(pf.prompt(), canon), info, False), args.n // 10),
+            lambda: pf._through_passes(pf.prompt(), backend, pf.check_inputs(pf.prompt(), canon), info, False), args.n // 10),
     }
     assert pf._through_passes(pf.prompt(), backend, values, info, False).body == pf.compile(
         "openai-chat", inputs=canon).body

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from . import ir
+from .memo import by_identity
 
 
 class ReplyError(ValueError):
@@ -108,10 +109,20 @@ def _drop_strict_nulls(value: Any, schema: dict) -> Any:
 
 def _check_value(value: Any, output: ir.Output) -> None:
     """ReplyError unless `value` is a value of the output type (its JSON Schema)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(output.type_schema)
+    validator = _validator(output.type_schema, None)
+    if validator.is_valid(value):
+        return
     errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise ReplyError(f"the reply does not match `{output.name}`'s output type:\n" + "\n".join(lines))
+
+
+def _make_validator(schema: dict, _key: None) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+#: one validator per output schema (an output's schema is the same object on every reply)
+_validator = by_identity(_make_validator)

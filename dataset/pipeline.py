@@ -48,12 +48,12 @@ class Summary:
     outputs: dict[str, str] = attrs.Factory(dict)
     rejects_path: str | None = None
 
-    def count(self, split: str, task: str, line: dict) -> None:
-        """Count one line written to `split` for the dataset `task`."""
+    def count(self, split: str, task: str, line: dict, text: str) -> None:
+        """Count one line (and its JSON text) written to `split` for the dataset `task`."""
         self.written += 1
         self.by_split[split] += 1
         self.by_task[task] += 1
-        length = line_length(line)
+        length = line_length(line, text)
         stats = self.lengths.get(split)
         if stats is None:
             stats = self.lengths[split] = LengthStats("tokens" if "input_ids" in line else "characters")
@@ -140,12 +140,12 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     try:
         with Stream(fn, summary, reject, dedup, workers, bar) as stream:
             for index, task in enumerate(tasks):
-                for split_name, line in stream.lines(index, task, data_path(pf, task.source)):
+                for split_name, line, text in stream.lines(index, task, data_path(pf, task.source)):
                     if split_name not in out:
                         summary.other_splits += 1
                         continue
-                    out[split_name].write(line)
-                    summary.count(split_name, task.name, line)
+                    out[split_name].write(text)
+                    summary.count(split_name, task.name, line, text)
                     if bar is not None:
                         bar.set_postfix(written=summary.written, rejected=summary.rejected, refresh=False)
         for writer in out.values():
@@ -232,7 +232,7 @@ class _RejectsFile:
     def add(self, reject: Reject) -> None:
         if self.writer is None:
             self.writer = writers.JsonlWriter(self.path)
-        self.writer.write(reject.to_json())
+        self.writer.write(writers.line_text(reject.to_json()))
 
     def commit(self) -> str | None:
         if self.writer is None:

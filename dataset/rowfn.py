@@ -28,6 +28,7 @@ class RowFunction:
                  train_on: str = "last", tag: bool = False, max_length: int | None = None):
         self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length)
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
+        self._outputs: dict[str, tuple[Any]] = {}
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
@@ -41,7 +42,7 @@ class RowFunction:
         return {"args": self.args}
 
     def __setstate__(self, state: dict) -> None:
-        self.args, self._state = state["args"], None
+        self.args, self._state, self._outputs = state["args"], None, {}
 
     def __call__(self, row: dict) -> dict:
         """The columns of one row's outcome (for `datasets.Dataset.map` and its like)."""
@@ -71,6 +72,14 @@ class RowFunction:
             self._state = (pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks)
         return self._state
 
+    def _output(self, task: Task, compiled: Any) -> Any:
+        """The prompt's lowered output for the target: the same for every row, so it is read
+        once (reading `compiled.request` makes a compile served by the generated renderer whole)."""
+        found = self._outputs.get(task.name)
+        if found is None:
+            found = self._outputs[task.name] = (compiled.request.output,)
+        return found[0]
+
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         from ..compiler.inputs import InputError
@@ -81,7 +90,7 @@ class RowFunction:
             compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
         except InputError as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
-        line = fmt.line(example, compiled, options)
+        line = fmt.line(example, CompiledRow(compiled, self._output(task, compiled)), options)
         found = fmt.problems(line)
         if found:
             raise RowProblem("line", f"the {fmt.name} line would be invalid: {'; '.join(found)}")
@@ -95,6 +104,31 @@ def row_fn(prompt_file: str, format: str, dataset: str | None = None, target: st
     """The per-row function of one dataset of a prompt file (the first one by default), for
     running the row work on another engine (`datasets.Dataset.map`, Ray, Spark)."""
     return RowFunction(prompt_file, format, dataset, target, train_on, False, max_length)
+
+
+class CompiledRow:
+    """What a format reads of one row's compile: the body and backend, the target's lowered
+    output (shared by every row), and the lowered request when a format needs it."""
+
+    __slots__ = ("compiled", "output")
+
+    def __init__(self, compiled: Any, output: Any):
+        self.compiled, self.output = compiled, output
+
+    @property
+    def body(self) -> dict:
+        """The request body."""
+        return self.compiled.body
+
+    @property
+    def backend(self) -> Any:
+        """The target's backend."""
+        return self.compiled.backend
+
+    @property
+    def request(self) -> Any:
+        """The lowered IR request (a whole compile, when the generated renderer served this one)."""
+        return self.compiled.request
 
 
 def outcome(fn: RowFunction, task_index: int, row: dict) -> tuple:

@@ -6,13 +6,13 @@ processes in windows of `WINDOW` rows a worker, and come back in order.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from . import sources, splits
 from .align import RowProblem, Task
 from .rowfn import RowFunction, outcome
+from .writers import line_text
 
 #: rows a worker gets per window (the rows in flight are workers x WINDOW)
 WINDOW = 256
@@ -42,14 +42,15 @@ class Stream:
             self.pool.terminate()
             self.pool.join()
 
-    def lines(self, index: int, task: Task, path: Any) -> Iterator[tuple[str, dict]]:
-        """(split, line) for every row of the task written; counts and rejects the others."""
+    def lines(self, index: int, task: Task, path: Any) -> Iterator[tuple[str, dict, str]]:
+        """(split, line, its JSON text) for every row of the task written; counts and rejects the others."""
         for row, result in self._outcomes(index, task, self._kept(task, path)):
             if result[0] == "problem":
                 self.reject(task, row.number, result[1], result[2], row.line)
                 continue
             line = result[1]
-            if self.dedup and not self._first(line):
+            text = line_text(line)
+            if self.dedup and not self._first(text):
                 self.summary.duplicates += 1
                 continue
             key = splits.row_key(row.data)
@@ -57,7 +58,7 @@ class Stream:
             self.summary.sampled_out += copies == 0
             self.summary.repeated += max(copies - 1, 0)
             for _ in range(copies):
-                yield splits.split_of(key, task.splits, task.seed), line
+                yield splits.split_of(key, task.splits, task.seed), line, text
 
     def _kept(self, task: Task, path: Any) -> Iterator[sources.Row]:
         """The rows `where` keeps, up to `limit`; bad, filtered and cut rows counted."""
@@ -100,8 +101,9 @@ class Stream:
                                     chunksize=max(1, WINDOW // 4))
         return zip(window, results)
 
-    def _first(self, line: dict) -> bool:
-        key = hash(json.dumps(line, sort_keys=True, ensure_ascii=False))
+    def _first(self, text: str) -> bool:
+        """Whether this line's text is new (a line's keys come in the format's order: the same line, the same text)."""
+        key = hash(text)
         if key in self.seen:
             return False
         self.seen.add(key)

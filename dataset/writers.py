@@ -18,6 +18,11 @@ from typing import Any
 SUFFIXES = {".jsonl": "jsonl", ".parquet": "parquet"}
 
 
+def line_text(line: dict[str, Any]) -> str:
+    """A line's compact JSON text, as every writer stores it (UTF-8, no spaces)."""
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
 def kind_of(path: Path) -> str:
     """`jsonl`, `parquet`, or `hf` (a folder for `datasets.load_from_disk`)."""
     return SUFFIXES.get(path.suffix.lower(), "hf")
@@ -52,8 +57,8 @@ class Writer:
         remove_stale_temps(path)
         self.temp = _temp_beside(path)
 
-    def write(self, line: dict[str, Any]) -> None:
-        """Add one line."""
+    def write(self, text: str) -> None:
+        """Add one line: its compact JSON text (`line_text`), without the line end."""
         raise NotImplementedError
 
     def commit(self) -> None:
@@ -75,9 +80,10 @@ class JsonlWriter(Writer):
         super().__init__(path)
         self.handle = open(self.temp, "w", encoding="utf-8", newline="\n")
 
-    def write(self, line: dict[str, Any]) -> None:
+    def write(self, text: str) -> None:
         """Add one line."""
-        self.handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.handle.write(text)
+        self.handle.write("\n")
         self.count += 1
 
     def commit(self) -> None:
@@ -102,9 +108,9 @@ class _ViaDatasets(Writer):
         super().__init__(path)
         self.lines = JsonlWriter(self.temp.with_name(self.temp.name + ".jsonl"))
 
-    def write(self, line: dict[str, Any]) -> None:
+    def write(self, text: str) -> None:
         """Add one line."""
-        self.lines.write(line)
+        self.lines.write(text)
         self.count += 1
 
     def commit(self) -> None:

@@ -90,7 +90,15 @@ class PromptFile:
 
     def check_inputs(self, prompt, values: dict) -> dict:
         """Inputs checked against a compiled prompt's parameters, with defaults; InputError lists
-        every problem."""
+        every problem. The prompt's generated check answers the common case; the full check
+        (`compiler.inputs.validate`) the rest, and says what is wrong."""
+        check = self._checks.get(prompt.name)
+        if check is None:
+            check = self._checks[prompt.name] = InputCheck(prompt.decl, self._resolve)
+        checked = check(values)
+        return checked if checked is not None else self._full_check(prompt, values)
+
+    def _full_check(self, prompt, values: dict) -> dict:
         from ..compiler import inputs
 
         return inputs.validate(prompt.decl, self._resolve, values)
@@ -117,7 +125,7 @@ class PromptFile:
     def _compile(self, target: str, prompt: str | None, given: dict, strict: bool) -> Compiled:
         backend = self.backend(target)
         compiled = self.prompt(prompt)
-        values = self._values(compiled, given)
+        values = self.check_inputs(compiled, given)
         info = self._infos.get(target) or self._target_info(target, backend)
         key = (compiled.name, target)
         generated = self._generated.get(key)
@@ -158,14 +166,6 @@ class PromptFile:
         notes = tuple(report.sorted())
         _raise_errors(notes, strict)
         return Compiled(info.name, compiled.name, body, "passes", report=notes, request=lowered, backend=backend)
-
-    def _values(self, compiled, given: dict) -> dict:
-        """Checked inputs with defaults: the quick check for the common case, else the full check."""
-        check = self._checks.get(compiled.name)
-        if check is None:
-            check = self._checks[compiled.name] = InputCheck(compiled.decl, self._resolve)
-        values = check(given)
-        return values if values is not None else self.check_inputs(compiled, given)
 
     def _resolve(self, texpr):
         from ..compiler.check.names import TypeResolver

@@ -98,7 +98,7 @@ def test_the_quick_input_check_never_accepts_what_the_full_check_refuses(path):
     pf = polyprompt.load(path)
     compiled = pf.prompt()
     good = json.loads(path.with_suffix(".input.json").read_text())
-    pf._values(compiled, good)
+    pf.check_inputs(compiled, good)
     check = pf._checks[compiled.name]
     rng = random.Random(path.name)
     accepted = 0

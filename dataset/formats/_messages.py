@@ -10,13 +10,14 @@ from ..answers import answer_text
 
 
 def openai_messages(compiled: Any) -> list[dict]:
-    """The messages of an `openai-chat` body (a copy: lines never share parts with the body)."""
-    return copy.deepcopy(compiled.body["messages"])
+    """The messages of an `openai-chat` body (each compile's body is its own: no copy needed)."""
+    return list(compiled.body["messages"])
 
 
 def answer(example: Any, compiled: Any, which: str = "output") -> str:
     """The text of the example's answer `which` (`output`, `chosen`, `rejected`)."""
-    return answer_text(getattr(example, which), compiled.request.output)
+    output = compiled.output if hasattr(compiled, "output") else compiled.request.output
+    return answer_text(getattr(example, which), output)
 
 
 def weighted(messages: list[dict], train_on: str) -> list[dict]:
@@ -90,3 +91,10 @@ def require(condition: bool, problem: str, problems: list[str]) -> None:
     """Add `problem` unless `condition` holds."""
     if not condition:
         problems.append(problem)
+
+
+def no_other_keys(line: dict, allowed: frozenset, problems: list[str]) -> None:
+    """Add a problem naming the keys of `line` that are not `allowed`."""
+    extra = line.keys() - allowed
+    if extra:
+        problems.append(f"unknown keys {sorted(extra)}")

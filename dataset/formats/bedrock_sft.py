@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from ..align import RowProblem
 from . import Format, Options
-from ._messages import answer, require
+from ._messages import answer, no_other_keys, require
+
+#: the keys a line may have
+KEYS = frozenset({"system", "messages"})
 
 
 def line(example, compiled, options: Options) -> dict:
@@ -51,11 +54,11 @@ def problems(line: dict) -> list[str]:
     require(bool(messages) and messages[0].get("role") == "user", "the first message is the user's", found)
     require(bool(messages) and messages[-1].get("role") == "assistant", "the last message is the assistant's", found)
     for i, m in enumerate(messages):
-        require(m.get("role") == ("user" if i % 2 == 0 else "assistant"), f"messages[{i}]: user and assistant "
-                "alternate", found)
-        require(isinstance(m.get("content"), str) and set(m) == {"role", "content"},
-                f"messages[{i}]: only `role` and text `content`", found)
-    require(set(line) <= {"system", "messages"}, f"unknown keys {sorted(set(line) - {'system', 'messages'})}", found)
+        if m.get("role") != ("user" if i % 2 == 0 else "assistant"):
+            found.append(f"messages[{i}]: user and assistant alternate")
+        if not (isinstance(m.get("content"), str) and m.keys() == {"role", "content"}):
+            found.append(f"messages[{i}]: only `role` and text `content`")
+    no_other_keys(line, KEYS, found)
     require(isinstance(line.get("system", ""), str), "`system` is text", found)
     return found
 

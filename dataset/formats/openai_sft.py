@@ -11,9 +11,13 @@ function messages, not `developer`.
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, openai_messages, require, weighted
+from ._messages import answer, no_other_keys, openai_messages, require, weighted
 
 ROLES = {"system", "user", "assistant", "tool", "function"}
+ROLE_NAMES = sorted(ROLES)
+
+#: the keys a line may have
+KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 
 
 def line(example, compiled, options: Options) -> dict:
@@ -33,12 +37,13 @@ def problems(line: dict) -> list[str]:
     messages = line.get("messages")
     require(isinstance(messages, list) and bool(messages), "`messages` is a non-empty list", found)
     for i, m in enumerate(messages or ()):
-        require(m.get("role") in ROLES, f"messages[{i}]: role `{m.get('role')}` is not one of {sorted(ROLES)}", found)
-        if m.get("role") == "assistant":
-            require(m.get("weight", 1) in (0, 1), f"messages[{i}]: weight is 0 or 1", found)
+        role = m.get("role")
+        if role not in ROLES:
+            found.append(f"messages[{i}]: role `{role}` is not one of {ROLE_NAMES}")
+        elif role == "assistant" and m.get("weight", 1) not in (0, 1):
+            found.append(f"messages[{i}]: weight is 0 or 1")
     require(any(m.get("role") == "assistant" for m in messages or ()), "a line has an assistant turn", found)
-    require(set(line) <= {"messages", "tools", "parallel_tool_calls", "functions"},
-            f"unknown keys {sorted(set(line) - {'messages', 'tools', 'parallel_tool_calls', 'functions'})}", found)
+    no_other_keys(line, KEYS, found)
     return found
 
 

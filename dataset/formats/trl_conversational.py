@@ -13,6 +13,7 @@ from . import Format, Options
 from ._messages import answer, chat_tools, chat_turns, require
 
 ROLES = {"system", "user", "assistant", "tool"}
+ROLE_NAMES = sorted(ROLES)
 
 
 def line(example, compiled, options: Options) -> dict:
@@ -31,8 +32,10 @@ def problems(line: dict) -> list[str]:
     turns = line.get("messages")
     require(isinstance(turns, list) and bool(turns), "`messages` is a non-empty list", found)
     for i, m in enumerate(turns or ()):
-        require(m.get("role") in ROLES, f"messages[{i}]: role `{m.get('role')}` is not one of {sorted(ROLES)}", found)
-        require(isinstance(m.get("content"), str), f"messages[{i}]: content is text", found)
+        if m.get("role") not in ROLES:
+            found.append(f"messages[{i}]: role `{m.get('role')}` is not one of {ROLE_NAMES}")
+        if not isinstance(m.get("content"), str):
+            found.append(f"messages[{i}]: content is text")
     return found
 
 

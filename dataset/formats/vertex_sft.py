@@ -12,9 +12,12 @@ from __future__ import annotations
 import copy
 
 from . import Format, Options
-from ._messages import answer, require
+from ._messages import answer, no_other_keys, require
 
 ROLES = {"user", "model"}
+
+#: the keys a line may have
+KEYS = frozenset({"systemInstruction", "contents", "tools"})
 
 
 def line(example, compiled, options: Options) -> dict:
@@ -35,12 +38,12 @@ def problems(line: dict) -> list[str]:
     contents = line.get("contents")
     require(isinstance(contents, list) and bool(contents), "`contents` is a non-empty list", found)
     for i, c in enumerate(contents or ()):
-        require(c.get("role") in ROLES, f"contents[{i}]: role `{c.get('role')}` is user or model", found)
-        require(isinstance(c.get("parts"), list) and bool(c.get("parts")), f"contents[{i}]: parts is a non-empty list",
-                found)
+        if c.get("role") not in ROLES:
+            found.append(f"contents[{i}]: role `{c.get('role')}` is user or model")
+        if not (isinstance(c.get("parts"), list) and c["parts"]):
+            found.append(f"contents[{i}]: parts is a non-empty list")
     require(bool(contents) and contents[-1].get("role") == "model", "the last turn is the model's", found)
-    require(set(line) <= {"systemInstruction", "contents", "tools"},
-            f"unknown keys {sorted(set(line) - {'systemInstruction', 'contents', 'tools'})}", found)
+    no_other_keys(line, KEYS, found)
     return found
 
 
