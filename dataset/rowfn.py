@@ -83,14 +83,22 @@ class RowFunction:
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         from ..compiler.inputs import InputError
+        from ..session.compiled import CompileError
 
         pf, fmt, target, options, _tasks = self.state
         example = task.example(row)
         try:
-            compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
+            if fmt.needs_body:
+                compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
+                view = CompiledRow(compiled, self._output(task, compiled))
+            else:
+                request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
+                view = LoweredRow(request, pf.backend(target))
         except InputError as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
-        line = fmt.line(example, CompiledRow(compiled, self._output(task, compiled)), options)
+        except CompileError as err:
+            raise RowProblem("target", "; ".join(d.message for d in err.diagnostics)) from None
+        line = fmt.line(example, view, options)
         found = fmt.problems(line)
         if found:
             raise RowProblem("line", f"the {fmt.name} line would be invalid: {'; '.join(found)}")
@@ -129,6 +137,20 @@ class CompiledRow:
     def request(self) -> Any:
         """The lowered IR request (a whole compile, when the generated renderer served this one)."""
         return self.compiled.request
+
+
+class LoweredRow:
+    """What a format that needs no body reads of one row: the lowered request and the backend."""
+
+    __slots__ = ("request", "backend")
+
+    def __init__(self, request: Any, backend: Any):
+        self.request, self.backend = request, backend
+
+    @property
+    def output(self) -> Any:
+        """The target's lowered output."""
+        return self.request.output
 
 
 def outcome(fn: RowFunction, task_index: int, row: dict) -> tuple:

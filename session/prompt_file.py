@@ -142,6 +142,23 @@ class PromptFile:
                 self._store(generated, compiled, info, prompt, target)
         return result
 
+    def lower(self, target: str, inputs: Mapping[str, Any] | None = None, *, prompt: str | None = None):
+        """The prompt rendered and lowered for a target, not emitted: `(request, report)`, the IR
+        request every body of that target is written from and the lowering notes. For stages that
+        read the conversation rather than the body (a tokenized training row); CompileError when
+        the target cannot express the prompt."""
+        from ..compiler.diagnostics import Sink
+
+        backend = self.backend(target)
+        compiled = self.prompt(prompt)
+        values = self.check_inputs(compiled, dict(inputs or {}))
+        info = self._infos.get(target) or self._target_info(target, backend)
+        report = Sink()
+        lowered = backend.lower(compiled.render(values, info), report)
+        if report.has_errors:
+            _raise_errors(report.sorted(), strict=False)
+        return lowered, tuple(report.sorted())
+
     def _target_info(self, target: str, backend):
         from .targets import info
 

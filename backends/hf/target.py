@@ -161,16 +161,20 @@ class HFModel(Backend):
         self.settings_into(body, request)
         return body
 
-    def encoder(self):
-        """The model's tokenizer, when one is at hand (a folder's tokenizer.json, or a registry asset)."""
-        if "_encoder" not in self.__dict__:
+    def encoder(self, bulk: bool | None = None):
+        """The model's tokenizer, when one is at hand (a folder's tokenizer.json, or a registry asset).
+        `bulk` picks the engine (the declaration's `tokenizer: "bulk"` by default): the bulk one
+        loads slower and encodes many conversations faster (a dataset's rows)."""
+        bulk = self.bulk_tokenizer if bulk is None else bulk
+        key = f"_encoder_{bulk}"
+        if key not in self.__dict__:
             folder = self.folder if self.folder is not None and (self.folder / "tokenizer.json").is_file() else None
             if folder is None and self.profile is not None and self.profile.tokenizer is not None:
                 from .assets.tokenizers import tokenizer_dir
 
                 folder = tokenizer_dir(self.profile.tokenizer)
-            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
-        return self._encoder
+            self.__dict__[key] = _load_encoder(folder, bulk) if folder is not None else None
+        return self.__dict__[key]
 
     @property
     def bulk_tokenizer(self) -> bool:
@@ -300,14 +304,16 @@ class GGUFModel(HFModel):
                                 eos_token=tokens.get("eos_token"), extra=extra, date=date)
         return template, meta.stop_tokens(), tokens.get("bos_token")
 
-    def encoder(self):
+    def encoder(self, bulk: bool | None = None):
         """The converted tokenizer, looked up again while there is none (run converts it after compiling)."""
-        if self.__dict__.get("_encoder") is None:
+        bulk = self.bulk_tokenizer if bulk is None else bulk
+        key = f"_encoder_{bulk}"
+        if self.__dict__.get(key) is None:
             from .assets.tokenizers import gguf_tokenizer_dir
 
             folder = gguf_tokenizer_dir(self.folder, build=False)
-            self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
-        return self._encoder
+            self.__dict__[key] = _load_encoder(folder, bulk) if folder is not None else None
+        return self.__dict__[key]
 
     def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
         """The template's quirks, and no token ids while the GGUF file's tokenizer is not converted (PP412)."""

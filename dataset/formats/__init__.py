@@ -55,6 +55,9 @@ class Format:
     line: Callable[[Any, Any, Options], dict]
     problems: Callable[[dict], list[str]]
     summary: str
+    #: whether lines are written from the request body (else from the lowered conversation alone,
+    #: which spares emitting a body per row)
+    needs_body: bool = True
     #: the backends whose bodies the format reads (by backend name; `hf` for every open-model target)
     accepts: tuple[str, ...] = ()
     #: whether a line may carry more keys (a `task` tag when datasets are mixed): Hugging Face
