@@ -12,6 +12,7 @@ from typing import Any
 from . import sources, splits
 from .align import RowProblem, Task
 from .rowfn import RowFunction, outcome
+from .seen import SeenLines
 from .writers import line_text
 
 #: rows a worker gets per window (the rows in flight are workers x WINDOW)
@@ -25,7 +26,7 @@ class Stream:
                  progress: Any = None):
         self.fn, self.summary, self.reject, self.dedup = fn, summary, reject, dedup
         self.workers, self.progress = workers, progress
-        self.seen: set[int] = set()
+        self.seen = SeenLines()
         self.pool: Any = None
 
     def __enter__(self) -> "Stream":
@@ -50,7 +51,7 @@ class Stream:
                 continue
             line = result[1]
             text = line_text(line)
-            if self.dedup and not self._first(text):
+            if self.dedup and not self.seen.add(text):
                 self.summary.duplicates += 1
                 continue
             key = splits.row_key(row.data)
@@ -100,14 +101,6 @@ class Stream:
         results = self.pool.starmap(_worker_outcome, [(index, row.data) for row in window],
                                     chunksize=max(1, WINDOW // 4))
         return zip(window, results)
-
-    def _first(self, text: str) -> bool:
-        """Whether this line's text is new (a line's keys come in the format's order: the same line, the same text)."""
-        key = hash(text)
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
 
 
 def _copies(key: bytes, task: Task) -> int:
