@@ -100,6 +100,9 @@ class Output:
     original: dict | None = None
     #: set when a dialect needs an object at the root: the value travels as {wrapped: value}
     wrapped: str | None = None
+    #: the schema may go out with `strict: true`: False when lowering found a rule of OpenAI's strict
+    #: mode it breaks (PP413: a `map[T]` or `json` value)
+    strict: bool = True
     #: the type written as instructions (`std.output.json_schema`), for targets without native
     #: structured output; rendered when the prompt is compiled, so no pass runs the front end
     instructions: str | None = attrs.field(default=None, eq=False, repr=False)

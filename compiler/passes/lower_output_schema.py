@@ -1,6 +1,7 @@
 """lower_output_schema: the output type in the target's structured-output dialect.
 
     openai_strict:  refund?: float  ->  "refund": {"anyOf": [{"type": "number"}, {"type": "null"}]}, required  (PP405)
+                    meta: map[str]  ->  sent with `strict: false`: strict mode has no open object      (PP413)
     gemini:         {"$ref": "#/$defs/Party"}  ->  the Party schema inlined                             (PP405)
     None:           the schema goes into the system text, from std.output.json_schema                  (PP406)
 
@@ -17,6 +18,7 @@ import attrs
 
 from .. import ir
 from ..memo import by_identity
+from ..strict_schema import FORMATS, strict_schema_problems
 
 _SCHEMA_MAPS = ("properties", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
@@ -29,15 +31,26 @@ def run(request: ir.Request, ctx) -> ir.Request:
         return request
     if ctx.caps.structured_output is None:
         return _as_instructions(request, ctx)
-    lowered, wrapped, notes = _lowered(out, ctx.dialect)
+    lowered, wrapped, notes, problems = _lowered(out, ctx.dialect)
     for note in notes:
         ctx.note("PP405", f"output schema for {ctx.name}: {note}", out.span or request.span)
-    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        ctx.note("PP413", f"output schema for {ctx.name} sent with `strict: false`: strict mode cannot express it: "
+                 f"{problems[0]}{more}", out.span or request.span, help=STRICT_HELP)
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped,
+                                                     strict=not problems))
+
+
+#: why a schema has no strict form, and what has one
+STRICT_HELP = ("strict mode needs a closed object and a type everywhere: a `map[T]` or `json` value has no strict "
+               "form; a record (or a list of key-value records) has, and gets the schema enforced")
 
 
 @by_identity
-def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...]]:
-    """The output's schema in `dialect`, the wrap key if it was wrapped, and the notes (sorted).
+def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...], tuple[str, ...]]:
+    """The output's schema in `dialect`, the wrap key if it was wrapped, the notes (sorted), and the
+    strict-mode rules the schema still breaks (a strict dialect: then it goes with `strict: false`).
     Once per output and dialect: the output of a compiled prompt is the same object on every render
     and its schema never changes (the deep copy was a third of a compile). Bodies never share the
     result: the session copies every body."""
@@ -53,7 +66,11 @@ def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...]
         lowered = _inline_refs(lowered, notes)
     if dialect.keywords is not None:
         lowered = _keep(lowered, dialect.keywords, notes)
-    return lowered, wrapped, tuple(sorted(notes))
+    problems: list[str] = []
+    if dialect.strict:
+        _lone_refs(lowered, notes)
+        problems = strict_schema_problems(lowered)
+    return lowered, wrapped, tuple(sorted(notes)), tuple(problems)
 
 
 #: Dialects whose root schema must be an object (`object_root`: OpenAI strict mode, Anthropic and
@@ -94,8 +111,13 @@ def _walk(schema, visit) -> None:
 
 
 def _strict(schema: dict, notes: set[str]) -> None:
-    """OpenAI strict mode: every property required, optional ones nullable."""
+    """OpenAI strict mode: every property required, optional ones nullable; a type on every enum; only the
+    string formats it knows."""
     def visit(node):
+        if "enum" in node and "type" not in node:  # a literal of mixed kinds: `"auto" | 1`
+            node["type"] = sorted({_json_kind(v) for v in node["enum"]})
+        if isinstance(node.get("format"), str) and node["format"] not in FORMATS:
+            notes.add(f"format `{node.pop('format')}` dropped (not supported)")
         if node.get("type") != "object" or "properties" not in node:
             return
         required = set(node.get("required", ()))
@@ -107,6 +129,45 @@ def _strict(schema: dict, notes: set[str]) -> None:
         node["additionalProperties"] = False
 
     _walk(schema, visit)
+
+
+def _json_kind(value) -> str:
+    return {type(None): "null", bool: "boolean", int: "integer", float: "number"}.get(type(value), "string")
+
+
+def _lone_refs(schema: dict, notes: set[str]) -> None:
+    """Strict mode takes no keyword beside a `$ref`: a described reference gets its definition inlined
+    (OpenAI's own SDK does the same); a recursive one keeps the reference and loses the rest."""
+    defs = schema.get("$defs", {})
+
+    def visit(node):
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or len(node) == 1:
+            return
+        beside = {k: node.pop(k) for k in list(node) if k != "$ref"}
+        name = ref.rsplit("/", 1)[1] if ref.startswith("#/$defs/") else None
+        if name in defs and not _reaches(defs, name, name, ()):
+            del node["$ref"]
+            node.update({**copy.deepcopy(defs[name]), **beside})
+            notes.add("`$ref` with a description inlined (strict mode takes nothing beside a `$ref`)")
+        else:
+            notes.add(f"{', '.join(f'`{k}`' for k in beside)} beside a recursive `$ref` dropped "
+                      f"(strict mode takes nothing beside a `$ref`)")
+
+    _walk(schema, visit)
+
+
+def _reaches(defs: dict, name: str, goal: str, seen: tuple[str, ...]) -> bool:
+    """Does definition `name` refer to definition `goal`, directly or through others?"""
+    refs: list[str] = []
+
+    def collect(node):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            refs.append(ref.rsplit("/", 1)[1])
+
+    _walk(defs[name], collect)
+    return any(n == goal or (n in defs and n not in seen and _reaches(defs, n, goal, seen + (n,))) for n in refs)
 
 
 def _nullable(prop: dict) -> dict:
