@@ -4,7 +4,8 @@
 turns the text into the typed output value: JSON validated against the output
 type's schema. A target with native structured output returns bare JSON; in
 fallback mode (the schema was written into the prompt) the JSON is looked for
-in the text: inside code fences, or the first balanced object or array.
+in the text: inside code fences, or the first balanced object or array; an enum's
+answer may be the bare word the compact instructions ask for.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def _parse_json_output(text: str, output: ir.Output, tolerant: bool) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
+        word = _answer_word(text, output) if tolerant else None
+        if word is not None:  # the compact instructions ask for the bare word
+            return word
         found = _extract_json(text) if tolerant else None
         if found is None:
             raise ReplyError(f"the reply is not JSON ({err.msg} at character {err.pos})"
@@ -63,6 +67,21 @@ def typed_value(value: Any, output: ir.Output) -> Any:
     value = _drop_strict_nulls(value, output.type_schema)
     _check_value(value, output)
     return value
+
+
+def _answer_word(text: str, output: ir.Output) -> str | None:
+    """The allowed word a reply is, for an output of words (an enum): the whole reply but spaces,
+    quotes, backticks and a final period; one that differs only in case counts when only one does."""
+    from .schema import answer_words
+
+    words = answer_words(output.type)
+    said = text.strip().strip("`'\"").rstrip(".").strip()
+    if not words or not said:
+        return None
+    if said in words:
+        return said
+    alike = [w for w in words if w.casefold() == said.casefold()]
+    return alike[0] if len(alike) == 1 else None
 
 
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)

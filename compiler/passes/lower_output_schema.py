@@ -3,7 +3,8 @@
     openai_strict:  refund?: float  ->  "refund": {"anyOf": [{"type": "number"}, {"type": "null"}]}, required  (PP405)
                     meta: map[str]  ->  sent with `strict: false`: strict mode has no open object      (PP413)
     gemini:         {"$ref": "#/$defs/Party"}  ->  the Party schema inlined                             (PP405)
-    None:           the schema goes into the system text, from std.output.json_schema                  (PP406)
+    None:           the type goes into the system text: an enum's words, one line, a record's notation,
+                    or the whole schema (the `output_instructions` option)                             (PP406)
 
 Each dialect keeps only the keywords the provider documents; what it drops
 or rewrites is reported once per kind. The dialects are data the target modules
@@ -18,6 +19,7 @@ import attrs
 
 from .. import ir
 from ..memo import by_identity
+from ..schema import compact_form
 from ..strict_schema import FORMATS, strict_schema_problems
 
 _SCHEMA_MAPS = ("properties", "$defs")
@@ -231,11 +233,20 @@ def _inline_refs(schema: dict, notes: set[str]) -> dict:
 
 
 def _as_instructions(request: ir.Request, ctx) -> ir.Request:
+    """The output type written into the system text in the target's style (`output_instructions`),
+    unless the prompt already holds those very instructions (or the style is "none")."""
     out = request.output
     assert out is not None and out.instructions is not None  # compile_prompt writes them for every output
-    text = out.instructions
-    ctx.note("PP406", f"{ctx.name} has no structured output: the schema is written into the system "
-             f"text, and the reply is checked against it", out.span or request.span)
+    style = ctx.output_instructions
+    text = out.instructions.get(style, "")
+    if not text or any(text in m.text for m in request.messages):
+        why = "`output_instructions: \"none\"`" if not text else "the prompt already holds them"
+        ctx.note("PP406", f"{ctx.name} has no structured output: no instructions added ({why}); the reply is "
+                 f"checked against the output type", out.span or request.span)
+        return request
+    what = "the schema" if style == "schema" else _COMPACT[compact_form(out.type)]
+    ctx.note("PP406", f"{ctx.name} has no structured output: {what} is written into the system text, and the "
+             f"reply is checked against the output type", out.span or request.span)
     messages = list(request.messages)
     if messages and messages[0].role == "system":
         first = messages[0]
@@ -243,6 +254,11 @@ def _as_instructions(request: ir.Request, ctx) -> ir.Request:
     else:
         messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=out.span))
     return attrs.evolve(request, messages=tuple(messages))
+
+
+#: what the compact instructions of each form are, in the PP406 note
+_COMPACT = {"words": "the list of allowed answers", "line": "a one-line instruction",
+            "typed": "the type's compact notation"}
 
 
 def keeps_text_turns(ctx, request) -> bool:
