@@ -17,7 +17,7 @@ NAMES = st.sampled_from(["a", "b", "c", "name", "tax_rate", "items", "note", "ki
 _ids = itertools.count()
 
 LEAVES = st.sampled_from([T.STR, T.INT, T.FLOAT, T.BOOL, T.LiteralT(("low", "high")), T.LiteralT((1, 2, 3)),
-                          T.LiteralT(("x", 1))]) | st.builds(
+                          T.LiteralT(("x", 1)), T.MediaT("image")]) | st.builds(
     lambda n: T.EnumT(f"Level{next(_ids)}", {f"m{i}": ("a member" if i == 0 else None) for i in range(n)},
                       description="a level" if n == 2 else None), st.integers(1, 4))
 
@@ -70,6 +70,8 @@ def value_of(data, t: T.Type, depth: int = 0):
         return data.draw(st.sampled_from(t.values))
     if isinstance(t, T.EnumT):
         return data.draw(st.sampled_from(list(t.members)))
+    if isinstance(t, T.MediaT):
+        return f"https://example.com/{t.kind}.png"
     if isinstance(t, T.OptionalT):
         return None if depth > 3 or data.draw(st.booleans()) else value_of(data, t.inner, depth + 1)
     if isinstance(t, T.ListT):

@@ -150,7 +150,10 @@ def _lone_refs(schema: dict, notes: set[str]) -> None:
         name = ref.rsplit("/", 1)[1] if ref.startswith("#/$defs/") else None
         if name in defs and not _reaches(defs, name, name, ()):
             del node["$ref"]
-            node.update({**copy.deepcopy(defs[name]), **beside})
+            body = copy.deepcopy(defs[name])
+            if "description" in body and "description" in beside:  # the field's words, then the type's
+                beside["description"] = f"{beside['description'].rstrip('.')}. {body['description']}"
+            node.update({**body, **beside})
             notes.add("`$ref` with a description inlined (strict mode takes nothing beside a `$ref`)")
         else:
             notes.add(f"{', '.join(f'`{k}`' for k in beside)} beside a recursive `$ref` dropped "
