@@ -123,10 +123,13 @@ class Registry(TargetCatalog):
 
     @functools.cached_property
     def _all_options(self) -> dict:
+        from ..compiler.targets import COMMON_OPTIONS
+
         found: dict = {}
         for cls in api_targets().values():
             found.update(cls.OPTIONS)
         found.update(hf_options())
+        found.update(COMMON_OPTIONS)
         return found
 
     def options(self) -> dict:

@@ -79,12 +79,14 @@ def schema_name(name: str) -> str:
 
 
 def tools_and_json_schema(backend, body: dict, request: ir.Request) -> dict:
-    """`body` with OpenAI-style `tools` and a strict `json_schema` response format (OpenAI Chat, Mistral)."""
+    """`body` with OpenAI-style `tools` and a `json_schema` response format (OpenAI Chat, Mistral), strict
+    unless lowering found the schema has no strict form (PP413)."""
     if request.tools:
         body["tools"] = [{"type": "function", "function": backend.function(t)} for t in request.tools]
     if request.output is not None and backend.caps.structured_output is not None:
         body["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": schema_name(request.output.name), "schema": request.output.schema, "strict": True}}
+            "name": schema_name(request.output.name), "schema": request.output.schema,
+            "strict": request.output.strict}}
     return body
 
 

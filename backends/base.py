@@ -96,7 +96,8 @@ class Backend:
 
         return PassContext(name=self.name, kind=type(self).name, caps=self.caps, report=report,
                            refusals=self.refusals(), dialect=self.dialect(), default_model=self.default_model,
-                           target_notes=self.target_notes())
+                           target_notes=self.target_notes(),
+                           output_instructions=self.options.get("output_instructions", "compact"))
 
     def lower(self, request: ir.Request, report: Sink) -> ir.Request:
         """Run the pass pipeline for this target (shared passes, then its own); every change goes to `report`."""

@@ -8,16 +8,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..compiler import ir
+from ..compiler.strict_schema import KEYWORDS as STRICT_KEYWORDS
 from ..compiler.targets import SchemaDialect
 from ._emit import (audio_format, chat_messages, data_uri, function_calls, tool_result_text,
                     tools_and_json_schema)
 from .base import Backend, Caps
 
-# https://platform.openai.com/docs/guides/structured-outputs (supported schemas)
-OPENAI_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties", "enum", "const", "anyOf",
-                             "items", "$ref", "$defs", "description", "pattern", "minimum", "maximum", "minItems",
-                             "maxItems", "format", "title"})
-#: OpenAI strict mode: an object root, every property required (optional ones nullable), the supported keywords
+#: https://platform.openai.com/docs/guides/structured-outputs (supported schemas): compiler/strict_schema.py
+OPENAI_KEYWORDS = STRICT_KEYWORDS
+#: OpenAI strict mode: an object root, every property required (optional ones nullable), the supported keywords;
+#: a schema that still breaks a strict rule goes with `strict: false` (PP413)
 OPENAI_STRICT = SchemaDialect(name="openai_strict", object_root=True, strict=True, keywords=OPENAI_KEYWORDS)
 #: the model-name prefixes of OpenAI's models
 OPENAI_MODELS = ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-", "davinci")

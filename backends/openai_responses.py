@@ -116,7 +116,7 @@ class OpenAIResponses(Backend):
             body["tools"] = [self.tool(t) for t in request.tools]
         if request.output is not None and self.caps.structured_output is not None:
             body["text"] = {"format": {"type": "json_schema", "name": schema_name(request.output.name),
-                                       "schema": request.output.schema, "strict": True}}
+                                       "schema": request.output.schema, "strict": request.output.strict}}
         self.settings_into(body, request)
         for option in BODY_OPTIONS:
             if option in self.options:

@@ -91,6 +91,7 @@ CODES: dict[str, str] = {
     "PP410": "tool call adapted",
     "PP411": "control-token text in data",
     "PP412": "no token ids",
+    "PP413": "strict structured output turned off",
 }
 
 

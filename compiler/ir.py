@@ -9,7 +9,7 @@ report). Passes (`compiler/passes/`) rewrite a Request into another with
 """
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 import attrs
 
@@ -100,9 +100,13 @@ class Output:
     original: dict | None = None
     #: set when a dialect needs an object at the root: the value travels as {wrapped: value}
     wrapped: str | None = None
-    #: the type written as instructions (`std.output.json_schema`), for targets without native
-    #: structured output; rendered when the prompt is compiled, so no pass runs the front end
-    instructions: str | None = attrs.field(default=None, eq=False, repr=False)
+    #: the schema may go out with `strict: true`: False when lowering found a rule of OpenAI's strict
+    #: mode it breaks (PP413: a `map[T]` or `json` value)
+    strict: bool = True
+    #: the type written as instructions for targets without native structured output, by style
+    #: ("schema": `std.output.json_schema`; "compact": the fragment that fits the type); rendered when
+    #: the prompt is compiled (`compiler.stdlib_text.output_instructions`), so no pass runs the front end
+    instructions: Mapping[str, str] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def type_schema(self) -> dict:

@@ -70,13 +70,15 @@ def format_tool(tool: ir.Tool) -> list[str]:
 
 def format_output(output: ir.Output) -> list[str]:
     """The output type, its schema, and what lowering recorded: the type's own schema (`(the same)`
-    when lowering kept it) and the wrapper key."""
+    when lowering kept it), the wrapper key, and `strict false` when strict mode cannot take the schema."""
     lines = [f"output {word(output.name)}: {output.type}", *layout(output.schema, INDENT, "schema ")]
     if output.original is not None:  # set by lowering: the schema before it
         lines += ([f"{INDENT}original (the same)"] if output.original == output.schema
                   else layout(output.original, INDENT, "original "))
     if output.wrapped is not None:
         lines.append(f"{INDENT}wrapped {quote(output.wrapped)}")
+    if not output.strict:
+        lines.append(f"{INDENT}strict false")
     return lines
 
 

@@ -4,7 +4,8 @@
 turns the text into the typed output value: JSON validated against the output
 type's schema. A target with native structured output returns bare JSON; in
 fallback mode (the schema was written into the prompt) the JSON is looked for
-in the text: inside code fences, or the first balanced object or array.
+in the text: inside code fences, or the first balanced object or array; an enum's
+answer may be the bare word the compact instructions ask for.
 """
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ def _parse_json_output(text: str, output: ir.Output, tolerant: bool) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
+        word = _answer_word(text, output) if tolerant else None
+        if word is not None:  # the compact instructions ask for the bare word
+            return word
         found = _extract_json(text) if tolerant else None
         if found is None:
             raise ReplyError(f"the reply is not JSON ({err.msg} at character {err.pos})"
@@ -68,6 +72,21 @@ def typed_value(value: Any, output: ir.Output) -> Any:
     value = _drop_strict_nulls(value, output.type_schema)
     _check_value(value, output)
     return value
+
+
+def _answer_word(text: str, output: ir.Output) -> str | None:
+    """The allowed word a reply is, for an output of words (an enum): the whole reply but spaces,
+    quotes, backticks and a final period; one that differs only in case counts when only one does."""
+    from .schema import answer_words
+
+    words = answer_words(output.type)
+    said = text.strip().strip("`'\"").rstrip(".").strip()
+    if not words or not said:
+        return None
+    if said in words:
+        return said
+    alike = [w for w in words if w.casefold() == said.casefold()]
+    return alike[0] if len(alike) == 1 else None
 
 
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
@@ -99,12 +118,68 @@ def _next_opening(text: str, start: int) -> int:
 
 
 def _drop_strict_nulls(value: Any, schema: dict) -> Any:
-    """Strict mode sends optional fields as null; the output type has them absent."""
-    if not isinstance(value, dict) or schema.get("type") != "object":
-        return value
-    required = set(schema.get("required", ()))
-    props = schema.get("properties", {})
-    return {k: _drop_strict_nulls(v, props.get(k, {})) for k, v in value.items() if not (v is None and k not in required)}
+    """Strict mode sends every absent optional field as null, at every depth: drop the null of a field
+    the type has optional and whose own type takes no null (a null the type allows is a value, kept)."""
+    return _without_nulls(value, schema, schema)
+
+
+def _without_nulls(value: Any, node: Any, root: dict) -> Any:
+    node = _resolved(node, root)
+    if isinstance(value, dict):
+        if isinstance(node.get("properties"), dict):
+            return _record_without_nulls(value, node, root)
+        if isinstance(node.get("additionalProperties"), dict):  # a map: its values
+            return {k: _without_nulls(v, node["additionalProperties"], root) for k, v in value.items()}
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [_without_nulls(v, node["items"], root) for v in value]
+    branch = _branch_for(value, node, root)
+    return value if branch is None else _without_nulls(value, branch, root)
+
+
+def _record_without_nulls(value: dict, node: dict, root: dict) -> dict:
+    required, props = set(node.get("required", ())), node["properties"]
+    out = {}
+    for key, v in value.items():
+        sub = props.get(key)
+        if sub is None:
+            out[key] = v
+        elif not (v is None and key not in required and not _takes_null(sub, root)):
+            out[key] = _without_nulls(v, sub, root)
+    return out
+
+
+def _branch_for(value: Any, node: dict, root: dict) -> dict | None:
+    """The `anyOf` branch an object or list value belongs to (optional records: `[record, null]`)."""
+    kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else None
+    for branch in node.get("anyOf") or ():
+        if kind is not None and _resolved(branch, root).get("type") == kind:
+            return branch
+    return None
+
+
+def _takes_null(node: Any, root: dict, depth: int = 0) -> bool:
+    """May a value of this schema be null? (`{}`, a `json` field, takes anything.)"""
+    node = _resolved(node, root)
+    if depth > 50:  # a reference cycle with no type on the way: takes anything
+        return True
+    if "anyOf" in node:
+        return any(_takes_null(b, root, depth + 1) for b in node["anyOf"])
+    if "enum" in node:
+        return None in node["enum"]
+    if "const" in node:
+        return node["const"] is None
+    kind = node.get("type")
+    return kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+
+def _resolved(node: Any, root: dict) -> dict:
+    """`node` with its `$ref` (`#` or `#/$defs/Name`, chains too) followed; {} for what is not a schema."""
+    for _ in range(50):  # a chain of references, never a cycle in schemas the compiler writes
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if not isinstance(ref, str):
+            break
+        node = root if ref == "#" else (root.get("$defs") or {}).get(ref.rsplit("/", 1)[-1])
+    return node if isinstance(node, dict) else {}
 
 
 def _check_value(value: Any, output: ir.Output) -> None:

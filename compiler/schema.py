@@ -201,3 +201,21 @@ def _notation(t: T.Type, indent: str, seen: frozenset) -> str:
         lines.append(indent + "}")
         return "\n".join(lines)
     return "any"
+
+
+def answer_words(t: T.Type) -> list[str] | None:
+    """The words an answer of `t` is one of (an enum's members, a literal union of strings), or None."""
+    if isinstance(t, T.EnumT) and t.members:
+        return list(t.members)
+    if isinstance(t, T.LiteralT) and t.values and all(isinstance(v, str) for v in t.values):
+        return list(t.values)
+    return None
+
+
+def compact_form(t: T.Type) -> str:
+    """How the compact output instructions write `t`: "words" (the allowed words: an enum), "line"
+    (one line: a type whose notation fits on one, such as `int` or `string[]`), or "typed" (the
+    notation of a record, one field a line)."""
+    if answer_words(t) is not None:
+        return "words"
+    return "line" if "\n" not in notation(t) else "typed"

@@ -105,6 +105,20 @@ class SchemaDialect:
 #: a dialect nobody declared: the schema as it is
 AS_IS = SchemaDialect(name="json_schema")
 
+#: How a target without native structured output is told the output type (`lower_output_schema`):
+#: "compact" (the default) fits the type (an enum: the allowed words; a type of one line: one line;
+#: a record: its compact typed notation), "schema" the whole JSON Schema, "none" nothing (the
+#: prompt says it itself). The reply is checked against the type's schema either way.
+OUTPUT_INSTRUCTIONS = ("compact", "schema", "none")
+
+#: options every target reads
+COMMON_OPTIONS = {
+    "output_instructions": TargetOption(
+        "every target without native structured output: how the output type is written into the system text, "
+        '"compact" (default: an enum\'s words, one line, or a record\'s typed notation), "schema" or "none"',
+        lambda v: v in OUTPUT_INSTRUCTIONS, '"compact", "schema" or "none"'),
+}
+
 
 @attrs.frozen(kw_only=True)
 class MediaTypes:

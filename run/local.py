@@ -29,8 +29,8 @@
   prompt ids, and the most likely one is the answer (`choose`). A value's score is the total
   log-probability of its text followed by the end of the turn (any stop token id), summed over its
   accepted spellings: the bare word (``publish``, what `std.output.one_of` asks for) and, when the
-  prompt mentions JSON (the compiler writes the JSON Schema into the prompt of every open-model
-  target with an output type), the JSON value (``"publish"``). Each spelling is tokenized alone
+  prompt mentions JSON (the whole JSON Schema, with the target option ``output_instructions:
+  "schema"``, or the prompt's own words), the JSON value (``"publish"``). Each spelling is tokenized alone
   (the generation prompt ends a line, so it never merges with the prompt's last token).
 
 torch and transformers are imported inside the functions only: compiling stays light.

@@ -123,7 +123,7 @@ prompt p() -> Out {
     b = r.body
     assert "response_format" not in b
     assert b["messages"][0]["role"] == "system"
-    assert b["messages"][0]["content"].startswith("Be brief.\n\n") and '"status"' in b["messages"][0]["content"]
+    assert b["messages"][0]["content"].startswith("Be brief.\n\n") and 'status: string' in b["messages"][0]["content"]
     assert b["model"] == "llama3"  # the declared model replaces the hosted one
     assert "base_url" not in b  # an option for the client, not the body
     assert sorted(d.code for d in r.report) == ["PP404", "PP406"]

@@ -186,7 +186,7 @@ prompt p() -> Out {
 }
 ''', target="plain")
     assert "text" not in r.body
-    assert r.body["instructions"].startswith("Be brief.\n\n") and '"status"' in r.body["instructions"]
+    assert r.body["instructions"].startswith("Be brief.\n\n") and 'status: string' in r.body["instructions"]
     assert [d.code for d in r.report] == ["PP406"]
     reply = {"status": "completed", "output": [{"type": "message", "content": [
         {"type": "output_text", "text": 'Sure:\n```json\n{"status": "ok"}\n```'}]}]}

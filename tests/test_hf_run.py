@@ -111,14 +111,15 @@ def test_choice_forms():
 
 def _reference_choice(model, tok, compiled):
     """The choice computed independently: per value, the log of the summed probabilities of its
-    spellings (bare, and JSON since the prompt asks for JSON), each followed by a stop token."""
+    spellings (bare, and JSON when the prompt asks for JSON), each followed by a stop token. An enum's
+    output instructions ask for the bare word (`output_instructions` "compact"): no JSON spelling."""
     body = compiled.body
     members = list(compiled.request.output.type.members) if hasattr(compiled.request.output.type, "members") \
         else list(compiled.request.output.type.values)
-    assert "JSON" in body["prompt"]
+    asks_json = "JSON" in body["prompt"]
     scores = {}
     for m in members:
-        spellings = [m, json.dumps(m)]
+        spellings = [m, json.dumps(m)] if asks_json else [m]
         logs = [_naive_score(model, body["token_ids"], tok.encode(s, add_special_tokens=False),
                              body["stop_token_ids"]) for s in spellings]
         scores[m] = math.log(sum(math.exp(x) for x in logs))

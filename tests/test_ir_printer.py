@@ -129,7 +129,7 @@ VARIANTS: dict = {
                  "priority": [None, 0, 1], "source": ["prompt", "history"]},
     ir.Tool: {"name": ["g"], "description": [None, "", "d"], "parameters": [{}, {"type": "object"}]},
     ir.Output: {"name": ["q"], "schema": [{}, {"type": "string"}], "original": [None, {}, {"type": "object"}],
-                "wrapped": [None, "value", "v"]},
+                "wrapped": [None, "value", "v"], "strict": [False]},
     ir.Setting: {"value": [None, 1, "1", 1.5, [1], {"a": 1}]},
     ir.Request: {"prompt": ["q", "p q"], "target": ["u"], "model": [None, "none", "m"], "budget": [None, 0, 10],
                  "tools_cache": [None, "default"], "tools": [()], "output": [None], "messages": [()],

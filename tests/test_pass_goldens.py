@@ -20,7 +20,7 @@ after it (`compiler/ir_printer.py`), and the notes the pass added::
     (none)  or  info PP400 2:3 system turn merged ...
 
 `target` names a built-in API target; `caps` (optional, JSON) overrides some of
-its capabilities; `inputs` is optional. Every pass of `PASSES` needs a file with
+its capabilities; `options` (optional, JSON) are target options; `inputs` is optional. Every pass of `PASSES` needs a file with
 at least `MIN_CASES` cases, and no file may name a pass that is gone.
 The cases of a pass must together run every line of the functions they call
 in its module (`UNREACHABLE` names the few that no prompt can reach).
@@ -62,7 +62,8 @@ UNCHANGED, NO_NOTES = "(unchanged)", "(none)"
 UNREACHABLE = {"lower_output_schema": {"return", "return node"}}
 
 
-def request_for(source: str, target: str, inputs: dict, caps: dict) -> tuple[ir.Request, Backend]:
+def request_for(source: str, target: str, inputs: dict, caps: dict,
+                options: dict | None = None) -> tuple[ir.Request, Backend]:
     """The rendered (not yet lowered) IR of the file's first prompt for `target`, and the backend whose
     capability table the passes read (`caps` applied on top). The one place that drives the compiler."""
     caps = {k: frozenset(v) if isinstance(attrs.fields_dict(Caps)[k].default, frozenset) else v
@@ -72,7 +73,7 @@ def request_for(source: str, target: str, inputs: dict, caps: dict) -> tuple[ir.
         path.write_text(source, encoding="utf-8")
         pf = polyprompt.load(path)
         compiled = pf.prompt()
-        backend = backends.get(target)(caps_overrides=caps)
+        backend = backends.get(target)(options=options, caps_overrides=caps)
         info = TargetInfo(name=target, family=backend.family, backend=type(backend).name)
         return compiled.render(pf.check_inputs(compiled, inputs), info), backend
 
@@ -84,6 +85,7 @@ class Case:
     title: str
     target: str
     caps: str | None = None  # JSON text, kept as written
+    options: str | None = None  # JSON text, kept as written
     sections: dict[str, str] = attrs.field(factory=dict)
 
 
@@ -103,7 +105,7 @@ def parse_fixture(text: str) -> tuple[str, list[Case]]:
             cases[-1].sections[section] += line + "\n"
         elif line.strip():
             key, _, value = line.partition(":")
-            assert key in ("target", "caps"), f"unknown case header `{line}` in case {cases[-1].title!r}"
+            assert key in ("target", "caps", "options"), f"unknown case header `{line}` in case {cases[-1].title!r}"
             setattr(cases[-1], key, value.strip())
     for case in cases:
         case.sections = {k: v.rstrip("\n") for k, v in case.sections.items()}
@@ -115,6 +117,7 @@ def format_fixture(preamble: str, cases: list[Case]) -> str:
     blocks = [preamble] if preamble else []
     for case in cases:
         lines = [f"=== {case.title}", f"target: {case.target}"] + ([f"caps: {case.caps}"] if case.caps else [])
+        lines += [f"options: {case.options}"] if case.options else []
         for name in SECTIONS:
             if name in case.sections:
                 lines += [f"--- {name}", case.sections[name]]
@@ -125,7 +128,8 @@ def format_fixture(preamble: str, cases: list[Case]) -> str:
 def recompute(case: Case, index: int) -> Case:
     """The case with `before`, `after` and `notes` of the pass at `PASSES[index]` as they are now."""
     inputs = json.loads(case.sections.get("inputs") or "{}")
-    request, backend = request_for(case.sections["prompt"] + "\n", case.target, inputs, json.loads(case.caps or "{}"))
+    request, backend = request_for(case.sections["prompt"] + "\n", case.target, inputs, json.loads(case.caps or "{}"),
+                                   json.loads(case.options or "{}"))
     before = run_passes(request, backend.context(Sink()),
                         passes=PASSES[:index])
     ctx = backend.context(Sink())

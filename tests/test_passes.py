@@ -147,7 +147,7 @@ def test_schema_as_instructions_comes_from_the_stdlib():
                              instructions=output_instructions(record)))
     out = lower_output_schema.run(r, c)
     system = out.messages[0].text
-    assert system.startswith("Be brief.\n\nRespond with a single JSON value") and '"city"' in system
+    assert system == "Be brief.\n\nAnswer in JSON matching this type (`?` marks a field you may leave out):\n{\n  city: string,\n}"
     assert codes(c) == ["PP406"]
     assert attrs.evolve(out, messages=()).output == r.output
 

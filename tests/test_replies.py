@@ -135,3 +135,69 @@ def test_a_reply_of_the_wrong_shape_is_a_reply_error(pf, target):
             compiled.parse(reply)
         except ReplyError:
             pass
+
+
+# -- strict mode's nulls (issue 11 item 7): dropped at every depth, only where the field may be absent
+
+
+def _invoice_output():
+    from helpers import EXAMPLES
+
+    inputs = json.loads((EXAMPLES / "invoice_extraction.input.json").read_text())
+    return polyprompt.load(EXAMPLES / "invoice_extraction.prompt").compile("openai-chat", inputs=inputs)
+
+
+def test_strict_nulls_are_dropped_at_every_depth_and_through_refs():
+    """OpenAI strict mode writes every absent optional field as null: in `line_items/0/tax_rate`,
+    in the `$ref`'d `supplier.address`, and the top-level ones."""
+    compiled = _invoice_output()
+    reply = {"invoice_number": "NW-20931", "issue_date": "2024-11-04", "due_date": None, "currency": "USD",
+             "supplier": {"name": "Northwind Traders LLC", "vat_id": None,
+                          "address": {"line1": "1200 Harbor Blvd", "line2": None, "city": "Oakland",
+                                      "postal_code": None, "country": "US"}},
+             "bill_to": None,
+             "line_items": [{"description": "beans", "quantity": None, "unit_price": 410.0, "tax_rate": None,
+                             "amount": 4920.0}],
+             "subtotal": 5026.5, "tax_total": None, "total": 5026.5, "purchase_order": None, "notes": None}
+    value = compiled.parse({"choices": [{"finish_reason": "stop", "message": {"content": json.dumps(reply)}}]}).value
+    assert value == {"invoice_number": "NW-20931", "issue_date": "2024-11-04", "currency": "USD",
+                     "supplier": {"name": "Northwind Traders LLC",
+                                  "address": {"line1": "1200 Harbor Blvd", "city": "Oakland", "country": "US"}},
+                     "line_items": [{"description": "beans", "unit_price": 410.0, "amount": 4920.0}],
+                     "subtotal": 5026.5, "total": 5026.5}
+
+
+def test_a_null_the_type_allows_stays(tmp_path):
+    """`note?: str?` and `score: float?` may be null: their nulls are values; a required field's null
+    is an error, not dropped; a null list item is not a field."""
+    from polyprompt.compiler.replies import parse_output
+
+    path = tmp_path / "t.prompt"
+    path.write_text('type Inner { note?: str?, size?: int }\n'
+                    'type Out { score: float?, inner?: Inner, name: str, tags: list[str?] }\n'
+                    'prompt p() -> Out {\n  user "x"\n}\n')
+    output = polyprompt.load(path).compile("openai-chat").request.output
+    reply = {"score": None, "inner": {"note": None, "size": None}, "name": "n", "tags": [None, "a"]}
+    assert parse_output(json.dumps(reply), output, tolerant=False) == {
+        "score": None, "inner": {"note": None}, "name": "n", "tags": [None, "a"]}
+    with pytest.raises(ReplyError, match="name"):
+        parse_output(json.dumps({**reply, "name": None}), output, tolerant=False)
+
+
+def test_strict_nulls_round_trip_for_any_output_type():
+    """For random output types and values: the value as strict mode writes it (every absent field
+    null, at every depth) parses back to the value itself."""
+    from hypothesis import given, settings, strategies as st
+
+    from polyprompt.compiler import ir, schema
+    from polyprompt.compiler.replies import typed_value
+    from type_strategies import output_types, strict_reply, value_of
+
+    @settings(max_examples=300, deadline=None)
+    @given(output_types(), st.data())
+    def check(t, data):
+        value = value_of(data, t)
+        output = ir.Output(name="p", type=t, schema=schema.json_schema(t))
+        assert typed_value(strict_reply(value, t), output) == value
+
+    check()

@@ -52,6 +52,9 @@ class PassContext:
     default_model: str | None = None
     #: notes (code, message, help) the target adds to every report: an open model's template quirks
     target_notes: tuple = ()
+    #: how the output type is written into the prompt when the target has no structured output
+    #: (the `output_instructions` option: "compact", "schema" or "none")
+    output_instructions: str = "compact"
 
     def note(self, code: str, message: str, span, help: str | None = None) -> None:
         """A lowering note; spans fall back to the whole prompt."""

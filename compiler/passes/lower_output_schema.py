@@ -1,8 +1,10 @@
 """lower_output_schema: the output type in the target's structured-output dialect.
 
     openai_strict:  refund?: float  ->  "refund": {"anyOf": [{"type": "number"}, {"type": "null"}]}, required  (PP405)
+                    meta: map[str]  ->  sent with `strict: false`: strict mode has no open object      (PP413)
     gemini:         {"$ref": "#/$defs/Party"}  ->  the Party schema inlined                             (PP405)
-    None:           the schema goes into the system text, from std.output.json_schema                  (PP406)
+    None:           the type goes into the system text: an enum's words, one line, a record's notation,
+                    or the whole schema (the `output_instructions` option)                             (PP406)
 
 Each dialect keeps only the keywords the provider documents; what it drops
 or rewrites is reported once per kind. The dialects are data the target modules
@@ -17,6 +19,8 @@ import attrs
 
 from .. import ir
 from ..memo import by_identity
+from ..schema import compact_form
+from ..strict_schema import FORMATS, strict_schema_problems
 
 _SCHEMA_MAPS = ("properties", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "prefixItems")
@@ -29,15 +33,26 @@ def run(request: ir.Request, ctx) -> ir.Request:
         return request
     if ctx.caps.structured_output is None:
         return _as_instructions(request, ctx)
-    lowered, wrapped, notes = _lowered(out, ctx.dialect)
+    lowered, wrapped, notes, problems = _lowered(out, ctx.dialect)
     for note in notes:
         ctx.note("PP405", f"output schema for {ctx.name}: {note}", out.span or request.span)
-    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        ctx.note("PP413", f"output schema for {ctx.name} sent with `strict: false`: strict mode cannot express it: "
+                 f"{problems[0]}{more}", out.span or request.span, help=STRICT_HELP)
+    return attrs.evolve(request, output=attrs.evolve(out, schema=lowered, original=out.type_schema, wrapped=wrapped,
+                                                     strict=not problems))
+
+
+#: why a schema has no strict form, and what has one
+STRICT_HELP = ("strict mode needs a closed object and a type everywhere: a `map[T]` or `json` value has no strict "
+               "form; a record (or a list of key-value records) has, and gets the schema enforced")
 
 
 @by_identity
-def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...]]:
-    """The output's schema in `dialect`, the wrap key if it was wrapped, and the notes (sorted).
+def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...], tuple[str, ...]]:
+    """The output's schema in `dialect`, the wrap key if it was wrapped, the notes (sorted), and the
+    strict-mode rules the schema still breaks (a strict dialect: then it goes with `strict: false`).
     Once per output and dialect: the output of a compiled prompt is the same object on every render
     and its schema never changes (the deep copy was a third of a compile). Bodies never share the
     result: the session copies every body."""
@@ -53,7 +68,11 @@ def _lowered(out: ir.Output, dialect) -> tuple[dict, str | None, tuple[str, ...]
         lowered = _inline_refs(lowered, notes)
     if dialect.keywords is not None:
         lowered = _keep(lowered, dialect.keywords, notes)
-    return lowered, wrapped, tuple(sorted(notes))
+    problems: list[str] = []
+    if dialect.strict:
+        _lone_refs(lowered, notes)
+        problems = strict_schema_problems(lowered)
+    return lowered, wrapped, tuple(sorted(notes)), tuple(problems)
 
 
 #: Dialects whose root schema must be an object (`object_root`: OpenAI strict mode, Anthropic and
@@ -94,8 +113,13 @@ def _walk(schema, visit) -> None:
 
 
 def _strict(schema: dict, notes: set[str]) -> None:
-    """OpenAI strict mode: every property required, optional ones nullable."""
+    """OpenAI strict mode: every property required, optional ones nullable; a type on every enum; only the
+    string formats it knows."""
     def visit(node):
+        if "enum" in node and "type" not in node:  # a literal of mixed kinds: `"auto" | 1`
+            node["type"] = sorted({_json_kind(v) for v in node["enum"]})
+        if isinstance(node.get("format"), str) and node["format"] not in FORMATS:
+            notes.add(f"format `{node.pop('format')}` dropped (not supported)")
         if node.get("type") != "object" or "properties" not in node:
             return
         required = set(node.get("required", ()))
@@ -107,6 +131,48 @@ def _strict(schema: dict, notes: set[str]) -> None:
         node["additionalProperties"] = False
 
     _walk(schema, visit)
+
+
+def _json_kind(value) -> str:
+    return {type(None): "null", bool: "boolean", int: "integer", float: "number"}.get(type(value), "string")
+
+
+def _lone_refs(schema: dict, notes: set[str]) -> None:
+    """Strict mode takes no keyword beside a `$ref`: a described reference gets its definition inlined
+    (OpenAI's own SDK does the same); a recursive one keeps the reference and loses the rest."""
+    defs = schema.get("$defs", {})
+
+    def visit(node):
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or len(node) == 1:
+            return
+        beside = {k: node.pop(k) for k in list(node) if k != "$ref"}
+        name = ref.rsplit("/", 1)[1] if ref.startswith("#/$defs/") else None
+        if name in defs and not _reaches(defs, name, name, ()):
+            del node["$ref"]
+            body = copy.deepcopy(defs[name])
+            if "description" in body and "description" in beside:  # the field's words, then the type's
+                beside["description"] = f"{beside['description'].rstrip('.')}. {body['description']}"
+            node.update({**body, **beside})
+            notes.add("`$ref` with a description inlined (strict mode takes nothing beside a `$ref`)")
+        else:
+            notes.add(f"{', '.join(f'`{k}`' for k in beside)} beside a recursive `$ref` dropped "
+                      f"(strict mode takes nothing beside a `$ref`)")
+
+    _walk(schema, visit)
+
+
+def _reaches(defs: dict, name: str, goal: str, seen: tuple[str, ...]) -> bool:
+    """Does definition `name` refer to definition `goal`, directly or through others?"""
+    refs: list[str] = []
+
+    def collect(node):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            refs.append(ref.rsplit("/", 1)[1])
+
+    _walk(defs[name], collect)
+    return any(n == goal or (n in defs and n not in seen and _reaches(defs, n, goal, seen + (n,))) for n in refs)
 
 
 def _nullable(prop: dict) -> dict:
@@ -170,11 +236,20 @@ def _inline_refs(schema: dict, notes: set[str]) -> dict:
 
 
 def _as_instructions(request: ir.Request, ctx) -> ir.Request:
+    """The output type written into the system text in the target's style (`output_instructions`),
+    unless the prompt already holds those very instructions (or the style is "none")."""
     out = request.output
     assert out is not None and out.instructions is not None  # compile_prompt writes them for every output
-    text = out.instructions
-    ctx.note("PP406", f"{ctx.name} has no structured output: the schema is written into the system "
-             f"text, and the reply is checked against it", out.span or request.span)
+    style = ctx.output_instructions
+    text = out.instructions.get(style, "")
+    if not text or any(text in m.text for m in request.messages):
+        why = "`output_instructions: \"none\"`" if not text else "the prompt already holds them"
+        ctx.note("PP406", f"{ctx.name} has no structured output: no instructions added ({why}); the reply is "
+                 f"checked against the output type", out.span or request.span)
+        return request
+    what = "the schema" if style == "schema" else _COMPACT[compact_form(out.type)]
+    ctx.note("PP406", f"{ctx.name} has no structured output: {what} is written into the system text, and the "
+             f"reply is checked against the output type", out.span or request.span)
     messages = list(request.messages)
     if messages and messages[0].role == "system":
         first = messages[0]
@@ -182,6 +257,11 @@ def _as_instructions(request: ir.Request, ctx) -> ir.Request:
     else:
         messages.insert(0, ir.Message(role="system", parts=(ir.Text(text=text),), span=out.span))
     return attrs.evolve(request, messages=tuple(messages))
+
+
+#: what the compact instructions of each form are, in the PP406 note
+_COMPACT = {"words": "the list of allowed answers", "line": "a one-line instruction",
+            "typed": "the type's compact notation"}
 
 
 def keeps_text_turns(ctx, request) -> bool:
