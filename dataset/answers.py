@@ -2,7 +2,8 @@
 
 A value of the output type becomes the exact text the reply reader turns back into that value
 (`compiler.replies.parse_output`): plain text for `-> str`, JSON for structured outputs, wrapped
-as `{"value": ...}` where the target's schema dialect needs an object at the root. A test proves
+as `{"value": ...}` where the target's schema dialect needs an object at the root, the bare word
+of an enum where the target's instructions ask for one of the allowed words. A test proves
 the round trip for every format and output type: `parse_output(answer_text(v)) == v`.
 """
 from __future__ import annotations
@@ -11,10 +12,23 @@ import json
 from typing import Any
 
 
-def answer_text(value: Any, output: Any) -> str:
-    """The reply text that reads back as `value` for a compiled request's `output` (an IR Output)."""
+def answer_text(value: Any, output: Any, backend: Any = None) -> str:
+    """The reply text that reads back as `value` for a compiled request's `output` (an IR Output),
+    as the target's model is told to write it: a target without native structured output whose
+    compact instructions list the allowed words is answered with the bare word."""
     if output is None or output.is_text:
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and backend is not None and _told_words(output, backend):
+        return value
     if output.wrapped is not None:
         value = {output.wrapped: value}
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _told_words(output: Any, backend: Any) -> bool:
+    """Whether the target's instructions ask for one of the allowed words (an enum, compact style,
+    no native structured output)."""
+    from ..compiler.schema import compact_form
+
+    return (backend.caps.structured_output is None and backend.options.get("output_instructions", "compact")
+            == "compact" and compact_form(output.type) == "words")

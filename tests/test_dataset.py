@@ -390,3 +390,32 @@ def test_a_killed_run_leaves_no_output_and_a_rerun_gives_the_same_bytes(project)
     subprocess.run(command(out / "k.jsonl"), check=True, capture_output=True)
     assert (project / "out" / "k.jsonl").read_bytes() == (project / "whole.jsonl").read_bytes()
     assert [p.name for p in (project / "out").iterdir()] == ["k.jsonl"]  # the stale temporary file was removed
+
+
+RECORD = '''
+type Verdict { label: "spam" | "ham", score: float, reasons?: list[str] }
+
+prompt judge(text: str) -> Verdict {
+  user "Judge: {{ text }}"
+}
+'''
+
+
+@pytest.mark.parametrize("target", ["openai-chat", "vertex", "anthropic", "hf-family:qwen3", "hf-family:smollm2",
+                                    "mistral", "ollama"])
+def test_every_answer_reads_back_as_its_value(tmp_path, target):
+    """answer_text is the inverse of the reply reader, as the target's model is told to answer."""
+    import polyprompt
+    from polyprompt.compiler.replies import parse_output
+    from polyprompt.dataset.answers import answer_text
+
+    (tmp_path / "r.prompt").write_text(RECORD)
+    cases = [(MODERATION, {"review": "ok", "rating": 4, "product_title": "p"}, ["publish", "reject", "needs_review"]),
+             (tmp_path / "r.prompt", {"text": "buy now"}, [{"label": "spam", "score": 0.9},
+                                                         {"label": "ham", "score": 0.1, "reasons": ["a", "b"]}])]
+    for path, inputs, values in cases:
+        compiled = polyprompt.load(path).compile(target, inputs)
+        output, backend = compiled.request.output, compiled.backend
+        for value in values:
+            text = answer_text(value, output, backend)
+            assert parse_output(text, output, tolerant=backend.caps.structured_output is None) == value, text

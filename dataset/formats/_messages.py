@@ -17,7 +17,7 @@ def openai_messages(compiled: Any) -> list[dict]:
 def answer(example: Any, compiled: Any, which: str = "output") -> str:
     """The text of the example's answer `which` (`output`, `chosen`, `rejected`)."""
     output = compiled.output if hasattr(compiled, "output") else compiled.request.output
-    return answer_text(getattr(example, which), output)
+    return answer_text(getattr(example, which), output, compiled.backend)
 
 
 def weighted(messages: list[dict], train_on: str) -> list[dict]:
