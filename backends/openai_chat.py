@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import attrs
+
 from ..compiler import ir
-from ..compiler.targets import SchemaDialect
-from ._emit import (audio_format, chat_messages, data_uri, function_calls, tool_result_text,
-                    tools_and_json_schema)
+from ..compiler.targets import MediaTypes, Refusals, SchemaDialect
+from ._emit import (AUDIO_FORMATS, CONVERT_AUDIO, audio_format, chat_messages, data_uri, file_name, function_calls,
+                    tool_result_text, tools_and_json_schema)
 from .base import Backend, Caps
 
 # https://platform.openai.com/docs/guides/structured-outputs (supported schemas)
@@ -52,6 +54,11 @@ class OpenAIChat(Backend):
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": "Hello.", "refusal": None}}]}
     sample_reading = {"text": "Hello.", "finish_reason": "stop"}
+
+    def refusals(self) -> Refusals:
+        """Other providers' models, and audio outside `input_audio.format`'s enum (`wav`, `mp3`)."""
+        audio = MediaTypes(accepted=frozenset(AUDIO_FORMATS), noun="audio", help=CONVERT_AUDIO)
+        return attrs.evolve(super().refusals(), media_types={"audio": audio})
 
     def write_messages(self, messages) -> list[dict]:
         """Chat Completions `messages`: one per turn, one `tool` message per tool result."""
@@ -103,11 +110,11 @@ class OpenAIChat(Backend):
         return [self.part(p) for p in parts]
 
     def part(self, p) -> dict:
-        """One content part: text, `image_url`, `input_audio` or `file`, media as data URIs."""
+        """One content part: text, `image_url`, `input_audio` or `file` (inline, with a `filename`)."""
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if p.kind == "image":
             return {"type": "image_url", "image_url": {"url": data_uri(p)}}
         if p.kind == "audio":
             return {"type": "input_audio", "input_audio": {"data": p.data or "", "format": audio_format(p)}}
-        return {"type": "file", "file": {"file_data": data_uri(p)}}
+        return {"type": "file", "file": {"filename": file_name(p), "file_data": data_uri(p)}}

@@ -112,6 +112,8 @@ class MediaTypes:
 
     accepted: frozenset
     noun: str  # "images", "documents": how the error message names the kind
+    #: what the error's help adds after the accepted types (e.g. how to convert the data)
+    help: str | None = None
 
 
 @attrs.frozen(kw_only=True)
