@@ -42,9 +42,8 @@ from __future__ import annotations
 import attrs
 
 from ..compiler import ir
-from ..compiler.conversation import extension_of
 from ..compiler.targets import TargetOption
-from ._emit import arguments_json, data_uri, parse_arguments, schema_name
+from ._emit import arguments_json, data_uri, file_name, parse_arguments, schema_name
 from .base import Backend, Caps
 from .openai_chat import OPENAI_MODELS, OPENAI_STRICT
 
@@ -178,12 +177,7 @@ class OpenAIResponses(Backend):
             return {"type": "input_image", "image_url": data_uri(p), "detail": "auto"}
         if p.url is not None:  # a URL, or a file id (`file-...`) from a `messages` input
             return {"type": "input_file", **({"file_url": p.url} if "://" in p.url else {"file_id": p.url})}
-        return {"type": "input_file", "filename": self.filename(p), "file_data": data_uri(p)}
-
-    @staticmethod
-    def filename(m: ir.Media) -> str:
-        """The file name an inline file is sent under (`file` and the media type's extension)."""
-        return f"file{extension_of(m.media_type)}"
+        return {"type": "input_file", "filename": file_name(p), "file_data": data_uri(p)}
 
     def read_reply(self, reply: dict):
         """`Response`: the text of its `message` items, its `function_call` items as calls."""
