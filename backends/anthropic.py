@@ -52,6 +52,10 @@ class Anthropic(Backend):
     dialects = (ANTHROPIC_SCHEMA,)
     passes = (claude_thinking,)
     schema = ("anthropic/openapi.json", "CreateMessageParams")
+    body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
+                  "system": "the prompt's system turns", "tools": "the `tools` statement",
+                  "output_config": "the prompt's output type"}
+    strict_tools = True
     sample_reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                     "content": [{"type": "text", "text": "Hello."}], "stop_reason": "end_turn",
                     "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 2}}

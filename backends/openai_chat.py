@@ -50,6 +50,9 @@ class OpenAIChat(Backend):
     model_prefixes: ClassVar[tuple[str, ...]] = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
     schema = ("openai/openapi.yaml", "CreateChatCompletionRequest")
+    body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
+                  "tools": "the `tools` statement", "response_format": "the prompt's output type"}
+    strict_tools = True
     sample_reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": "Hello.", "refusal": None}}]}

@@ -90,6 +90,10 @@ class OpenAIResponses(Backend):
     OPTIONS = {"store": TargetOption("openai-responses: whether the provider stores the response",
                                      lambda v: isinstance(v, bool), "true or false")}
     schema = ("openai/openapi.yaml", "CreateResponse")
+    body_owned = {"model": "the `model` statement", "input": "the prompt's turns",
+                  "instructions": "the prompt's leading system turns", "tools": "the `tools` statement",
+                  "text": "the prompt's output type", "store": "the target option `store`"}
+    strict_tools = True
     sample_reply = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed",
                     "model": "gpt-4o-mini", "output": [{"type": "message", "id": "msg_1", "status": "completed",
                                                         "role": "assistant", "content": [

@@ -77,6 +77,7 @@ CODES: dict[str, str] = {
     "PP301": "target has no tool calling",
     "PP302": "target cannot take this media",
     "PP303": "chat template refused the conversation",
+    "PP304": "body field refused",
     # lowering notes (info; `--strict` makes them errors)
     "PP400": "system message moved",
     "PP401": "consecutive turns merged",
@@ -91,7 +92,16 @@ CODES: dict[str, str] = {
     "PP410": "tool call adapted",
     "PP411": "control-token text in data",
     "PP412": "no token ids",
+    "PP413": "body field added",
 }
+
+#: notes that are not lowerings: what the prompt asked for itself, which `--strict` lets through
+NOT_LOWERING = frozenset({"PP413"})
+
+
+def is_lowering(d: "Diagnostic") -> bool:
+    """A lowering note: a change made for the target, which `--strict` makes an error."""
+    return d.code.startswith("PP4") and d.code not in NOT_LOWERING
 
 
 @attrs.frozen
