@@ -47,6 +47,7 @@ class Anthropic(Backend):
                   "stop": "stop_sequences", "reasoning_tokens": "thinking"},
         temperature_max=1.0,
         default_max_tokens=1024,
+        strict_tools=True,  # Tool.strict
     )
     model_prefixes = ("claude-",)
     dialects = (ANTHROPIC_SCHEMA,)
@@ -55,7 +56,6 @@ class Anthropic(Backend):
     body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
                   "system": "the prompt's system turns", "tools": "the `tools` statement",
                   "output_config": "the prompt's output type"}
-    strict_tools = True
     sample_reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                     "content": [{"type": "text", "text": "Hello."}], "stop_reason": "end_turn",
                     "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 2}}
@@ -99,9 +99,11 @@ class Anthropic(Backend):
 
     def tool(self, t: ir.Tool) -> dict:
         """A `tools` entry: name, `input_schema` and the description when there is one."""
-        out = {"name": t.name, "input_schema": t.parameters}
+        out: dict = {"name": t.name, "input_schema": t.parameters}
         if t.description:
             out["description"] = t.description
+        if t.strict:
+            out["strict"] = True
         return out
 
     def cache_control(self, ttl: str) -> dict:

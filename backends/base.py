@@ -65,8 +65,6 @@ class Backend:
     has_body: ClassVar[bool] = True
     #: body fields the emitter writes besides the settings' (`caps.settings`), and what from
     body_owned: ClassVar[Mapping[str, str]] = {"model": "the `model` statement"}
-    #: tools may be marked `strict` (the provider constrains the arguments to their schema)
-    strict_tools: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -46,13 +46,13 @@ class OpenAIChat(Backend):
             "frequency_penalty": "frequency_penalty", "reasoning": "reasoning_effort",
         },
         max_stop=4,
+        strict_tools=True,  # FunctionObject.strict
     )
     model_prefixes: ClassVar[tuple[str, ...]] = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
     schema = ("openai/openapi.yaml", "CreateChatCompletionRequest")
     body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
                   "tools": "the `tools` statement", "response_format": "the prompt's output type"}
-    strict_tools = True
     sample_reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": "Hello.", "refusal": None}}]}
@@ -84,10 +84,13 @@ class OpenAIChat(Backend):
         return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"))
 
     def function(self, tool: ir.Tool) -> dict:
-        """A tool's `function`: name, parameters and the description when there is one."""
-        fn = {"name": tool.name, "parameters": tool.parameters}
+        """A tool's `function`: name, parameters, the description when there is one, `strict: true` for a
+        strict tool (its parameters made strict-valid by the strict_tools pass)."""
+        fn: dict = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:
             fn["description"] = tool.description
+        if tool.strict:
+            fn["strict"] = True
         return fn
 
     def tool_message(self, r: ir.ToolResult) -> dict:

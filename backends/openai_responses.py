@@ -24,7 +24,8 @@ in `input`, nothing refers to a stored response (`previous_response_id`).
 - Tools: flattened function tools {type, name, description?, parameters,
   strict}. `strict` is required by the schema; it is `false`, the Chat
   Completions default, because tool parameters keep their optional parameters
-  and defaults, which strict mode rejects.
+  and defaults, which strict mode rejects; `true` for a `strict tool`, whose
+  parameters the strict_tools pass made strict-valid.
 - Settings: `max_tokens` -> `max_output_tokens` (at least 16: a lower value is
   raised, PP404), `reasoning` -> `reasoning.effort`; there is no `stop`, `seed`,
   `top_k`, penalty or reasoning budget (dropped by map_settings, PP403).
@@ -83,6 +84,7 @@ class OpenAIResponses(Backend):
             "temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens",
             "reasoning": "reasoning.effort",
         },
+        strict_tools=True,  # FunctionTool.strict
     )
     model_prefixes = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
@@ -93,7 +95,6 @@ class OpenAIResponses(Backend):
     body_owned = {"model": "the `model` statement", "input": "the prompt's turns",
                   "instructions": "the prompt's leading system turns", "tools": "the `tools` statement",
                   "text": "the prompt's output type", "store": "the target option `store`"}
-    strict_tools = True
     sample_reply = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed",
                     "model": "gpt-4o-mini", "output": [{"type": "message", "id": "msg_1", "status": "completed",
                                                         "role": "assistant", "content": [
@@ -127,12 +128,13 @@ class OpenAIResponses(Backend):
         return body
 
     def tool(self, t: ir.Tool) -> dict:
-        """A `function` tool: name, description when there is one, parameters, `strict` off."""
+        """A `function` tool: name, description when there is one, parameters, `strict` (required by the
+        schema: on for a strict tool, whose parameters the strict_tools pass made strict-valid)."""
         out: dict = {"type": "function", "name": t.name}
         if t.description:
             out["description"] = t.description
         out["parameters"] = t.parameters
-        out["strict"] = False
+        out["strict"] = t.strict
         return out
 
     def items(self, m: ir.Message) -> list[dict]:

@@ -93,6 +93,7 @@ CODES: dict[str, str] = {
     "PP411": "control-token text in data",
     "PP412": "no token ids",
     "PP413": "body field added",
+    "PP414": "strict tool lowered",
 }
 
 #: notes that are not lowerings: what the prompt asked for itself, which `--strict` lets through

@@ -59,6 +59,8 @@ class Caps:
     answer_after_tool_results: bool = False
     #: what tool call ids must look like: "any", or "nine_alnum" (exactly 9 letters and digits: Mistral)
     tool_call_ids: str = "any"
+    #: a `strict tool` is sent strict (the provider holds its arguments to the parameters' schema)
+    strict_tools: bool = False
 
 
 #: The capability names a `caps { }` block may set.

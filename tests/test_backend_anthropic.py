@@ -110,3 +110,20 @@ def test_a_text_document_that_is_not_utf8_is_refused(tmp_path):
     with pytest.raises(polyprompt.CompileError) as err:
         compile_text(tmp_path, MEDIA_PROMPT, doc="data:text/plain;base64,//79")
     assert [d.code for d in err.value.diagnostics] == ["PP302"]
+
+
+def test_a_strict_tool_is_sent_strict(tmp_path):
+    # issue 11 item 6: `strict tool` -> Tool.strict (strict tool use), the schema as it is
+    r = compile_text(tmp_path, '''
+strict tool lookup(order_id: str, verbose?: bool) -> str "Look up an order."
+
+prompt p() {
+  model { max_tokens: 100 }
+  tools lookup
+  user "Where is A1?"
+}
+''')
+    [tool] = r.body["tools"]
+    assert tool["strict"] is True and tool["input_schema"]["required"] == ["order_id"]
+    assert r.report == ()
+    assert schemas.errors("anthropic", "CreateMessageParams", r.body) == []

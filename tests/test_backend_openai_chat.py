@@ -102,3 +102,33 @@ def test_inline_files_carry_a_filename(tmp_path):
     part = r.body["messages"][0]["content"][1]
     assert part == {"type": "file", "file": {"filename": "file.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}}
     assert schemas.errors("openai", "CreateChatCompletionRequest", r.body) == []
+
+
+STRICT_TOOLS = '''
+strict tool lookup(order_id: str, verbose: bool = false) -> str "Look up an order."
+tool plain(x: int)
+
+prompt p() {
+  tools lookup, plain
+  user "Where is A1?"
+}
+'''
+
+
+def test_a_strict_tool_is_sent_strict_with_strict_valid_parameters(tmp_path):
+    # issue 11 item 6: `strict tool` -> FunctionObject.strict, the parameters in strict form
+    r = compile_text(tmp_path, STRICT_TOOLS)
+    strict, plain = (t["function"] for t in r.body["tools"])
+    assert strict["strict"] is True and "strict" not in plain
+    assert strict["parameters"]["required"] == ["order_id", "verbose"]
+    assert strict["parameters"]["properties"]["verbose"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+    assert {d.code for d in r.report} == {"PP414"}
+    assert schemas.errors("openai", "CreateChatCompletionRequest", r.body) == []
+
+
+def test_strict_tools_format_and_check():
+    from polyprompt import api
+
+    text = api.format_text(STRICT_TOOLS.lstrip())
+    assert text.startswith("strict tool lookup(order_id: str, verbose: bool = false) -> str")
+    assert api.check_text(text) == []
