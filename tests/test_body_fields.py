@@ -147,3 +147,12 @@ def test_body_fields_from_the_command_line(tmp_path):
     wrong = runner.invoke(cli, ["compile", str(path), "-t", "anthropic", "--body-field", "metadata={}",
                                 "--body-field", "top_k=3"])
     assert wrong.exit_code == 1 and "error[PP304]: `top_k` is written by polyprompt" in wrong.stderr
+
+
+def test_an_open_model_target_has_no_request_body(tmp_path):
+    text = 'prompt p(q: str) {\n  model { body: { logprobs: true } }\n  user "{{ q }}"\n}\n'
+    r = compile_text(tmp_path, "hf-family:qwen3", text, extra_body={"n": 2})
+    assert "logprobs" not in r.body and "n" not in r.body
+    dropped = [d.message for d in r.report if d.code == "PP403"]
+    assert dropped == ["body field `logprobs` dropped: hf-family:qwen3 has no request body",
+                       "body field `n` dropped: hf-family:qwen3 has no request body"]
