@@ -7,6 +7,8 @@ import re
 import attrs
 
 from ..compiler import ir
+from ..compiler.conversation import extension_of
+from ..compiler.targets import Unsupported
 
 #: Claude's smallest extended-thinking budget (https://docs.anthropic.com/en/api/messages: `budget_tokens` >= 1024)
 MIN_THINKING_BUDGET = 1024
@@ -62,10 +64,29 @@ def data_uri(m: ir.Media) -> str:
     return m.url if m.url is not None else f"data:{m.media_type or 'application/octet-stream'};base64,{m.data}"
 
 
+#: media type -> OpenAI's `input_audio.format`: the schema's enum is `wav` and `mp3`, nothing else
+AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
+                 "audio/mpeg": "mp3", "audio/mp3": "mp3"}
+
+
 def audio_format(m: ir.Media) -> str:
-    """OpenAI's `input_audio.format` of an audio part (`mp3`, `wav`...)."""
-    sub = (m.media_type or "audio/wav").split("/", 1)[1]
-    return {"mpeg": "mp3", "x-wav": "wav", "wave": "wav"}.get(sub, sub)
+    """OpenAI's `input_audio.format` of an audio part (`wav` or `mp3`); `Unsupported` (PP302) for
+    another media type (check_media refuses those first, by the target's `Refusals`)."""
+    found = AUDIO_FORMATS.get((m.media_type or "audio/wav").lower())
+    if found is None:
+        raise Unsupported("PP302", f"OpenAI takes wav or mp3 audio, not `{m.media_type}`", m.span,
+                          help=CONVERT_AUDIO)
+    return found
+
+
+#: how to make audio OpenAI takes
+CONVERT_AUDIO = "convert it to WAV or MP3 first, e.g. `ffmpeg -i clip.ogg clip.mp3`"
+
+
+def file_name(m: ir.Media) -> str:
+    """The `filename` an inline file is sent under (OpenAI Chat and Responses: a `file_data` part
+    without one is refused): `file` and the extension of its media type, e.g. `file.pdf`."""
+    return f"file{extension_of(m.media_type)}"
 
 
 def tool_result_text(result: ir.ToolResult) -> str:

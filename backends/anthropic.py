@@ -7,13 +7,22 @@ results as `tool_result` blocks of a user turn, cache markers on content blocks.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+
+import attrs
+
 from ..compiler import ir
-from ..compiler.targets import SchemaDialect
+from ..compiler.targets import MediaTypes, Refusals, SchemaDialect, Unsupported
 from ._emit import claude_thinking
 from .base import Backend, Caps
 
 #: `output_config.format`: a JSON Schema with an object root, passed through
 ANTHROPIC_SCHEMA = SchemaDialect(name="anthropic", object_root=True)
+#: `Base64ImageSource.media_type`'s enum
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+#: inline documents: `Base64PDFSource` (application/pdf) and `PlainTextSource` (text/plain, the text itself)
+DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain"})
 
 
 class Anthropic(Backend):
@@ -29,7 +38,7 @@ class Anthropic(Backend):
         first_user=True,
         tools=True,
         tool_results="user_turn",
-        media=frozenset({"image", "file"}),  # file: PDF documents
+        media=frozenset({"image", "file"}),  # file: PDF and plain-text documents
         media_urls=frozenset({"image", "file"}),
         structured_output="anthropic",  # output_config.format
         cache="blocks",  # cache_control on a content block
@@ -38,15 +47,27 @@ class Anthropic(Backend):
                   "stop": "stop_sequences", "reasoning_tokens": "thinking"},
         temperature_max=1.0,
         default_max_tokens=1024,
+        strict_tools=True,  # Tool.strict
     )
     model_prefixes = ("claude-",)
     dialects = (ANTHROPIC_SCHEMA,)
     passes = (claude_thinking,)
     schema = ("anthropic/openapi.json", "CreateMessageParams")
+    body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
+                  "system": "the prompt's system turns", "tools": "the `tools` statement",
+                  "output_config": "the prompt's output type"}
     sample_reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                     "content": [{"type": "text", "text": "Hello."}], "stop_reason": "end_turn",
                     "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 2}}
     sample_reading = {"text": "Hello.", "finish_reason": "end_turn"}
+
+    def refusals(self) -> Refusals:
+        """Other providers' models, and inline media outside the Messages API's source types: images
+        other than JPEG, PNG, GIF and WebP; documents other than PDF and plain text."""
+        types = {"image": MediaTypes(accepted=IMAGE_TYPES, noun="images", help="convert it to PNG or JPEG first"),
+                 "file": MediaTypes(accepted=DOCUMENT_TYPES, noun="documents",
+                                    help="convert it to PDF, or pass a text file (Markdown, CSV...) as text/plain")}
+        return attrs.evolve(super().refusals(), media_types=types)
 
     def write_messages(self, messages) -> list[dict]:
         """Messages API `messages`: each turn as content blocks (system turns go to `system`)."""
@@ -78,9 +99,11 @@ class Anthropic(Backend):
 
     def tool(self, t: ir.Tool) -> dict:
         """A `tools` entry: name, `input_schema` and the description when there is one."""
-        out = {"name": t.name, "input_schema": t.parameters}
+        out: dict = {"name": t.name, "input_schema": t.parameters}
         if t.description:
             out["description"] = t.description
+        if t.strict:
+            out["strict"] = True
         return out
 
     def cache_control(self, ttl: str) -> dict:
@@ -99,10 +122,7 @@ class Anthropic(Backend):
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if isinstance(p, ir.Media):
-            kind = "image" if p.kind == "image" else "document"
-            if p.url is not None:
-                return {"type": kind, "source": {"type": "url", "url": p.url}}
-            return {"type": kind, "source": {"type": "base64", "media_type": p.media_type, "data": p.data}}
+            return {"type": "image" if p.kind == "image" else "document", "source": self.source(p)}
         if isinstance(p, ir.ToolCall):
             return {"type": "tool_use", "id": p.id, "name": p.name, "input": p.arguments}
         content = [self.block(c) for c in p.content]
@@ -110,3 +130,22 @@ class Anthropic(Backend):
         if p.is_error:
             out["is_error"] = True
         return out
+
+    @staticmethod
+    def source(m: ir.Media) -> dict:
+        """A media block's `source`: a URL, base64 data (images, PDFs), or a plain-text document's text.
+        `Unsupported` for another inline type (check_media refuses those first) or text that is not UTF-8."""
+        if m.url is not None:
+            return {"type": "url", "url": m.url}
+        media_type = (m.media_type or "").lower()
+        if media_type == "text/plain" and m.kind == "file":
+            try:
+                text = base64.b64decode(m.data or "", validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise Unsupported("PP302", "a text/plain document must be UTF-8 text in base64", m.span,
+                                  help="re-encode the file as UTF-8") from None
+            return {"type": "text", "media_type": "text/plain", "data": text}
+        if media_type not in (IMAGE_TYPES if m.kind == "image" else DOCUMENT_TYPES):
+            raise Unsupported("PP302", f"anthropic cannot take `{m.media_type}` {m.kind} data", m.span,
+                              help="it takes JPEG, PNG, GIF and WebP images, PDF and plain-text documents")
+        return {"type": "base64", "media_type": media_type, "data": m.data}

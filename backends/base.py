@@ -15,6 +15,9 @@ Lowering and emitting are apart: `lower` runs the shared passes and the target's
 note of the lowering report comes from them; `emit` is a pure function of the lowered
 request (no report): `write_messages` writes the provider's message list, the rest of
 `emit` the body around it. What an emitter cannot write it raises as `Unsupported`.
+`request_body` is `emit` with the prompt's own body fields (the `body` setting) added.
+
+A declared target's `model { }` settings (`default_settings`) apply under the prompt's own.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import attrs
 from ..compiler import ir
 from ..compiler.diagnostics import Sink
 from ..compiler.targets import CAPS_FIELDS, AS_IS, Caps, Refusals, SchemaDialect, TargetOption, Unsupported
+from ._fields import add_fields, body_fields
 
 REGISTRY: dict[str, type["Backend"]] = {}
 
@@ -56,6 +60,11 @@ class Backend:
     sample_reading: ClassVar[dict | None] = None
     #: the target's own passes, run after the shared ones with the same context
     passes: ClassVar[tuple[Callable, ...]] = ()
+    #: the target sends a provider request body, which `body` fields may add to (a chat template's
+    #: prompt is none: they are dropped)
+    has_body: ClassVar[bool] = True
+    #: body fields the emitter writes besides the settings' (`caps.settings`), and what from
+    body_owned: ClassVar[Mapping[str, str]] = {"model": "the `model` statement"}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -66,6 +75,8 @@ class Backend:
         """`options` and `caps_overrides`: a `target` declaration's options and `caps { }` values, the
         latter applied on top of the target's own capability table (`own_caps`)."""
         self.options = options or {}
+        #: a declared target's `model { }` settings, applied under the prompt's own
+        self.default_settings: dict[str, ir.Setting] = {}
         self.caps = self.own_caps()
         if caps_overrides:
             self.caps = attrs.evolve(self.caps, **caps_overrides)
@@ -76,9 +87,18 @@ class Backend:
 
     # -- lowering: the passes see this data, never the backend
     def refusals(self) -> Refusals:
-        """What the target refuses beyond its caps; by default: other providers' models."""
+        """What the target refuses beyond its caps; by default: other providers' models, and body fields
+        outside its request schema or written by polyprompt."""
         family = self.family
-        return Refusals(model=lambda model: foreign_model(model, family))
+        body = body_fields(type(self).name, self.owned_fields()) if self.has_body else None
+        return Refusals(model=lambda model: foreign_model(model, family), body=body)
+
+    def owned_fields(self) -> dict[str, str]:
+        """The body fields polyprompt writes on this target (`body` fields may not replace them), and what from."""
+        owned = dict(type(self).body_owned)
+        for neutral, field in self.caps.settings.items():
+            owned.setdefault(field.split(".")[0], f"the `{neutral}` setting")
+        return owned
 
     def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
         """Notes (code, message, help) the target adds to every lowering report (an open model's quirks)."""
@@ -103,6 +123,8 @@ class Backend:
         """Run the pass pipeline for this target (shared passes, then its own); every change goes to `report`."""
         from ..compiler.passes import PASSES, run_passes
 
+        if self.default_settings:
+            request = attrs.evolve(request, settings={**self.default_settings, **request.settings})
         return run_passes(request, self.context(report), PASSES + type(self).passes)
 
     # -- emitting: pure functions of the lowered request
@@ -114,6 +136,15 @@ class Backend:
         """The provider's request body for a lowered request; `Unsupported` for what it cannot write."""
         raise NotImplementedError
 
+    def request_body(self, request: ir.Request) -> dict[str, Any]:
+        """`emit`, and the prompt's own body fields (the `body` setting, as lowering took them) added;
+        `Unsupported` (PP304) for one the emitter wrote itself."""
+        body = self.emit(request)
+        fields = request.settings.get("body")
+        if fields is not None and isinstance(fields.value, dict) and self.has_body:
+            add_fields(body, fields.value, self.name, fields.span or request.span)
+        return body
+
     def read_reply(self, reply: dict):
         """The text, tool calls and finish reason of a provider reply (`compiler.replies.Reply`)."""
         raise NotImplementedError(f"{self.name} cannot read replies yet")
@@ -124,7 +155,7 @@ class Backend:
         if report.has_errors:
             return None
         try:
-            return self.emit(lowered)
+            return self.request_body(lowered)
         except Unsupported as err:
             err.report(report, lowered.span)
             return None

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import attrs
+
 from ..compiler import ir
 from ..compiler.strict_schema import KEYWORDS as STRICT_KEYWORDS
-from ..compiler.targets import SchemaDialect
-from ._emit import (audio_format, chat_messages, data_uri, function_calls, tool_result_text,
-                    tools_and_json_schema)
+from ..compiler.targets import MediaTypes, Refusals, SchemaDialect
+from ._emit import (AUDIO_FORMATS, CONVERT_AUDIO, audio_format, chat_messages, data_uri, file_name, function_calls,
+                    tool_result_text, tools_and_json_schema)
 from .base import Backend, Caps
 
 #: https://platform.openai.com/docs/guides/structured-outputs (supported schemas): compiler/strict_schema.py
@@ -44,14 +46,22 @@ class OpenAIChat(Backend):
             "frequency_penalty": "frequency_penalty", "reasoning": "reasoning_effort",
         },
         max_stop=4,
+        strict_tools=True,  # FunctionObject.strict
     )
     model_prefixes: ClassVar[tuple[str, ...]] = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
     schema = ("openai/openapi.yaml", "CreateChatCompletionRequest")
+    body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
+                  "tools": "the `tools` statement", "response_format": "the prompt's output type"}
     sample_reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                  "message": {"role": "assistant", "content": "Hello.", "refusal": None}}]}
     sample_reading = {"text": "Hello.", "finish_reason": "stop"}
+
+    def refusals(self) -> Refusals:
+        """Other providers' models, and audio outside `input_audio.format`'s enum (`wav`, `mp3`)."""
+        audio = MediaTypes(accepted=frozenset(AUDIO_FORMATS), noun="audio", help=CONVERT_AUDIO)
+        return attrs.evolve(super().refusals(), media_types={"audio": audio})
 
     def write_messages(self, messages) -> list[dict]:
         """Chat Completions `messages`: one per turn, one `tool` message per tool result."""
@@ -74,10 +84,13 @@ class OpenAIChat(Backend):
         return Reply(text=message.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason"))
 
     def function(self, tool: ir.Tool) -> dict:
-        """A tool's `function`: name, parameters and the description when there is one."""
-        fn = {"name": tool.name, "parameters": tool.parameters}
+        """A tool's `function`: name, parameters, the description when there is one, `strict: true` for a
+        strict tool (its parameters made strict-valid by the strict_tools pass)."""
+        fn: dict = {"name": tool.name, "parameters": tool.parameters}
         if tool.description:
             fn["description"] = tool.description
+        if tool.strict:
+            fn["strict"] = True
         return fn
 
     def tool_message(self, r: ir.ToolResult) -> dict:
@@ -103,11 +116,11 @@ class OpenAIChat(Backend):
         return [self.part(p) for p in parts]
 
     def part(self, p) -> dict:
-        """One content part: text, `image_url`, `input_audio` or `file`, media as data URIs."""
+        """One content part: text, `image_url`, `input_audio` or `file` (inline, with a `filename`)."""
         if isinstance(p, ir.Text):
             return {"type": "text", "text": p.text}
         if p.kind == "image":
             return {"type": "image_url", "image_url": {"url": data_uri(p)}}
         if p.kind == "audio":
             return {"type": "input_audio", "input_audio": {"data": p.data or "", "format": audio_format(p)}}
-        return {"type": "file", "file": {"file_data": data_uri(p)}}
+        return {"type": "file", "file": {"filename": file_name(p), "file_data": data_uri(p)}}

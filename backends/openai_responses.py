@@ -24,7 +24,8 @@ in `input`, nothing refers to a stored response (`previous_response_id`).
 - Tools: flattened function tools {type, name, description?, parameters,
   strict}. `strict` is required by the schema; it is `false`, the Chat
   Completions default, because tool parameters keep their optional parameters
-  and defaults, which strict mode rejects.
+  and defaults, which strict mode rejects; `true` for a `strict tool`, whose
+  parameters the strict_tools pass made strict-valid.
 - Settings: `max_tokens` -> `max_output_tokens` (at least 16: a lower value is
   raised, PP404), `reasoning` -> `reasoning.effort`; there is no `stop`, `seed`,
   `top_k`, penalty or reasoning budget (dropped by map_settings, PP403).
@@ -42,9 +43,8 @@ from __future__ import annotations
 import attrs
 
 from ..compiler import ir
-from ..compiler.conversation import extension_of
 from ..compiler.targets import TargetOption
-from ._emit import arguments_json, data_uri, parse_arguments, schema_name
+from ._emit import arguments_json, data_uri, file_name, parse_arguments, schema_name
 from .base import Backend, Caps
 from .openai_chat import OPENAI_MODELS, OPENAI_STRICT
 
@@ -84,6 +84,7 @@ class OpenAIResponses(Backend):
             "temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens",
             "reasoning": "reasoning.effort",
         },
+        strict_tools=True,  # FunctionTool.strict
     )
     model_prefixes = OPENAI_MODELS
     dialects = (OPENAI_STRICT,)
@@ -91,6 +92,9 @@ class OpenAIResponses(Backend):
     OPTIONS = {"store": TargetOption("openai-responses: whether the provider stores the response",
                                      lambda v: isinstance(v, bool), "true or false")}
     schema = ("openai/openapi.yaml", "CreateResponse")
+    body_owned = {"model": "the `model` statement", "input": "the prompt's turns",
+                  "instructions": "the prompt's leading system turns", "tools": "the `tools` statement",
+                  "text": "the prompt's output type", "store": "the target option `store`"}
     sample_reply = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed",
                     "model": "gpt-4o-mini", "output": [{"type": "message", "id": "msg_1", "status": "completed",
                                                         "role": "assistant", "content": [
@@ -124,12 +128,13 @@ class OpenAIResponses(Backend):
         return body
 
     def tool(self, t: ir.Tool) -> dict:
-        """A `function` tool: name, description when there is one, parameters, `strict` off."""
+        """A `function` tool: name, description when there is one, parameters, `strict` (required by the
+        schema: on for a strict tool, whose parameters the strict_tools pass made strict-valid)."""
         out: dict = {"type": "function", "name": t.name}
         if t.description:
             out["description"] = t.description
         out["parameters"] = t.parameters
-        out["strict"] = False
+        out["strict"] = t.strict
         return out
 
     def items(self, m: ir.Message) -> list[dict]:
@@ -178,12 +183,7 @@ class OpenAIResponses(Backend):
             return {"type": "input_image", "image_url": data_uri(p), "detail": "auto"}
         if p.url is not None:  # a URL, or a file id (`file-...`) from a `messages` input
             return {"type": "input_file", **({"file_url": p.url} if "://" in p.url else {"file_id": p.url})}
-        return {"type": "input_file", "filename": self.filename(p), "file_data": data_uri(p)}
-
-    @staticmethod
-    def filename(m: ir.Media) -> str:
-        """The file name an inline file is sent under (`file` and the media type's extension)."""
-        return f"file{extension_of(m.media_type)}"
+        return {"type": "input_file", "filename": file_name(p), "file_data": data_uri(p)}
 
     def read_reply(self, reply: dict):
         """`Response`: the text of its `message` items, its `function_call` items as calls."""

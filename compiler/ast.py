@@ -303,10 +303,12 @@ Param = Field
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)
 class ToolDecl(Decl):
-    """`tool name(params) -> Result "description"`."""
+    """`tool name(params) -> Result "description"`; `strict tool ...`: the provider holds the call's
+    arguments to the parameters' schema (OpenAI's `strict: true`)."""
     params: tuple[Param, ...]
     returns: TypeExpr | None
     description: str | None
+    strict: bool = False
 
 
 @attrs.frozen(kw_only=True, slots=False, repr=False)

@@ -115,7 +115,7 @@ def _number(token: Token) -> int | float:
 #: keywords. Keywords and punctuation only mark where a node starts and ends.
 KEPT_TOKENS = frozenset({
     "NAME", "ESTRING", "TQSTRING", "INT", "NUMBER", "SIGNED_NUMBER", "PERCENT", "TEXT", "TAG_COMMENT", "COMP_OP",
-    "OPTIONAL", "TRUE", "FALSE", "NULL", "SYSTEM", "USER", "ASSISTANT", "IMAGE", "AUDIO", "FILE",
+    "OPTIONAL", "TRUE", "FALSE", "NULL", "SYSTEM", "USER", "ASSISTANT", "IMAGE", "AUDIO", "FILE", "STRICT",
 })
 
 
@@ -306,10 +306,11 @@ class AstBuilder:
 
     # -- tools, prompts, fragments
     def tool_decl(self, meta, children):
-        """`tool name(params) -> Result "description"`."""
-        return ast.ToolDecl(name=self.ident(children[0]), params=_pick(children, "params", ()),
+        """`strict tool name(params) -> Result "description"` (`strict` optional)."""
+        strict = bool(children) and isinstance(children[0], Token) and children[0].type == "STRICT"
+        return ast.ToolDecl(name=self.ident(children[1 if strict else 0]), params=_pick(children, "params", ()),
                             returns=_pick(children, "returns"), description=_pick(children, "description"),
-                            span=self.sp(meta))
+                            strict=strict, span=self.sp(meta))
 
     def block(self, meta, children):
         """The statements of `{ ... }`, marked for their parent."""

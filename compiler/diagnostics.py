@@ -77,6 +77,7 @@ CODES: dict[str, str] = {
     "PP301": "target has no tool calling",
     "PP302": "target cannot take this media",
     "PP303": "chat template refused the conversation",
+    "PP304": "body field refused",
     # lowering notes (info; `--strict` makes them errors)
     "PP400": "system message moved",
     "PP401": "consecutive turns merged",
@@ -92,7 +93,17 @@ CODES: dict[str, str] = {
     "PP411": "control-token text in data",
     "PP412": "no token ids",
     "PP413": "strict structured output turned off",
+    "PP414": "strict tool lowered",
+    "PP415": "body field added",
 }
+
+#: notes that are not lowerings: what the prompt asked for itself, which `--strict` lets through
+NOT_LOWERING = frozenset({"PP415"})
+
+
+def is_lowering(d: "Diagnostic") -> bool:
+    """A lowering note: a change made for the target, which `--strict` makes an error."""
+    return d.code.startswith("PP4") and d.code not in NOT_LOWERING
 
 
 @attrs.frozen

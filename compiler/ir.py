@@ -81,10 +81,12 @@ class Message:
 
 @attrs.frozen(kw_only=True)
 class Tool:
-    """A tool the model may call: its name, description and parameters as a JSON Schema."""
+    """A tool the model may call: its name, description and parameters as a JSON Schema; `strict`:
+    the provider must hold the call's arguments to that schema (`strict tool`)."""
     name: str
     description: str | None
     parameters: dict  # JSON Schema of an object
+    strict: bool = False
     span: Span | None = attrs.field(default=None, eq=False, repr=False)
 
 

@@ -64,7 +64,8 @@ def format_request(request: ir.Request) -> str:
 
 def format_tool(tool: ir.Tool) -> list[str]:
     """`tool NAME "description"`, then its parameters schema."""
-    head = f"tool {word(tool.name)}" + (f" {quote(tool.description)}" if tool.description is not None else "")
+    head = ("strict " * tool.strict + f"tool {word(tool.name)}"
+            + (f" {quote(tool.description)}" if tool.description is not None else ""))
     return [head, *layout(tool.parameters, INDENT, "parameters ")]
 
 

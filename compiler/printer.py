@@ -162,7 +162,7 @@ class Printer:
         return f" -> {self.type(t)}" if t is not None else ""
 
     def _ToolDecl(self, d: ast.ToolDecl) -> None:
-        self.line("", f"tool {d.name.name}{self.params(d.params, '')}{self.returns(d.returns)}{self._desc(d.description)}", d)
+        self.line("", f"{'strict ' * d.strict}tool {d.name.name}{self.params(d.params, '')}{self.returns(d.returns)}{self._desc(d.description)}", d)
 
     def _PromptDecl(self, d: ast.PromptDecl) -> None:
         self.line("", f"prompt {d.name.name}{self.params(d.params, '')}{self.returns(d.returns)} {{", d, leaf=False)

@@ -181,4 +181,4 @@ def tool_definition(sym: Symbol, scopes: dict[str, ModuleScope]) -> ir.Tool:
             description=p.description, default=constant_value(p.default) if p.default is not None else None,
             has_default=p.default is not None)
     return ir.Tool(name=decl.name.name, description=decl.description, parameters=schema.json_schema(record),
-                   span=decl.span)
+                   strict=decl.strict, span=decl.span)

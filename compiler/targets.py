@@ -7,6 +7,7 @@ types of this module, which the backends (`backends/`) implement and fill in:
 - `TargetOption`: an option a `target NAME "backend" { name: value }` declaration may give.
 - `SchemaDialect`: how a target's structured output wants the output schema written.
 - `Refusals`: what a target refuses beyond its capability table (media types, models...).
+- `BodyFields`: the request-body fields a `body` setting or `extra_body` may add to a target's body.
 - `TargetCatalog`: the target names a declaration may name, and the options it may give;
   `polyprompt.backends.catalog()` is the real one, handed to the checker.
 - `Unsupported`: what an emitter cannot write; the compile driver reports it as an error.
@@ -58,6 +59,8 @@ class Caps:
     answer_after_tool_results: bool = False
     #: what tool call ids must look like: "any", or "nine_alnum" (exactly 9 letters and digits: Mistral)
     tool_call_ids: str = "any"
+    #: a `strict tool` is sent strict (the provider holds its arguments to the parameters' schema)
+    strict_tools: bool = False
 
 
 #: The capability names a `caps { }` block may set.
@@ -126,6 +129,43 @@ class MediaTypes:
 
     accepted: frozenset
     noun: str  # "images", "documents": how the error message names the kind
+    #: what the error's help adds after the accepted types (e.g. how to convert the data)
+    help: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BodyFields:
+    """The fields of a target's request body that a `body` setting (or `extra_body`) may add: any the
+    provider's request schema has (checked against it when it is known) except those polyprompt writes."""
+
+    #: field -> what polyprompt writes it from; such a field is refused (PP304), never replaced
+    owned: Mapping[str, str] = attrs.field(factory=dict)
+    #: the provider's request schema the fields are checked against (None: not checked)
+    schema: str | None = None
+    #: the request's top-level fields, when the schema is known
+    fields: frozenset | None = None
+    #: (field, value) -> what is wrong with the value, or None when it fits (a known schema only)
+    validate: Callable[[str, Any], str | None] | None = None
+
+    def refuse(self, target: str, field: str, value: Any) -> tuple[str, str] | None:
+        """Why `target` refuses `field: value` in its body, as (message, help), or None."""
+        if field in self.owned:
+            return (f"`{field}` is written by polyprompt on {target}: a body field may not replace it",
+                    f"it comes from {self.owned[field]}")
+        if self.fields is not None and field not in self.fields:
+            return (f"{target}'s request (`{self.schema}`) has no field `{field}`",
+                    did_you_mean(field, self.fields) or f"see the fields of `{self.schema}`")
+        problem = self.validate(field, value) if self.validate is not None else None
+        if problem is not None:
+            return (f"body field `{field}` does not fit `{self.schema}`: {problem}",
+                    f"see `{field}` in {target}'s API reference")
+        return None
+
+    def note(self, target: str, field: str) -> str:
+        """The lowering note of a field added to the body as given (PP415)."""
+        if self.schema is None:
+            return f"body field `{field}` added as given (not checked: no request schema of {target} is known)"
+        return f"body field `{field}` added as given (checked against `{self.schema}`)"
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +183,8 @@ class Refusals:
     model: Callable[[str], str | None] = lambda model: None
     #: does a text hold the target's control tokens? (such data is encoded as plain text: PP411)
     control_text: Callable[[str], bool] | None = None
+    #: the fields a `body` setting may add (None: the target has no request body of its own)
+    body: BodyFields | None = None
 
 
 class Unsupported(Exception):

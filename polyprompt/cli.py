@@ -118,14 +118,32 @@ def _read_inputs(source: str | None) -> dict:
         sys.exit(1)
 
 
-def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
+def _body_fields(values: tuple[str, ...]) -> dict:
+    """`--body-field KEY=JSON` values as a mapping (a later KEY replaces an earlier one)."""
+    import json
+
+    fields = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"`{value}`: write KEY=JSON, e.g. service_tier='\"flex\"'",
+                                     param_hint="--body-field")
+        try:
+            fields[key] = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise click.BadParameter(f"`{value}`: the value is not JSON ({err.msg}); a string is quoted: "
+                                     f"{key}='\"{text}\"'", param_hint="--body-field") from None
+    return fields
+
+
+def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, extra_body: dict | None = None):
     from . import backends
     from .compiler.diagnostics import render_all
     from .compiler.inputs import InputError
     from .session import CompileError
 
     try:
-        return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict)
+        return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict, extra_body=extra_body)
     except backends.UnknownTarget as err:
         raise click.UsageError(str(err)) from None
     except InputError as err:
@@ -146,15 +164,19 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
 @click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
 @click.option("--strict", is_flag=True, help="Make every lowering an error.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the body to a file (atomically).")
-def compile_cmd(file, target, prompt, input_file, explain, strict, output):
+@click.option("--body-field", "body_field", multiple=True, metavar="KEY=JSON",
+              help="Add a field of the provider's own to the body, e.g. service_tier='\"flex\"' (repeatable; "
+                   "checked against the target's request schema, never replacing a field polyprompt writes).")
+def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_field):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
     from .compiler.diagnostics import render_all
     from .compiler.files import write_atomic
 
+    extra_body = _body_fields(body_field)
     pf = _load_or_exit(file)
-    result = _compile(pf, target, prompt, _read_inputs(input_file), strict)
+    result = _compile(pf, target, prompt, _read_inputs(input_file), strict, extra_body)
     text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
     if output:
         try:

@@ -60,10 +60,11 @@ class Compiled:
             self._whole()
         return self._backend
 
-    def with_body(self, body: dict) -> "Compiled":
-        """The same compile with another body (a changed setting, a body emitted again)."""
-        return Compiled(self.target, self.prompt, body, self.made_by, report=self._report, request=self._request,
-                        backend=self._backend, full=self._full)
+    def with_body(self, body: dict, report: tuple | None = None) -> "Compiled":
+        """The same compile with another body (a changed setting, a body emitted again, fields added) and,
+        when given, another report."""
+        return Compiled(self.target, self.prompt, body, self.made_by, report=self._report if report is None else report,
+                        request=self._request, backend=self._backend, full=self._full)
 
     def parse(self, reply: dict):
         """The provider's reply to this body: text, tool calls and the typed output value."""

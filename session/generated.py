@@ -43,7 +43,9 @@ class GeneratedPath:
     def __init__(self, render: Callable, first, full: Callable[[dict], Any]):
         self.render, self.first, self.full = render, first, full
         self.body = copy_json(first.body)  # the first body went to the caller, who may change it
-        self.lowering = [d for d in first.report if d.code.startswith("PP4")]  # what --strict refuses
+        from ..compiler.diagnostics import is_lowering
+
+        self.lowering = [d for d in first.report if is_lowering(d)]  # what --strict refuses
 
     @classmethod
     def build(cls, compiled, backend, first, request, statics,

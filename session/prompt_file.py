@@ -12,6 +12,7 @@ checked on first need, and each prompt is compiled once.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from collections.abc import Mapping
@@ -105,15 +106,19 @@ class PromptFile:
 
     # ---------------------------------------------------------------- compiling
     def compile(self, target: str, inputs: Mapping[str, Any] | None = None, *, prompt: str | None = None,
-                strict: bool = False) -> Compiled:
+                strict: bool = False, extra_body: Mapping[str, Any] | None = None) -> Compiled:
         """The request body of a prompt for a target, and the lowering report.
 
         `inputs` is the one mapping of parameter names to values; the options are keyword-only, so
         no input (a parameter named `prompt`, `strict` or `inputs`, or request data spread into
-        the call) can pick another prompt or turn a check off."""
+        the call) can pick another prompt or turn a check off. `extra_body`: request-body fields
+        of the provider's own (OpenAI's `service_tier`...), added as given once the target takes
+        them (PP415 notes; PP304 for a field it does not take or that polyprompt writes)."""
         if inputs is not None and not isinstance(inputs, Mapping):
             raise TypeError(f"inputs must be a mapping of parameter names to values, not {type(inputs).__name__}")
         values = dict(inputs or {})
+        if extra_body:
+            return self._with_extra_body(self._compile(target, prompt, values, strict), target, extra_body, strict)
         if self._analysis is None:
             hit = self._cache_hit(prompt, target)
             if hit is not None and not (strict and hit.lowering):
@@ -159,6 +164,38 @@ class PromptFile:
             _raise_errors(report.sorted(), strict=False)
         return lowered, tuple(report.sorted())
 
+    def _with_extra_body(self, result: Compiled, target: str, fields: Mapping[str, Any], strict: bool) -> Compiled:
+        """`result` with `fields` added to its body, as the target takes them (see `compile`)."""
+        from ..backends._fields import add_fields
+        from ..compiler.diagnostics import Sink
+        from ..compiler.passes.map_settings import body_fields, no_body
+        from ..compiler.span import SourceFile, Span
+        from ..compiler.targets import Unsupported
+
+        backend = self.backend(target)
+        source = SourceFile("<extra_body>", json.dumps({str(k): v for k, v in fields.items()}, ensure_ascii=False,
+                                                       default=repr))
+        whole = Span(source, 0, len(source.text))
+        report = Sink()
+        plain = {}
+        for field, value in fields.items():
+            span = _key_span(source, str(field)) or whole
+            if isinstance(field, str) and _is_json(value):
+                plain[field] = value
+            else:
+                report.error("PP304", f"body field `{field}` is not JSON: a body field is a string key and a JSON "
+                             f"value", span, help="pass str keys, and dicts, lists, strings, numbers, booleans or None")
+        rules, spans = backend.refusals().body, (lambda field: _key_span(source, field) or whole)
+        taken = (body_fields(plain, rules, backend.name, spans, report) if rules is not None
+                 else no_body(plain, backend.name, spans, report))
+        try:
+            body = add_fields(result.body, copy_json(taken), backend.name, whole)
+        except Unsupported as err:
+            err.report(report, whole)
+        notes = tuple(report.sorted())
+        _raise_errors(notes, strict=False)
+        return result.with_body(body, report=tuple(result.report) + notes)
+
     def _target_info(self, target: str, backend):
         from .targets import info
 
@@ -176,7 +213,7 @@ class PromptFile:
         if report.has_errors:  # what the target cannot express is never emitted
             _raise_errors(report.sorted(), strict=False)
         try:
-            body = copy_json(backend.emit(lowered))  # emitters may share the IR's schemas and values
+            body = copy_json(backend.request_body(lowered))  # emitters may share the IR's schemas and values
         except Unsupported as err:  # what only the emitter can find out: an error, as the passes' are
             err.report(report, lowered.span)
             _raise_errors(report.sorted(), strict=False)
@@ -208,8 +245,6 @@ class PromptFile:
 
     def _store(self, generated, compiled, info, prompt: str | None, target: str) -> None:
         """Put the generated path in the compile cache, when it can be stored."""
-        import json
-
         check = self._checks[compiled.name]
         source, check_source = getattr(generated.render, "source", None), getattr(check.check, "source", None)
         if not cache.enabled() or source is None or check_source is None:
@@ -297,8 +332,28 @@ def build_id() -> str:
     return _BUILD
 
 
+def _key_span(source, field: str):
+    """The span of `"field"` as a key of the JSON text of `extra_body` (None when not found)."""
+    from ..compiler.span import Span
+
+    key = json.dumps(field, ensure_ascii=False) + ": "
+    at = source.text.find(key)
+    return Span(source, at, at + len(key) - 2) if at >= 0 else None
+
+
+def _is_json(value) -> bool:
+    """Whether `value` is plain JSON data (what a request body holds)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _raise_errors(notes, strict: bool) -> None:
-    errors = [d for d in notes if d.is_error or (strict and d.code.startswith("PP4"))]
+    from ..compiler.diagnostics import is_lowering
+
+    errors = [d for d in notes if d.is_error or (strict and is_lowering(d))]
     if errors:
         raise CompileError(errors)
 

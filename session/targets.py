@@ -22,21 +22,24 @@ def resolve(tree: ast.Module, name: str):
 
 
 def _declared(decl: ast.TargetDecl):
-    """A declared target: its backend with the declaration's options, `caps { }` and model."""
+    """A declared target: its backend with the declaration's options, `caps { }`, model and settings."""
     from .. import backends
+    from ..compiler import ir
     from ..compiler.check.consts import constant_value
 
-    overrides, options, model = {}, {}, None
+    overrides, options, model, settings = {}, {}, None, {}
     for item in decl.items:
         if isinstance(item, ast.Caps):
             overrides.update({s.name.name: constant_value(s.value) for s in item.settings})
         elif isinstance(item, ast.ModelStmt):
-            model = item.model
+            model = item.model or model
+            settings.update({s.name.name: ir.Setting(value=constant_value(s.value), span=s.span) for s in item.settings})
         else:
             options[item.name.name] = constant_value(item.value)
     backend = backends.get(decl.backend)(options=options, caps_overrides=overrides)
     if model:
         backend.default_model = model
+    backend.default_settings = settings
     backend.name = decl.name.name
     return backend
 

@@ -71,3 +71,64 @@ def test_media_parts(tmp_path):
     with pytest.raises(polyprompt.CompileError) as err:
         compile_text(tmp_path, 'prompt p(clip: audio) {\n  user { audio(clip) }\n}\n', clip="https://x/a.wav")
     assert [d.code for d in err.value.diagnostics] == ["PP302"]
+
+
+AUDIO_PROMPT = 'prompt p(clip: audio) {\n  user { "Transcribe:" audio(clip) }\n}\n'
+
+
+@pytest.mark.parametrize("media_type", ["audio/ogg", "audio/flac", "audio/mp4", "audio/webm", "audio/aac"])
+def test_audio_outside_wav_and_mp3_is_refused(tmp_path, media_type):
+    # the schema's `input_audio.format` enum is wav and mp3 (issue 11 item 2)
+    with pytest.raises(polyprompt.CompileError) as err:
+        compile_text(tmp_path, AUDIO_PROMPT, clip=f"data:{media_type};base64,T2dnUw==")
+    [d] = err.value.diagnostics
+    assert d.code == "PP302" and media_type in d.message
+    assert "audio/mpeg" in d.help and "audio/wav" in d.help and "ffmpeg" in d.help
+
+
+@pytest.mark.parametrize("media_type, fmt", [("audio/wav", "wav"), ("audio/x-wav", "wav"), ("audio/mpeg", "mp3"),
+                                             ("audio/mp3", "mp3")])
+def test_wav_and_mp3_audio_are_written_with_their_format(tmp_path, media_type, fmt):
+    r = compile_text(tmp_path, AUDIO_PROMPT, clip=f"data:{media_type};base64,UklGRg==")
+    part = r.body["messages"][0]["content"][1]
+    assert part == {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": fmt}}
+    assert schemas.errors("openai", "CreateChatCompletionRequest", r.body) == []
+
+
+def test_inline_files_carry_a_filename(tmp_path):
+    # OpenAI answers a `file_data` part without `filename` with 400 "Missing required parameter" (issue 11 item 4)
+    r = compile_text(tmp_path, 'prompt p(doc: file) {\n  user { "Summarize:" file(doc) }\n}\n',
+                     doc="data:application/pdf;base64,JVBERi0=")
+    part = r.body["messages"][0]["content"][1]
+    assert part == {"type": "file", "file": {"filename": "file.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}}
+    assert schemas.errors("openai", "CreateChatCompletionRequest", r.body) == []
+
+
+STRICT_TOOLS = '''
+strict tool lookup(order_id: str, verbose: bool = false) -> str "Look up an order."
+tool plain(x: int)
+
+prompt p() {
+  tools lookup, plain
+  user "Where is A1?"
+}
+'''
+
+
+def test_a_strict_tool_is_sent_strict_with_strict_valid_parameters(tmp_path):
+    # issue 11 item 6: `strict tool` -> FunctionObject.strict, the parameters in strict form
+    r = compile_text(tmp_path, STRICT_TOOLS)
+    strict, plain = (t["function"] for t in r.body["tools"])
+    assert strict["strict"] is True and "strict" not in plain
+    assert strict["parameters"]["required"] == ["order_id", "verbose"]
+    assert strict["parameters"]["properties"]["verbose"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+    assert {d.code for d in r.report} == {"PP414"}
+    assert schemas.errors("openai", "CreateChatCompletionRequest", r.body) == []
+
+
+def test_strict_tools_format_and_check():
+    from polyprompt import api
+
+    text = api.format_text(STRICT_TOOLS.lstrip())
+    assert text.startswith("strict tool lookup(order_id: str, verbose: bool = false) -> str")
+    assert api.check_text(text) == []

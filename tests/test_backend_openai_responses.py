@@ -238,3 +238,20 @@ def test_enum_output_is_wrapped_and_unwrapped(tmp_path):
     reply = {"status": "completed", "output": [{"type": "message", "content": [
         {"type": "output_text", "text": '{"value": "bad"}'}]}]}
     assert r.parse(reply).value == "bad"
+
+
+def test_a_strict_tool_is_sent_strict(tmp_path):
+    # issue 11 item 6: `strict tool` -> FunctionTool.strict true (false for the others), parameters in strict form
+    r = compile_text(tmp_path, '''
+strict tool lookup(order_id: str, verbose?: bool) -> str "Look up an order."
+tool plain(x: int)
+
+prompt p() {
+  tools lookup, plain
+  user "Where is A1?"
+}
+''')
+    strict, plain = r.body["tools"]
+    assert strict["strict"] is True and plain["strict"] is False
+    assert strict["parameters"]["required"] == ["order_id", "verbose"]
+    assert errors(r.body) == []

@@ -127,7 +127,7 @@ VARIANTS: dict = {
     ir.ToolResult: {"id": ["c1", "c 1"], "name": ["g"], "is_error": [True, False], "content": [()]},
     ir.Message: {"role": ["user", "assistant"], "parts": [()], "cache": [None, "default", "1h"],
                  "priority": [None, 0, 1], "source": ["prompt", "history"]},
-    ir.Tool: {"name": ["g"], "description": [None, "", "d"], "parameters": [{}, {"type": "object"}]},
+    ir.Tool: {"name": ["g"], "description": [None, "", "d"], "parameters": [{}, {"type": "object"}], "strict": [True]},
     ir.Output: {"name": ["q"], "schema": [{}, {"type": "string"}], "original": [None, {}, {"type": "object"}],
                 "wrapped": [None, "value", "v"], "strict": [False]},
     ir.Setting: {"value": [None, 1, "1", 1.5, [1], {"a": 1}]},

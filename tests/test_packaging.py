@@ -79,6 +79,7 @@ def test_wheel_holds_only_the_polyprompt_package(wheel):
     assert "polyprompt/compiler/check/names.py" in names
     assert "polyprompt/run/local.py" in names and "polyprompt/backends/hf/probe/facts.py" in names
     assert "polyprompt/backends/hf/templates/qwen3.jinja" in names
+    assert "polyprompt/backends/request_fields.json" in names  # body fields are checked against it
 
 
 def test_installed_wheel_imports_and_finds_its_data(wheel, tmp_path):

@@ -36,6 +36,8 @@ def settings_table() -> str:
     names = backends.names()
     lines = ["| setting | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for setting in SETTINGS:
+        if setting == "body":
+            continue  # the provider's own fields, as given: targets.md "Body fields"
         fields = [backends.get(n).caps.settings.get(setting) for n in names]
         lines.append(f"| `{setting}` | " + " | ".join(f"`{f}`" if f else "—" for f in fields) + " |")
     return "\n".join(lines)

@@ -53,6 +53,7 @@ class HFModel(Backend):
     family = "hf"
     default_model = ""
     docs = "https://huggingface.co/docs/transformers/main/en/chat_templating"
+    has_body = False  # a chat template's prompt and token ids: no provider request body for `body` fields
     caps = Caps(system="message", tools=True, media=frozenset(), media_urls=frozenset(), structured_output=None,
                 cache="none", settings=dict(GENERATION_SETTINGS))
     OPTIONS = HF_OPTIONS

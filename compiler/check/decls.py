@@ -32,6 +32,7 @@ SETTINGS: dict[str, T.Type] = {
     "frequency_penalty": T.FLOAT,
     "reasoning": T.LiteralT(("none", "minimal", "low", "medium", "high")),
     "reasoning_tokens": T.INT,
+    "body": T.JSON,  # a record of the provider's own request-body fields (backends/_fields.py)
 }
 RANGES = {"temperature": (0, 2), "top_p": (0, 1), "top_k": (1, None), "max_tokens": (1, None),
           "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2), "reasoning_tokens": (0, None)}
@@ -315,6 +316,11 @@ class DeclChecker:
     def _setting_value(self, name: str, value: ast.Expr, expected: T.Type) -> None:
         v = constant_value(value)
         if name == "stop" and isinstance(v, str):
+            return
+        if name == "body":
+            if not isinstance(v, dict):
+                self.sink.error("PP229", f"`body` takes a record of request-body fields, got `{json.dumps(v)}`",
+                                value.span, help='e.g. `body: { service_tier: "flex" }`')
             return
         ok = (T.assignable(T.literal_type(v), expected) if not isinstance(v, (list, dict))
               else isinstance(expected, T.ListT) and all(isinstance(x, str) for x in v))

@@ -33,6 +33,7 @@ from . import (
     prune_budget,
     repair_alternation,
     shape_tool_turns,
+    strict_tools,
 )
 
 
@@ -78,6 +79,7 @@ PASSES: tuple[Pass, ...] = (
     lower_output_schema.run,  # may add system text: before it is placed
     place_system.run,
     shape_tool_turns.run,
+    strict_tools.run,
     repair_alternation.run,
     map_settings.run,
     place_cache_breakpoints.run,

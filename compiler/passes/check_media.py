@@ -5,6 +5,7 @@
     an image in a tool result on openai  ->  error PP302 (text results only)
     an inline PDF on mistral             ->  error PP302 (`ctx.refusals.url_only`)
     a TIFF image on bedrock-converse     ->  error PP302 (`ctx.refusals.media_types`)
+    OGG audio on openai-chat             ->  error PP302 (`input_audio.format` is wav or mp3)
 
 A capability check, not a rewrite: dropping media silently would change
 what the model sees.
@@ -47,8 +48,9 @@ def _refused_form(part: ir.Media, span, ctx) -> None:
         ctx.unsupported("PP302", f"{ctx.name} needs {noun} by URL, not inline data", span, help=help)
     types = refusals.media_types.get(part.kind)
     if types is not None and part.url is None and (part.media_type or "").lower() not in types.accepted:
+        accepted = "it takes: " + ", ".join(sorted(types.accepted))
         ctx.unsupported("PP302", f"{ctx.name} cannot take `{part.media_type}` {types.noun}", span,
-                        help="it takes: " + ", ".join(sorted(types.accepted)))
+                        help=f"{accepted}; {types.help}" if types.help else accepted)
 
 
 def _media(parts):
