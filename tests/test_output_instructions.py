@@ -30,7 +30,7 @@ target {name} "hf-family:qwen3" {
 def _system(source: str, tmp_path, target: str) -> str:
     path = tmp_path / "p.prompt"
     path.write_text(source)
-    body = polyprompt.load(path).compile(target, review="Great pan.").body
+    body = polyprompt.load(path).compile(target, {"review": "Great pan."}).body
     return body["prompt"].split("<|im_end|>")[0]
 
 
@@ -62,7 +62,7 @@ def test_a_bad_option_value_is_pp229(tmp_path):
     path = tmp_path / "p.prompt"
     path.write_text(ENUM_PROMPT.replace("{name}", "local").replace("{option}", '  output_instructions: "short"\n'))
     with pytest.raises(polyprompt.CompileError) as err:
-        polyprompt.load(path).compile("local", review="x")
+        polyprompt.load(path).compile("local", {"review": "x"})
     assert [d.code for d in err.value.diagnostics] == ["PP229"]
     assert '"compact", "schema" or "none"' in err.value.diagnostics[0].message
 
@@ -100,7 +100,7 @@ def test_instructions_the_prompt_already_holds_are_not_added_again():
 def test_an_enum_reply_may_be_the_bare_word(tmp_path, reply):
     path = tmp_path / "p.prompt"
     path.write_text(ENUM_PROMPT.replace("{name}", "local").replace("{option}", ""))
-    output = polyprompt.load(path).compile("local", review="x").request.output
+    output = polyprompt.load(path).compile("local", {"review": "x"}).request.output
     assert parse_output(reply, output, tolerant=True) == "publish"
 
 
@@ -108,7 +108,7 @@ def test_an_enum_reply_may_be_the_bare_word(tmp_path, reply):
 def test_other_words_are_still_reply_errors(tmp_path, reply):
     path = tmp_path / "p.prompt"
     path.write_text(ENUM_PROMPT.replace("{name}", "local").replace("{option}", ""))
-    output = polyprompt.load(path).compile("local", review="x").request.output
+    output = polyprompt.load(path).compile("local", {"review": "x"}).request.output
     with pytest.raises(ReplyError):
         parse_output(reply, output, tolerant=True)
     with pytest.raises(ReplyError):
