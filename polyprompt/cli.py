@@ -146,7 +146,8 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
 @click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
 @click.option("--strict", is_flag=True, help="Make every lowering an error.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the body to a file (atomically).")
-def compile_cmd(file, target, prompt, input_file, explain, strict, output):
+@click.option("--sdk", is_flag=True, help="Print the provider SDK's call that sends the body, as Python (docs/sdk.md).")
+def compile_cmd(file, target, prompt, input_file, explain, strict, output, sdk):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
@@ -155,7 +156,7 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
 
     pf = _load_or_exit(file)
     result = _compile(pf, target, prompt, _read_inputs(input_file), strict)
-    text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
+    text = _sdk_source(result) if sdk else json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
     if output:
         try:
             write_atomic(output, text)
@@ -166,6 +167,16 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
         click.echo(text, nl=False)
     if explain:
         click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
+
+
+def _sdk_source(result) -> str:
+    """The Python call of the provider's SDK that sends a compiled body; a usage error for a target without one."""
+    from .backends.sdk import NoSdkCall
+
+    try:
+        return result.sdk_call().source()
+    except NoSdkCall as err:
+        raise click.UsageError(str(err)) from None
 
 
 @cli.command()
