@@ -351,3 +351,17 @@ def test_a_target_without_an_sdk_says_so(tmp_path):
     result = CliRunner().invoke(cli, ["compile", str(EXAMPLES / "ticket_triage.prompt"), "-t", "hf-family:qwen3",
                                       "-i", str(EXAMPLES / "ticket_triage.input.json"), "--sdk"])
     assert result.exit_code == 2 and "no provider SDK" in result.output
+
+
+def test_the_docs_give_each_targets_call():
+    """docs/sdk.md's table and each docs/targets.md section name the call `sdk_call` makes."""
+    from helpers import REPO
+
+    table = (REPO / "docs" / "sdk.md").read_text()
+    targets_doc = (REPO / "docs" / "targets.md").read_text()
+    for target in TARGETS:
+        call = compiled(target, "rich:effort").sdk_call()
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| `{target}` |")]
+        assert f".{call.method}(**result.sdk_kwargs)`" in row, target
+        section = targets_doc.split(f"\n## {target}\n", 1)[1].split("\n## ", 1)[0]
+        assert f"{call.method}(**result.sdk_kwargs)`" in " ".join(section.split()), target
