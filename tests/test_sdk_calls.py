@@ -17,12 +17,16 @@ what each SDK changes on its own, listed here one by one (and in docs/sdk.md):
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import functools
 import inspect
 import json
 import re
+import shutil
+import tempfile
 import urllib.parse
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -100,11 +104,10 @@ DECLARED = {"openai-compatible": "local", "vertex": "gcp"}
 
 
 @functools.cache
-def rich_file():
-    import tempfile
-    from pathlib import Path
-
+def rich_file() -> Path:
+    """RICH in a file of its own (the compiles are cached across tests), removed at exit."""
     folder = Path(tempfile.mkdtemp(prefix="pp-sdk-"))
+    atexit.register(shutil.rmtree, folder, True)
     (folder / "rich.prompt").write_text(RICH)
     return folder / "rich.prompt"
 
