@@ -77,16 +77,21 @@ class Gemini(Backend):
         return body
 
     def read_reply(self, reply: dict):
-        """`GenerateContentResponse`: the first candidate's parts."""
+        """`GenerateContentResponse`: the first candidate's parts. A field whose value is null counts as
+        absent, and the snake_case names of google-genai's `model_dump()` are read as the REST ones."""
         from ..compiler.replies import Reply
 
         candidate = (reply.get("candidates") or [{}])[0]
         parts = (candidate.get("content") or {}).get("parts") or []
-        text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
-        calls = tuple(ir.ToolCall(id=p["functionCall"].get("id") or f"call_{i + 1}", name=p["functionCall"]["name"],
-                                  arguments=p["functionCall"].get("args") or {})
-                      for i, p in enumerate(parts) if "functionCall" in p)
-        return Reply(text=text, tool_calls=calls, finish_reason=candidate.get("finishReason"))
+        text = "".join(p["text"] for p in parts if p.get("text") is not None and not p.get("thought"))
+        calls = tuple(self.tool_call(_field(p, "functionCall", "function_call"), i)
+                      for i, p in enumerate(parts) if _field(p, "functionCall", "function_call") is not None)
+        return Reply(text=text, tool_calls=calls, finish_reason=_field(candidate, "finishReason", "finish_reason"))
+
+    @staticmethod
+    def tool_call(call: dict, i: int) -> ir.ToolCall:
+        """A `functionCall` part as a tool call (numbered when the API gave no id)."""
+        return ir.ToolCall(id=call.get("id") or f"call_{i + 1}", name=call["name"], arguments=call.get("args") or {})
 
     def model_path(self, model: str) -> str:
         """The model's resource name, `models/` prefixed when it is not already."""
@@ -113,3 +118,9 @@ class Gemini(Backend):
         if isinstance(p, ir.ToolCall):
             return {"functionCall": {"id": p.id, "name": p.name, "args": p.arguments}}
         return {"functionResponse": {"id": p.id, "name": p.name, "response": {"result": tool_result_text(p)}}}
+
+
+def _field(obj: dict, name: str, snake: str):
+    """A reply field under its REST name or google-genai's snake_case one; None when absent or null."""
+    value = obj.get(name)
+    return obj.get(snake) if value is None else value

@@ -167,7 +167,8 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
 @click.option("--body-field", "body_field", multiple=True, metavar="KEY=JSON",
               help="Add a field of the provider's own to the body, e.g. service_tier='\"flex\"' (repeatable; "
                    "checked against the target's request schema, never replacing a field polyprompt writes).")
-def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_field):
+@click.option("--sdk", is_flag=True, help="Print the provider SDK's call that sends the body, as Python (docs/sdk.md).")
+def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_field, sdk):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
@@ -177,7 +178,7 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_
     extra_body = _body_fields(body_field)
     pf = _load_or_exit(file)
     result = _compile(pf, target, prompt, _read_inputs(input_file), strict, extra_body)
-    text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
+    text = _sdk_source(result) if sdk else json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
     if output:
         try:
             write_atomic(output, text)
@@ -188,6 +189,16 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_
         click.echo(text, nl=False)
     if explain:
         click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
+
+
+def _sdk_source(result) -> str:
+    """The Python call of the provider's SDK that sends a compiled body; a usage error for a target without one."""
+    from .backends.sdk import NoSdkCall
+
+    try:
+        return result.sdk_call().source()
+    except NoSdkCall as err:
+        raise click.UsageError(str(err)) from None
 
 
 @cli.command()

@@ -66,20 +66,36 @@ class Compiled:
         return Compiled(self.target, self.prompt, body, self.made_by, report=self._report if report is None else report,
                         request=self._request, backend=self._backend, full=self._full)
 
-    def parse(self, reply: dict):
-        """The provider's reply to this body: text, tool calls and the typed output value."""
+    def parse(self, reply: Any):
+        """The provider's reply to this body: text, tool calls and the typed output value. `reply`
+        is the provider's JSON or the response object of its SDK (see `parse_reply`)."""
         backend = self.backend
         return parse_reply(backend, reply, output=self.request.output,
                            tolerant=backend.caps.structured_output is None)
 
+    def sdk_call(self):
+        """The provider SDK's call that sends this body (`backends.sdk.SdkCall`): its client, method
+        and keyword arguments; `NoSdkCall` (a LookupError) for an open-model target (docs/sdk.md)."""
+        from ..backends.sdk import sdk_call
 
-def parse_reply(target, reply: dict, output=None, tolerant: bool = False):
+        return sdk_call(self.backend, self.body)
+
+    @property
+    def sdk_kwargs(self) -> dict:
+        """The keyword arguments of the provider SDK's call, e.g.
+        `client.chat.completions.create(**compiled.sdk_kwargs)`: the JSON the SDK sends is the body."""
+        return self.sdk_call().kwargs
+
+
+def parse_reply(target, reply: Any, output=None, tolerant: bool = False):
     """Read a provider's reply: `Reply(text, tool_calls, finish_reason, value)`.
 
-    `target` is a target name or backend; `output` the prompt's output (an IR `Output`, as on
-    `Compiled.request.output`): the text is then parsed and validated into `value` (ReplyError
-    when it does not fit). `tolerant` looks for the JSON inside prose, for targets that got the
-    schema as instructions.
+    `target` is a target name or backend; `reply` the provider's JSON, or its SDK's response
+    object (an OpenAI `ChatCompletion`, an Anthropic `Message`, a google-genai
+    `GenerateContentResponse`...), read as the JSON it came from. `output` is the prompt's output
+    (an IR `Output`, as on `Compiled.request.output`): the text is then parsed and validated into
+    `value` (ReplyError when it does not fit). `tolerant` looks for the JSON inside prose, for
+    targets that got the schema as instructions.
     """
     import attrs
 
@@ -96,8 +112,13 @@ def parse_reply(target, reply: dict, output=None, tolerant: bool = False):
 def _read_reply(backend, reply):
     """The backend's reading of a reply; ReplyError when the reply is not the shape of that
     provider's response (a field of the wrong type, a list where an object belongs...)."""
+    from ..backends.sdk import reply_json
     from ..compiler.replies import ReplyError
 
+    try:
+        reply = reply_json(reply)
+    except (TypeError, ValueError) as err:  # an object whose dump fails: not a reply object
+        raise ReplyError(f"cannot read a {type(reply).__name__} as a {backend.name} reply ({err})") from None
     if not isinstance(reply, dict):
         raise ReplyError(f"a {backend.name} reply is a JSON object, got {type(reply).__name__}")
     try:

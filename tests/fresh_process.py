@@ -21,7 +21,9 @@ from helpers import REPO
 
 #: Modules that only an extra brings, or that take long to import.
 HEAVY = ("jinja2", "tokenizers", "tiktoken", "fastokens", "torch", "transformers", "numpy", "safetensors",
-         "huggingface_hub", "accelerate", "gguf", "peft", "pygls")
+         "huggingface_hub", "accelerate", "gguf", "peft", "pygls",
+         # the providers' SDKs and what they are built on: test dependencies only (docs/sdk.md)
+         "openai", "anthropic", "google", "boto3", "botocore", "mistralai", "ollama", "httpx", "httpx2", "pydantic")
 
 _PRELUDE = r'''
 import atexit, json, os, sys, traceback

@@ -50,6 +50,20 @@ def test_compile_for_an_api_target_loads_no_extra(target):
     assert_loads_only(fresh(code=api_compile(target)))
 
 
+@pytest.mark.parametrize("target", ["anthropic", "gemini", "bedrock-converse", "ollama"])
+def test_the_sdk_call_and_reading_replies_load_no_sdk(target):
+    """`compile --sdk`, `sdk_call()` and `parse` know the SDKs without importing one (docs/sdk.md)."""
+    result = fresh(cli=["compile", str(EXAMPLE), "-t", target, "-i", str(INPUTS), "--sdk"])
+    assert_loads_only(result)
+    assert "response = client." in result.stdout
+    code = (f"import json, polyprompt\nvalues = json.loads(open({str(INPUTS)!r}).read())\n"
+            f"compiled = polyprompt.load({str(EXAMPLE)!r}).compile({target!r}, inputs=values)\n"
+            "assert compiled.sdk_call().source() and compiled.sdk_kwargs\n"
+            f"reply = polyprompt.backends.get({target!r}).sample_reply\n"
+            f"assert polyprompt.parse({target!r}, reply).text == 'Hello.'\n")
+    assert_loads_only(fresh(code=code))
+
+
 @pytest.mark.parametrize("target", ["hf-family:qwen3", "hf-family:gemma-2"])
 def test_compile_for_an_open_model_loads_templates_and_tokenizers_only(target):
     """jinja2 renders, tokenizers and tiktoken give token ids; never torch, transformers or numpy."""
