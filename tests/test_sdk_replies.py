@@ -99,7 +99,7 @@ def reply_of(target: str, kind: str) -> dict:
 
 @pytest.mark.parametrize("target,kind", CASES)
 def test_parse_reads_the_sdk_object_as_its_json(pf, target, kind):
-    c = pf.compile(target, ticket="I was charged twice")
+    c = pf.compile(target, {"ticket": "I was charged twice"})
     raw = reply_of(target, kind)
     obj = sdk_object(c, raw)
     assert not isinstance(obj, dict) or target == "bedrock-converse"  # boto3 answers with a dict
@@ -116,7 +116,7 @@ def test_parse_reads_the_sdk_object_as_its_json(pf, target, kind):
 def test_parse_reads_the_dicts_dumped_from_sdk_objects(pf, target, kind):
     """`model_dump()` keeps null fields under the SDK's field names (snake_case for google-genai),
     `to_json_dict()` drops them: both read as the JSON."""
-    c = pf.compile(target, ticket="I was charged twice")
+    c = pf.compile(target, {"ticket": "I was charged twice"})
     raw = reply_of(target, kind)
     obj = sdk_object(c, raw)
     expected = polyprompt.parse(target, raw)
