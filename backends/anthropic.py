@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..compiler import ir
 from ..compiler.targets import SchemaDialect
-from ._emit import claude_thinking
+from ._emit import claude_thinking, declare_history_tools
 from .base import Backend, Caps
 
 #: `output_config.format`: a JSON Schema with an object root, passed through
@@ -41,7 +41,7 @@ class Anthropic(Backend):
     )
     model_prefixes = ("claude-",)
     dialects = (ANTHROPIC_SCHEMA,)
-    passes = (claude_thinking,)
+    passes = (claude_thinking, declare_history_tools)
     schema = ("anthropic/openapi.json", "CreateMessageParams")
     sample_reply = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                     "content": [{"type": "text", "text": "Hello."}], "stop_reason": "end_turn",
