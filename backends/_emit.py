@@ -8,6 +8,7 @@ import re
 import attrs
 
 from ..compiler import ir
+from ..compiler.span import Span
 
 #: Claude's smallest extended-thinking budget (https://docs.anthropic.com/en/api/messages: `budget_tokens` >= 1024)
 MIN_THINKING_BUDGET = 1024
@@ -48,7 +49,7 @@ def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
     the tools they name, with an open schema (PP410)."""
     if request.tools:
         return request
-    names: dict[str, object] = {}
+    names: dict[str, Span | None] = {}
     for m in request.messages:
         for p in m.parts:
             if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:

@@ -72,7 +72,6 @@ CODES: dict[str, str] = {
     "PP242": "unknown setting",
     "PP243": "prompt has no messages",
     "PP244": "unused import",
-    "PP245": "history calls an undeclared tool",
     # target capabilities (errors: the target cannot express the prompt)
     "PP300": "unknown target",
     "PP301": "target has no tool calling",
@@ -92,6 +91,7 @@ CODES: dict[str, str] = {
     "PP410": "tool call adapted",
     "PP411": "control-token text in data",
     "PP412": "no token ids",
+    "PP413": "history calls an undeclared tool",
 }
 
 

@@ -96,6 +96,8 @@ class _Turn:
         """The IR turns of one history turn."""
         m = obj(m, self.where, "a message object")
         item = m.get("type")
+        if item is not None and not isinstance(item, str):
+            raise Refused(self.where + ".type", f"expected an item type, got {kind(item)}")
         if item in ("function_call", "function_call_output"):
             return self._responses_item(m)
         if item is not None and item != "message":
@@ -110,7 +112,8 @@ class _Turn:
     # ---------------------------------------------------------------- shapes of a turn
     def _message(self, m: dict) -> list[ir.Message]:
         """OpenAI Chat / Responses message / Mistral / Ollama / Anthropic / Bedrock: role and content."""
-        role = ROLES.get(m.get("role")) if isinstance(m.get("role"), str) else None
+        given = m.get("role")
+        role = ROLES.get(given) if isinstance(given, str) else None
         if role is None:
             raise Refused(self.where + ".role", "must be one of system, developer, user, assistant, tool")
         for key in m:
@@ -124,9 +127,10 @@ class _Turn:
         if isinstance(m.get("refusal"), str) and m["refusal"]:
             parts.append((ir.Text(text=m["refusal"]), self.where + ".refusal"))
         for j, image in enumerate(_list(m.get("images"), self.where + ".images")):  # Ollama: base64 images
-            data = text_of(image, f"{self.where}.images[{j}]")
-            parts.append((url_media("image", data) if data.startswith("data:") else
-                          ir.Media(kind="image", data=data, media_type=sniff_image(data)), f"{self.where}.images[{j}]"))
+            at = f"{self.where}.images[{j}]"
+            data = text_of(image, at)
+            parts.append((url_media("image", data, at) if data.startswith("data:") else
+                          ir.Media(kind="image", data=data, media_type=sniff_image(data)), at))
         for j, call in enumerate(_list(m.get("tool_calls"), self.where + ".tool_calls")):
             parts.append((self._function_call(call, f"{self.where}.tool_calls[{j}]"), f"{self.where}.tool_calls[{j}]"))
         if role == "tool":
@@ -154,15 +158,15 @@ class _Turn:
         only(m, self.where, {"type", "call_id", "output"})
         call_id, name = self.calls.answer(text_of(m.get("call_id"), self.where + ".call_id"), None, self.where)
         output = m.get("output")
-        content = [ir.Text(text=output)] if isinstance(output, str) else [
-            p for p, _ in self._content(output, self.where + ".output", results=False)]
-        return [self._message_of("tool", [ir.ToolResult(id=call_id, name=name, content=tuple(content),
-                                                        span=self.span)])]
+        content = (ir.Text(text=output),) if isinstance(output, str) else tuple(
+            p for p, _ in self._content(output, self.where + ".output", results=False))
+        return [self._message_of("tool", [ir.ToolResult(id=call_id, name=name, span=self.span,
+                                                        content=_result_content(content, self.where + ".output"))])]
 
     def _gemini(self, m: dict) -> list[ir.Message]:
         """A Gemini `Content`: `role` user / model (unset: user) and `parts`."""
         role = m.get("role", "user")
-        if role not in _GEMINI_ROLES:
+        if not isinstance(role, str) or role not in _GEMINI_ROLES:
             raise Refused(self.where + ".role", "a Gemini turn's role must be `user` or `model`")
         only(m, self.where, {"role", "parts"})
         parts = [(self._part(p, f"{self.where}.parts[{j}]"), f"{self.where}.parts[{j}]")
@@ -244,7 +248,7 @@ class _Turn:
     def _bedrock_result(self, r: dict, where: str) -> ir.ToolResult:
         only(r, where, {"toolUseId", "content", "status", "type"})
         call_id, name = self.calls.answer(text_of(r.get("toolUseId"), where + ".toolUseId"), None, where)
-        content = []
+        content: list[ir.Part] = []
         for j, block in enumerate(_list(r.get("content"), where + ".content")):
             at = f"{where}.content[{j}]"
             block = obj(block, at)

@@ -137,6 +137,8 @@ def file_id_refused(where: str) -> None:
 def typed_part(p: dict, where: str) -> ir.Part:
     """A `{type: ...}` part of OpenAI Chat, OpenAI Responses, Anthropic or Mistral."""
     t = p.get("type")
+    if not isinstance(t, str):
+        raise Refused(where + ".type", f"expected a part type, got {kind(t)}")
     if t in ("text", "input_text", "output_text"):
         only(p, where, {"type", "text", "cache_control"})
         return ir.Text(text=text_of(p.get("text"), where + ".text"))
@@ -165,8 +167,7 @@ def typed_part(p: dict, where: str) -> ir.Part:
         refuse_not_carried(t, where)
     raise Refused(where + ".type", f"`{t}` is not a content part polyprompt reads (text, image_url, input_audio, "
                                    "file, input_text, input_image, input_file, image, document, tool_use, "
-                                   "tool_result, document_url)" if isinstance(t, str) else
-                  f"expected a part type, got {kind(t)}")
+                                   "tool_result, document_url)")
 
 
 def _audio(p: dict, where: str) -> ir.Media:

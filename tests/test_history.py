@@ -3,7 +3,7 @@
 Each shape reads into the same IR turns; every API target writes them in its own shape; a history
 in target X's own shape, compiled for X, gives back the same turns; what cannot be converted is an
 InputError naming the turn and the part (never a dropped turn, never an internal error); tool
-results are matched with their calls, and a call of a tool the prompt does not offer is PP245.
+results are matched with their calls, and a call of a tool the prompt does not offer is PP413.
 """
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_a_targets_own_shape_round_trips(tmp_path, target):
     turns = written.body[key]
     replayed = pf.compile(target, prompt="replay", history=turns)
     assert replayed.body[key] == turns
-    assert [d.code for d in replayed.report if d.code.startswith(("PP408", "PP409", "PP245"))] == []
+    assert [d.code for d in replayed.report if d.code.startswith(("PP408", "PP409", "PP413"))] == []
 
 
 # ---------------------------------------------------------------- refused: named, never dropped
@@ -218,6 +218,9 @@ WRONG = [
     [{"role": "user", "content": [{"toolResult": 5}]}], [{"role": "user", "content": [{"image": {"format": 5}}]}],
     [{"type": "function_call", "call_id": 5}], [{"type": "function_call_output", "call_id": "x", "output": 5}],
     [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}],
+    [{"type": {}, "call_id": "c"}], [{"role": "user", "content": [{"type": {}}]}], [{"role": {}, "parts": []}],
+    [{"role": ["user"], "content": "x"}], [{"role": "user", "content": "x", "images": ["data:image/png,abc"]}],
+    [{"type": "function_call_output", "call_id": "x", "output": [{"type": "tool_use"}]}],
 ]
 
 
@@ -261,7 +264,7 @@ def test_a_call_of_a_tool_the_prompt_does_not_offer_is_a_warning(chat):
                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "done"}]}]
     for target in API_TARGETS:
         r = chat.compile(target, history=history)
-        found = [d for d in r.report if d.code == "PP245"]
+        found = [d for d in r.report if d.code == "PP413"]
         assert len(found) == 1 and found[0].severity == "warning" and "`refund`" in found[0].message
 
 
@@ -273,6 +276,11 @@ def test_anthropic_gets_the_tools_of_history_calls_declared(tmp_path):
     r = polyprompt.load(path).compile("anthropic", h=SHAPES["anthropic"])
     assert r.body["tools"] == [{"name": "lookup", "input_schema": {"type": "object"}}]
     assert any(d.code == "PP410" and "`lookup`" in d.message for d in r.report)
+
+
+def test_ollama_images_may_be_data_uris():
+    turns, problems = read([{"role": "user", "content": "x", "images": [PNG_URI, PNG]}])
+    assert problems == [] and [(p.data, p.media_type) for p in turns[0].parts[1:]] == [(PNG, "image/png")] * 2
 
 
 def test_cache_markers_in_a_history_mark_the_end_of_their_turn():

@@ -9,7 +9,7 @@ only ids of exactly 9 letters and digits (mistral-common `MistralRequestValidato
 "Tool call id ... must be a-z, A-Z, 0-9, with a length of 9"): another id becomes a
 stable hash of it, the same for a call and its result. A target without tool calling
 cannot express a prompt that calls tools (PP301). A tool that a `history` turn calls but the
-prompt does not offer, when it offers tools, is a warning (PP245): every provider takes such a
+prompt does not offer, when it offers tools, is a warning (PP413): every provider takes such a
 call, but the model sees itself call a tool it cannot call now (docs/history.md).
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def run(request: ir.Request, ctx) -> ir.Request:
 
 
 def _undeclared_history_calls(request: ir.Request, ctx) -> None:
-    """PP245 for each tool a history turn calls that the prompt does not offer. A prompt offering no
+    """PP413 for each tool a history turn calls that the prompt does not offer. A prompt offering no
     tools replays its history as context: nothing to check (Anthropic and Bedrock declare them, PP410)."""
     if not request.tools:
         return
@@ -52,7 +52,7 @@ def _undeclared_history_calls(request: ir.Request, ctx) -> None:
         for p in m.parts if m.source == "history" else ():
             if isinstance(p, ir.ToolCall) and p.name not in offered:
                 offered.add(p.name)  # once per tool
-                ctx.report.warning("PP245", f"the history calls `{p.name}`, a tool the prompt does not offer",
+                ctx.report.warning("PP413", f"the history calls `{p.name}`, a tool the prompt does not offer",
                                    p.span or m.span or request.span,
                                    help=f"offer it (`tools {p.name}`), or leave the call out of the history")
 
