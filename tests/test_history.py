@@ -289,3 +289,15 @@ def test_cache_markers_in_a_history_mark_the_end_of_their_turn():
         {"role": "user", "content": [{"text": "c"}, {"cachePoint": {"type": "default"}}]}])
     assert problems == [] and [m.cache for m in turns] == ["1h", "default"]
     assert [m.text for m in turns] == ["ab", "c"]
+
+
+def test_open_models_get_every_result_of_a_turn_of_results(chat):
+    """A user turn of two results is two tool turns, which an alternating template's merge made one
+    turn again: the hf target wrote only its first result."""
+    history = [{"role": "user", "content": "Both?"},
+               {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "lookup", "input": {"order": "1"}},
+                                                 {"type": "tool_use", "id": "b", "name": "lookup", "input": {"order": "2"}}]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "first-result"},
+                                            {"type": "tool_result", "tool_use_id": "b", "content": "second-result"}]}]
+    prompt = chat.compile("hf-family:mistral-v7", history=history).body["prompt"]
+    assert "first-result" in prompt and "second-result" in prompt
