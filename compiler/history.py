@@ -20,14 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 from . import ir
-from .history_parts import (IGNORED, NOT_CARRIED, Refused, arguments, bedrock_media, gemini_media, kind, obj, only,
-                            refuse_not_carried, response_text, sniff_image, text_of, typed_part, url_media)
+from .history_parts import (IGNORED, NOT_CARRIED, Refused, arguments, bedrock_media, flag, gemini_media, kind, obj,
+                            only, refuse_not_carried, response_text, sniff_image, text_of, typed_part, url_media)
 
 #: a message's role -> the IR role (Gemini's `model` is the assistant; OpenAI's `developer` a system turn)
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 _GEMINI_ROLES = {"user": "user", "model": "assistant", "function": "user"}
 #: a message's own keys (beyond the parts' metadata); `name` is a tool's name in a tool message only
-_MESSAGE_IGNORED = IGNORED - {"name"}
+_MESSAGE_IGNORED = (IGNORED - {"name"}) | frozenset(NOT_CARRIED)  # NOT_CARRIED keys: refused first when set
+_MESSAGE_KEYS = frozenset({"role", "content", "type", "tool_calls", "tool_call_id", "tool_name", "images", "refusal",
+                           "cache_control"})
+_TOOL_MESSAGE_KEYS = _MESSAGE_KEYS | {"name"}
 _CACHE_TTLS = ("5m", "1h")
 
 
@@ -119,9 +122,7 @@ class _Turn:
         for key in m:
             if key in NOT_CARRIED and m[key] not in (None, "", [], {}):
                 refuse_not_carried(key, f"{self.where}.{key}")
-        only(m, self.where, {"role", "content", "type", "tool_calls", "tool_call_id", "tool_name", "images",
-                             "refusal", "cache_control"} | ({"name"} if role == "tool" else set()),
-             ignored=_MESSAGE_IGNORED | set(NOT_CARRIED))
+        only(m, self.where, _TOOL_MESSAGE_KEYS if role == "tool" else _MESSAGE_KEYS, ignored=_MESSAGE_IGNORED)
         self._cache_control(m.get("cache_control"), self.where + ".cache_control")
         parts = self._content(m.get("content"), self.where + ".content")
         if isinstance(m.get("refusal"), str) and m["refusal"]:
@@ -179,7 +180,7 @@ class _Turn:
         if content is None:
             return []
         if isinstance(content, str):
-            return [(ir.Text(text=content), where)] if content else []
+            return [(ir.Text(text=content, span=self.span), where)] if content else []
         out = []
         for j, p in enumerate(_list(content, where, "a string, a list of parts or null")):
             part = self._part(p, f"{where}[{j}]", results)
@@ -243,7 +244,8 @@ class _Turn:
         call_id, name = self.calls.answer(text_of(p.get("tool_use_id"), where + ".tool_use_id"), None, where)
         content = tuple(part for part, _ in self._content(p.get("content"), where + ".content", results=False))
         return ir.ToolResult(id=call_id, name=name, content=_result_content(content, where),
-                             is_error=p.get("is_error") is True, span=self.span)
+                             is_error=flag(p.get("is_error"), where + ".is_error", (True, False)) is True,
+                             span=self.span)
 
     def _bedrock_result(self, r: dict, where: str) -> ir.ToolResult:
         only(r, where, {"toolUseId", "content", "status", "type"})
@@ -261,7 +263,8 @@ class _Turn:
                 if part is not None:
                     content.append(part)
         return ir.ToolResult(id=call_id, name=name, content=_result_content(tuple(content), where),
-                             is_error=r.get("status") == "error", span=self.span)
+                             is_error=flag(r.get("status"), where + ".status", ("success", "error")) == "error",
+                             span=self.span)
 
     def _gemini_result(self, r: dict, where: str) -> ir.ToolResult:
         only(r, where, {"id", "name", "response", "parts", "willContinue", "will_continue", "scheduling"},

@@ -79,8 +79,8 @@ def only(d: dict, where: str, allowed: set[str] | frozenset[str], ignored: froze
     for key, value in d.items():
         if key in allowed or key in ignored or value is None or value == [] or value == {}:
             continue
-        raise Refused(f"{where}.{key}", "is not part of any supported message shape (polyprompt would drop "
-                                        "it): remove it or put its content in the text")
+        raise Refused(f"{where}.{key}", "is not converted by polyprompt (it would be dropped): remove it, "
+                                        "or put what it says in the text")
 
 
 def refuse_not_carried(key: str, where: str) -> None:
@@ -126,6 +126,13 @@ def sniff_image(data: str) -> str:
         if data.startswith(prefix):
             return media_type
     return "image/png"
+
+
+def flag(value: Any, where: str, allowed: tuple) -> Any:
+    """A flag's value when it is one of `allowed` (None: unset), else Refused (never read as a default)."""
+    if value is not None and not any(type(a) is type(value) and a == value for a in allowed):  # 1 is not True
+        raise Refused(where, f"expected one of {', '.join(json.dumps(a) for a in allowed)}, got {json.dumps(value)}")
+    return value
 
 
 def file_id_refused(where: str) -> None:

@@ -175,7 +175,7 @@ def test_a_targets_own_shape_round_trips(tmp_path, target):
         {"id": "c", "type": "function", "function": {"name": "lookup", "arguments": "{oops"}}]}],
      "history[0].tool_calls[0].function.arguments", "is not JSON text"),
     ([{"role": "model", "content": "hi"}], "history[0].role", "must be one of"),
-    ([{"role": "user", "content": "hi", "name": "Ann"}], "history[0].name", "is not part of any supported"),
+    ([{"role": "user", "content": "hi", "name": "Ann"}], "history[0].name", "is not converted by polyprompt"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,abc"}}]}],
      "history[0].content[0].image_url", "a data: URI must be base64"),
     ([{"role": "assistant", "content": None, "tool_calls": [
@@ -221,6 +221,8 @@ WRONG = [
     [{"type": {}, "call_id": "c"}], [{"role": "user", "content": [{"type": {}}]}], [{"role": {}, "parts": []}],
     [{"role": ["user"], "content": "x"}], [{"role": "user", "content": "x", "images": ["data:image/png,abc"]}],
     [{"type": "function_call_output", "call_id": "x", "output": [{"type": "tool_use"}]}],
+    [SHAPES["anthropic"][1], {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "is_error": "yes"}]}],
+    [SHAPES["bedrock-converse"][1], {"role": "user", "content": [{"toolResult": {"toolUseId": "c1", "status": 1}}]}],
 ]
 
 
