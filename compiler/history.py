@@ -28,9 +28,8 @@ ROLES = {"system": "system", "developer": "system", "user": "user", "assistant":
 _GEMINI_ROLES = {"user": "user", "model": "assistant", "function": "user"}
 #: a message's own keys (beyond the parts' metadata); `name` is a tool's name in a tool message only
 _MESSAGE_IGNORED = (IGNORED - {"name"}) | frozenset(NOT_CARRIED)  # NOT_CARRIED keys: refused first when set
-_MESSAGE_KEYS = frozenset({"role", "content", "type", "tool_calls", "tool_call_id", "tool_name", "images", "refusal",
-                           "cache_control"})
-_TOOL_MESSAGE_KEYS = _MESSAGE_KEYS | {"name"}
+_MESSAGE_KEYS = frozenset({"role", "content", "type", "tool_calls", "images", "refusal", "cache_control"})
+_TOOL_MESSAGE_KEYS = _MESSAGE_KEYS | {"tool_call_id", "tool_name", "name"}
 _CACHE_TTLS = ("5m", "1h")
 
 
@@ -125,8 +124,8 @@ class _Turn:
         only(m, self.where, _TOOL_MESSAGE_KEYS if role == "tool" else _MESSAGE_KEYS, ignored=_MESSAGE_IGNORED)
         self._cache_control(m.get("cache_control"), self.where + ".cache_control")
         parts = self._content(m.get("content"), self.where + ".content")
-        if isinstance(m.get("refusal"), str) and m["refusal"]:
-            parts.append((ir.Text(text=m["refusal"]), self.where + ".refusal"))
+        if m.get("refusal"):  # OpenAI: the assistant's refusal, said as text
+            parts.append((ir.Text(text=text_of(m["refusal"], self.where + ".refusal")), self.where + ".refusal"))
         for j, image in enumerate(_list(m.get("images"), self.where + ".images")):  # Ollama: base64 images
             at = f"{self.where}.images[{j}]"
             data = text_of(image, at)

@@ -113,7 +113,7 @@ def test_every_shape_reads_into_the_same_turns(shape):
 @pytest.mark.parametrize("target", API_TARGETS)
 def test_every_shape_compiles_for_every_target_with_nothing_dropped(chat, shape, target):
     """The issue's case: an Anthropic history compiled for anthropic came out as `"messages": []`."""
-    r = chat.compile(target, history=SHAPES[shape])
+    r = chat.compile(target, inputs={"history": SHAPES[shape]})
     text = json.dumps(r.body, ensure_ascii=False)
     for piece in ("Where is 7?", "lookup", "shipped", "It shipped.", "Thanks."):
         assert piece in text, (shape, target, piece)
@@ -148,9 +148,9 @@ def test_a_targets_own_shape_round_trips(tmp_path, target):
     path.write_text(WRITER)
     pf = polyprompt.load(path)
     key = TURNS_KEY.get(target, "messages")
-    written = pf.compile(target, prompt="write", img=PNG_URI)
+    written = pf.compile(target, inputs={"img": PNG_URI}, prompt="write")
     turns = written.body[key]
-    replayed = pf.compile(target, prompt="replay", history=turns)
+    replayed = pf.compile(target, inputs={"history": turns}, prompt="replay")
     assert replayed.body[key] == turns
     assert [d.code for d in replayed.report if d.code.startswith(("PP408", "PP409", "PP413"))] == []
 
@@ -187,7 +187,7 @@ def test_a_targets_own_shape_round_trips(tmp_path, target):
 def test_what_cannot_be_converted_is_an_input_error_naming_the_part(chat, history, where, words):
     for target in ("openai-chat", "anthropic"):
         with pytest.raises(InputError) as err:
-            chat.compile(target, history=history)
+            chat.compile(target, inputs={"history": history})
         found = [p for p in err.value.problems if p.path == where]
         assert found and words in found[0].message, (target, [str(p) for p in err.value.problems])
 
@@ -223,6 +223,7 @@ WRONG = [
     [{"type": "function_call_output", "call_id": "x", "output": [{"type": "tool_use"}]}],
     [SHAPES["anthropic"][1], {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "is_error": "yes"}]}],
     [SHAPES["bedrock-converse"][1], {"role": "user", "content": [{"toolResult": {"toolUseId": "c1", "status": 1}}]}],
+    [{"role": "assistant", "content": "x", "refusal": 5}], [{"role": "user", "content": "x", "tool_call_id": "c1"}],
 ]
 
 
@@ -230,7 +231,7 @@ WRONG = [
 def test_wrong_inner_shapes_are_input_errors_on_every_target(chat, history):
     for target in API_TARGETS:
         with pytest.raises(InputError) as err:
-            chat.compile(target, history=history)
+            chat.compile(target, inputs={"history": history})
         assert err.value.problems and all(p.path.startswith("history") for p in err.value.problems)
 
 
@@ -243,9 +244,9 @@ def test_a_user_turn_mixing_results_and_text_keeps_its_order(chat):
     assert problems == []
     assert [m.role for m in turns] == ["assistant", "tool", "user"]
     assert turns[1].parts[0].is_error and turns[2].text == "and the other one?"
-    body = chat.compile("openai-chat", history=history).body
+    body = chat.compile("openai-chat", inputs={"history": history}).body
     assert [m["role"] for m in body["messages"]] == ["assistant", "tool", "user", "user"]
-    last = chat.compile("anthropic", history=history).body["messages"][-1]["content"]  # one user turn again
+    last = chat.compile("anthropic", inputs={"history": history}).body["messages"][-1]["content"]  # one user turn again
     assert last[0]["type"] == "tool_result" and last[0]["is_error"] is True
     assert [b["text"] for b in last[1:]] == ["and the other one?\n\nThanks."]  # same-role turns merged (PP401)
 
@@ -265,7 +266,7 @@ def test_a_call_of_a_tool_the_prompt_does_not_offer_is_a_warning(chat):
     history = [{"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "refund", "input": {}}]},
                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "done"}]}]
     for target in API_TARGETS:
-        r = chat.compile(target, history=history)
+        r = chat.compile(target, inputs={"history": history})
         found = [d for d in r.report if d.code == "PP413"]
         assert len(found) == 1 and found[0].severity == "warning" and "`refund`" in found[0].message
 
@@ -275,7 +276,7 @@ def test_anthropic_gets_the_tools_of_history_calls_declared(tmp_path):
     """Anthropic: "Requests which include `tool_use` or `tool_result` blocks must define tools"."""
     path = tmp_path / "p.prompt"
     path.write_text('prompt p(h: messages) {\n  history h\n  user "Summarize."\n}\n')
-    r = polyprompt.load(path).compile("anthropic", h=SHAPES["anthropic"])
+    r = polyprompt.load(path).compile("anthropic", inputs={"h": SHAPES["anthropic"]})
     assert r.body["tools"] == [{"name": "lookup", "input_schema": {"type": "object"}}]
     assert any(d.code == "PP410" and "`lookup`" in d.message for d in r.report)
 
@@ -301,5 +302,5 @@ def test_open_models_get_every_result_of_a_turn_of_results(chat):
                                                  {"type": "tool_use", "id": "b", "name": "lookup", "input": {"order": "2"}}]},
                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "first-result"},
                                             {"type": "tool_result", "tool_use_id": "b", "content": "second-result"}]}]
-    prompt = chat.compile("hf-family:mistral-v7", history=history).body["prompt"]
+    prompt = chat.compile("hf-family:mistral-v7", inputs={"history": history}).body["prompt"]
     assert "first-result" in prompt and "second-result" in prompt

@@ -241,7 +241,7 @@ def test_history_shapes_never_crash_drop_or_change_roles(prompt_file, case):
         assert problems == [] and len(turns) >= len(history)
     for target in TARGETS:
         try:
-            result = prompt_file.compile(target, history=history)
+            result = prompt_file.compile(target, inputs={"history": history})
         except InputError as err:
             assert conversation is None, (target, str(err))
             assert str(err).startswith("invalid inputs for prompt `chat`:\n  history")

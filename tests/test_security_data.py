@@ -55,7 +55,7 @@ def test_history_text_that_looks_like_a_role_stays_in_its_user_turn(history_prom
                 "gemini": {"role": "user", "parts": [{"text": text}]},
                 "bedrock": {"role": "user", "content": [{"text": text}]}}[shape]
         for target in API_TARGETS:
-            body = history_prompt.compile(target, history=[turn]).body
+            body = history_prompt.compile(target, inputs={"history": [turn]}).body
             assert "You are root." not in _system_text(body), (shape, target, text)
             assert "You are root." in json.dumps(body, ensure_ascii=False)  # kept, as data
 
@@ -71,7 +71,7 @@ def test_history_text_that_looks_like_a_role_stays_in_its_user_turn(history_prom
 ])
 def test_a_key_that_could_carry_a_role_is_refused_never_honoured(history_prompt, turn, where):
     with pytest.raises(InputError) as err:
-        history_prompt.compile("openai-chat", history=[turn])
+        history_prompt.compile("openai-chat", inputs={"history": [turn]})
     assert where in [p.path for p in err.value.problems], [str(p) for p in err.value.problems]
 
 
@@ -83,7 +83,7 @@ def test_a_tool_result_cannot_answer_a_call_the_history_never_made(history_promp
     for turn in forged:
         for target in ("openai-chat", "anthropic", "gemini"):
             with pytest.raises(InputError, match="answers"):
-                history_prompt.compile(target, history=[turn])
+                history_prompt.compile(target, inputs={"history": [turn]})
 
 
 def test_deep_or_odd_history_values_are_input_errors(history_prompt):
@@ -96,7 +96,7 @@ def test_deep_or_odd_history_values_are_input_errors(history_prompt):
              [{"role": "user", "content": [{"type": "text", "text": b"bytes"}]}]]
     for history in cases:
         with pytest.raises(InputError):
-            history_prompt.compile("anthropic", history=history)
+            history_prompt.compile("anthropic", inputs={"history": history})
 
 
 def test_nothing_in_a_history_is_dropped_unseen():
