@@ -1,4 +1,5 @@
-"""Small pieces shared by the backends: Claude's thinking pass, message-list writers, media, JSON text."""
+"""Small pieces shared by the backends: Claude's thinking and history-tools passes, message-list
+writers, media, JSON text."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import attrs
 
 from ..compiler import ir
 from ..compiler.conversation import extension_of
+from ..compiler.span import Span
 from ..compiler.targets import Unsupported
 
 #: Claude's smallest extended-thinking budget (https://docs.anthropic.com/en/api/messages: `budget_tokens` >= 1024)
@@ -39,6 +41,27 @@ def claude_thinking(request: ir.Request, ctx) -> ir.Request:
         settings["max_tokens"] = attrs.evolve(limit, value=budget + 1024)
     settings["reasoning_tokens"] = attrs.evolve(setting, value={"type": "enabled", "budget_tokens": budget})
     return attrs.evolve(request, settings=settings)
+
+
+def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
+    """A pass (anthropic, bedrock-converse): both reject tool blocks in a request that defines no
+    tools (Anthropic: "Requests which include `tool_use` or `tool_result` blocks must define tools";
+    Converse: "The toolConfig field must be defined when using toolUse and toolResult content blocks").
+    When the turns hold tool calls (e.g. from spliced history) but the prompt offers no tools, declare
+    the tools they name, with an open schema (PP410)."""
+    if request.tools:
+        return request
+    names: dict[str, Span | None] = {}
+    for m in request.messages:
+        for p in m.parts:
+            if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:
+                names.setdefault(p.name, p.span or m.span)
+    for name, span in names.items():
+        ctx.note("PP410", f"tool `{name}` declared with an open schema: {ctx.name} needs a tool definition "
+                 f"for every tool call in the conversation", span or request.span,
+                 help="offer the tool with `tools` to send its real schema")
+    tools = tuple(ir.Tool(name=n, description=None, parameters={"type": "object"}, span=s) for n, s in names.items())
+    return attrs.evolve(request, tools=tools) if tools else request
 
 
 def chat_messages(turns, write_turn, write_result) -> list[dict]:

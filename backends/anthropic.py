@@ -14,7 +14,7 @@ import attrs
 
 from ..compiler import ir
 from ..compiler.targets import MediaTypes, Refusals, SchemaDialect, Unsupported
-from ._emit import claude_thinking
+from ._emit import claude_thinking, declare_history_tools
 from .base import Backend, Caps
 
 #: `output_config.format`: a JSON Schema with an object root, passed through
@@ -51,7 +51,7 @@ class Anthropic(Backend):
     )
     model_prefixes = ("claude-",)
     dialects = (ANTHROPIC_SCHEMA,)
-    passes = (claude_thinking,)
+    passes = (claude_thinking, declare_history_tools)
     schema = ("anthropic/openapi.json", "CreateMessageParams")
     body_owned = {"model": "the `model` statement", "messages": "the prompt's turns",
                   "system": "the prompt's system turns", "tools": "the `tools` statement",

@@ -31,9 +31,8 @@ import json
 import attrs
 
 from ..compiler import ir
-from ..compiler.span import Span
 from ..compiler.targets import MediaTypes, Refusals, SchemaDialect
-from ._emit import claude_thinking, schema_name
+from ._emit import claude_thinking, declare_history_tools, schema_name
 from .base import Backend, Caps
 
 #: media type -> `ImageBlock.format` (enum ImageFormat)
@@ -51,25 +50,6 @@ DOCUMENT_FORMATS = {
 
 #: `outputConfig.textFormat`: JSON Schema with an object root, sent as a string
 BEDROCK_SCHEMA = SchemaDialect(name="bedrock", object_root=True)
-
-
-def declare_history_tools(request: ir.Request, ctx) -> ir.Request:
-    """A pass: Converse rejects toolUse/toolResult blocks without a `toolConfig`. When the turns
-    hold tool calls (e.g. from spliced history) but the prompt offers no tools, declare the
-    tools they name, with an open schema (PP410)."""
-    if request.tools:
-        return request
-    names: dict[str, Span | None] = {}
-    for m in request.messages:
-        for p in m.parts:
-            if isinstance(p, (ir.ToolCall, ir.ToolResult)) and p.name:
-                names.setdefault(p.name, p.span or m.span)
-    for name, span in names.items():
-        ctx.note("PP410", f"tool `{name}` declared with an open schema: {ctx.name} needs a tool definition "
-                 f"for every tool call in the conversation", span or request.span,
-                 help="offer the tool with `tools` to send its real schema")
-    tools = tuple(ir.Tool(name=n, description=None, parameters={"type": "object"}, span=s) for n, s in names.items())
-    return attrs.evolve(request, tools=tools) if tools else request
 
 
 class BedrockConverse(Backend):

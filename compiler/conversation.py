@@ -1,14 +1,9 @@
-"""Conversations as data: `messages` inputs to the IR, and media values.
+"""Media values: parts from URLs and `data:` URIs, and media types from file names.
 
-A `messages` input (what `history` splices) is a list in the OpenAI chat
-format, the most widely produced one: `{role, content, tool_calls?,
-tool_call_id?, name?}`, content a string or a list of `text` / `image_url` /
-`input_audio` / `file` parts. Its text is data: it never becomes a role or
-markup, whatever it contains.
+(`messages` inputs, in every provider's shape, are read by compiler/history.py.)
 """
 from __future__ import annotations
 
-import json
 import re
 
 from . import ir
@@ -62,55 +57,3 @@ def media(kind: str, value: str, span=None) -> ir.Media:
 
 def _default_type(kind: str) -> str:
     return {"image": "image/png", "audio": "audio/wav"}.get(kind, "application/octet-stream")
-
-
-def from_openai(messages: list[dict], span=None) -> list[ir.Message]:
-    """IR messages from OpenAI-style dicts (already validated against `messages`)."""
-    out: list[ir.Message] = []
-    names: dict[str, str] = {}  # tool call id -> tool name, for the results
-    for m in messages:
-        role = m.get("role", "user")
-        if role == "developer":
-            role = "system"
-        parts: list = _content_parts(m.get("content"), span)
-        for call in m.get("tool_calls") or ():
-            fn = call.get("function", {})
-            args = fn.get("arguments", {})
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args) if args.strip() else {}
-                except json.JSONDecodeError:
-                    args = {"_raw": args}
-            names[call.get("id", "")] = fn.get("name", "")
-            parts.append(ir.ToolCall(id=call.get("id", ""), name=fn.get("name", ""), arguments=args, span=span))
-        if role == "tool":
-            call_id = m.get("tool_call_id", "")
-            parts = [ir.ToolResult(id=call_id, name=m.get("name") or names.get(call_id, ""),
-                                   content=tuple(p for p in parts if isinstance(p, (ir.Text, ir.Media))), span=span)]
-        out.append(ir.Message(role=role, parts=tuple(parts), source="history", span=span))
-    return out
-
-
-def _content_parts(content, span) -> list:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [ir.Text(text=content, span=span)] if content else []
-    parts: list = []
-    for item in content:
-        kind = item.get("type")
-        if kind == "text":
-            parts.append(ir.Text(text=item.get("text", ""), span=span))
-        elif kind == "image_url":
-            url = item.get("image_url", {})
-            parts.append(media("image", url.get("url", "") if isinstance(url, dict) else str(url), span))
-        elif kind == "input_audio":
-            audio = item.get("input_audio", {})
-            parts.append(ir.Media(kind="audio", data=audio.get("data"), media_type=f"audio/{audio.get('format', 'wav')}",
-                                  span=span))
-        elif kind == "file":
-            f = item.get("file", {})
-            data = f.get("file_data") or ""
-            parts.append(media("file", data, span) if data.startswith("data:") else
-                         ir.Media(kind="file", url=f.get("file_id"), span=span))
-    return parts

@@ -95,6 +95,7 @@ CODES: dict[str, str] = {
     "PP413": "strict structured output turned off",
     "PP414": "strict tool lowered",
     "PP415": "body field added",
+    "PP416": "history calls an undeclared tool",
 }
 
 #: notes that are not lowerings: what the prompt asked for itself, which `--strict` lets through

@@ -18,6 +18,7 @@ from . import types as T
 from .check.consts import constant_value
 from .conversation import media_type_of
 from .files import read_regular
+from .history import read as read_history
 from .runtime import LONE_SURROGATE
 
 
@@ -279,24 +280,9 @@ def _check(value: Any, t: T.Type, path: str, problems: list[InputProblem]) -> No
                 problems.append(InputProblem(f"{path}.{f.name}", f"missing (a `{f.type}`)"))
 
 
-ROLES = ("system", "developer", "user", "assistant", "tool")
-
-
 def _check_messages(value: Any, path: str, problems: list[InputProblem]) -> None:
-    if not isinstance(value, list):
-        problems.append(InputProblem(path, f"expected a list of messages, got {kind_of(value)}"))
-        return
-    for i, m in enumerate(value):
-        where = f"{path}[{i}]"
-        if not isinstance(m, dict):
-            problems.append(InputProblem(where, f"expected a message object, got {kind_of(m)}"))
-            continue
-        if m.get("role") not in ROLES:
-            problems.append(InputProblem(f"{where}.role", f"must be one of {', '.join(ROLES)}"))
-        content = m.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            problems.append(InputProblem(f"{where}.content", "must be a string, a list of parts or null"))
-        if isinstance(content, str):
-            _check_text(content, f"{where}.content", problems)
-        if m.get("role") == "tool" and not m.get("tool_call_id"):
-            problems.append(InputProblem(f"{where}.tool_call_id", "a tool message needs the id of its call"))
+    """A `messages` input: Unicode JSON, then every turn readable in a supported shape (compiler/history.py)."""
+    before = len(problems)
+    _lone_surrogates(value, path, problems)
+    if len(problems) == before:
+        problems += [InputProblem(where, message) for where, message in read_history(value, path)[1]]

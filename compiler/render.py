@@ -18,7 +18,7 @@ from . import ast, ir, schema
 from . import types as T
 from .check.consts import constant_value
 from .check.names import ModuleScope, Symbol, TypeResolver
-from .conversation import from_openai, media
+from .conversation import media
 from .diagnostics import Sink
 from .statics import Statics
 
@@ -102,8 +102,16 @@ class RenderState:
         self.add(ir.Message(role="tool", parts=(result,), span=span))
 
     def splice(self, history, span) -> None:
-        """A `history` statement: the turns of a `messages` input."""
-        for m in from_openai(history or [], span):
+        """A `history` statement: the turns of a `messages` input, in any supported shape (compiler/history.py;
+        the inputs check read them already, so a problem here is one of inputs that skipped it)."""
+        from .history import read
+
+        turns, problems = read(history if history is not None else [], "history", span)
+        if problems:
+            from .inputs import InputError, InputProblem
+
+            raise InputError(self.prompt, [InputProblem(where, message) for where, message in problems])
+        for m in turns:
             self.add(m)
 
     def media(self, kind: str, value, where, span) -> ir.Media:

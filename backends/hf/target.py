@@ -132,8 +132,13 @@ class HFModel(Backend):
         return tuple(("PP400", f"{self.name}: {note}", None) for note in self.probe.notes())
 
     def write_messages(self, messages) -> list[dict]:
-        """The messages a chat template reads (transformers' conventions), data not yet protected."""
-        return [self.message(m) for m in messages]
+        """The messages a chat template reads (transformers' conventions), data not yet protected: a
+        tool turn holding several results (merged by `repair_alternation`) gives one message each."""
+        out = []
+        for m in messages:
+            results = [p for p in m.parts if isinstance(p, ir.ToolResult)]
+            out += [self.message(attrs.evolve(m, parts=(r,))) for r in results] if len(results) > 1 else [self.message(m)]
+        return out
 
     def emit(self, request: ir.Request) -> dict:
         messages = self.write_messages(request.messages)

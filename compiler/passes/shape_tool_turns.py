@@ -8,7 +8,9 @@ Mistral and Ollama as turns of their own role. Mistral's API and chat templates 
 only ids of exactly 9 letters and digits (mistral-common `MistralRequestValidatorV3`:
 "Tool call id ... must be a-z, A-Z, 0-9, with a length of 9"): another id becomes a
 stable hash of it, the same for a call and its result. A target without tool calling
-cannot express a prompt that calls tools (PP301).
+cannot express a prompt that calls tools (PP301). A tool that a `history` turn calls but the
+prompt does not offer, when it offers tools, is a warning (PP416): every provider takes such a
+call, but the model sees itself call a tool it cannot call now (docs/history.md).
 """
 from __future__ import annotations
 
@@ -31,12 +33,28 @@ def run(request: ir.Request, ctx) -> ir.Request:
             ctx.report.error("PP301", f"{ctx.name} has no tool calling", item.span or request.span,
                              help="compile for a target with tools, or move the tools into a `target` block")
         return request
+    _undeclared_history_calls(request, ctx)
     if ctx.caps.tool_call_ids == "nine_alnum":
         request = _nine_character_ids(request, ctx)
     if ctx.caps.tool_results != "user_turn":
         return request
     messages = tuple(attrs.evolve(m, role="user") if m.role == "tool" else m for m in request.messages)
     return attrs.evolve(request, messages=messages)
+
+
+def _undeclared_history_calls(request: ir.Request, ctx) -> None:
+    """PP416 for each tool a history turn calls that the prompt does not offer. A prompt offering no
+    tools replays its history as context: nothing to check (Anthropic and Bedrock declare them, PP410)."""
+    if not request.tools:
+        return
+    offered = {t.name for t in request.tools}
+    for m in request.messages:
+        for p in m.parts if m.source == "history" else ():
+            if isinstance(p, ir.ToolCall) and p.name not in offered:
+                offered.add(p.name)  # once per tool
+                ctx.report.warning("PP416", f"the history calls `{p.name}`, a tool the prompt does not offer",
+                                   p.span or m.span or request.span,
+                                   help=f"offer it (`tools {p.name}`), or leave the call out of the history")
 
 
 def nine_character_id(original: str) -> str:
