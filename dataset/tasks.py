@@ -38,9 +38,12 @@ def tasks_of(pf: Any, names: list[str] | None = None) -> list[Task]:
 
 
 def data_path(pf: Any, source: str) -> Path:
-    """A data path written in a source: relative to the file, and inside the project root."""
+    """A data path written in a source: relative to the file, and inside the project root (a
+    dataset given on the command line names the user's own path, anywhere)."""
     base = Path(pf.path).parent
     path = (base / source).resolve()
+    if path in getattr(pf, "command_line_data", ()):
+        return path
     root = Path(pf.analysis.program.root).resolve()
     if not path.is_relative_to(root):
         raise DatasetError(f"{pf.path}: the data `{source}` is outside the project root `{root}`")
@@ -53,3 +56,43 @@ def data_kind(path: Path) -> str | None:
         return sources.kind_of(path)
     except sources.DataError:
         return None
+
+
+#: the title of a dataset given on the command line (its data path is the user's, not the file's)
+COMMAND_LINE = "command line"
+
+
+def with_command_line_dataset(path: str, prompt: str, data: str, bindings: list[str], where: str | None = None,
+                              limit: int | None = None, splits: list[str] = (), seed: int | None = None) -> Any:
+    """The prompt file at `path` with a `dataset` block written from command-line options, loaded:
+    `bindings` are `name=expression` (`output=row.label`, `chosen=...`), `splits` are `NAME=P%`.
+    The block is checked like any other, so a wrong expression gets its diagnostic."""
+    from ..session.prompt_file import load
+
+    lines = [f"dataset {prompt} {_string(COMMAND_LINE)} from {_string(str(Path(data).resolve()))} {{"]
+    for binding in bindings:
+        name, sep, expr = binding.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise DatasetError(f"--bind `{binding}`: write NAME=EXPRESSION, e.g. ticket=row.body")
+        lines.append(f"  {name.strip()} = {expr.strip()}")
+    if where:
+        lines.append(f"  where {where}")
+    if limit is not None:
+        lines.append(f"  limit {limit}")
+    for i, split in enumerate(splits):
+        name, sep, percent = split.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise DatasetError(f"--holdout `{split}`: write NAME=PERCENT, e.g. validation=10%")
+        lines.append(f"  split {name.strip()} {percent.strip().rstrip('%')}%" + (f" seed {seed}" if seed is not None
+                                                                              and i == 0 else ""))
+    lines.append("}")
+    source = Path(path).read_text(encoding="utf-8")
+    pf = load(path, text=source.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
+    pf.command_line_data = {Path(data).resolve()}  # the one path the root rule does not apply to
+    return pf
+
+
+def _string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

@@ -18,6 +18,16 @@ import click
 @click.option("-d", "--dataset", "names", multiple=True,
               help="A dataset of the file (its title or prompt); repeat to mix several (default: all).")
 @click.option("-t", "--target", help="Compile for this target instead of the format's own.")
+@click.option("--prompt", "adhoc_prompt", metavar="PROMPT",
+              help="A dataset from the command line instead of the file's blocks: the prompt it trains.")
+@click.option("--data", metavar="PATH", help="With --prompt: the data file (or datasets folder).")
+@click.option("--bind", "binds", multiple=True, metavar="NAME=EXPR",
+              help="With --prompt: a binding, e.g. ticket=row.body, output=row.label (repeatable).")
+@click.option("--where", metavar="EXPR", help="With --prompt: keep the rows for which it holds.")
+@click.option("--limit", type=click.IntRange(min=1), help="With --prompt: the most rows used.")
+@click.option("--holdout", "holdouts", multiple=True, metavar="NAME=P%",
+              help="With --prompt: set aside a split, e.g. validation=10% (repeatable).")
+@click.option("--seed", type=int, help="With --prompt: the seed of the splits.")
 @click.option("--split", help="Write only this split to OUTPUT (default: every split, each to <stem>.<split>).")
 @click.option("--train-on", type=click.Choice(["last", "all"]), default="last", show_default=True,
               help="The assistant turns learned: the answer only, or every one.")
@@ -28,15 +38,20 @@ import click
               help="Processes that turn rows into lines.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicates, strict, max_length, workers,
-                progress, as_json):
+def dataset_cmd(file, fmt, output, names, target, adhoc_prompt, data, binds, where, limit, holdouts, seed, split,
+                train_on, keep_duplicates, strict, max_length, workers, progress, as_json):
     """Build the training files of FILE's `dataset` blocks."""
     from . import backends
     from .dataset import DatasetError, build
     from .dataset.formats import UnknownFormat
+    from .dataset.tasks import with_command_line_dataset
 
-    pf = _checked(file)
     try:
+        pf = _checked(file)
+        if adhoc_prompt or data or binds:
+            names = _command_line_dataset(file, adhoc_prompt, data, binds, where, limit, holdouts, seed, names)
+            pf = _checked(file, pf_of=lambda: with_command_line_dataset(file, adhoc_prompt, data, list(binds), where,
+                                                                         limit, list(holdouts), seed))
         summary = build(pf, fmt, output, datasets=list(names) or None, target=target, split=split, strict=strict,
                         train_on=train_on, dedup=not keep_duplicates, max_length=max_length, workers=workers,
                         progress=progress)
@@ -56,12 +71,23 @@ def dataset_cmd(file, fmt, output, names, target, split, train_on, keep_duplicat
     click.echo(summary.line(), err=True)
 
 
-def _checked(path: str):
-    """The loaded file; its errors printed and exit 1 when it has any."""
+def _command_line_dataset(file, prompt, data, binds, where, limit, holdouts, seed, names) -> tuple[str, ...]:
+    """Check the command-line dataset options go together; the dataset to build: that one."""
+    from .dataset.tasks import COMMAND_LINE
+
+    if not (prompt and data and binds):
+        raise click.UsageError("a dataset from the command line needs --prompt, --data and at least one --bind")
+    if names:
+        raise click.UsageError("--dataset names a block of the file; with --prompt the dataset is the command line's")
+    return (COMMAND_LINE,)
+
+
+def _checked(path: str, pf_of=None):
+    """The loaded file (or what `pf_of()` loads); its errors printed and exit 1 when it has any."""
     from .compiler.diagnostics import render_all
     from .session import load
 
-    pf = load(path)
+    pf = pf_of() if pf_of is not None else load(path)
     errors = [d for d in pf.diagnostics if d.is_error]
     if errors:
         click.echo(render_all(errors), err=True)

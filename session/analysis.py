@@ -32,10 +32,10 @@ class Analysis:
                 if sym.kind in ("record", "enum", "alias")}
 
 
-def analyze(path: str | os.PathLike, root: str | None = None) -> Analysis:
-    """Load one file with its imports and run every check."""
+def analyze(path: str | os.PathLike, root: str | None = None, text: str | None = None) -> Analysis:
+    """Load one file (or `text` in its place) with its imports and run every check."""
     sink = Sink()
-    program = load(path, sink, root=root)
+    program = load(path, sink, root=root, text=text)
     scopes = check_program(program, sink, backends.catalog())
     return Analysis(program, scopes, tuple(sink.sorted()))
 

@@ -27,8 +27,11 @@ from .generated import GeneratedPath, InputCheck
 class PromptFile:
     """A `.prompt` file. `compile` raises CompileError if it has errors."""
 
-    def __init__(self, path: str | os.PathLike, root: str | None = None):
+    def __init__(self, path: str | os.PathLike, root: str | None = None, text: str | None = None):
         self.path, self.root = str(Path(path).resolve()), root
+        #: the source, when given instead of the file's (a file plus a dataset block from the
+        #: command line): such a file is never served from nor stored in the compile cache
+        self.text = text
         self._analysis = None
         self._compiled: dict[str, Any] = {}  # prompt name ("" for the default) -> CompiledPrompt
         self._backends: dict[str, Any] = {}
@@ -44,7 +47,7 @@ class PromptFile:
         if self._analysis is None:
             from .analysis import analyze
 
-            self._analysis = analyze(self.path, self.root)
+            self._analysis = analyze(self.path, self.root, self.text)
         return self._analysis
 
     @property
@@ -236,6 +239,8 @@ class PromptFile:
     # ---------------------------------------------------------------- the compile cache
     def _cache_hit(self, prompt: str | None, target: str) -> "_CacheHit | None":
         key = (prompt, target)
+        if self.text is not None:
+            return None
         if key not in self._hits:  # looked up once per file, prompt and target
             record = cache.lookup(self.path, self._record_key(prompt, target), build_id()) if cache.enabled() else None
             if record is not None and not _imports_resolve_as(record.get("imports")):
@@ -247,7 +252,7 @@ class PromptFile:
         """Put the generated path in the compile cache, when it can be stored."""
         check = self._checks[compiled.name]
         source, check_source = getattr(generated.render, "source", None), getattr(check.check, "source", None)
-        if not cache.enabled() or source is None or check_source is None:
+        if not cache.enabled() or source is None or check_source is None or self.text is not None:
             return
         record = {"prompt": compiled.name, "target": info.name, "render": source, "check": check_source,
                   "defaults": check.defaults, "body": {**generated.body, "messages": None},
@@ -358,6 +363,7 @@ def _raise_errors(notes, strict: bool) -> None:
         raise CompileError(errors)
 
 
-def load(path: str | os.PathLike, root: str | None = None) -> PromptFile:
-    """A `.prompt` file, checked on first need (with its imports); see `PromptFile`."""
-    return PromptFile(path, root)
+def load(path: str | os.PathLike, root: str | None = None, text: str | None = None) -> PromptFile:
+    """A `.prompt` file, checked on first need (with its imports); see `PromptFile`. `text`, when
+    given, is the source in the file's place (its imports still resolve from the file's folder)."""
+    return PromptFile(path, root, text)

@@ -419,3 +419,27 @@ def test_every_answer_reads_back_as_its_value(tmp_path, target):
         for value in values:
             text = answer_text(value, output, backend)
             assert parse_output(text, output, tolerant=backend.caps.structured_output is None) == value, text
+
+
+def test_a_dataset_from_the_command_line(project, tmp_path_factory):
+    """--prompt --data --bind: no block needed; the user's data path may be anywhere; a wrong
+    expression gets its diagnostic at the synthesized line."""
+    elsewhere = tmp_path_factory.mktemp("data") / "rows.jsonl"
+    shutil.copy(project / "data" / "moderation.jsonl", elsewhere)
+    base = [sys.executable, "-m", "polyprompt", "dataset", str(project / "moderation.prompt"), "-f", "openai-sft",
+            "-o", str(project / "adhoc.jsonl"), "--prompt", "moderate_review", "--data", str(elsewhere), "--json"]
+    binds = ["--bind", "review=row.text", "--bind", "rating=row.stars", "--bind", "product_title=row.product",
+             "--bind", "output=row.label"]
+    run = subprocess.run(base + binds + ["--where", 'row.lang == "en"', "--holdout", "validation=20%", "--seed", "7"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["read"] == 6 and summary["written"] == 5 and summary["filtered"] == 1
+    block = read_lines(build(project, "openai-sft", "block.jsonl", split="train").outputs["train"])
+    adhoc = read_lines(project / "adhoc.train.jsonl")
+    # the same rows in the same splits; `verified_purchase` is not bound here, so it takes its default
+    assert [line["messages"][-1] for line in adhoc] == [line["messages"][-1] for line in block]
+    assert [line["messages"][1]["content"] for line in adhoc] == [
+        line["messages"][1]["content"].replace(" (verified purchase)", "") for line in block]
+    bad = subprocess.run(base + binds[:-2] + ["--bind", "output=row.label +"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "error[PP100]" in bad.stderr and "output = row.label +" in bad.stderr
