@@ -7,6 +7,7 @@ an internal error is reported as one line and exit code 3.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -95,15 +96,24 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 
 
 def _load_or_exit(path: str):
-    from .compiler.diagnostics import render_all
+    """The loaded file, its warnings printed on stderr (a misspelt setting must not ship silently); exit 1 on
+    errors."""
     from .session import load
 
     pf = load(path)
-    errors = [d for d in pf.diagnostics if d.is_error]
-    if errors:
-        click.echo(render_all(errors), err=True)
+    if _show_diagnostics(pf.diagnostics):
         sys.exit(1)
     return pf
+
+
+def _show_diagnostics(diagnostics) -> bool:
+    """Print errors and warnings on stderr (with their help, e.g. a did-you-mean); whether any was an error."""
+    from .compiler.diagnostics import render_all
+
+    shown = [d for d in diagnostics if d.is_error or d.severity == "warning"]
+    if shown:
+        click.echo(render_all(shown) + "\n", err=True)
+    return any(d.is_error for d in shown)
 
 
 def _read_inputs(source: str | None) -> dict:
@@ -118,6 +128,26 @@ def _read_inputs(source: str | None) -> dict:
         sys.exit(1)
 
 
+def _with_target_forms(message: str) -> str:
+    """A target error with the open-model target forms (`hf-family:<name>`, `hf:<dir>`, `hf:<file.gguf>`) added."""
+    from . import backends
+
+    families = ", ".join(backends.hf_families())
+    if "families:" not in message:
+        message += f"; open models: hf-family:<name> ({families})"
+    return message + "; or hf:<model folder> or hf:<file.gguf> for a model of your own (`polyprompt targets`)"
+
+
+def _complete_target(ctx, param, incomplete: str) -> list:
+    """Shell completion of a target option: the built-in targets, `hf-family:<name>` for each family, and `hf:`."""
+    from click.shell_completion import CompletionItem
+
+    from . import backends
+
+    names = backends.names() + [f"hf-family:{f}" for f in backends.hf_families()] + ["hf:"]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
 def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
     from . import backends
     from .compiler.diagnostics import render_all
@@ -127,7 +157,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
     try:
         return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict)
     except backends.UnknownTarget as err:
-        raise click.UsageError(str(err)) from None
+        raise click.UsageError(_with_target_forms(str(err))) from None
     except InputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
@@ -140,19 +170,21 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
 
 @cli.command(name="compile")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, help="Target platform, e.g. openai-chat, anthropic, gemini.")
+@click.option("-t", "--target", "target_list", multiple=True, required=True, shell_complete=_complete_target,
+              help="Target platform, e.g. openai-chat, anthropic, hf-family:qwen3 (one; see `polyprompt targets`).")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 @click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
 @click.option("--strict", is_flag=True, help="Make every lowering an error.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the body to a file (atomically).")
-def compile_cmd(file, target, prompt, input_file, explain, strict, output):
+def compile_cmd(file, target_list, prompt, input_file, explain, strict, output):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
     from .compiler.diagnostics import render_all
     from .compiler.files import write_atomic
 
+    target = _one_target(target_list)
     pf = _load_or_exit(file)
     result = _compile(pf, target, prompt, _read_inputs(input_file), strict)
     text = json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
@@ -168,9 +200,18 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
         click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
 
 
+def _one_target(given: tuple[str, ...]) -> str:
+    """The one target of `compile` (a body is for one target: a second -t must not silently win)."""
+    if len(given) > 1:
+        raise click.UsageError(f"compile takes one target, got {len(given)} ({', '.join(given)}): compile once per "
+                               "target, or compare two with `polyprompt diff FILE -t A -t B`")
+    return given[0]
+
+
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", "targets", multiple=True, required=True, help="Two targets to compare.")
+@click.option("-t", "--target", "targets", multiple=True, required=True, shell_complete=_complete_target,
+              help="Two targets to compare.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 def diff(file, targets, prompt, input_file):
@@ -203,6 +244,7 @@ def _cut(text: str, width: int) -> str:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--probe", "probe_target", metavar="TARGET",
+              shell_complete=_complete_target,
               help="Probe an open model's chat template (hf:<dir>, hf:<file.gguf> or hf-family:<name>) and print what it does.")
 def targets(fmt, probe_target):
     """List the targets and what each can express."""
@@ -219,6 +261,20 @@ def targets(fmt, probe_target):
         click.echo(capabilities.markdown())
     else:
         click.echo(capabilities.text())
+        click.echo("\n" + _open_model_forms())
+
+
+def _open_model_forms() -> str:
+    """The open-model targets in words: the hf-family:<name> families and the hf: forms."""
+    import textwrap
+
+    from . import backends
+
+    families = textwrap.fill(", ".join(backends.hf_families()), 100, initial_indent="  ", subsequent_indent="  ")
+    return ("open models (chat template text and token ids; `--probe TARGET` shows what a template does):\n"
+            "  hf-family:<name>   a built-in chat-template family, one of:\n" + families + "\n"
+            "  hf:<dir>           a model or tokenizer folder of your own (config and tokenizer files)\n"
+            "  hf:<file.gguf>     a GGUF model file")
 
 
 def _print_probe(target: str, fmt: str) -> None:
@@ -254,43 +310,98 @@ def _print_probe(target: str, fmt: str) -> None:
 
 @cli.command(name="test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("-t", "--target", "targets", multiple=True, help="Targets to render for (default: all).")
-@click.option("--update", is_flag=True, help="Write the snapshots instead of comparing.")
-def test_cmd(paths, targets, update):
-    """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
-    from .compiler.diagnostics import render_all
+@click.option("-t", "--target", "targets", multiple=True, shell_complete=_complete_target,
+              help="Targets to render for (default: all). A local model target (hf-family:smollm2, hf:<dir>) also "
+                   "answers the expect clauses.")
+@click.option("--update", is_flag=True, help="Rewrite the snapshots that changed (new ones are written anyway).")
+@click.option("--ci", is_flag=True, help="Fail on a missing snapshot instead of writing it.")
+@click.option("--require-replies", is_flag=True,
+              help="Fail when an expect clause was not evaluated (no recorded reply, no model answered).")
+def test_cmd(paths, targets, update, ci, require_replies):
+    """Run the `test` blocks: snapshots per target, `expect` against recorded replies and local models."""
     from .session.prompt_tests import cases_of, default_targets, load_all
 
     files = load_all(paths or ["."])
     cases = cases_of(files)
     chosen = list(targets) or default_targets()
-    passed = failed = 0
+    answers = _model_answers(chosen)
     with_cases = {case.path for case in cases}
-    for path, pf in files:  # a file whose errors hide its test blocks still fails the run
-        errors = [d for d in pf.diagnostics if d.is_error]
-        if errors and path not in with_cases:
-            click.echo(render_all(errors), err=True)
-            failed += 1
+    broken = {path for path, pf in files if _show_diagnostics(pf.diagnostics)}
+    failed = len(broken - with_cases)  # a file whose errors hide its test blocks still fails the run
+    passed = skipped = written = 0
     for case in cases:
-        errors = [d for d in case.file.diagnostics if d.is_error]
-        if errors:
-            click.echo(render_all(errors), err=True)
+        if case.path in broken:
             failed += 1
             continue
-        result = case.run(chosen, update=update)
-        click.echo(f"{'PASS' if result.passed else 'FAIL'} {case}")
+        result = case.run(chosen, update=update, new="fail" if ci else "write", answers=answers)
+        ok = result.passed and not (require_replies and result.skipped)
+        click.echo(f"{'PASS' if ok else 'FAIL'} {case}" + (f" ({_count(result.skipped, 'expect')} skipped)"
+                                                           if result.skipped else ""))
         for o in result.outcomes:
-            if not o.passed:
-                click.echo(f"  {o.target}: {o.message}")
-        passed += result.passed
-        failed += not result.passed
-    click.echo(f"{_count(passed, 'test')} passed, {failed} failed", err=True)
+            if not o.passed or (o.skipped and require_replies) or (o.target.startswith("expect [") and not o.skipped):
+                click.echo(f"  {o.target}: {o.message}".replace("\n", "\n    "))
+        shown = {o.message.split(" skipped: ", 1)[-1] for o in result.outcomes if o.skipped}
+        for reason in sorted(shown) if not require_replies else ():
+            click.echo(f"  skipped: {reason}")
+        written += sum(o.message.startswith("snapshot written") for o in result.outcomes)
+        passed, failed, skipped = passed + ok, failed + (not ok), skipped + result.skipped
+    _test_summary(passed, failed, skipped, written, require_replies)
     sys.exit(1 if failed else 0)
+
+
+def _test_summary(passed: int, failed: int, skipped: int, written: int, require_replies: bool) -> None:
+    """The last line of `polyprompt test`: tests passed and failed, expect clauses skipped, snapshots written."""
+    line = f"{_count(passed, 'test')} passed, {failed} failed"
+    if skipped:
+        line += f"; {_count(skipped, 'expect clause')} not evaluated (no reply)" + (
+            ": --require-replies fails them" if require_replies else "")
+    if written:
+        line += f"; {_count(written, 'new snapshot')} written (review and commit them)"
+    click.echo(line, err=True)
+
+
+def _model_answers(targets: list[str]) -> dict:
+    """An answer function per local-model target given: it runs the model (run/local.py) on a test case's
+    compiled prompt; without the torch extra or the model's weights the expect clauses are skipped, saying why."""
+    from . import backends
+
+    return {t: _model_answer(t) for t in targets if t.startswith(backends.MODEL_PREFIXES)}
+
+
+def _model_answer(target: str):
+    """The answer function of one local-model target (the model is loaded once, on the first case)."""
+    unavailable: list[str] = []
+
+    def answer(compiled):
+        from .backends.extras import MissingExtra, require
+        from .compiler.replies import ReplyError
+        from .session.prompt_tests import Unanswered
+
+        if unavailable:
+            raise Unanswered(unavailable[0])
+        try:
+            require("torch", f"answering expect clauses with {target}")
+            from .run import local
+        except (MissingExtra, ImportError) as err:
+            unavailable.append(str(err))
+            raise Unanswered(unavailable[0]) from None
+        _quiet_transformers()
+        try:
+            reply = local.generate(compiled)
+        except local.ModelUnavailable as err:
+            unavailable.append(f"no local model for {target}: {err}")
+            raise Unanswered(unavailable[0]) from None
+        if reply.error:
+            raise ReplyError(f"{reply.error} (it answered {reply.text[:200]!r})")
+        return reply.value
+
+    return answer
 
 
 @cli.command(name="run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
+@click.option("-t", "--target", required=True, shell_complete=_complete_target,
+              help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1),
@@ -469,6 +580,24 @@ def models_inspect(files: tuple[str, ...]) -> None:
         click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: commands, options, files and target names.
+
+    bash: eval "$(polyprompt completion bash)" in ~/.bashrc; zsh: eval "$(polyprompt completion zsh)" in ~/.zshrc;
+    fish: polyprompt completion fish > ~/.config/fish/completions/polyprompt.fish (docs/install.md).
+    """
+    from click.shell_completion import add_completion_class, get_completion_class
+
+    from ._completion import BashComplete
+
+    add_completion_class(BashComplete)
+    complete = get_completion_class(shell)
+    assert complete is not None, "click knows bash, zsh and fish"
+    click.echo(complete(cli, {}, "polyprompt", "_POLYPROMPT_COMPLETE").source())
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -477,6 +606,12 @@ def main() -> None:
     """The `polyprompt` command: Ctrl-C exits 130, a missing extra says what to install, a bug is one line (no
     traceback)."""
     try:
+        if os.environ.get("_POLYPROMPT_COMPLETE"):  # the shell asks for completions (`polyprompt completion`)
+            from click.shell_completion import add_completion_class
+
+            from ._completion import BashComplete
+
+            add_completion_class(BashComplete)
         cli.main(prog_name="polyprompt", standalone_mode=True)
     except SystemExit:
         raise
