@@ -129,9 +129,12 @@ def _read_inputs(source: str | None) -> dict:
 
 
 def _with_target_forms(message: str) -> str:
-    """A target error with the open-model target forms (`hf-family:<name>`, `hf:<dir>`, `hf:<file.gguf>`) added."""
+    """A target error with the open-model target forms (`hf-family:<name>`, `hf:<dir>`, `hf:<file.gguf>`) added,
+    unless it already names the close match."""
     from . import backends
 
+    if "did you mean" in message:
+        return message
     families = ", ".join(backends.hf_families())
     if "families:" not in message:
         message += f"; open models: hf-family:<name> ({families})"
