@@ -214,3 +214,24 @@ def test_completion_of_commands_options_and_target_names(tmp_path):
     assert "smollm2" in complete("bash", "polyprompt run p.prompt -t hf-family:", tmp_path)
     assert "hf-family:qwen3" in complete("fish", "polyprompt test -t hf-fam", tmp_path)
     assert "hf-family:gemma-2" in complete("zsh", "polyprompt run p.prompt -t hf-family:gem", tmp_path)
+
+
+def test_the_bash_script_completes_in_bash(tmp_path):
+    """The script as bash sources it: `-t hf-family:qw<Tab>` (bash split the word at the colon) and
+    `-t ant<Tab>`, through the function `complete -F` registers."""
+    import os
+    import shutil
+
+    if shutil.which("bash") is None:
+        import pytest
+
+        pytest.skip("no bash")
+    script = "\n".join([
+        'eval "$(polyprompt completion bash)"',
+        "COMP_WORDS=(polyprompt compile p.prompt -t hf-family : qw); COMP_CWORD=6",
+        "_polyprompt_completion polyprompt; printf '%s\\n' \"${COMPREPLY[@]}\"; COMPREPLY=()",
+        "COMP_WORDS=(polyprompt test -t ant); COMP_CWORD=3",
+        "_polyprompt_completion polyprompt; printf '%s\\n' \"${COMPREPLY[@]}\""])
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert out.stdout.split() == ["qwen2", "qwen2.5", "qwen3", "anthropic"], out.stdout + out.stderr
