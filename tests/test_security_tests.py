@@ -124,3 +124,13 @@ def test_update_with_a_dotted_model_target_writes_inside_the_snapshot_folder(tmp
     assert len(new) == 1 and new[0].parent == root / "__snapshots__" / "t", new
     assert "1 new snapshot written" in out.stderr, out.stdout + out.stderr
     assert json.loads(new[0].read_text())["prompt"].endswith("<|user|>x\n")
+
+
+def test_a_fifo_planted_as_a_snapshot_does_not_block(tmp_path):
+    root = project(tmp_path, "x")
+    [case] = collect([root])
+    path = case.snapshot("openai-chat")
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    [snapshot, _expect] = case.run(["openai-chat"]).outcomes
+    assert not snapshot.passed and "not a regular file" in snapshot.message
