@@ -342,7 +342,8 @@ def test_cmd(paths, targets, update, ci, require_replies):
                                                            if result.skipped else ""))
         for o in result.outcomes:
             if not o.passed or (o.skipped and require_replies) or (o.target.startswith("expect [") and not o.skipped):
-                click.echo(f"  {o.target}: {o.message}".replace("\n", "\n    "))
+                message = _with_target_forms(o.message) if o.message.startswith("unknown target") else o.message
+                click.echo(f"  {o.target}: {message}".replace("\n", "\n    "))
         shown = {o.message.split(" skipped: ", 1)[-1] for o in result.outcomes if o.skipped}
         for reason in sorted(shown) if not require_replies else ():
             click.echo(f"  skipped: {reason}")

@@ -162,6 +162,9 @@ def test_an_unknown_target_lists_the_open_model_forms(tmp_path):
         assert result.returncode == 2
         assert "hf-family:<name>" in result.stderr or "families: " in result.stderr
         assert "qwen3" in result.stderr and "hf:<model folder> or hf:<file.gguf>" in result.stderr, result.stderr
+    (tmp_path / "p.prompt").write_text('prompt p() {\n  user "hi"\n}\n\ntest p "t" {\n}\n')
+    result = run("test", "p.prompt", "-t", "nope", cwd=tmp_path)
+    assert result.returncode == 1 and "hf:<model folder> or hf:<file.gguf>" in result.stdout, result.stdout
 
 
 def test_targets_lists_the_families_and_hf_forms():
