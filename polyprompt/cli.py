@@ -13,6 +13,11 @@ import sys
 import click
 
 from . import __version__
+from .cli_targets import complete_target as _complete_target
+from .cli_targets import open_model_forms as _open_model_forms
+from .cli_targets import with_target_forms as _with_target_forms
+from .local_answers import model_answers as _model_answers
+from .local_answers import quiet_transformers as _quiet_transformers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,29 +131,6 @@ def _read_inputs(source: str | None) -> dict:
     except InputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
-
-
-def _with_target_forms(message: str) -> str:
-    """A target error with the open-model target forms (`hf-family:<name>`, `hf:<dir>`, `hf:<file.gguf>`) added,
-    unless it already names the close match."""
-    from . import backends
-
-    if "did you mean" in message:
-        return message
-    families = ", ".join(backends.hf_families())
-    if "families:" not in message:
-        message += f"; open models: hf-family:<name> ({families})"
-    return message + "; or hf:<model folder> or hf:<file.gguf> for a model of your own (`polyprompt targets`)"
-
-
-def _complete_target(ctx, param, incomplete: str) -> list:
-    """Shell completion of a target option: the built-in targets, `hf-family:<name>` for each family, and `hf:`."""
-    from click.shell_completion import CompletionItem
-
-    from . import backends
-
-    names = backends.names() + [f"hf-family:{f}" for f in backends.hf_families()] + ["hf:"]
-    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
 def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
@@ -267,19 +249,6 @@ def targets(fmt, probe_target):
         click.echo("\n" + _open_model_forms())
 
 
-def _open_model_forms() -> str:
-    """The open-model targets in words: the hf-family:<name> families and the hf: forms."""
-    import textwrap
-
-    from . import backends
-
-    families = textwrap.fill(", ".join(backends.hf_families()), 100, initial_indent="  ", subsequent_indent="  ")
-    return ("open models (chat template text and token ids; `--probe TARGET` shows what a template does):\n"
-            "  hf-family:<name>   a built-in chat-template family, one of:\n" + families + "\n"
-            "  hf:<dir>           a model or tokenizer folder of your own (config and tokenizer files)\n"
-            "  hf:<file.gguf>     a GGUF model file")
-
-
 def _print_probe(target: str, fmt: str) -> None:
     import json
 
@@ -364,44 +333,6 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
     click.echo(line, err=True)
 
 
-def _model_answers(targets: list[str]) -> dict:
-    """An answer function per local-model target given: it runs the model (run/local.py) on a test case's
-    compiled prompt; without the torch extra or the model's weights the expect clauses are skipped, saying why."""
-    from . import backends
-
-    return {t: _model_answer(t) for t in targets if t.startswith(backends.MODEL_PREFIXES)}
-
-
-def _model_answer(target: str):
-    """The answer function of one local-model target (the model is loaded once, on the first case)."""
-    unavailable: list[str] = []
-
-    def answer(compiled):
-        from .backends.extras import MissingExtra, require
-        from .compiler.replies import ReplyError
-        from .session.prompt_tests import Unanswered
-
-        if unavailable:
-            raise Unanswered(unavailable[0])
-        try:
-            require("torch", f"answering expect clauses with {target}")
-            from .run import local
-        except (MissingExtra, ImportError) as err:
-            unavailable.append(str(err))
-            raise Unanswered(unavailable[0]) from None
-        _quiet_transformers()
-        try:
-            reply = local.generate(compiled)
-        except local.ModelUnavailable as err:
-            unavailable.append(f"no local model for {target}: {err}")
-            raise Unanswered(unavailable[0]) from None
-        if reply.error:
-            raise ReplyError(f"{reply.error} (it answered {reply.text[:200]!r})")
-        return reply.value
-
-    return answer
-
-
 @cli.command(name="run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-t", "--target", required=True, shell_complete=_complete_target,
@@ -454,17 +385,6 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     if reply.error:
         click.echo(f"error: {reply.error}", err=True)
         sys.exit(1)
-
-
-def _quiet_transformers() -> None:
-    """No progress bars or warnings from transformers (when it is installed)."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 @cli.group()
