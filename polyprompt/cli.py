@@ -7,11 +7,17 @@ an internal error is reported as one line and exit code 3.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from . import __version__
+from .cli_targets import complete_target as _complete_target
+from .cli_targets import open_model_forms as _open_model_forms
+from .cli_targets import with_target_forms as _with_target_forms
+from .local_answers import model_answers as _model_answers
+from .local_answers import quiet_transformers as _quiet_transformers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,15 +101,24 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 
 
 def _load_or_exit(path: str):
-    from .compiler.diagnostics import render_all
+    """The loaded file, its warnings printed on stderr (a misspelt setting must not ship silently); exit 1 on
+    errors."""
     from .session import load
 
     pf = load(path)
-    errors = [d for d in pf.diagnostics if d.is_error]
-    if errors:
-        click.echo(render_all(errors), err=True)
+    if _show_diagnostics(pf.diagnostics):
         sys.exit(1)
     return pf
+
+
+def _show_diagnostics(diagnostics) -> bool:
+    """Print errors and warnings on stderr (with their help, e.g. a did-you-mean); whether any was an error."""
+    from .compiler.diagnostics import render_all
+
+    shown = [d for d in diagnostics if d.is_error or d.severity == "warning"]
+    if shown:
+        click.echo(render_all(shown) + "\n", err=True)
+    return any(d.is_error for d in shown)
 
 
 def _read_inputs(source: str | None) -> dict:
@@ -145,7 +160,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
     try:
         return pf.compile(target, prompt=prompt, inputs=inputs, strict=strict, extra_body=extra_body)
     except backends.UnknownTarget as err:
-        raise click.UsageError(str(err)) from None
+        raise click.UsageError(_with_target_forms(str(err))) from None
     except InputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
@@ -158,7 +173,8 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
 
 @cli.command(name="compile")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, help="Target platform, e.g. openai-chat, anthropic, gemini.")
+@click.option("-t", "--target", "target_list", multiple=True, required=True, shell_complete=_complete_target,
+              help="Target platform, e.g. openai-chat, anthropic, hf-family:qwen3 (one; see `polyprompt targets`).")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 @click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
@@ -168,13 +184,14 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
               help="Add a field of the provider's own to the body, e.g. service_tier='\"flex\"' (repeatable; "
                    "checked against the target's request schema, never replacing a field polyprompt writes).")
 @click.option("--sdk", is_flag=True, help="Print the provider SDK's call that sends the body, as Python (docs/sdk.md).")
-def compile_cmd(file, target, prompt, input_file, explain, strict, output, body_field, sdk):
+def compile_cmd(file, target_list, prompt, input_file, explain, strict, output, body_field, sdk):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
     from .compiler.diagnostics import render_all
     from .compiler.files import write_atomic
 
+    target = _one_target(target_list)
     extra_body = _body_fields(body_field)
     pf = _load_or_exit(file)
     result = _compile(pf, target, prompt, _read_inputs(input_file), strict, extra_body)
@@ -201,9 +218,18 @@ def _sdk_source(result) -> str:
         raise click.UsageError(str(err)) from None
 
 
+def _one_target(given: tuple[str, ...]) -> str:
+    """The one target of `compile` (a body is for one target: a second -t must not silently win)."""
+    if len(given) > 1:
+        raise click.UsageError(f"compile takes one target, got {len(given)} ({', '.join(given)}): compile once per "
+                               "target, or compare two with `polyprompt diff FILE -t A -t B`")
+    return given[0]
+
+
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", "targets", multiple=True, required=True, help="Two targets to compare.")
+@click.option("-t", "--target", "targets", multiple=True, required=True, shell_complete=_complete_target,
+              help="Two targets to compare.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 def diff(file, targets, prompt, input_file):
@@ -236,6 +262,7 @@ def _cut(text: str, width: int) -> str:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--probe", "probe_target", metavar="TARGET",
+              shell_complete=_complete_target,
               help="Probe an open model's chat template (hf:<dir>, hf:<file.gguf> or hf-family:<name>) and print what it does.")
 def targets(fmt, probe_target):
     """List the targets and what each can express."""
@@ -252,6 +279,7 @@ def targets(fmt, probe_target):
         click.echo(capabilities.markdown())
     else:
         click.echo(capabilities.text())
+        click.echo("\n" + _open_model_forms())
 
 
 def _print_probe(target: str, fmt: str) -> None:
@@ -287,43 +315,61 @@ def _print_probe(target: str, fmt: str) -> None:
 
 @cli.command(name="test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("-t", "--target", "targets", multiple=True, help="Targets to render for (default: all).")
-@click.option("--update", is_flag=True, help="Write the snapshots instead of comparing.")
-def test_cmd(paths, targets, update):
-    """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
-    from .compiler.diagnostics import render_all
+@click.option("-t", "--target", "targets", multiple=True, shell_complete=_complete_target,
+              help="Targets to render for (default: all). A local model target (hf-family:smollm2, hf:<dir>) also "
+                   "answers the expect clauses.")
+@click.option("--update", is_flag=True, help="Rewrite the snapshots that changed (new ones are written anyway).")
+@click.option("--ci", is_flag=True, help="Fail on a missing snapshot instead of writing it.")
+@click.option("--require-replies", is_flag=True,
+              help="Fail when an expect clause was not evaluated (no recorded reply, no model answered).")
+def test_cmd(paths, targets, update, ci, require_replies):
+    """Run the `test` blocks: snapshots per target, `expect` against recorded replies and local models."""
     from .session.prompt_tests import cases_of, default_targets, load_all
 
     files = load_all(paths or ["."])
     cases = cases_of(files)
     chosen = list(targets) or default_targets()
-    passed = failed = 0
+    answers = _model_answers(chosen)
     with_cases = {case.path for case in cases}
-    for path, pf in files:  # a file whose errors hide its test blocks still fails the run
-        errors = [d for d in pf.diagnostics if d.is_error]
-        if errors and path not in with_cases:
-            click.echo(render_all(errors), err=True)
-            failed += 1
+    broken = {path for path, pf in files if _show_diagnostics(pf.diagnostics)}
+    failed = len(broken - with_cases)  # a file whose errors hide its test blocks still fails the run
+    passed = skipped = written = 0
     for case in cases:
-        errors = [d for d in case.file.diagnostics if d.is_error]
-        if errors:
-            click.echo(render_all(errors), err=True)
+        if case.path in broken:
             failed += 1
             continue
-        result = case.run(chosen, update=update)
-        click.echo(f"{'PASS' if result.passed else 'FAIL'} {case}")
+        result = case.run(chosen, update=update, new="fail" if ci else "write", answers=answers)
+        ok = result.passed and not (require_replies and result.skipped)
+        click.echo(f"{'PASS' if ok else 'FAIL'} {case}" + (f" ({_count(result.skipped, 'expect')} skipped)"
+                                                           if result.skipped else ""))
         for o in result.outcomes:
-            if not o.passed:
-                click.echo(f"  {o.target}: {o.message}")
-        passed += result.passed
-        failed += not result.passed
-    click.echo(f"{_count(passed, 'test')} passed, {failed} failed", err=True)
+            if not o.passed or (o.skipped and require_replies) or (o.target.startswith("expect [") and not o.skipped):
+                message = _with_target_forms(o.message) if o.message.startswith("unknown target") else o.message
+                click.echo(f"  {o.target}: {message}".replace("\n", "\n    "))
+        shown = {o.message.split(" skipped: ", 1)[-1] for o in result.outcomes if o.skipped}
+        for reason in sorted(shown) if not require_replies else ():
+            click.echo(f"  skipped: {reason}")
+        written += sum(o.message.startswith("snapshot written") for o in result.outcomes)
+        passed, failed, skipped = passed + ok, failed + (not ok), skipped + result.skipped
+    _test_summary(passed, failed, skipped, written, require_replies)
     sys.exit(1 if failed else 0)
+
+
+def _test_summary(passed: int, failed: int, skipped: int, written: int, require_replies: bool) -> None:
+    """The last line of `polyprompt test`: tests passed and failed, expect clauses skipped, snapshots written."""
+    line = f"{_count(passed, 'test')} passed, {failed} failed"
+    if skipped:
+        line += f"; {_count(skipped, 'expect clause')} not evaluated (no reply)" + (
+            ": --require-replies fails them" if require_replies else "")
+    if written:
+        line += f"; {_count(written, 'new snapshot')} written (review and commit them)"
+    click.echo(line, err=True)
 
 
 @cli.command(name="run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
+@click.option("-t", "--target", required=True, shell_complete=_complete_target,
+              help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
 @click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1),
@@ -372,17 +418,6 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
     if reply.error:
         click.echo(f"error: {reply.error}", err=True)
         sys.exit(1)
-
-
-def _quiet_transformers() -> None:
-    """No progress bars or warnings from transformers (when it is installed)."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 @cli.group()
@@ -502,6 +537,24 @@ def models_inspect(files: tuple[str, ...]) -> None:
         click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: commands, options, files and target names.
+
+    bash: eval "$(polyprompt completion bash)" in ~/.bashrc; zsh: eval "$(polyprompt completion zsh)" in ~/.zshrc;
+    fish: polyprompt completion fish > ~/.config/fish/completions/polyprompt.fish (docs/install.md).
+    """
+    from click.shell_completion import add_completion_class, get_completion_class
+
+    from ._completion import BashComplete
+
+    add_completion_class(BashComplete)
+    complete = get_completion_class(shell)
+    assert complete is not None, "click knows bash, zsh and fish"
+    click.echo(complete(cli, {}, "polyprompt", "_POLYPROMPT_COMPLETE").source())
+
+
 from .cli_dataset import dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
 
 cli.add_command(dataset_cmd)
@@ -515,6 +568,12 @@ def main() -> None:
     """The `polyprompt` command: Ctrl-C exits 130, a missing extra says what to install, a bug is one line (no
     traceback)."""
     try:
+        if os.environ.get("_POLYPROMPT_COMPLETE"):  # the shell asks for completions (`polyprompt completion`)
+            from click.shell_completion import add_completion_class
+
+            from ._completion import BashComplete
+
+            add_completion_class(BashComplete)
         cli.main(prog_name="polyprompt", standalone_mode=True)
     except SystemExit:
         raise

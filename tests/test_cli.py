@@ -129,3 +129,112 @@ def test_an_output_file_that_cannot_be_written_is_an_error(tmp_path):
     assert result.returncode == 1 and "internal error" not in result.stderr
     assert result.stderr.startswith(f"error: cannot write {tmp_path / 'missing' / 'x.json'}: No such file or directory")
     assert not list(tmp_path.rglob("*"))  # nothing left behind
+
+
+MISSPELT = 'prompt p() -> str {\n  model "gpt-4o" { max_token: 800 }\n  user "hi"\n}\n'
+
+
+def test_warnings_are_shown_on_every_command(tmp_path):
+    """`max_token: 800` once shipped silently with the default: compile, diff and test print the
+    checker's warnings (with the did-you-mean) on stderr, and still succeed."""
+    (tmp_path / "w.prompt").write_text(MISSPELT)
+    warning = "w.prompt:2:20: warning[PP242]: unknown setting `max_token`: no target reads it"
+    for args in (["compile", "w.prompt", "-t", "openai-chat"], ["diff", "w.prompt", "-t", "openai-chat", "-t", "gemini"],
+                 ["test", ".", "-t", "openai-chat"]):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert warning in result.stderr and "did you mean `max_tokens`?" in result.stderr, (args, result.stderr)
+    assert json.loads(run("compile", "w.prompt", "-t", "openai-chat", cwd=tmp_path).stdout)["model"] == "gpt-4o"
+
+
+def test_compile_refuses_a_second_target(tmp_path):
+    """`compile -t a -t b` compiled only the last target, silently."""
+    (tmp_path / "p.prompt").write_text('prompt p() {\n  user "hi"\n}\n')
+    result = run("compile", "p.prompt", "-t", "openai-chat", "-t", "anthropic", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "compile takes one target, got 2 (openai-chat, anthropic)" in result.stderr
+
+
+def test_an_unknown_target_lists_the_open_model_forms(tmp_path):
+    (tmp_path / "p.prompt").write_text('prompt p() {\n  user "hi"\n}\n')
+    for name in ("nope", "hf-family:nope"):
+        result = run("compile", "p.prompt", "-t", name, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "hf-family:<name>" in result.stderr or "families: " in result.stderr
+        assert "qwen3" in result.stderr and "hf:<model folder> or hf:<file.gguf>" in result.stderr, result.stderr
+    (tmp_path / "p.prompt").write_text('prompt p() {\n  user "hi"\n}\n\ntest p "t" {\n}\n')
+    result = run("test", "p.prompt", "-t", "nope", cwd=tmp_path)
+    assert result.returncode == 1 and "hf:<model folder> or hf:<file.gguf>" in result.stdout, result.stdout
+
+
+def test_targets_lists_the_families_and_hf_forms():
+    out = run("targets").stdout
+    assert "hf-family:<name>" in out and "hf:<dir>" in out and "hf:<file.gguf>" in out
+    from polyprompt import backends
+
+    assert all(family in out for family in backends.hf_families())
+
+
+def complete(shell: str, line: str, cwd) -> list[str]:
+    """What the shell completion offers for `line` (the cursor at its end), as `polyprompt completion` wires it."""
+    import os
+
+    env = {**os.environ, "_POLYPROMPT_COMPLETE": f"{shell}_complete"}
+    if shell == "bash":  # bash splits words at `:` (COMP_WORDBREAKS) as well as at spaces
+        import re
+
+        words = [w for w in re.split(r"( |:)", line) if w not in (" ",)]
+        words = [w for i, w in enumerate(words) if w or i == len(words) - 1]
+        if len(words) > 1 and words[-2:] == [":", ""]:  # the cursor right after a colon: bash's word is the colon
+            words.pop()
+        env.update(COMP_WORDS=" ".join(words), COMP_CWORD=str(len(words) - 1))
+    elif shell == "zsh":
+        env.update(COMP_WORDS=line, COMP_CWORD=str(len(line.split(" ")) - 1))
+    else:  # fish passes the word being completed itself
+        env.update(COMP_WORDS=line, COMP_CWORD=line.split(" ")[-1])
+    result = subprocess.run([sys.executable, "-c", "from polyprompt.cli import main; main()"], env=env, cwd=cwd,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    if shell == "zsh":  # type, value, help: one line each
+        return result.stdout.splitlines()[1::3]
+    return [line.split(",", 1)[1].split("\t")[0] for line in result.stdout.splitlines()]
+
+
+def test_completion_scripts_for_bash_zsh_and_fish():
+    for shell, marker in (("bash", "complete -o nosort -F"), ("zsh", "#compdef polyprompt"), ("fish", "complete ")):
+        result = run("completion", shell)
+        assert result.returncode == 0 and marker in result.stdout and "_POLYPROMPT_COMPLETE" in result.stdout
+    assert run("completion", "tcsh").returncode == 2
+
+
+def test_completion_of_commands_options_and_target_names(tmp_path):
+    assert {"check", "compile", "test", "run", "completion"} <= set(complete("bash", "polyprompt ", tmp_path))
+    assert "--explain" in complete("bash", "polyprompt compile p.prompt --ex", tmp_path)
+    assert complete("bash", "polyprompt compile p.prompt -t openai-c", tmp_path) == ["openai-chat",
+                                                                                     "openai-compatible"]
+    # bash split `hf-family:qw` at the colon; it keeps `hf-family:` and replaces `qw`
+    assert complete("bash", "polyprompt compile p.prompt -t hf-family:qw", tmp_path) == ["qwen2", "qwen2.5", "qwen3"]
+    assert "smollm2" in complete("bash", "polyprompt run p.prompt -t hf-family:", tmp_path)
+    assert "hf-family:qwen3" in complete("fish", "polyprompt test -t hf-fam", tmp_path)
+    assert "hf-family:gemma-2" in complete("zsh", "polyprompt run p.prompt -t hf-family:gem", tmp_path)
+
+
+def test_the_bash_script_completes_in_bash(tmp_path):
+    """The script as bash sources it: `-t hf-family:qw<Tab>` (bash split the word at the colon) and
+    `-t ant<Tab>`, through the function `complete -F` registers."""
+    import os
+    import shutil
+
+    if shutil.which("bash") is None:
+        import pytest
+
+        pytest.skip("no bash")
+    script = "\n".join([
+        'eval "$(polyprompt completion bash)"',
+        "COMP_WORDS=(polyprompt compile p.prompt -t hf-family : qw); COMP_CWORD=6",
+        "_polyprompt_completion polyprompt; printf '%s\\n' \"${COMPREPLY[@]}\"; COMPREPLY=()",
+        "COMP_WORDS=(polyprompt test -t ant); COMP_CWORD=3",
+        "_polyprompt_completion polyprompt; printf '%s\\n' \"${COMPREPLY[@]}\""])
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert out.stdout.split() == ["qwen2", "qwen2.5", "qwen3", "anthropic"], out.stdout + out.stderr

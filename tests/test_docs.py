@@ -32,9 +32,10 @@ In docs/types.md, `<!-- schema: Triage -->` (or `example:`, `notation:`)
 above a block says it is exactly what `schema(Triage)` inserts, for a type
 declared in the doc's ```polyprompt blocks.
 
-Other tags (```text for outlines and rendered values, ```json) are not run.
-A part of a file that is not a whole file would be tagged ```polyprompt-snippet
-and skipped (no doc has one today).
+Other tags (```text for outlines and rendered values, ```json) are not run, nor
+are the blocks of the other docs; every doc uses one fence name per language
+(`FENCE_NAMES`). The README's quick start and `.ci/main`'s compile command are
+run as written (the last section of this file).
 
 When the compiler's output changes, refresh the docs instead of editing them:
 
@@ -47,11 +48,13 @@ rewritten. (Run it without pytest-xdist: the tests rewrite one file in turn.)
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
+import click
 import pytest
 
 from polyprompt.api import analyze, check_file, format_text
@@ -277,3 +280,142 @@ def test_type_view(key: str, tmp_path: Path, monkeypatch) -> None:
         replace(DOCS / "types.md", block.span, real)
         return
     assert real == block.body, f"{block.id}: `{key}` changed (POLYPROMPT_UPDATE_DOCS=1 rewrites it):\n{real}"
+
+
+# ------------------------------------------------ README, the CLI's docs, fences
+REPO = DOCS.parent
+README = REPO / "README.md"
+ALL_DOCS = [README, *sorted(DOCS.glob("*.md"))]
+#: One fence name per language: `polyprompt` for the language, `bash` for commands, `console` for a
+#: transcript (`$ ` lines and their output), `text` for output, no name for diagnostics.md's examples.
+FENCE_NAMES = {"", "polyprompt", "bash", "console", "json", "python", "text"}
+
+
+def quick_start() -> list[str]:
+    """The README's quick start as lines of bash: its first ```bash block."""
+    text = README.read_text(encoding="utf-8").split("## Quick start", 1)[1]
+    return text.split("```bash\n", 1)[1].split("\n```", 1)[0].splitlines()
+
+
+def run_bash(lines: list[str], cwd: Path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(lines)], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def test_the_readme_opens_with_the_two_commands() -> None:
+    """A fresh machine: the main job (setup, examples, bodies) and the whole suite, before anything else."""
+    text = README.read_text(encoding="utf-8")
+    first = _FENCE.search(text)
+    assert first and first.group("lang") == "bash" and first.group("body") == "bash .ci/main\nbash .ci/run\n"
+    assert text.index("## Prerequisites") < text.index("## Quick start") < text.index("## What works today")
+
+
+def test_the_quick_start_commands_work(tmp_path: Path) -> None:
+    """Every quick-start command but installing and running the model (the slow test below runs it)."""
+    lines = [line for line in quick_start() if not line.startswith(("pip install", "polyprompt run"))]
+    assert sum(line.startswith("polyprompt ") for line in lines) == 4
+    out = run_bash(lines, tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert '"max_completion_tokens": 10' in out.stdout and "info[PP405]" in out.stderr  # compile --explain
+    assert json.loads((tmp_path / "anthropic.json").read_text())["max_tokens"] == 10
+    assert "PASS triage.prompt::double charge" in out.stdout and "2 new snapshots written" in out.stderr
+    assert "warning[" not in out.stderr and "error[" not in out.stderr and "error:" not in out.stderr
+
+
+@pytest.mark.slow
+def test_the_quick_start_runs_the_model(tmp_path: Path) -> None:
+    out = run_bash([line for line in quick_start() if not line.startswith("pip install")], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {"billing", "bug", "feature_request", "other"} & set(out.stdout.split())
+
+
+def test_the_main_job_writes_the_reports(tmp_path: Path) -> None:
+    """`.ci/main` sends each compile's stderr to `<name>.report.txt`: with `--explain` the report is
+    there (the files were empty). Its compile command, run for one example and target."""
+    import shutil
+    import sys
+
+    script = (REPO / ".ci" / "main").read_text(encoding="utf-8")
+    command = re.search(r"if (\$pp compile .*?); then", script, re.S).group(1).replace("\\\n", " ")
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    out = run_bash([f"pp='{sys.executable} -m polyprompt'", "target=anthropic", "name=ticket_triage",
+                    "prompt=examples/$name.prompt", 'mkdir -p "build/$target"', command], tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "build" / "anthropic" / "ticket_triage.report.txt").read_text()
+    assert "[PP4" in report or "no changes" in report, report
+    assert json.loads((tmp_path / "build" / "anthropic" / "ticket_triage.json").read_text())["messages"]
+
+
+def test_every_command_is_in_the_docs() -> None:
+    """docs/api.md's table has every command with its options, the README's table every command."""
+    from polyprompt.cli import cli
+
+    api = (DOCS / "api.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8").split("## Commands", 1)[1]
+    for name, command in cli.commands.items():
+        assert f"| `polyprompt {name}" in api, f"docs/api.md does not list `polyprompt {name}`"
+        assert f"| `polyprompt {name}" in readme, f"the README's commands do not list `polyprompt {name}`"
+        row = next(line for line in api.splitlines() if line.startswith(f"| `polyprompt {name}"))
+        for param in command.params:
+            if isinstance(param, click.Option) and param.opts != ["--format"] and not any(
+                    f"{o} " in row or f"{o}]" in row or f"{o}`" in row for o in param.opts):
+                raise AssertionError(f"docs/api.md: `polyprompt {name}` does not show {param.opts[0]}")
+
+
+def test_one_fence_name_per_language() -> None:
+    for path in ALL_DOCS:
+        for block in _FENCE.finditer(path.read_text(encoding="utf-8")):
+            where = f"{path.name}: ```{block.group('lang')} {block.group('body')[:40]!r}"
+            assert block.group("lang") in FENCE_NAMES, f"{where}: use one of {sorted(FENCE_NAMES)}"
+            lines = block.group("body").splitlines()
+            if block.group("lang") == "bash":
+                assert not any(line.startswith("$ ") for line in lines), f"{where}: a transcript is ```console"
+            if block.group("lang") == "console":
+                assert lines[0].startswith("$ "), f"{where}: a ```console block starts with a `$ ` command"
+
+
+def test_no_doc_promises_a_language_server() -> None:
+    """There is none yet (editors are a later stage): the diagnostics page must not say it reports."""
+    assert "language server" not in (DOCS / "diagnostics.md").read_text(encoding="utf-8")
+
+
+def test_shell_completion_is_documented() -> None:
+    install = (DOCS / "install.md").read_text(encoding="utf-8")
+    for shell in ("bash", "zsh", "fish"):
+        assert f"polyprompt completion {shell}" in install
+
+
+def test_declared_target_blocks_apply_as_documented(tmp_path: Path, monkeypatch) -> None:
+    """docs/targets.md and docs/language.md once disagreed: the blocks of the built-in target a
+    declared target names apply to it; a condition compares the name and family only."""
+    from polyprompt.session import load
+
+    (tmp_path / "d.prompt").write_text('''target dev "openai-chat" {
+  model "gpt-4o-mini"
+}
+
+prompt p() {
+  target "openai-chat" {
+    user "builtin"
+  }
+  target "openai" {
+    user "family"
+  }
+  target "dev" {
+    user "name"
+  }
+  user "{% if target == 'openai-chat' %}cond-builtin{% end %}{% if target == 'openai' %}cond-family{% end %}"
+}
+''')
+    body = load(tmp_path / "d.prompt").compile("dev").body
+    assert [m["content"] for m in body["messages"]] == ["builtin", "family", "name", "cond-family"]
+    targets = " ".join((DOCS / "targets.md").read_text(encoding="utf-8").split())
+    assert ('the blocks `target "dev" { }`, `target "openai" { }` and `target "openai-chat" { }` all apply'
+            in targets)
+    assert '`target == "openai-chat"` does not' in targets
+    language = " ".join((DOCS / "language.md").read_text(encoding="utf-8").split())
+    assert '(`target fast "openai-chat"` takes the `target "openai-chat"` blocks)' in language
