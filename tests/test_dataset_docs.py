@@ -46,7 +46,7 @@ def test_each_example_line_is_what_the_format_writes(project, spec, expected):
 
 
 def test_the_command_prints_what_the_doc_shows(project):
-    command, output = re.search(r"```sh\n(polyprompt dataset [^\n]+)\n```\n\n```text\n(.*?)\n```", DOC, re.S).groups()
+    command, output = re.search(r"```bash\n(polyprompt dataset [^\n]+)\n```\n\n```text\n(.*?)\n```", DOC, re.S).groups()
     args = command.split()[1:]
     run = subprocess.run([sys.executable, "-m", "polyprompt", *args], cwd=project, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
