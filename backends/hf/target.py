@@ -23,7 +23,7 @@ from ...compiler import ir
 from ...compiler.targets import Refusals, Unsupported
 from ..base import Backend, Caps
 from .assets.gguf import GGUFError, is_gguf_path, read_metadata
-from .chat_template.render import ChatTemplate, TemplateError
+from .chat_template.render import BudgetError, ChatTemplate, TemplateError
 from .facts import OPTIONS as HF_OPTIONS
 from .families import PREFIX as FAMILY_PREFIX
 from .families import family as find_family
@@ -86,6 +86,9 @@ class HFModel(Backend):
             raise ModelFolderError(f"{self.name}: its chat template does not compile: {err}") from None
         try:
             self.probe = probe(self.template)
+        except BudgetError as err:  # the first render over budget stops probing
+            raise ModelFolderError(f"{err}; polyprompt renders a model's chat template within these limits "
+                                   "(docs/security.md)") from None
         except ProbeError as err:
             raise ModelFolderError(f"{self.name}: {err}") from None
         except (ValueError, LookupError, TypeError) as err:  # a render of a shape the probe cannot read
@@ -103,18 +106,14 @@ class HFModel(Backend):
             return p.chat_template(date=date), p.stop, p.bos_token
         folder = self.folder
         assert folder is not None  # for_target gives a class with no profile a folder
+        if not folder.is_dir():
+            raise ModelFolderError(f"{folder}: no such folder" if not folder.exists()
+                                   else f"{folder}: not a folder (a model folder, or a .gguf file)")
         config = _read_json(folder / "tokenizer_config.json")
-        source = config.get("chat_template")
-        template_file = folder / "chat_template.jinja"
-        if template_file.is_file():
-            source = template_file.read_text(encoding="utf-8")
-        if isinstance(source, list):  # named templates: the default one
-            source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
-        if not source:
-            raise FileNotFoundError(f"{self.folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
+        source = _template_source(folder, config)
         tokens = _special_tokens(folder, config)
         bos, eos = tokens.pop("bos_token", None), tokens.pop("eos_token", None)
-        template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date)
+        template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date, name=str(folder))
         return template, tuple(s for s in (eos,) if s), bos
 
     def refusals(self) -> Refusals:
@@ -147,6 +146,15 @@ class HFModel(Backend):
             raise Unsupported("PP303", f"{self.name}'s chat template refused the conversation: {refusal}",
                               request.span, help="reshape the conversation as the message asks, "
                                                  "or compile for another target") from None
+        except BudgetError as err:
+            raise Unsupported("PP303", f"{self.name}: {err}", request.span,
+                              help="a chat template renders within a time and memory budget (docs/security.md)") from None
+        except Exception as err:  # noqa: BLE001 - an untrusted template crashing on this conversation
+            if self.template.trusted:  # a shipped template: a bug of ours, not the model folder's
+                raise
+            raise Unsupported("PP303", f"{self.name}'s chat template failed on the conversation "
+                              f"({type(err).__name__}: {str(err)[:300]})", request.span,
+                              help="reshape the conversation, or compile for another target") from None
         body: dict[str, Any] = {"model": request.model}
         if encoder is not None:
             body["prompt"] = encoder.restore(text)
@@ -264,9 +272,43 @@ def _special_tokens(folder: Path, config: dict) -> dict[str, str]:
 
 
 def _token(value) -> str | None:
+    """A special token as a config writes it (a string, or an AddedToken dict); None for any other shape."""
     if isinstance(value, dict):
-        return value.get("content")
-    return value
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _template_source(folder: Path, config: dict) -> str:
+    """The folder's chat template: chat_template.jinja, else tokenizer_config.json's `chat_template`
+    (a string, or named templates: the "default" one); ModelFolderError for any other shape."""
+    template_file = folder / "chat_template.jinja"
+    if template_file.is_file():
+        try:
+            return _read_text(template_file)
+        except UnicodeDecodeError as err:
+            raise ModelFolderError(f"{template_file} is not UTF-8 text ({err})") from None
+    source = config.get("chat_template")
+    where = f"{folder / 'tokenizer_config.json'}: `chat_template`"
+    if isinstance(source, list):  # named templates: [{"name": ..., "template": ...}]
+        if not source or not all(isinstance(t, dict) and isinstance(t.get("template"), str) for t in source):
+            raise ModelFolderError(f"{where} is a list, but not of {{\"name\", \"template\"}} objects")
+        source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
+    if source is None or source == "":
+        raise ModelFolderError(f"{folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
+    if not isinstance(source, str):
+        raise ModelFolderError(f"{where} is a {type(source).__name__}, not the template's text")
+    return source
+
+
+#: The largest config or template file of a model folder read (real ones are well under 20 MB).
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+
+def _read_text(path: Path) -> str:
+    """A model folder's text file, refused past MAX_CONFIG_BYTES (ModelFolderError)."""
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelFolderError(f"{path} is larger than {MAX_CONFIG_BYTES // 2**20} MB")
+    return path.read_bytes().decode("utf-8")
 
 
 def _read_json(path: Path) -> dict:
@@ -274,9 +316,11 @@ def _read_json(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(_read_text(path))
     except (UnicodeDecodeError, ValueError) as err:
         raise ModelFolderError(f"{path} is not valid JSON ({err})") from None
+    except RecursionError:
+        raise ModelFolderError(f"{path} nests deeper than polyprompt reads") from None
     if not isinstance(value, dict):
         raise ModelFolderError(f"{path} is not a JSON object")
     return value

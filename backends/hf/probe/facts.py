@@ -42,6 +42,7 @@ import attrs
 
 from ...base import Caps
 from ..chat_template.render import ChatTemplate
+from ..chat_template.budget import deadline
 from .conversations import (A1, BOS, SYS, SYS2, THINK, TRIM, U1, U2, Renderer, assistant, common_prefix,
                             system_message, text_block, user, user_blocks)
 from .tools import tool_facts
@@ -253,8 +254,19 @@ def _quote(text: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Wall time all the renders of one probe may take (each render also has its own budget): a
+#: template that stays under each render's budget still cannot keep probing going for minutes.
+PROBE_SECONDS = 20.0
+
+
 def probe(template: ChatTemplate, name: str | None = None) -> Probe:
-    """Learn `template`'s quirks by rendering probe conversations (see the module docstring)."""
+    """Learn `template`'s quirks by rendering probe conversations (see the module docstring). A
+    render over its budget stops probing: `BudgetError` (chat_template/budget.py)."""
+    with deadline(PROBE_SECONDS):
+        return _probe(template, name)
+
+
+def _probe(template: ChatTemplate, name: str | None) -> Probe:
     render = Renderer(template)
     bos = template.variables.get("bos_token") or None
     starts_with_bos = _starts_with_bos(template) if bos else None
@@ -377,14 +389,16 @@ def _preamble(opening: str, user_open: str) -> str | None:
 def _starts_with_bos(template: ChatTemplate) -> bool:
     """Rendered with a marker for bos_token, does the text start with it? (A template that does not
     use bos_token may still start with the same text: SmolLM2's bos is `<|im_start|>`.)"""
-    marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date)
+    marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date,
+                          trusted=template.trusted, name=template.name)
     text, _ = Renderer(marked)([user(U1)])
     return bool(text and text.startswith(BOS))
 
 
 def _dated(template: ChatTemplate, base: str) -> bool:
     other = _OTHER_DATE if template.date != _OTHER_DATE else _OTHER_DATE.replace(year=2002)
-    again = ChatTemplate(template.source, extra=dict(template.variables), date=other)
+    again = ChatTemplate(template.source, extra=dict(template.variables), date=other, trusted=template.trusted,
+                         name=template.name)
     text, _ = Renderer(again)([user(U1)])
     return text != base
 

@@ -1,0 +1,150 @@
+"""Security regressions: model folders (`hf:<dir>`) and GGUF files as untrusted input (docs/security.md,
+"Model folders" and "Denial of service"): a chat template runs within a time and memory budget, a
+config of any shape is a diagnostic, data holding a template's control tokens is reported."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+import polyprompt
+from polyprompt.backends.hf.chat_template.render import BudgetError, ChatTemplate
+from polyprompt.backends.hf.target import ModelFolderError
+
+USER = [{"role": "user", "content": "hi"}]
+#: What ran for minutes or took all memory before the budget (issue 12 item 12).
+ATTACKS = {
+    "nested range": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "lipsum": "{{ lipsum(n=100000000) }}",
+    "format width": "{{ '{:99999999}'.format(1) }}",
+    "nested format width": "{{ '{:{w}}'.format(1, w=99999999) }}",
+    "percent width": "{{ '%99999999d' % 1 }}",
+    "percent star width": "{{ '%*d' % (99999999, 1) }}",
+    "format filter width": "{{ '%99999999d'|format(1) }}",
+    "string times int": "{{ 'x' * 10000000000 }}",
+    "list times int": "{{ ([0] * 10000000000)|length }}",
+    "huge join": "{% set x = 'x' * 1000000 %}{{ x.join(range(100000)|map('string')) }}",
+    "huge join filter": "{% set x = 'x' * 1000000 %}{{ range(100000)|join(x) }}",
+    "doubling concat": "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+                       "{% endfor %}{{ ns.s|length }}",
+    "doubling plus": "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+                     "{% endfor %}{{ ns.s|length }}",
+    "replace": "{% set x = 'a' * 1000000 %}{{ x.replace('a', x) }}",
+    "center": "{{ 'a'|center(999999999) }}",
+    "str center": "{{ 'a'.center(999999999) }}",
+    "power": "{{ 7 ** 99999999 }}",
+    "slice": "{{ range(10)|slice(100000000)|list|length }}",
+    "tojson indent": "{{ messages|tojson(indent=100000000) }}",
+    "self-calling macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "output": "{% for i in range(100000) %}{{ 'x' * 1000000 }}{% endfor %}",
+    "joins in a loop": "{% for i in range(1000) %}{{ range(100000)|join|length }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_a_template_over_its_budget_stops_fast_with_the_limit_named(name):
+    """Each reproduction stops within seconds, with a BudgetError naming the template and the limit."""
+    started = time.monotonic()
+    with pytest.raises(BudgetError, match=r"^evil: went over its render budget: .*(more|too many)"):
+        ChatTemplate(ATTACKS[name] + "{{ messages[0].content }}", name="evil").render(USER)
+    assert time.monotonic() - started < 5
+
+
+def test_the_budget_leaves_real_templates_alone():
+    """Loops over messages, tools and strings of ordinary sizes render as before, in both renderers."""
+    source = ("{% for m in messages %}{{ '<|' + m.role + '|>' ~ m.content * 2 }}{{ '%5d' % loop.index }}"
+              "{{ '{:>8}'.format(m.role) }}{{ ['a', 'b']|join(', ') }}{{ 'ab'.replace('a', 'xy') }}{% endfor %}")
+    messages = [{"role": "user", "content": "hi " * 1000}] * 2000
+    text = ChatTemplate(source, name="real").render(messages)
+    assert text.count("<|user|>") == 2000 and "    2" in text and "    user" in text and "xyb" in text
+
+
+def test_the_deadline_stops_a_slow_template(monkeypatch):
+    """A render that stays under every size limit still stops at its time limit."""
+    from polyprompt.backends.hf.chat_template import budget
+
+    monkeypatch.setattr(budget, "LIMITS", budget.Limits(seconds=0.2, steps=10**12))
+    slow = "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}"
+    started = time.monotonic()
+    with pytest.raises(BudgetError, match="more than 0.2 seconds"):
+        ChatTemplate(slow, name="slow").render(USER)
+    assert time.monotonic() - started < 2
+
+
+def _folder(tmp_path, config=None, template: bytes | None = None, files: dict | None = None):
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    if config is not None:
+        (folder / "tokenizer_config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    if template is not None:
+        (folder / "chat_template.jinja").write_bytes(template)
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _compile(tmp_path, target: str):
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p(q: str) {\n  user "{{ q }}"\n}\n')
+    return polyprompt.load(path).compile(target, inputs={"q": "x"})
+
+
+def _cli(tmp_path, target: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p(q: str) {\n  user "{{ q }}"\n}\n')
+    (tmp_path / "in.json").write_text('{"q": "x"}')
+    return subprocess.run([sys.executable, "-m", "polyprompt", "compile", str(path), "-t", target,
+                           "-i", str(tmp_path / "in.json")], capture_output=True, text=True, timeout=120)
+
+
+def test_probing_stops_at_the_first_render_over_budget(tmp_path):
+    """A folder whose template goes over its budget is one error, found by the first render (not
+    dozens), on the CLI a usage error (exit 2) naming the folder and the limit."""
+    evil = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ messages }}"
+    folder = _folder(tmp_path, {"chat_template": evil})
+    started = time.monotonic()
+    with pytest.raises(ModelFolderError, match=f"{folder}: went over its render budget: more than 2,000,000"):
+        _compile(tmp_path, f"hf:{folder}")
+    assert time.monotonic() - started < 5
+    result = _cli(tmp_path, f"hf:{folder}")
+    assert result.returncode == 2 and "went over its render budget" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("config, template, message", [
+    ({"chat_template": 42}, None, "`chat_template` is a int, not the template's text"),
+    ({"chat_template": {"default": "x"}}, None, "`chat_template` is a dict, not the template's text"),
+    ({"chat_template": [1, 2]}, None, "`chat_template` is a list, but not of"),
+    ({"chat_template": [{"name": "default"}]}, None, "`chat_template` is a list, but not of"),
+    ({"chat_template": []}, None, "`chat_template` is a list, but not of"),
+    ("[" * 100000 + "]" * 100000, None, "nests deeper than polyprompt reads"),
+    ({"chat_template": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"}, None, "nests deeper than Python's recursion"),
+    ({"chat_template": "{{ " + "[" * 200000 + "]" * 200000 + " }}"}, None, "chat template"),
+    ({}, b"{{ messages }}\xff\xfe", "chat_template.jinja is not UTF-8 text"),
+    ({"chat_template": "x" * 1_000_001}, None, "more than the 1,000,000 polyprompt compiles"),
+    ({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}", "bos_token": 5,
+      "eos_token": {"content": ["x"]}}, None, None),
+])
+def test_a_model_folder_of_any_shape_is_a_diagnostic(tmp_path, config, template, message):
+    """Wrong types, deep nesting, bad UTF-8, a template too large to compile: a ModelFolderError (exit
+    2 on the CLI), never a RecursionError, MemoryError or an internal error (exit 3)."""
+    folder = _folder(tmp_path, config, template)
+    if message is None:  # odd special-token shapes are ignored, as transformers ignores them
+        assert _compile(tmp_path, f"hf:{folder}").body["prompt"] == "x"
+        return
+    with pytest.raises(ModelFolderError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        _compile(tmp_path, f"hf:{folder}")
+    result = _cli(tmp_path, f"hf:{folder}")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_folder_is_named_as_missing(tmp_path):
+    """`-t hf:./missing` says there is no such folder, not that it has no chat template (issue 11 item 15)."""
+    with pytest.raises(ModelFolderError, match="missing: no such folder"):
+        _compile(tmp_path, f"hf:{tmp_path / 'missing'}")
+    result = _cli(tmp_path, f"hf:{tmp_path / 'missing'}")
+    assert result.returncode == 2 and "no such folder" in result.stderr and "chat template" not in result.stderr
