@@ -148,3 +148,80 @@ def test_a_missing_folder_is_named_as_missing(tmp_path):
         _compile(tmp_path, f"hf:{tmp_path / 'missing'}")
     result = _cli(tmp_path, f"hf:{tmp_path / 'missing'}")
     assert result.returncode == 2 and "no such folder" in result.stderr and "chat template" not in result.stderr
+
+
+def _gguf_with_nested_arrays(path, depth: int):
+    """A GGUF v3 header holding one key whose value is arrays nested `depth` deep, then a chat template."""
+    import struct
+
+    def string(text: str) -> bytes:
+        data = text.encode()
+        return struct.pack("<Q", len(data)) + data
+
+    nested = struct.pack("<IQ", 4, 0)  # the innermost: an empty array of uint32
+    for _ in range(depth - 1):
+        nested = struct.pack("<IQ", 9, 1) + nested  # an array of one array
+    body = (string("deep") + struct.pack("<I", 9) + nested
+            + string("tokenizer.chat_template") + struct.pack("<I", 8) + string("{{ messages[0].content }}"))
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + body)
+    return path
+
+
+def test_gguf_arrays_nested_990_deep_are_a_diagnostic(tmp_path):
+    """A GGUF header with arrays nested 990 deep: a usage error naming the nesting, no RecursionError."""
+    path = _gguf_with_nested_arrays(tmp_path / "deep.gguf", 990)
+    from polyprompt.backends.hf.assets.gguf import GGUFError
+
+    with pytest.raises(GGUFError, match="arrays nested more than 32 deep"):
+        _compile(tmp_path, f"hf:{path}")
+    result = _cli(tmp_path, f"hf:{path}")
+    assert result.returncode == 2 and "arrays nested more than 32 deep" in result.stderr, result.stderr
+    shallow = _gguf_with_nested_arrays(tmp_path / "shallow.gguf", 3)
+    from polyprompt.backends.hf.assets.gguf import read_metadata
+
+    assert read_metadata(shallow).chat_template == "{{ messages[0].content }}"
+
+
+def _spaces_case(name: str):
+    from hf_assets import asset
+    from tokenizers import Tokenizer
+
+    from polyprompt.backends.hf.tokens.encoder import Encoder
+
+    folder = asset(name)
+    return Encoder.from_dir(folder), Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+
+#: Runs past what tiktoken's regex engine backtracks through (`\s+(?!\S)`): it raised ValueError.
+SPACES = (" " * 1_000_000, "a" + " " * 1_000_000 + "b", "x\n" + " \t" * 300_000 + "\n")
+
+
+@pytest.mark.slow  # about 15 s each: the tokenizers library takes seconds on such a run
+@pytest.mark.parametrize("text", SPACES, ids=("spaces", "spaces-between", "mixed"))
+def test_a_million_spaces_tokenize_as_the_tokenizers_library_does(text):
+    """On a byte-level tokenizer (tiktoken engine) a million spaces give the tokenizers library's
+    ids, in seconds, not a crash."""
+    encoder, reference = _spaces_case("qwen3")
+    started = time.monotonic()
+    ids = encoder.encode_chat(text)
+    assert time.monotonic() - started < 20
+    assert ids == reference.encode(text, add_special_tokens=False).ids
+    assert encoder.encode_text(text) == ids
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ("smollm2", "llama3", "deepseek-v3", "mistral-tekken"))
+def test_a_million_spaces_on_every_byte_level_tokenizer(name):
+    """The same on the other byte-level tokenizers."""
+    encoder, reference = _spaces_case(name)
+    for text in SPACES[:2]:
+        assert encoder.encode_chat(text) == reference.encode(text, add_special_tokens=False).ids
+
+
+def test_a_million_spaces_in_data_compile(tmp_path):
+    """Through the whole compile (protected data, the chat template, token ids): it raised ValueError
+    from tiktoken's regex engine, an internal error."""
+    path = tmp_path / "p.prompt"
+    path.write_text('prompt p(q: str) {\n  user "x{{ q }}y"\n}\n')
+    body = polyprompt.load(path).compile("hf-family:qwen3", inputs={"q": " " * 1_000_000}).body
+    assert body["prompt"].count(" ") >= 1_000_000 and len(body["token_ids"]) > 7000
