@@ -97,8 +97,37 @@ class HFModel(Backend):
         super().__init__(options, caps_overrides)
 
     def own_caps(self) -> Caps:
-        """What probing found: the template's capability table."""
-        return attrs.evolve(self.probe.caps(), settings=dict(GENERATION_SETTINGS))
+        """What probing found: the template's capability table; `reasoning` when the template has a
+        thinking switch (Qwen3's `enable_thinking`)."""
+        settings = dict(GENERATION_SETTINGS)
+        if self.thinking_switch(False) or self.thinking_switch(True):
+            settings["reasoning"] = "chat_template_kwargs"  # written by settings_into below
+        return attrs.evolve(self.probe.caps(), settings=settings)
+
+    def thinking_switch(self, on: bool) -> str | None:
+        """The template variable that turns thinking on (`on`) or off by changing the generation
+        prompt, as probing found it (`enable_thinking` for Qwen3), or None."""
+        return next((var for var, value, _ in self.probe.thinking_switches if value is on), None)
+
+    def thinking_vars(self, request: ir.Request) -> dict[str, bool]:
+        """The template variables the `reasoning` setting sets: `"none"` turns thinking off, any
+        other effort turns it on (as `apply_chat_template(..., enable_thinking=...)`)."""
+        setting = request.settings.get("reasoning")
+        if setting is None or "reasoning" not in self.caps.settings:
+            return {}
+        on = setting.value != "none"
+        var = self.thinking_switch(on)
+        return {var: on} if var is not None else {}
+
+    def settings_into(self, body: dict, request: ir.Request) -> dict:
+        """The generation settings under transformers' names; `reasoning` as the template variables
+        it set (`chat_template_kwargs`, the field vLLM and SGLang read), the prompt rendered with them."""
+        kept = {k: v for k, v in request.settings.items() if k != "reasoning"}
+        super().settings_into(body, attrs.evolve(request, settings=kept))
+        switches = self.thinking_vars(request)
+        if switches:
+            body["chat_template_kwargs"] = switches
+        return body
 
     def _load_template(self, date: _dt.date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
         if self.profile is not None:
@@ -141,7 +170,8 @@ class HFModel(Backend):
         if encoder is not None:  # data never becomes a control token (PP411): see backends/hf/tokens/encoder.py
             messages, tools = encoder.protect(messages), encoder.protect(tools)
         try:
-            text = self.template.render(messages, tools=tools, add_generation_prompt=True)
+            text = self.template.render(messages, tools=tools, add_generation_prompt=True,
+                                        **self.thinking_vars(request))
         except TemplateError as refusal:  # a rule the probe did not learn: the template's own words
             raise Unsupported("PP303", f"{self.name}'s chat template refused the conversation: {refusal}",
                               request.span, help="reshape the conversation as the message asks, "
