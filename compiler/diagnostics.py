@@ -91,6 +91,14 @@ CODES: dict[str, str] = {
     "PP410": "tool call adapted",
     "PP411": "control-token text in data",
     "PP412": "no token ids",
+    # an open model's chat template, as probing found it (one code per kind of quirk)
+    "PP420": "chat template places system text",
+    "PP421": "chat template adds text of its own",
+    "PP422": "chat template needs alternating turns",
+    "PP423": "chat template trims whitespace",
+    "PP424": "chat template handles tools its own way",
+    "PP425": "chat template handles reasoning",
+    "PP426": "chat template's prompt start or end",
 }
 
 

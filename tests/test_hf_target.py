@@ -72,9 +72,14 @@ def test_data_never_becomes_a_control_token(tmp_path):
 def test_probing_feeds_the_passes_and_the_report(tmp_path):
     r = compile_source(tmp_path, CHAT, "hf-family:gemma-2", question="Q?", history=HISTORY)
     assert r.body["prompt"].startswith("<bos><start_of_turn>user\nYou are a careful assistant.\n\nHello")
-    notes = [d.message for d in r.report if d.code == "PP400"]
-    assert any("raises on a system role" in n for n in notes)
-    assert any("merged into the first user turn" in n for n in notes)
+    notes = [(d.code, d.message) for d in r.report]
+    # the move is said once, by place_system (PP400); the template's system quirk (PP420) concerns
+    # system turns, which the lowered request no longer has
+    assert [m for c, m in notes if c == "PP400"] == [
+        "system turn merged into the first user turn: hf-family:gemma-2 has no system role"]
+    assert "PP420" not in [c for c, _ in notes]
+    assert ("PP422", "hf-family:gemma-2: the template needs the conversation to start with a user turn") in notes
+    assert len(notes) == len(set(notes))
     qwen = compile_source(tmp_path, 'prompt p(q: str) {\n  user "{{ q }}"\n}\n', "hf-family:qwen2.5", q="x")
     assert "You are Qwen, created by Alibaba Cloud" in qwen.body["prompt"]
     assert any("default system prompt" in d.message for d in qwen.report)

@@ -147,16 +147,24 @@ class HFModel(Backend):
 
     def refusals(self) -> Refusals:
         """Other providers' models, image input the template cannot render (the probe's reason),
-        and data holding control-token text (encoded as plain text, PP411)."""
+        and data holding control-token text (PP411): encoded as plain text when a tokenizer is at
+        hand, else carried verbatim (found from the template's own markup, control_text.py)."""
         refusals = super().refusals()
         why = self.probe.image_refusal()
         encoder = self.encoder()
-        return attrs.evolve(refusals, media={"image": why} if why else {},
-                            control_text=encoder.holds_control_text if encoder is not None else None)
+        if encoder is not None:
+            return attrs.evolve(refusals, media={"image": why} if why else {}, control_text=encoder.control_texts)
+        from .control_text import finder, markup
 
-    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
-        """What probing found that changes the conversation (PP400)."""
-        return tuple(("PP400", f"{self.name}: {note}", None) for note in self.probe.notes())
+        placeholder = self.probe.image_placeholder if self.probe.images == "placeholder" else None
+        return attrs.evolve(refusals, media={"image": why} if why else {}, control_text_protected=False,
+                            control_text=finder(markup(self.template, placeholder)))
+
+    def target_notes(self) -> tuple[tuple, ...]:
+        """What probing found that changes the conversation: (code, message, help, about), one code
+        per kind of quirk (PP420-PP426); `about` names what a prompt must hold for the note to
+        concern it (the tool notes only for prompts with tools)."""
+        return tuple((code, f"{self.name}: {note}", None, about) for code, about, note in self.probe.coded_notes())
 
     def write_messages(self, messages) -> list[dict]:
         """The messages a chat template reads (transformers' conventions), data not yet protected."""
@@ -383,7 +391,7 @@ class GGUFModel(HFModel):
             self._encoder = _load_encoder(folder, self.bulk_tokenizer) if folder is not None else None
         return self._encoder
 
-    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+    def target_notes(self) -> tuple[tuple, ...]:
         """The template's quirks, and no token ids while the GGUF file's tokenizer is not converted (PP412)."""
         notes = super().target_notes()
         if self.encoder() is None:
