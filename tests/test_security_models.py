@@ -279,3 +279,70 @@ def test_control_text_with_a_tokenizer_is_protected_and_noted(tmp_path):
     [note] = [d for d in r.report if d.code == "PP411"]
     assert note.severity == "info" and "encoded as plain text" in note.message
     assert 151645 not in r.body["token_ids"][-12:-5]  # <|im_end|> of the data is text, not the token
+
+
+# -- fuzz: model-folder configs of any shape (issue 12 item 14) -------------------------------------
+
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402 (the fuzz section's own imports)
+from hypothesis import strategies as st  # noqa: E402
+
+#: Template pieces: valid, broken, hostile; joined at random.
+PIECES = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}",
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}", "{{ bos_token }}", "{{ eos_token }}",
+    "{{ messages[0].content }}", "{{ messages|tojson }}", "{{ raise_exception('no') }}", "{% if messages[0].role == 'system' %}",
+    "{% endif %}", "{% endfor %}", "{{", "}}", "{% for %}", "{{ messages[0]['content'] * 99999999 }}",
+    "{{ '{:99999999}'.format(1) }}", "{{ '%99999999d' % 1 }}", "{{ lipsum(99999999) }}", "{{ range(99999999)|list }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "{{ (" * 300 + "1" + ")" * 300 + " }}",
+    "{{ tools[0].function.name }}", "{{ messages[-1].tool_calls[0].function.arguments|tojson }}", "{{ x.__class__ }}",
+    "{{ [].__class__.__base__.__subclasses__() }}", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "{{ 1 / 0 }}", "{{ messages[99] }}", "{{ undefined_thing() }}", "{{ 10 ** 10 ** 10 }}", "\x00", "é", "\ud800",
+)
+#: JSON values of every shape, nesting a little.
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+#: A template that renders, which the pieces then extend, break or make hostile.
+CHATML = PIECES[0] + PIECES[1]
+TEMPLATE_TEXT = st.tuples(st.sampled_from([CHATML, CHATML, ""]), st.lists(st.sampled_from(PIECES), max_size=3)).map(
+    lambda t: t[0] + "".join(t[1]) if t[0] or t[1] else CHATML)
+TEMPLATE_VALUE = st.one_of(TEMPLATE_TEXT, TEMPLATE_TEXT, TEMPLATE_TEXT, JSON,
+                           st.lists(st.fixed_dictionaries({"name": st.sampled_from(["default", "tool_use", 3]),
+                                                           "template": TEMPLATE_TEXT | JSON}), max_size=2))
+TOKEN = st.one_of(st.sampled_from(["<s>", "</s>", "<|im_end|>", "", " "]), JSON,
+                  st.fixed_dictionaries({"content": JSON}))
+CONFIG = st.fixed_dictionaries({"chat_template": TEMPLATE_VALUE}, optional={"bos_token": TOKEN, "eos_token": TOKEN,
+                                             "pad_token": TOKEN, "unk_token": TOKEN, "model_max_length": JSON})
+FILE = st.one_of(st.none(), JSON.map(json.dumps), st.binary(max_size=40), st.integers(1, 3000).map(lambda n: "[" * n + "]" * n))
+#: tokenizer_config.json: mostly an object with a template, so that most cases reach probing and rendering
+TOKENIZER_CONFIG = st.one_of(*[CONFIG.map(json.dumps)] * 6, FILE)
+
+
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(config=TOKENIZER_CONFIG,
+       template=st.one_of(*[st.none()] * 4, TEMPLATE_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
+                          st.binary(max_size=40)),
+       model_config=FILE, special=FILE)
+def test_fuzzed_model_folders_never_fail_internally(tmp_path_factory, config, template, model_config, special):
+    """Random tokenizer_config.json / chat_template.jinja / config.json / special_tokens_map.json shapes and
+    values (wrong types, deep nesting, bad UTF-8, hostile templates): a body, a ModelFolderError, a
+    GGUF/OSError or a CompileError (PP303: the template refused the conversation), never an internal error."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    for name, content in (("tokenizer_config.json", config), ("config.json", model_config),
+                          ("special_tokens_map.json", special)):
+        if content is not None:
+            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    if template is not None:
+        (folder / "chat_template.jinja").write_bytes(template)
+    path = folder / "p.prompt"
+    path.write_text('prompt p(q: str) {\n  system "Be brief."\n  user "{{ q }}"\n}\n')
+    started = time.monotonic()
+    try:
+        body = polyprompt.load(path).compile(f"hf:{folder}", inputs={"q": "hi"}).body
+    except (ModelFolderError, polyprompt.CompileError) as err:
+        event(f"refused: {type(err).__name__}")
+    else:
+        event("compiled")
+        assert isinstance(body["prompt"], str)
+    assert time.monotonic() - started < 30
