@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from string import Formatter
 from typing import Any, Iterable, Iterator
 
-__all__ = ["BudgetError", "Limits", "Budget", "current", "deadline", "spending", "LIMITS"]
+__all__ = ["BudgetError", "Limits", "Budget", "current", "deadline", "spend_on", "LIMITS"]
 
 
 class BudgetError(Exception):
@@ -100,12 +100,12 @@ def current() -> Budget:
     return budget if budget is not None else Budget(until=_DEADLINE.get())
 
 
-@contextmanager
-def spending(limits: Limits | None = None):
-    """Run one render under a fresh budget, `LIMITS` by default (within any enclosing `deadline`)."""
+def spend_on(render: Any, *args: Any, limits: Limits | None = None) -> Any:
+    """`render(*args)` under a fresh budget, `LIMITS` by default (within any enclosing `deadline`);
+    running out of stack or memory is a BudgetError too."""
     token = _CURRENT.set(Budget(limits or LIMITS, _DEADLINE.get()))
     try:
-        yield
+        return render(*args)
     except RecursionError:
         raise BudgetError("more nesting than Python's recursion limit (a macro calling itself?)") from None
     except MemoryError:
@@ -166,6 +166,37 @@ def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
         if isinstance(value, int) and value > bound:
             raise BudgetError(f"lipsum({name}={value:,}): more than {bound}")
     return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
+
+
+#: Strings up to this size are added without looking at the budget (the limit is never below it).
+_QUICK = 1 << 20
+
+
+def add(left: Any, right: Any) -> Any:
+    """`left + right`: numbers and short strings at once, longer sequences checked first."""
+    kind = type(left)
+    if kind is int or kind is float or (kind is str and type(right) is str and len(left) + len(right) <= _QUICK):
+        return left + right
+    return binop("+", left, right)
+
+
+def mul(left: Any, right: Any) -> Any:
+    """`left * right`: numbers at once, sequence repetition checked first."""
+    if type(left) in (int, float) and type(right) in (int, float):
+        return left * right
+    return binop("*", left, right)
+
+
+def mod(left: Any, right: Any) -> Any:
+    """`left % right`: numbers at once, `%` formatting checked first."""
+    if type(left) in (int, float) and type(right) in (int, float):
+        return left % right
+    return binop("%", left, right)
+
+
+def power(left: Any, right: Any) -> Any:
+    """`left ** right`, refused when the result would have too many digits."""
+    return binop("**", left, right)
 
 
 def binop(operator: str, left: Any, right: Any) -> Any:
@@ -231,7 +262,9 @@ def format_spec_widths(budget: Budget, template: str, args: tuple, kwargs: dict)
 def concat(values: tuple) -> str:
     """`a ~ b ~ ...`, refused when the result would be too large."""
     strings = [v if type(v) is str else str(v) for v in values]
-    current().text(sum(map(len, strings)), "`~`")
+    size = sum(map(len, strings))
+    if size > _QUICK:
+        current().text(size, "`~`")
     return "".join(strings)
 
 
@@ -239,9 +272,13 @@ def output(out: list):
     """The `append` of a compiled render's output list, counting what is written."""
     budget = current()
     append = out.append
+    left = budget.limits.output - budget.output
 
     def write(text: Any) -> None:
-        budget.write(len(text))
+        nonlocal left
+        left -= len(text)
+        if left < 0:
+            budget.write(budget.limits.output + 1)  # raises, naming the limit
         append(text)
 
     return write

@@ -53,15 +53,15 @@ PURE_METHODS = {
 }
 #: Pure str methods whose result can outgrow their object: the sandbox's `call` checks them first.
 GROWING_METHODS = frozenset({"join", "replace"})
-#: Operators whose result can outgrow their operands: checked in the sandbox (budget.binop).
-CHECKED_BINOPS = frozenset({"+", "*", "%", "**"})
+#: Operators whose result can outgrow their operands: checked in the sandbox (budget.add, mul, mod, power).
+CHECKED_BINOPS = {"+": "add", "*": "mul", "%": "mod", "**": "power"}
 #: `loop` attributes that are plain values (properties): read directly when the object is the loop.
 LOOP_VALUES = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
                          "previtem", "nextitem"})
 
 
 def _checked_binop(operator: str):
-    """A binary operator's visitor: `environment.pp_binop` when the environment is budgeted."""
+    """A binary operator's visitor: `environment.pp_add` (`pp_mul`...) when the environment is budgeted."""
     plain = getattr(CodeGenerator, "visit_" + {"+": "Add", "*": "Mul", "%": "Mod", "**": "Pow"}[operator])
 
     @optimizeconst
@@ -69,7 +69,7 @@ def _checked_binop(operator: str):
         if not getattr(self.environment, "budgeted", False):
             plain(self, node, frame)
             return
-        self.write(f"environment.pp_binop({operator!r}, ")
+        self.write(f"environment.pp_{CHECKED_BINOPS[operator]}(")
         self.visit(node.left, frame)
         self.write(", ")
         self.visit(node.right, frame)
@@ -217,10 +217,13 @@ class FastSandboxedEnvironment(_FastLookups, ImmutableSandboxedEnvironment):
     code_generator_class = FastCodeGenerator
     budgeted = True
     # no constant folding of these at compile time (`{{ 'x' * 10**10 }}`): checked when rendered
-    intercepted_binops = CHECKED_BINOPS
+    intercepted_binops = frozenset(CHECKED_BINOPS)
     pp_loop = staticmethod(budget.loop)
     pp_concat = staticmethod(budget.concat)
-    pp_binop = staticmethod(budget.binop)
+    pp_add = staticmethod(budget.add)
+    pp_mul = staticmethod(budget.mul)
+    pp_mod = staticmethod(budget.mod)
+    pp_power = staticmethod(budget.power)
     pp_output = staticmethod(budget.output)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:

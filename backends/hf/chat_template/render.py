@@ -438,9 +438,8 @@ class ChatTemplate:
     def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
         if self.trusted:
             return self._run_either(context, spans)
-        try:
-            with budget.spending():  # an untrusted template: bounded time and memory (budget.py)
-                return self._run_either(context, spans)
+        try:  # an untrusted template: bounded time and memory (budget.py)
+            return budget.spend_on(self._run_either, context, spans)
         except BudgetError as err:
             raise BudgetError(f"{self.name}: went over its render budget: {err}") from None
 
