@@ -346,3 +346,19 @@ def test_fuzzed_model_folders_never_fail_internally(tmp_path_factory, config, te
         event("compiled")
         assert isinstance(body["prompt"], str)
     assert time.monotonic() - started < 30
+
+
+def test_a_gguf_chat_template_runs_within_the_budget(tmp_path):
+    """A GGUF file's chat template is untrusted too: over its budget, the file is named."""
+    import struct
+
+    def string(text: str) -> bytes:
+        data = text.encode()
+        return struct.pack("<Q", len(data)) + data
+
+    evil = "{{ lipsum(n=100000000) }}{{ messages[0].content }}"
+    path = tmp_path / "evil.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + string("tokenizer.chat_template")
+                     + struct.pack("<I", 8) + string(evil))
+    with pytest.raises(ModelFolderError, match=f"{path}: went over its render budget: lipsum"):
+        _compile(tmp_path, f"hf:{path}")

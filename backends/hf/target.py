@@ -379,7 +379,7 @@ class GGUFModel(HFModel):
         # transformers passes every named special token to the template; unk and pad are rarely read
         extra = {name: tokens[name] for name in ("unk_token", "pad_token") if name in tokens}
         template = ChatTemplate(meta.chat_template, bos_token=tokens.get("bos_token"),
-                                eos_token=tokens.get("eos_token"), extra=extra, date=date)
+                                eos_token=tokens.get("eos_token"), extra=extra, date=date, name=str(self.folder))
         return template, meta.stop_tokens(), tokens.get("bos_token")
 
     def encoder(self):
