@@ -9,6 +9,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import polyprompt
 from polyprompt.backends.hf.chat_template.render import BudgetError, ChatTemplate
@@ -283,8 +285,6 @@ def test_control_text_with_a_tokenizer_is_protected_and_noted(tmp_path):
 
 # -- fuzz: model-folder configs of any shape (issue 12 item 14) -------------------------------------
 
-from hypothesis import HealthCheck, event, given, settings  # noqa: E402 (the fuzz section's own imports)
-from hypothesis import strategies as st  # noqa: E402
 
 #: Template pieces: valid, broken, hostile; joined at random.
 PIECES = (
