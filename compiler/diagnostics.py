@@ -96,6 +96,14 @@ CODES: dict[str, str] = {
     "PP414": "strict tool lowered",
     "PP415": "body field added",
     "PP416": "history calls an undeclared tool",
+    # an open model's chat template, as probing found it (one code per kind of quirk)
+    "PP420": "chat template places system text",
+    "PP421": "chat template adds text of its own",
+    "PP422": "chat template needs alternating turns",
+    "PP423": "chat template trims whitespace",
+    "PP424": "chat template handles tools its own way",
+    "PP425": "chat template handles reasoning",
+    "PP426": "chat template's prompt start or end",
 }
 
 #: notes that are not lowerings: what the prompt asked for itself, which `--strict` lets through

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -181,8 +181,10 @@ class Refusals:
     url_only: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
     #: model name -> the provider family it is made for, when the target does not serve it (PP404)
     model: Callable[[str], str | None] = lambda model: None
-    #: does a text hold the target's control tokens? (such data is encoded as plain text: PP411)
-    control_text: Callable[[str], bool] | None = None
+    #: the target's control-token texts a text holds, in order, repeats included (data holding any is PP411)
+    control_text: Callable[[str], Sequence[str]] | None = None
+    #: is such data encoded as plain text (a tokenizer at hand)? Else the body carries it verbatim
+    control_text_protected: bool = True
     #: the fields a `body` setting may add (None: the target has no request body of its own)
     body: BodyFields | None = None
 

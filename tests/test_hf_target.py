@@ -72,9 +72,14 @@ def test_data_never_becomes_a_control_token(tmp_path):
 def test_probing_feeds_the_passes_and_the_report(tmp_path):
     r = compile_source(tmp_path, CHAT, "hf-family:gemma-2", question="Q?", history=HISTORY)
     assert r.body["prompt"].startswith("<bos><start_of_turn>user\nYou are a careful assistant.\n\nHello")
-    notes = [d.message for d in r.report if d.code == "PP400"]
-    assert any("raises on a system role" in n for n in notes)
-    assert any("merged into the first user turn" in n for n in notes)
+    notes = [(d.code, d.message) for d in r.report]
+    # the move is said once, by place_system (PP400); the template's system quirk (PP420) concerns
+    # system turns, which the lowered request no longer has
+    assert [m for c, m in notes if c == "PP400"] == [
+        "system turn merged into the first user turn: hf-family:gemma-2 has no system role"]
+    assert "PP420" not in [c for c, _ in notes]
+    assert ("PP422", "hf-family:gemma-2: the template needs the conversation to start with a user turn") in notes
+    assert len(notes) == len(set(notes))
     qwen = compile_source(tmp_path, 'prompt p(q: str) {\n  user "{{ q }}"\n}\n', "hf-family:qwen2.5", q="x")
     assert "You are Qwen, created by Alibaba Cloud" in qwen.body["prompt"]
     assert any("default system prompt" in d.message for d in qwen.report)
@@ -259,3 +264,29 @@ def test_a_folder_that_cannot_be_a_target_is_a_clear_error(tmp_path, config, tok
             assert result.returncode == 0  # probing reads no tokenizer
             continue
         assert result.returncode == 2 and message in result.stderr and "internal error" not in result.stderr
+
+
+def test_reasoning_none_turns_qwen3_thinking_off(tmp_path):
+    """`reasoning: "none"` renders Qwen3's template with enable_thinking=False: the prompt and ids equal
+    transformers' apply_chat_template(..., enable_thinking=False) on the real Qwen3 tokenizer (issue 11
+    item 12); another effort keeps thinking on (Qwen3's default); the body says which switch was set."""
+    from transformers import AutoTokenizer
+
+    folder = require_dir("qwen3")
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    messages = [{"role": "system", "content": "You are a careful assistant."}, *HISTORY,
+                {"role": "user", "content": "Who are you?"}]
+    for effort, thinking in (("none", False), ("high", True)):
+        source = CHAT.replace('  system "', f'  model {{ reasoning: "{effort}" }}\n  system "')
+        for target in ("hf-family:qwen3", f"hf:{folder}"):
+            body = compile_source(tmp_path, source, target, question="Who are you?", history=HISTORY).body
+            expected = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               enable_thinking=thinking)
+            assert body["prompt"] == expected
+            assert body["token_ids"] == list(tok(expected, add_special_tokens=False)["input_ids"])
+            # thinking is Qwen3's default: only turning it off is a switch to set
+            assert body.get("chat_template_kwargs") == (None if thinking else {"enable_thinking": False})
+    off = compile_source(tmp_path, CHAT.replace('  system "', '  model { reasoning: "none" }\n  system "'),
+                         "hf-family:qwen3", question="Who are you?", history=HISTORY)
+    assert off.body["prompt"].endswith("<think>\n\n</think>\n\n")
+    assert "PP403" not in [d.code for d in off.report]

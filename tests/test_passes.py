@@ -215,7 +215,7 @@ def test_choose_model_fills_the_default_and_refuses_another_providers_model():
 
 
 def test_guard_control_text_notes_control_tokens_and_the_targets_notes():
-    c = _with(ctx(), refusals=Refusals(control_text=lambda text: "<|end|>" in text),
+    c = _with(ctx(), refusals=Refusals(control_text=lambda text: ["<|end|>"] * text.count("<|end|>")),
               target_notes=(("PP400", "fake: a quirk", None),))
     guard_control_text.run(req(msg("user", "plain")), c)
     assert codes(c) == ["PP400"]

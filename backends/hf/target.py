@@ -23,7 +23,7 @@ from ...compiler import ir
 from ...compiler.targets import Refusals, Unsupported
 from ..base import Backend, Caps
 from .assets.gguf import GGUFError, is_gguf_path, read_metadata
-from .chat_template.render import ChatTemplate, TemplateError
+from .chat_template.render import BudgetError, ChatTemplate, TemplateError
 from .facts import OPTIONS as HF_OPTIONS
 from .families import PREFIX as FAMILY_PREFIX
 from .families import family as find_family
@@ -87,6 +87,9 @@ class HFModel(Backend):
             raise ModelFolderError(f"{self.name}: its chat template does not compile: {err}") from None
         try:
             self.probe = probe(self.template)
+        except BudgetError as err:  # the first render over budget stops probing
+            raise ModelFolderError(f"{err}; polyprompt renders a model's chat template within these limits "
+                                   "(docs/security.md)") from None
         except ProbeError as err:
             raise ModelFolderError(f"{self.name}: {err}") from None
         except (ValueError, LookupError, TypeError) as err:  # a render of a shape the probe cannot read
@@ -95,8 +98,37 @@ class HFModel(Backend):
         super().__init__(options, caps_overrides)
 
     def own_caps(self) -> Caps:
-        """What probing found: the template's capability table."""
-        return attrs.evolve(self.probe.caps(), settings=dict(GENERATION_SETTINGS))
+        """What probing found: the template's capability table; `reasoning` when the template has a
+        thinking switch (Qwen3's `enable_thinking`)."""
+        settings = dict(GENERATION_SETTINGS)
+        if self.thinking_switch(False) or self.thinking_switch(True):
+            settings["reasoning"] = "chat_template_kwargs"  # written by settings_into below
+        return attrs.evolve(self.probe.caps(), settings=settings)
+
+    def thinking_switch(self, on: bool) -> str | None:
+        """The template variable that turns thinking on (`on`) or off by changing the generation
+        prompt, as probing found it (`enable_thinking` for Qwen3), or None."""
+        return next((var for var, value, _ in self.probe.thinking_switches if value is on), None)
+
+    def thinking_vars(self, request: ir.Request) -> dict[str, bool]:
+        """The template variables the `reasoning` setting sets: `"none"` turns thinking off, any
+        other effort turns it on (as `apply_chat_template(..., enable_thinking=...)`)."""
+        setting = request.settings.get("reasoning")
+        if setting is None or "reasoning" not in self.caps.settings:
+            return {}
+        on = setting.value != "none"
+        var = self.thinking_switch(on)
+        return {var: on} if var is not None else {}
+
+    def settings_into(self, body: dict, request: ir.Request) -> dict:
+        """The generation settings under transformers' names; `reasoning` as the template variables
+        it set (`chat_template_kwargs`, the field vLLM and SGLang read), the prompt rendered with them."""
+        kept = {k: v for k, v in request.settings.items() if k != "reasoning"}
+        super().settings_into(body, attrs.evolve(request, settings=kept))
+        switches = self.thinking_vars(request)
+        if switches:
+            body["chat_template_kwargs"] = switches
+        return body
 
     def _load_template(self, date: _dt.date) -> tuple[ChatTemplate, tuple[str, ...], str | None]:
         if self.profile is not None:
@@ -104,32 +136,36 @@ class HFModel(Backend):
             return p.chat_template(date=date), p.stop, p.bos_token
         folder = self.folder
         assert folder is not None  # for_target gives a class with no profile a folder
+        if not folder.is_dir():
+            raise ModelFolderError(f"{folder}: no such folder" if not folder.exists()
+                                   else f"{folder}: not a folder (a model folder, or a .gguf file)")
         config = _read_json(folder / "tokenizer_config.json")
-        source = config.get("chat_template")
-        template_file = folder / "chat_template.jinja"
-        if template_file.is_file():
-            source = template_file.read_text(encoding="utf-8")
-        if isinstance(source, list):  # named templates: the default one
-            source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
-        if not source:
-            raise FileNotFoundError(f"{self.folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
+        source = _template_source(folder, config)
         tokens = _special_tokens(folder, config)
         bos, eos = tokens.pop("bos_token", None), tokens.pop("eos_token", None)
-        template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date)
+        template = ChatTemplate(source, bos_token=bos, eos_token=eos, extra=tokens, date=date, name=str(folder))
         return template, tuple(s for s in (eos,) if s), bos
 
     def refusals(self) -> Refusals:
         """Other providers' models, image input the template cannot render (the probe's reason),
-        and data holding control-token text (encoded as plain text, PP411)."""
+        and data holding control-token text (PP411): encoded as plain text when a tokenizer is at
+        hand, else carried verbatim (found from the template's own markup, control_text.py)."""
         refusals = super().refusals()
         why = self.probe.image_refusal()
         encoder = self.encoder()
-        return attrs.evolve(refusals, media={"image": why} if why else {},
-                            control_text=encoder.holds_control_text if encoder is not None else None)
+        if encoder is not None:
+            return attrs.evolve(refusals, media={"image": why} if why else {}, control_text=encoder.control_texts)
+        from .control_text import finder, markup
 
-    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
-        """What probing found that changes the conversation (PP400)."""
-        return tuple(("PP400", f"{self.name}: {note}", None) for note in self.probe.notes())
+        placeholder = self.probe.image_placeholder if self.probe.images == "placeholder" else None
+        return attrs.evolve(refusals, media={"image": why} if why else {}, control_text_protected=False,
+                            control_text=finder(markup(self.template, placeholder)))
+
+    def target_notes(self) -> tuple[tuple, ...]:
+        """What probing found that changes the conversation: (code, message, help, about), one code
+        per kind of quirk (PP420-PP426); `about` names what a prompt must hold for the note to
+        concern it (the tool notes only for prompts with tools)."""
+        return tuple((code, f"{self.name}: {note}", None, about) for code, about, note in self.probe.coded_notes())
 
     def write_messages(self, messages) -> list[dict]:
         """The messages a chat template reads (transformers' conventions), data not yet protected: a
@@ -148,11 +184,21 @@ class HFModel(Backend):
         if encoder is not None:  # data never becomes a control token (PP411): see backends/hf/tokens/encoder.py
             messages, tools = encoder.protect(messages), encoder.protect(tools)
         try:
-            text = self.template.render(messages, tools=tools, add_generation_prompt=True)
+            text = self.template.render(messages, tools=tools, add_generation_prompt=True,
+                                        **self.thinking_vars(request))
         except TemplateError as refusal:  # a rule the probe did not learn: the template's own words
             raise Unsupported("PP303", f"{self.name}'s chat template refused the conversation: {refusal}",
                               request.span, help="reshape the conversation as the message asks, "
                                                  "or compile for another target") from None
+        except BudgetError as err:
+            raise Unsupported("PP303", f"{self.name}: {err}", request.span,
+                              help="a chat template renders within a time and memory budget (docs/security.md)") from None
+        except Exception as err:  # noqa: BLE001 - an untrusted template crashing on this conversation
+            if self.template.trusted:  # a shipped template: a bug of ours, not the model folder's
+                raise
+            raise Unsupported("PP303", f"{self.name}'s chat template failed on the conversation "
+                              f"({type(err).__name__}: {str(err)[:300]})", request.span,
+                              help="reshape the conversation, or compile for another target") from None
         body: dict[str, Any] = {"model": request.model}
         if encoder is not None:
             body["prompt"] = encoder.restore(text)
@@ -274,9 +320,43 @@ def _special_tokens(folder: Path, config: dict) -> dict[str, str]:
 
 
 def _token(value) -> str | None:
+    """A special token as a config writes it (a string, or an AddedToken dict); None for any other shape."""
     if isinstance(value, dict):
-        return value.get("content")
-    return value
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _template_source(folder: Path, config: dict) -> str:
+    """The folder's chat template: chat_template.jinja, else tokenizer_config.json's `chat_template`
+    (a string, or named templates: the "default" one); ModelFolderError for any other shape."""
+    template_file = folder / "chat_template.jinja"
+    if template_file.is_file():
+        try:
+            return _read_text(template_file)
+        except UnicodeDecodeError as err:
+            raise ModelFolderError(f"{template_file} is not UTF-8 text ({err})") from None
+    source = config.get("chat_template")
+    where = f"{folder / 'tokenizer_config.json'}: `chat_template`"
+    if isinstance(source, list):  # named templates: [{"name": ..., "template": ...}]
+        if not source or not all(isinstance(t, dict) and isinstance(t.get("template"), str) for t in source):
+            raise ModelFolderError(f"{where} is a list, but not of {{\"name\", \"template\"}} objects")
+        source = next((t["template"] for t in source if t.get("name") == "default"), source[0]["template"])
+    if source is None or source == "":
+        raise ModelFolderError(f"{folder}: no chat template (tokenizer_config.json or chat_template.jinja)")
+    if not isinstance(source, str):
+        raise ModelFolderError(f"{where} is a {type(source).__name__}, not the template's text")
+    return source
+
+
+#: The largest config or template file of a model folder read (real ones are well under 20 MB).
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+
+def _read_text(path: Path) -> str:
+    """A model folder's text file, refused past MAX_CONFIG_BYTES (ModelFolderError)."""
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelFolderError(f"{path} is larger than {MAX_CONFIG_BYTES // 2**20} MB")
+    return path.read_bytes().decode("utf-8")
 
 
 def _read_json(path: Path) -> dict:
@@ -284,9 +364,11 @@ def _read_json(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(_read_text(path))
     except (UnicodeDecodeError, ValueError) as err:
         raise ModelFolderError(f"{path} is not valid JSON ({err})") from None
+    except RecursionError:
+        raise ModelFolderError(f"{path} nests deeper than polyprompt reads") from None
     if not isinstance(value, dict):
         raise ModelFolderError(f"{path} is not a JSON object")
     return value
@@ -307,7 +389,7 @@ class GGUFModel(HFModel):
         # transformers passes every named special token to the template; unk and pad are rarely read
         extra = {name: tokens[name] for name in ("unk_token", "pad_token") if name in tokens}
         template = ChatTemplate(meta.chat_template, bos_token=tokens.get("bos_token"),
-                                eos_token=tokens.get("eos_token"), extra=extra, date=date)
+                                eos_token=tokens.get("eos_token"), extra=extra, date=date, name=str(self.folder))
         return template, meta.stop_tokens(), tokens.get("bos_token")
 
     def encoder(self, bulk: bool | None = None):
@@ -321,7 +403,7 @@ class GGUFModel(HFModel):
             self.__dict__[key] = _load_encoder(folder, bulk) if folder is not None else None
         return self.__dict__[key]
 
-    def target_notes(self) -> tuple[tuple[str, str, str | None], ...]:
+    def target_notes(self) -> tuple[tuple, ...]:
         """The template's quirks, and no token ids while the GGUF file's tokenizer is not converted (PP412)."""
         notes = super().target_notes()
         if self.encoder() is None:

@@ -40,6 +40,8 @@ SUFFIX = ".gguf"
 # value type -> struct format of the fixed-size types; 8 is a string, 9 an array
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
+#: How deep arrays of arrays may nest in the metadata read.
+MAX_ARRAY_DEPTH = 32
 # the string arrays read in full; every other array is skipped and kept as its length
 _KEPT_ARRAYS = frozenset({"tokenizer.ggml.tokens"})
 # the special tokens a tokenizer built from the file has (the names transformers gives them)
@@ -199,7 +201,10 @@ class _Reader:
             return self._array(keep)
         raise GGUFError(f"{self.path}: damaged GGUF header: unknown value type {value_type} at byte {self.pos - 4}")
 
-    def _array(self, keep: bool) -> Any:
+    def _array(self, keep: bool, depth: int = 1) -> Any:
+        if depth > MAX_ARRAY_DEPTH:  # real files nest an array or two; a hostile one, to the recursion limit
+            raise GGUFError(f"{self.path}: damaged GGUF header: arrays nested more than {MAX_ARRAY_DEPTH} deep "
+                            f"at byte {self.pos}")
         element_type, count = self._unpack("IQ")
         if count > len(self.buf) - self.pos:  # every element takes at least one byte
             raise GGUFError(f"{self.path}: damaged GGUF header: an array of {count} elements")
@@ -216,7 +221,7 @@ class _Reader:
             return count
         if element_type == _ARRAY:
             for _ in range(count):
-                self._array(False)
+                self._array(False, depth + 1)
             return count
         raise GGUFError(f"{self.path}: damaged GGUF header: unknown array type {element_type}")
 

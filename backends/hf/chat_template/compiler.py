@@ -232,7 +232,9 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         self._root_frame = frame
         self._root_stores = set(frame.symbols.stores)
         self.writeline("_o = []")
-        self.writeline("_a = _o.append")
+        # an untrusted template's output is counted as it is written (budget.py)
+        self.writeline("_a = environment.pp_output(_o)" if getattr(self.environment, "budgeted", False)
+                       else "_a = _o.append")
         if self._needs_context(node):
             self.writeline("_box = []")
             self.writeline("def _context():")
@@ -312,6 +314,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
         LoopContext."""
         if node.recursive:
             raise Unsupported("a recursive loop")
+        self.pay_for_loop(node)
         loop_frame = frame.inner()
         loop_frame.loop_frame = True
         test_frame = frame.inner()
@@ -590,7 +593,7 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
     """
     try:
         code = compiled_source(template, source)
-    except (Unsupported, RecursionError):
+    except (Unsupported, RecursionError, MemoryError):
         return None
     env = template.environment
     namespace: dict[str, Any] = {
@@ -598,7 +601,11 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
         "_eval_ctx": EvalContext(env, None),
         "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
     }
-    exec(compile(code, "<polyprompt compiled template>", "exec"), namespace)  # noqa: S102 - our own code
+    try:
+        code_object = compile(code, "<polyprompt compiled template>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # nesting past Python's own limits: Jinja renders it
+        return None
+    exec(code_object, namespace)  # noqa: S102 - our own code
     root = namespace["root"]
     template_globals = template.globals
 

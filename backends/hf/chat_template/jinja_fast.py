@@ -22,6 +22,10 @@ The environments below also answer `getattr` directly for the objects a template
 Each inline operation binds its object once with `:=` to a name of its own, so nested expressions
 never share a name. Everything else (undefined values, other types, `loop`, namespaces, macros,
 filters, the sandbox's checks) takes Jinja's generated code unchanged.
+
+In the sandboxed environment (untrusted templates) the generated code also pays for what it does
+(budget.py): every loop's iterable goes through `budget.loop`, `~`, `+`, `*`, `%` and `**` through
+checked operations, `str.join`/`str.replace` through the sandbox's `call`, which checks them first.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
+from . import budget
+
 #: Names `getattr(some_dict, name)` finds: for those Jinja returns the attribute, not the key.
 DICT_ATTRIBUTES = frozenset(dir(dict))
 #: Methods that read their object and return a new value: calling them directly is what both
@@ -45,17 +51,77 @@ PURE_METHODS = {
                       "isdigit", "isalpha", "isspace"}),
     "dict": frozenset({"items", "keys", "values", "get"}),
 }
+#: Pure str methods whose result can outgrow their object: the sandbox's `call` checks them first.
+GROWING_METHODS = frozenset({"join", "replace"})
+#: Operators whose result can outgrow their operands: checked in the sandbox (budget.add, mul, mod, power).
+CHECKED_BINOPS = {"+": "add", "*": "mul", "%": "mod", "**": "power"}
 #: `loop` attributes that are plain values (properties): read directly when the object is the loop.
 LOOP_VALUES = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
                          "previtem", "nextitem"})
 
 
+def _checked_binop(operator: str):
+    """A binary operator's visitor: `environment.pp_add` (`pp_mul`...) when the environment is budgeted."""
+    plain = getattr(CodeGenerator, "visit_" + {"+": "Add", "*": "Mul", "%": "Mod", "**": "Pow"}[operator])
+
+    @optimizeconst
+    def visitor(self: "FastCodeGenerator", node: nodes.BinExpr, frame: Frame) -> None:
+        if not getattr(self.environment, "budgeted", False):
+            plain(self, node, frame)
+            return
+        self.write(f"environment.pp_{CHECKED_BINOPS[operator]}(")
+        self.visit(node.left, frame)
+        self.write(", ")
+        self.visit(node.right, frame)
+        self.write(")")
+
+    return visitor
+
+
 class FastCodeGenerator(CodeGenerator):
-    """Jinja's code generator with inline dict-key reads and direct pure-method calls."""
+    """Jinja's code generator with inline dict-key reads and direct pure-method calls (and, for a
+    budgeted environment, paid loops and checked operators)."""
+
+    visit_Add = _checked_binop("+")
+    visit_Mul = _checked_binop("*")
+    visit_Mod = _checked_binop("%")
+    visit_Pow = _checked_binop("**")
+
+    def pay_for_loop(self, node: nodes.For) -> None:
+        """In a budgeted environment, the loop's iterable is written as `environment.pp_loop(...)`."""
+        if getattr(self.environment, "budgeted", False):
+            self._paid_iters.add(id(node.iter))
+
+    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        """Jinja's dispatch; a loop's iterable marked by `pay_for_loop` is wrapped in `pp_loop`."""
+        if id(node) in self._paid_iters:
+            self.write("environment.pp_loop(")
+            super().visit(node, *args, **kwargs)
+            self.write(")")
+            return None
+        return super().visit(node, *args, **kwargs)
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        """Jinja's loop, its iterable paid for in a budgeted environment."""
+        self.pay_for_loop(node)
+        super().visit_For(node, frame)
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """`a ~ b`: checked in a budgeted environment (which never autoescapes), else Jinja's."""
+        if not getattr(self.environment, "budgeted", False) or frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            super().visit_Concat(node, frame)
+            return
+        self.write("environment.pp_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._names = itertools.count()
+        self._paid_iters: set[int] = set()  # ids of the loop iterables `visit` wraps
 
     def _fresh(self) -> str:
         return f"_pp{next(self._names)}"
@@ -101,6 +167,8 @@ class FastCodeGenerator(CodeGenerator):
         if forward_caller or node.kwargs or node.dyn_args is not None or node.dyn_kwargs is not None \
                 or not isinstance(callee, nodes.Getattr) or self.environment.is_async:
             return None
+        if getattr(self.environment, "budgeted", False) and callee.attr in GROWING_METHODS:
+            return None  # the sandbox's call checks its size first
         return next((kind for kind, names in PURE_METHODS.items() if callee.attr in names), None)
 
     def _jinja_call(self, node: nodes.Call, frame: Frame, callee: str) -> None:
@@ -143,6 +211,43 @@ class FastEnvironment(_FastLookups, jinja2.Environment):
 
 
 class FastSandboxedEnvironment(_FastLookups, ImmutableSandboxedEnvironment):
-    """transformers' ImmutableSandboxedEnvironment with the fast code generator and lookups."""
+    """transformers' ImmutableSandboxedEnvironment with the fast code generator and lookups, and a
+    budget for each render (budget.py): loops, growing operations, format widths are paid for."""
 
     code_generator_class = FastCodeGenerator
+    budgeted = True
+    # no constant folding of these at compile time (`{{ 'x' * 10**10 }}`): checked when rendered
+    intercepted_binops = frozenset(CHECKED_BINOPS)
+    pp_loop = staticmethod(budget.loop)
+    pp_concat = staticmethod(budget.concat)
+    pp_add = staticmethod(budget.add)
+    pp_mul = staticmethod(budget.mul)
+    pp_mod = staticmethod(budget.mod)
+    pp_power = staticmethod(budget.power)
+    pp_output = staticmethod(budget.output)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """An intercepted operator, checked (what Jinja's own code would call)."""
+        return budget.binop(operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's names
+        """The sandbox's call, with the str methods that can outgrow their object checked first."""
+        owner = getattr(__obj, "__self__", None)
+        if type(owner) is str:
+            budget.str_method(owner, getattr(__obj, "__name__", ""), args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`str.format`/`format_map` as the sandbox wraps them, with the field widths checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        template = value.__self__
+        is_map = value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            mapping = args[0] if is_map and args and isinstance(args[0], dict) else kwargs
+            budget.format_spec_widths(budget.current(), template, () if is_map else args, mapping)
+            return wrapped(*args, **kwargs)
+
+        return checked

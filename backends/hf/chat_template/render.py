@@ -36,10 +36,12 @@ import jinja2.meta
 import jinja2.nodes
 import jinja2.utils
 
+from . import budget
+from .budget import BudgetError
 from .jinja_fast import FastEnvironment, FastSandboxedEnvironment
 from .compiler import Bail, compile_render
 
-__all__ = ["ChatTemplate", "TemplateError", "compile_template"]
+__all__ = ["BudgetError", "ChatTemplate", "TemplateError", "compile_template"]
 
 # What transformers appends to the final message to find where it ends in the render.
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
@@ -175,7 +177,19 @@ def compile_template(source: str, date: _dt.date | None = None, trusted: bool = 
     rendered without the sandbox, which costs about half the render time. A template read from a
     model folder is never trusted: it runs in transformers' immutable sandbox.
     """
-    return _compile(source, date, trusted)
+    if not trusted and len(source) > MAX_SOURCE:
+        raise jinja2.exceptions.TemplateError(f"the chat template is {len(source):,} characters long, more than "
+                                              f"the {MAX_SOURCE:,} polyprompt compiles")
+    try:
+        return _compile(source, date, trusted)
+    except RecursionError:
+        raise jinja2.exceptions.TemplateError("the chat template nests deeper than Python's recursion limit") from None
+    except MemoryError:
+        raise jinja2.exceptions.TemplateError("compiling the chat template ran out of memory") from None
+
+
+#: The longest untrusted chat template compiled (real ones are under 100,000 characters).
+MAX_SOURCE = 1_000_000
 
 
 @lru_cache(maxsize=256)
@@ -188,6 +202,8 @@ def _compile(source: str, date: _dt.date | None, trusted: bool = False) -> jinja
     env.globals["strftime_now"] = _strftime_now(date)
     env.globals["dict"] = _TemplateDict()
     env.globals["namespace"] = _TemplateNamespace
+    if not trusted:  # the globals and filters that can grow without bound, checked (budget.py)
+        budget.guard(env)
     template = env.from_string(source)
     # Jinja keeps the globals as a ChainMap over the environment's and copies it into every render's
     # context, a slow walk; the environment is complete here, so one plain dict gives the same context.
@@ -350,13 +366,17 @@ class ChatTemplate:
     `bos_token`/`eos_token` are passed to the template like the tokenizer's special tokens (a None
     token is left undefined, as transformers leaves out unset special tokens); `extra` adds more
     template variables (e.g. `pad_token`, or a family's `date_string`); `date` fixes what
-    `strftime_now` returns.
+    `strftime_now` returns. An untrusted template (`trusted=False`, the default) renders within a
+    time and memory budget (budget.py): going over it raises `BudgetError`, naming `name`.
     """
 
     def __init__(self, source: str, *, bos_token: str | None = None, eos_token: str | None = None,
-                 extra: dict | None = None, date: _dt.date | None = None, trusted: bool = False):
+                 extra: dict | None = None, date: _dt.date | None = None, trusted: bool = False,
+                 name: str = "the chat template"):
         self.source = source
         self.date = date
+        self.trusted = trusted
+        self.name = name  # what a BudgetError calls it (the folder or file it came from)
         variables = {name: token for name, token in (("bos_token", bos_token), ("eos_token", eos_token))
                      if token is not None}
         variables.update(extra or {})
@@ -416,6 +436,14 @@ class ChatTemplate:
         return text, found
 
     def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
+        if self.trusted:
+            return self._run_either(context, spans)
+        try:  # an untrusted template: bounded time and memory (budget.py)
+            return budget.spend_on(self._run_either, context, spans)
+        except BudgetError as err:
+            raise BudgetError(f"{self.name}: went over its render budget: {err}") from None
+
+    def _run_either(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
         if not spans and self.compiled_render is not None:
             try:
                 return self.compiled_render(context), []
@@ -426,7 +454,8 @@ class ChatTemplate:
     def _run_jinja(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
         if not spans:  # Template.render(**context), without copying the context again
             compiled = self.compiled
-            return "".join(compiled.root_render_func(compiled.new_context(context))), []
+            chunks = compiled.root_render_func(compiled.new_context(context))
+            return ("".join(chunks) if self.trusted else budget.written(chunks)), []
         tracker = _SpanTracker()
         blocks = []
         environment: Any = self.compiled.environment  # activate_tracker: set by GenerationTracker (extend)
@@ -434,4 +463,6 @@ class ChatTemplate:
             for block in self.compiled.generate(**context):
                 blocks.append(block)
                 tracker.length += len(block)
+                if not self.trusted:
+                    budget.current().write(len(block))
         return "".join(blocks), tracker.spans

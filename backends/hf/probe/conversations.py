@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..chat_template.render import ChatTemplate, TemplateError
+from ..chat_template.render import BudgetError, ChatTemplate, TemplateError
 
 __all__ = ["A1", "BOS", "SYS", "SYS2", "THINK", "TRIM", "U1", "U2", "Renderer", "assistant", "common_prefix",
            "system_message", "text_block", "user", "user_blocks"]
@@ -54,6 +54,8 @@ class Renderer:
     def __call__(self, messages: list[dict], **kw: Any) -> tuple[str | None, str | None]:
         try:
             return self.template.render(messages, **kw), None
+        except BudgetError:  # probing stops at the first render over budget
+            raise
         except TemplateError as err:
             return None, str(err)
         except Exception as err:  # noqa: BLE001 - a template crashing on the input (TypeError...) refuses it too

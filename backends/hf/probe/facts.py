@@ -42,6 +42,7 @@ import attrs
 
 from ...base import Caps
 from ..chat_template.render import ChatTemplate
+from ..chat_template.budget import deadline
 from .conversations import (A1, BOS, SYS, SYS2, THINK, TRIM, U1, U2, Renderer, assistant, common_prefix,
                             system_message, text_block, user, user_blocks)
 from .tools import tool_facts
@@ -53,6 +54,9 @@ __all__ = ["Probe", "ProbeError", "probe"]
 _IMAGE_BLOCK = {"type": "image"}
 
 _THINKING_VARS = ("enable_thinking", "thinking")
+#: The lowering-report code of each kind of template quirk (docs/diagnostics.md).
+NOTE_CODES = {"system": "PP420", "text": "PP421", "turns": "PP422", "whitespace": "PP423", "tools": "PP424",
+              "reasoning": "PP425", "ends": "PP426"}
 _OTHER_DATE = _dt.date(2001, 2, 3)
 _NOTE_CHARS = 80  # long texts are shortened in notes
 
@@ -172,61 +176,73 @@ class Probe:
 
     def notes(self) -> list[str]:
         """Sentences for the lowering report: what the template does to a prompt on its own."""
+        return [text for _, _, text in self.coded_notes()]
+
+    def coded_notes(self) -> list[tuple[str, str | None, str]]:
+        """The notes as (code, about, sentence): one code per kind of quirk (NOTE_CODES); `about` is
+        what a prompt must hold for the note to concern it ("system", "tools", "assistant"), or None."""
+        return [(NOTE_CODES[kind], about, text) for kind, about, text in self._notes()]
+
+    def _notes(self):
         who = self.name or "the template"
-        out = []
+        yield from self._system_notes(who)
+        if self.default_system is not None:
+            yield "text", None, (f"{who} injects a default system prompt when none is given: "
+                                 f"{_quote(self.default_system)}" + (" (it holds today's date)" if self.dated else ""))
+        if self.system_preamble is not None:
+            yield "text", None, (f"{who} always writes a system header: {_quote(self.system_preamble.strip())}"
+                                 + (" (it holds today's date)" if self.dated else ""))
+        elif self.dated and self.default_system is None:
+            yield "text", None, f"{who} writes today's date into the prompt"
+        if self.alternation:
+            yield "turns", None, f"{who} raises unless user and assistant turns alternate: same-role turns are merged"
+        if self.first_user or self.alternation:
+            yield "turns", None, f"{who} needs the conversation to start with a user turn"
+        if self.trims:
+            yield "whitespace", None, f"{who} trims whitespace around {', '.join(self.trims)} content"
+        if self.starts_with_bos is False:
+            yield "ends", None, f"{who} does not write bos_token {_quote(self.bos_token)} into the prompt"
+        yield from self._tool_notes(who)
+        if "last-only" in (self.reasoning_content, self.inline_think):
+            yield "reasoning", "assistant", f"{who} drops the reasoning of assistant turns before the last user turn"
+        elif self.inline_think == "dropped":
+            yield "reasoning", "assistant", f"{who} drops <think> reasoning from assistant turns"
+        for var, value, prompt in self.thinking_switches:
+            yield "reasoning", None, f"{who}: {var}={value} makes the generation prompt {_quote(prompt)}"
+        if not self.generation_prompt:
+            yield "ends", None, (f"{who} has no generation prompt: the prompt ends with the last user turn's own "
+                                 f"closing {_quote(self.prompt_end)}")
+
+    def _system_notes(self, who: str):
         if self.system == "raises":
-            out.append(f"{who} raises on a system role ({_quote(self.system_error)}): "
-                       "system text is merged into the first user turn")
+            yield "system", "system", (f"{who} raises on a system role ({_quote(self.system_error)}): "
+                                       "system text is merged into the first user turn")
         elif self.system == "dropped":
-            out.append(f"{who} silently drops system messages: system text is merged into the first user turn")
+            yield "system", "system", f"{who} silently drops system messages: system text is merged into the first user turn"
         elif self.system == "merged" and self.system_merge == "last-user":
-            out.append(f"{who} has no system turn: it prepends system text to the last user turn")
+            yield "system", "system", f"{who} has no system turn: it prepends system text to the last user turn"
         elif self.system == "merged":
-            out.append(f"{who} has no system turn: it merges system text into the first user turn")
+            yield "system", "system", f"{who} has no system turn: it merges system text into the first user turn"
         elif not (self.system_open or self.system_close):
-            out.append(f"{who} writes system text without markup of its own, before the first user turn")
+            yield "system", "system", f"{who} writes system text without markup of its own, before the first user turn"
         if self.system not in ("raises", "dropped") and self.late_system != "in-place":
             how = {"raises": "raises on a system message after the first turn",
                    "dropped": "drops a system message after the first turn",
                    "moved": "moves a system message after the first turn to the start of the prompt",
                    "merged": "merges a system message after the first turn into the next user turn"}[self.late_system]
             tail = ": such a message is sent as a user turn" if self.caps().system == "top_level" else ""
-            out.append(f"{who} {how}{tail}")
-        if self.default_system is not None:
-            out.append(f"{who} injects a default system prompt when none is given: {_quote(self.default_system)}"
-                       + (" (it holds today's date)" if self.dated else ""))
-        if self.system_preamble is not None:
-            out.append(f"{who} always writes a system header: {_quote(self.system_preamble.strip())}"
-                       + (" (it holds today's date)" if self.dated else ""))
-        elif self.dated and self.default_system is None:
-            out.append(f"{who} writes today's date into the prompt")
-        if self.alternation:
-            out.append(f"{who} raises unless user and assistant turns alternate: same-role turns are merged")
-        if self.first_user or self.alternation:
-            out.append(f"{who} needs the conversation to start with a user turn")
-        if self.trims:
-            out.append(f"{who} trims whitespace around {', '.join(self.trims)} content")
-        if self.starts_with_bos is False:
-            out.append(f"{who} does not write bos_token {_quote(self.bos_token)} into the prompt")
+            yield "system", "system", f"{who} {how}{tail}"
+
+    def _tool_notes(self, who: str):
         if not self.tools:
             also = " (tool calls and results are rendered)" if self.tool_calls else ""
-            out.append(f"{who} renders no tool list{also}: tools cannot be given to this model")
+            yield "tools", "tools", f"{who} renders no tool list{also}: tools cannot be given to this model"
         elif self.tool_arguments == "string":
-            out.append(f"{who} takes tool-call arguments only as a JSON string")
+            yield "tools", "tools", f"{who} takes tool-call arguments only as a JSON string"
         if self.nine_character_call_ids:
-            out.append(f"{who} raises on tool call ids other than 9 letters and digits: ids are rewritten")
+            yield "tools", "tools", f"{who} raises on tool call ids other than 9 letters and digits: ids are rewritten"
         if self.answer_after_tool_results:
-            out.append(f"{who} raises on a user turn right after tool results: an assistant turn is inserted")
-        if "last-only" in (self.reasoning_content, self.inline_think):
-            out.append(f"{who} drops the reasoning of assistant turns before the last user turn")
-        elif self.inline_think == "dropped":
-            out.append(f"{who} drops <think> reasoning from assistant turns")
-        for var, value, prompt in self.thinking_switches:
-            out.append(f"{who}: {var}={value} makes the generation prompt {_quote(prompt)}")
-        if not self.generation_prompt:
-            out.append(f"{who} has no generation prompt: the prompt ends with the last user turn's own "
-                       f"closing {_quote(self.prompt_end)}")
-        return out
+            yield "tools", "tools", f"{who} raises on a user turn right after tool results: an assistant turn is inserted"
 
     # -- goldens
 
@@ -253,8 +269,19 @@ def _quote(text: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Wall time all the renders of one probe may take (each render also has its own budget): a
+#: template that stays under each render's budget still cannot keep probing going for minutes.
+PROBE_SECONDS = 20.0
+
+
 def probe(template: ChatTemplate, name: str | None = None) -> Probe:
-    """Learn `template`'s quirks by rendering probe conversations (see the module docstring)."""
+    """Learn `template`'s quirks by rendering probe conversations (see the module docstring). A
+    render over its budget stops probing: `BudgetError` (chat_template/budget.py)."""
+    with deadline(PROBE_SECONDS):
+        return _probe(template, name)
+
+
+def _probe(template: ChatTemplate, name: str | None) -> Probe:
     render = Renderer(template)
     bos = template.variables.get("bos_token") or None
     starts_with_bos = _starts_with_bos(template) if bos else None
@@ -377,14 +404,16 @@ def _preamble(opening: str, user_open: str) -> str | None:
 def _starts_with_bos(template: ChatTemplate) -> bool:
     """Rendered with a marker for bos_token, does the text start with it? (A template that does not
     use bos_token may still start with the same text: SmolLM2's bos is `<|im_start|>`.)"""
-    marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date)
+    marked = ChatTemplate(template.source, extra={**template.variables, "bos_token": BOS}, date=template.date,
+                          trusted=template.trusted, name=template.name)
     text, _ = Renderer(marked)([user(U1)])
     return bool(text and text.startswith(BOS))
 
 
 def _dated(template: ChatTemplate, base: str) -> bool:
     other = _OTHER_DATE if template.date != _OTHER_DATE else _OTHER_DATE.replace(year=2002)
-    again = ChatTemplate(template.source, extra=dict(template.variables), date=other)
+    again = ChatTemplate(template.source, extra=dict(template.variables), date=other, trusted=template.trusted,
+                         name=template.name)
     text, _ = Renderer(again)([user(U1)])
     return text != base
 

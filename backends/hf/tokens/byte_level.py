@@ -91,8 +91,10 @@ class ByteLevelBPE:
 
     def takes(self, text: str, data: bytes | None) -> bool:
         """Can a render be encoded in one call: no byte the vocabulary lacks, already NFC where the
-        tokenizer normalizes? `data`: the text as UTF-8, None for ASCII text (single-byte searches
-        run at memchr speed)."""
+        tokenizer normalizes, no whitespace run too long for tiktoken's regex engine? `data`: the
+        text as UTF-8, None for ASCII text (single-byte searches run at memchr speed)."""
+        if _long_whitespace(text):
+            return False
         if data is None:
             return not any(c in text for c in self._missing_ascii)
         if any(b in data for b in self._missing_bytes):
@@ -112,7 +114,7 @@ class ByteLevelBPE:
     def encode_data(self, text: str) -> list[int] | None:
         """The ids of data, no control token matched; None when the text holds a byte the vocabulary
         lacks (tokenizers drops it, tiktoken cannot)."""
-        if self._unencodable is not None and self._unencodable.search(text):
+        if (self._unencodable is not None and self._unencodable.search(text)) or _long_whitespace(text):
             return None
         if self._nfc is not None and not text.isascii() and not _is_nfc(text):
             text = self._nfc.normalize_str(text)
@@ -169,6 +171,17 @@ def _is_nfc(text: str, data: bytes | None = None) -> bool:
                     return False
                 known.add(c)
     return True
+
+
+#: A whitespace run this long overflows the backtracking stack of tiktoken's regex engine at
+#: `\s+(?!\S)` ("Max stack size exceeded for backtracking"): such text goes to the tokenizers library.
+LONG_WHITESPACE = 10_000
+_LONG_RUN = re.compile(r"(?:^|\S)\s{%d}" % LONG_WHITESPACE)  # from a run's start only: linear
+
+
+def _long_whitespace(text: str) -> bool:
+    """Does `text` hold a run of LONG_WHITESPACE whitespace characters? (Short text cannot.)"""
+    return len(text) >= LONG_WHITESPACE and _LONG_RUN.search(text) is not None
 
 
 _ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")  # first bytes of characters beyond the BMP

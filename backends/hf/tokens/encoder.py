@@ -257,6 +257,10 @@ class Encoder:
         """Does `text` hold what `protect` hides (control-token text, or a sentinel character)?"""
         return self._protect_str(text) != text
 
+    def control_texts(self, text: str) -> list[str]:
+        """What `protect` hides in `text`, in order: control-token texts (and sentinel-range characters)."""
+        return self._danger.findall(text) if self._protect_str(text) != text else []
+
     def _protect_deep(self, value: Any) -> Any:
         if isinstance(value, str):
             return self._protect_str(value)
