@@ -193,3 +193,19 @@ def test_fmt_stdin_cannot_be_mixed_with_files(tmp_path):
     result = CliRunner().invoke(cli, ["fmt", "-", str(path)], input=UGLY)
     assert result.exit_code == 2 and "`-` (stdin to stdout) cannot be mixed with files" in result.output
     assert path.read_text() == UGLY
+
+
+@posix_only
+def test_a_read_only_snapshot_is_a_failed_case_not_a_crash(tmp_path):
+    """`test --update` writes through write_atomic: a read-only snapshot is kept, and the case says why."""
+    from polyprompt.session.prompt_tests import collect
+
+    (tmp_path / "t.prompt").write_text(SOURCE + '\ntest hello "hi" {\n}\n')
+    case = collect([tmp_path])[0]
+    assert case.run(["openai-chat"], update=True).passed
+    snapshot = case.snapshot("openai-chat")
+    snapshot.write_text("{}\n")
+    snapshot.chmod(0o444)
+    result = case.run(["openai-chat"], update=True)
+    assert not result.passed and "read-only file" in result.outcomes[0].message
+    assert snapshot.read_text() == "{}\n"
