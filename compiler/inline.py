@@ -47,8 +47,8 @@ def is_local_path(value: str) -> bool:
     return "/" in value or "\\" in value or value.startswith((".", "~")) or media_type_of(value) is not None
 
 
-def shown(value: str, limit: int = 80) -> str:
-    """A value as quoted in a message: at most `limit` characters, control characters escaped."""
+def shown(value: str, limit: int = 120) -> str:
+    """A path or value as quoted in a message: at most `limit` characters, control characters escaped."""
     text = value if len(value) <= limit else value[: limit - 1] + "…"
     return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
@@ -63,6 +63,25 @@ def local_path_message(kind: str, value: str) -> str:
 
 #: fn(kind, value, path) -> the value to put in its place
 MediaFn = Callable[[str, str, str], str]
+
+
+def takes_media(t: T.Type, seen: set[int] | None = None) -> bool:
+    """Can a value of type `t` hold a media slot? (False skips walking a large value of plain data.)"""
+    if isinstance(t, (T.MediaT, T.MessagesT)):
+        return True
+    if isinstance(t, T.OptionalT):
+        return takes_media(t.inner, seen)
+    if isinstance(t, T.ListT):
+        return takes_media(t.item, seen)
+    if isinstance(t, T.MapT):
+        return takes_media(t.value, seen)
+    if isinstance(t, T.RecordT):
+        seen = set() if seen is None else seen
+        if id(t) in seen:  # a recursive record: its fields are being looked at already
+            return False
+        seen.add(id(t))
+        return any(takes_media(f.type, seen) for f in t.fields.values())
+    return False
 
 
 def map_media(value: Any, t: T.Type, path: str, fn: MediaFn, depth: int = 0) -> Any:
@@ -131,7 +150,8 @@ def local_path_problems(value: Any, t: T.Type, path: str) -> list[tuple[str, str
             found.append((where, local_path_message(kind, text)))
         return text
 
-    map_media(value, t, path, check)
+    if takes_media(t):
+        map_media(value, t, path, check)
     return found
 
 
@@ -178,7 +198,7 @@ class Inliner:
         try:
             fd = os.open(full, flags)
         except FileNotFoundError:
-            raise _Refused("no such file (paths are relative to the inputs file's folder)") from None
+            raise _Refused(f"no such file (relative paths start at {self.base})") from None
         except (OSError, ValueError) as err:
             raise _Refused(f"cannot be read ({getattr(err, 'strerror', None) or err})") from None
         st = os.fstat(fd)
@@ -225,5 +245,5 @@ def _media_type(kind: str, name: str) -> str:
 def inline_files(values: Mapping[str, Any], types: Mapping[str, T.Type], inliner: Inliner) -> dict[str, Any]:
     """`values` with the local files of their media slots inlined (by the parameter `types`;
     values of unknown names are left as they are). Problems are in `inliner.problems`."""
-    return {name: map_media(value, types[name], name, inliner) if name in types else value
-            for name, value in values.items()}
+    return {name: map_media(value, types[name], name, inliner) if name in types and takes_media(types[name])
+            else value for name, value in values.items()}

@@ -24,6 +24,7 @@ from .. import stdlib
 from . import ast
 from .diagnostics import Sink
 from .files import UnreadableFile, read_regular
+from .inline import shown
 from .parse import parse_source
 from .span import SourceFile, Span
 
@@ -150,7 +151,7 @@ def _resolve_import(decl: ast.Import, importer: LoadedModule, sink, modules, roo
     try:
         source = read_source(path, sink)
     except UnreadableFile as err:  # grew past the size limit, or changed kind, since it was checked
-        sink.error("PP214", f"cannot import `{_shown(str(decl.path or decl.module))}`: {_reason(err)}", decl.span)
+        sink.error("PP214", f"cannot import `{shown(str(decl.path or decl.module))}`: {_reason(err)}", decl.span)
         return None
     return _load_module(key, source, sink, modules, root, stack, is_stdlib)
 
@@ -166,26 +167,26 @@ def _file_import(decl: ast.Import, importer: LoadedModule, sink, root: Path) -> 
     if why is None:
         path = Path(os.path.realpath(base / written))  # symlinks followed (a loop is left as it is)
         if not path.name.endswith(".prompt"):
-            why = f"it names `{_shown(path.name)}`, not a .prompt file"
+            why = f"it names `{shown(path.name)}`, not a .prompt file"
     if why is not None:
-        sink.error("PP214", f"cannot import `{_shown(written)}`: {why}", decl.span,
+        sink.error("PP214", f"cannot import `{shown(written)}`: {why}", decl.span,
                    help="import a .prompt file by a path relative to the importing file")
         return None
     if not importer.is_stdlib and not path.is_relative_to(root):
-        sink.error("PP207", f"`{_shown(written)}` is outside the project root `{display_path(root)}`", decl.span,
+        sink.error("PP207", f"`{shown(written)}` is outside the project root `{display_path(root)}`", decl.span,
                    help="keep imported files inside the project, or mark a higher folder with polyprompt.toml")
         return None
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        sink.error("PP205", f"file `{_shown(written)}` not found", decl.span,
+        sink.error("PP205", f"file `{shown(written)}` not found", decl.span,
                    help=f"paths are relative to the importing file's folder `{display_path(base)}`")
         return None
     except OSError as err:  # a symlink loop, a name too long for the file system...
-        sink.error("PP214", f"cannot import `{_shown(written)}`: {_reason(err)}", decl.span)
+        sink.error("PP214", f"cannot import `{shown(written)}`: {_reason(err)}", decl.span)
         return None
     if not stat.S_ISREG(st.st_mode):
-        sink.error("PP214", f"cannot import `{_shown(written)}`: not a regular file", decl.span)
+        sink.error("PP214", f"cannot import `{shown(written)}`: not a regular file", decl.span)
         return None
     return path
 
@@ -210,12 +211,6 @@ def _reason(err: OSError) -> str:
     return (err.strerror or str(err)).lower() if err.errno != errno.ELOOP else "a symlink loop"
 
 
-def _shown(path: str, limit: int = 120) -> str:
-    """A written path as shown in a message: at most `limit` characters, control characters escaped."""
-    text = path if len(path) <= limit else path[: limit - 1] + "…"
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-
-
 def _check_model_path(decl: ast.TargetDecl, base: Path, root: Path, sink) -> None:
     """A `target` declaration naming `hf:<dir>` or `hf:<file.gguf>`: the path, relative to the
     declaring file's folder, must be inside the project root (PP207), as an import must. A model
@@ -225,7 +220,7 @@ def _check_model_path(decl: ast.TargetDecl, base: Path, root: Path, sink) -> Non
     written = decl.backend[len(MODEL_DIR_PREFIX):]
     path = model_path(written, base)
     if path is None or not path.is_relative_to(root):
-        sink.error("PP207", f"`{_shown(decl.backend)}` is outside the project root `{display_path(root)}`",
+        sink.error("PP207", f"`{shown(decl.backend)}` is outside the project root `{display_path(root)}`",
                    decl.span, help="a model a prompt file names must be inside the project; name one elsewhere on "
                                    "the command line (-t hf:<path>)")
 

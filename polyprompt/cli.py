@@ -151,7 +151,8 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, in
     except backends.UnknownTarget as err:
         raise click.UsageError(str(err)) from None
     except InputError as err:
-        click.echo(f"error: {err.from_file(input_file) if input_file else err}", err=True)
+        named = err.from_file("stdin" if input_file == "-" else input_file) if input_file else err
+        click.echo(f"error: {named}", err=True)
         sys.exit(1)
     except CompileError as err:
         click.echo(render_all(err.diagnostics), err=True)
