@@ -71,7 +71,14 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
         return
     if st is not None and not force and (not st.st_mode & 0o222 or not os.access(target, os.W_OK)):
         raise ReadOnlyFile(errno.EACCES, "read-only file (--force or force=True replaces it)", os.fspath(path))
-    fd, tmp = _create_temp(target, 0o666 if mode is None else mode)
+    _replace(target, payload, st, 0o666 if mode is None else mode, unnamed=True)
+    _sync_folder(target.parent)
+
+
+def _replace(target: Path, payload: bytes, st: os.stat_result | None, mode: int, unnamed: bool) -> None:
+    """Write `payload` to a temporary file beside `target` (unnamed when `unnamed` and the system
+    allows it), fsync it, and rename it over `target`; on any failure remove it."""
+    fd, tmp = _create_temp(target, mode, unnamed)
     try:
         with os.fdopen(fd, "wb") as handle:
             if st is not None:
@@ -81,12 +88,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
             os.fsync(handle.fileno())
             if tmp is None:  # an unnamed file: it gets a name only now, complete and on disk
                 tmp = _link_unnamed(handle.fileno(), target)
+                if tmp is None:  # the system would not name it after all: write a named file
+                    return _replace(target, payload, st, mode, unnamed=False)
         os.replace(tmp, target)
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(target.parent)
 
 
 def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
@@ -100,12 +108,12 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
         os.fchmod(fd, stat.S_IMODE(st.st_mode))
 
 
-def _create_temp(target: Path, mode: int) -> tuple[int, Path | None]:
-    """A new file in `target`'s folder, opened for writing: unnamed (O_TMPFILE, path None) where
-    the system has it, else named `.<name>.<random>.tmp`. Created with `mode` so the kernel
-    applies the umask (and any default ACL) as for a plain new file; `mkstemp` would give 0o600."""
+def _create_temp(target: Path, mode: int, unnamed: bool = True) -> tuple[int, Path | None]:
+    """A new file in `target`'s folder, opened for writing: unnamed (O_TMPFILE, path None) when
+    asked and the system has it, else named `.<name>.<random>.tmp`. Created with `mode` so the
+    kernel applies the umask (and any default ACL) as for a plain new file; `mkstemp` would give 0o600."""
     flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
-    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+    if unnamed and hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
         try:
             return os.open(target.parent, flags | os.O_TMPFILE, mode), None
         except OSError as err:
@@ -120,9 +128,10 @@ def _create_temp(target: Path, mode: int) -> tuple[int, Path | None]:
     raise FileExistsError(f"no free temporary name beside {target}")
 
 
-def _link_unnamed(fd: int, target: Path) -> Path:
+def _link_unnamed(fd: int, target: Path) -> Path | None:
     """A name beside `target` for the unnamed file open as `fd`: linkat(2) following /proc's link
-    to it (a folder fd is given because `os.link` calls link(2), which would not follow it)."""
+    to it (a folder fd is given because `os.link` calls link(2), which would not follow it).
+    None when the system refuses (a /proc that cannot be linked through)."""
     folder = os.open(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         for _ in range(100):
@@ -132,6 +141,8 @@ def _link_unnamed(fd: int, target: Path) -> Path:
                 return tmp
             except FileExistsError:
                 continue
+            except OSError:
+                return None
     finally:
         os.close(folder)
     raise FileExistsError(f"no free temporary name beside {target}")

@@ -177,7 +177,7 @@ def test_fmt_in_a_folder_it_cannot_write_is_one_error(tmp_path, monkeypatch):
     path = tmp_path / "a.prompt"
     path.write_text(UGLY)
 
-    def refused(target, mode):
+    def refused(target, *args):
         raise PermissionError(13, "Permission denied", str(target.parent))
 
     monkeypatch.setattr(files, "_create_temp", refused)
