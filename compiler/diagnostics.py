@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "PP211": "not a fragment of the right kind",
     "PP212": "duplicate parameter, field or member",
     "PP213": "reserved word used as a name",
+    "PP214": "invalid import",
     # types and arguments
     "PP220": "type mismatch",
     "PP221": "loop over a non-list",

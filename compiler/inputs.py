@@ -5,21 +5,23 @@ each with the JSON path of the value, e.g. `shots[2].answer.category`.
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import attrs
 
 from . import ast
 from . import types as T
 from .check.consts import constant_value
-from .conversation import media_type_of
 from .files import read_regular
 from .history import read as read_history
+from .inline import MAX_INLINE_BYTES, Inliner, local_path_problems
+from .inline import inline_files as inline
 from .runtime import LONE_SURROGATE
+from .targets import did_you_mean
 
 
 @attrs.frozen
@@ -33,18 +35,31 @@ class InputProblem:
 
 
 class InputError(ValueError):
-    """Raised with every problem of a set of inputs (`prompt` None: the inputs file itself)."""
+    """Raised with every problem of a set of inputs (`prompt` None: the inputs file itself);
+    `source` names the inputs file the values came from, when known."""
 
-    def __init__(self, prompt: str | None, problems: list[InputProblem]):
-        self.problems = problems
-        head = f"invalid inputs for prompt `{prompt}`:" if prompt is not None else "invalid inputs:"
+    def __init__(self, prompt: str | None, problems: list[InputProblem], source: str | None = None):
+        self.prompt, self.problems, self.source = prompt, problems, source
+        head = f"invalid inputs for prompt `{prompt}`" if prompt is not None else "invalid inputs"
+        head += f" from {source}:" if source is not None else ":"
         super().__init__(head + "\n" + "\n".join(f"  {p}" for p in problems))
 
+    def from_file(self, source: str) -> "InputError":
+        """The same error naming the inputs file its values came from."""
+        return InputError(self.prompt, self.problems, source) if self.source is None else self
 
-def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> dict:
-    """Inputs from a JSON or YAML file (`-` for stdin, given as `stdin_text`). Local media paths
-    become data: URIs. A file that cannot be read, is not UTF-8, JSON or YAML, or is not an object,
-    and strings that are not Unicode text, raise InputError: never a traceback."""
+
+def read_inputs(source: str | os.PathLike, stdin_text: str | bytes | None = None, *,
+                types: Mapping[str, T.Type] | None = None, inline_files: bool = True,
+                root: str | Path | None = None, limit: int = MAX_INLINE_BYTES) -> dict:
+    """Inputs from a JSON or YAML file (`-` for stdin, given as `stdin_text`).
+
+    A `.json` file is read as JSON only. With the prompt's parameter `types`, local files named
+    where the prompt takes media are inlined as data: URIs (compiler/inline.py: only from the
+    inputs file's folder or `root`, the project root; regular files of at most `limit` bytes);
+    `inline_files=False` reads none. A file that cannot be read, is not UTF-8, JSON or YAML, or
+    is not an object, strings that are not Unicode text, and media files that cannot be
+    inlined raise InputError: never a traceback."""
     name = "stdin" if str(source) == "-" else str(source)
     try:
         if str(source) == "-":
@@ -58,14 +73,20 @@ def read_inputs(source: str | Path, stdin_text: str | bytes | None = None) -> di
     except UnicodeDecodeError as err:
         raise InputError(None, [InputProblem(name, f"is not UTF-8 text: byte 0x{err.object[err.start]:02x} "
                                                    f"at offset {err.start}")]) from None
-    data = _parse(text, name)
+    data = _parse(text, name, json_only=name.lower().endswith(".json"))
     if not isinstance(data, dict):
         raise InputError(None, [InputProblem(name, "must be a JSON or YAML object of parameter values")])
     problems: list[InputProblem] = []
     _lone_surrogates(data, "", problems)
     if problems:
         raise InputError(None, problems)
-    return _inline_files(data, base)
+    if types is None or not inline_files:
+        return data
+    inliner = Inliner(base, [base] + ([Path(root)] if root is not None else []), limit)
+    inlined = inline(data, types, inliner)
+    if inliner.problems:
+        raise InputError(None, [InputProblem(path, message) for path, message in inliner.problems], source=name)
+    return inlined
 
 
 #: The largest inputs file read (inline media included, base64 data is large)
@@ -75,13 +96,16 @@ MAX_INPUTS_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 100
 
 
-def _parse(text: str, name: str) -> Any:
-    """JSON, else YAML (without aliases); the error of the format the text looks like."""
+def _parse(text: str, name: str, json_only: bool = False) -> Any:
+    """JSON, else (unless `json_only`) YAML without aliases; on failure an InputError at
+    `name:line:col`, of the format the text looks like."""
     try:
         return json.loads(text)
     except RecursionError:
         raise InputError(None, [InputProblem(name, f"nests deeper than {MAX_DEPTH} levels")]) from None
     except json.JSONDecodeError as json_error:
+        if json_only:
+            raise _json_error(name, json_error, "is not valid JSON") from None
         import yaml
 
         try:
@@ -90,12 +114,15 @@ def _parse(text: str, name: str) -> Any:
             raise InputError(None, [InputProblem(name, f"nests deeper than {MAX_DEPTH} levels")]) from None
         except yaml.YAMLError as yaml_error:
             if text.lstrip().startswith(("{", "[")):
-                where, why = f"line {json_error.lineno} column {json_error.colno}", json_error.msg
-            else:
-                mark = getattr(yaml_error, "problem_mark", None)
-                where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
-                why = getattr(yaml_error, "problem", None) or str(yaml_error)
-            raise InputError(None, [InputProblem(name, f"is not valid JSON or YAML: {why} ({where})")]) from None
+                raise _json_error(name, json_error, "is not valid JSON or YAML") from None
+            mark = getattr(yaml_error, "problem_mark", None)
+            where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+            why = getattr(yaml_error, "problem", None) or str(yaml_error)
+            raise InputError(None, [InputProblem(where, f"is not valid JSON or YAML: {why}")]) from None
+
+
+def _json_error(name: str, error: json.JSONDecodeError, what: str) -> InputError:
+    return InputError(None, [InputProblem(f"{name}:{error.lineno}:{error.colno}", f"{what}: {error.msg}")])
 
 
 def _loader():
@@ -143,20 +170,6 @@ def _check_text(value: str, path: str, problems: list[InputProblem]) -> None:
                                            f"character {found.start()}: not Unicode text"))
 
 
-def _inline_files(value: Any, base: Path) -> Any:
-    """A string naming an existing local image/audio/PDF file becomes a data: URI."""
-    if isinstance(value, dict):
-        return {k: _inline_files(v, base) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_inline_files(v, base) for v in value]
-    if isinstance(value, str) and not value.startswith(("http://", "https://", "data:")) and len(value) < 4096:
-        media_type = media_type_of(value) or ""
-        path = base / value
-        if media_type.startswith(("image/", "audio/", "application/pdf")) and path.is_file():
-            return f"data:{media_type};base64,{base64.b64encode(path.read_bytes()).decode()}"
-    return value
-
-
 def validate(prompt: ast.PromptDecl, resolve, inputs: dict[str, Any]) -> dict[str, Any]:
     """Checked inputs with defaults applied; raises InputError listing every problem.
 
@@ -167,11 +180,13 @@ def validate(prompt: ast.PromptDecl, resolve, inputs: dict[str, Any]) -> dict[st
     values: dict[str, Any] = {}
     for name in inputs:
         if name not in params:
-            problems.append(InputProblem(name, f"prompt `{prompt.name.name}` has no parameter `{name}`"))
+            hint = did_you_mean(str(name), params) or f"parameters: {', '.join(params) or 'none'}"
+            problems.append(InputProblem(name, f"prompt `{prompt.name.name}` has no parameter `{name}`; {hint}"))
     for name, param in params.items():
         t = resolve(param.type)
         if name in inputs:
             _check(inputs[name], t, name, problems)
+            problems += [InputProblem(*found) for found in local_path_problems(inputs[name], t, name)]
             values[name] = plain(inputs[name])
         elif param.default is not None:
             values[name] = constant_value(param.default)

@@ -20,6 +20,7 @@ from .check.consts import constant_value
 from .check.names import ModuleScope, Symbol, TypeResolver
 from .conversation import media
 from .diagnostics import Sink
+from .inline import is_local_path, local_path_message
 from .statics import Statics
 
 
@@ -116,12 +117,18 @@ class RenderState:
 
     def media(self, kind: str, value, where, span) -> ir.Media:
         """A media part from a URL or a `data:` URI; any other value (a `json` input can hold
-        anything) is an InputError naming the expression (`where`, its span)."""
+        anything), and a local path (compiler/inline.py), is an InputError naming the expression
+        (`where`, its span)."""
         if value.__class__ is not str:
             from .inputs import InputError, InputProblem, kind_of
 
             raise InputError(self.prompt, [InputProblem(where.text, f"used as {kind}: expected a URL or a data: URI, "
                                                                       f"got {kind_of(value)}")])
+        if is_local_path(value):  # a `str` or `json` value: never read, never sent as a URL
+            from .inputs import InputError, InputProblem
+
+            raise InputError(self.prompt, [InputProblem(where.text, f"used as {kind}: "
+                                                                    f"{local_path_message(kind, value)}")])
         return media(kind, value, span)
 
     def mark_cache(self, ttl: str) -> None:

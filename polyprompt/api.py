@@ -89,13 +89,14 @@ def format_text(text: str, name: str = "<input>") -> str:
     return result.formatted
 
 
-def format_file(path: str | os.PathLike, write: bool = False) -> FormatResult:
-    """Format one file; with `write`, replace it atomically when it changed."""
+def format_file(path: str | os.PathLike, write: bool = False, force: bool = False) -> FormatResult:
+    """Format one file; with `write`, replace it atomically when it changed (a read-only file raises
+    `compiler.files.ReadOnlyFile` unless `force`)."""
     sink = Sink()
     source = read_source(Path(path), sink)
     if sink.has_errors:
         return FormatResult(source.path, source.text, None, tuple(sink.sorted()))
     result = format_source(source)
     if write and result.changed and result.formatted is not None:
-        write_atomic(Path(path), result.formatted)
+        write_atomic(Path(path), result.formatted, force=force)
     return result

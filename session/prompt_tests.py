@@ -145,9 +145,7 @@ class TestCase:
         if not path.exists():
             if new != "write" and not update:
                 return Outcome(target, False, f"no snapshot {path}: `polyprompt test --update` writes it")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, text)
-            return Outcome(target, True, f"snapshot written: {path}")
+            return _write_snapshot(target, path, text, "snapshot written")
         try:  # a snapshot is a file of ours: a FIFO or a huge file planted there is not read
             old = read_regular(path, SNAPSHOT_LIMIT).decode("utf-8", errors="replace")
         except OSError as err:
@@ -155,8 +153,7 @@ class TestCase:
         if old == text:
             return Outcome(target, True, "matches the snapshot")
         if update:
-            write_atomic(path, text)
-            return Outcome(target, True, f"snapshot updated: {path}")
+            return _write_snapshot(target, path, text, "snapshot updated")
         return Outcome(target, False, f"the body differs from {path} (`polyprompt test --update` accepts it):\n"
                        + snapshot_diff(old, text, path))
 
@@ -254,6 +251,16 @@ def snapshot_diff(old: str, new: str, path: Path) -> str:
     if len(lines) > DIFF_LINES:
         lines = lines[:DIFF_LINES] + [f"... {len(lines) - DIFF_LINES} more diff lines"]
     return "\n".join(lines)
+
+
+def _write_snapshot(target: str, path: Path, text: str, what: str) -> Outcome:
+    """Write a snapshot; a read-only snapshot or folder is a failed case, not a crash."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as err:
+        return Outcome(target, False, f"cannot write {path}: {err.strerror or err}")
+    return Outcome(target, True, f"{what}: {path}")
 
 
 def collect(paths) -> list[TestCase]:

@@ -211,3 +211,16 @@ def test_the_cli_says_so_in_one_line(tmp_path):
     out = subprocess.run(cmd + ["compile", str(example), "-t", "openai-chat", "-i", "/dev/zero"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 1 and "/dev/zero: not a regular file" in out.stderr
+
+
+@posix_only
+def test_a_system_that_cannot_name_the_unnamed_file_gets_a_named_one(monkeypatch, tmp_path):
+    """Where linking through /proc is refused, the write falls back to a named temporary file."""
+    def refused(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "link", refused)
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+    write_atomic(path, "new")
+    assert path.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -41,7 +41,7 @@ def test_every_problem_is_listed(pf):
         })
     found = {str(p) for p in err.value.problems}
     assert found == {
-        "extra: prompt `p` has no parameter `extra`",
+        "extra: prompt `p` has no parameter `extra`; parameters: ticket, n, shots, unit, photo, history",
         "ticket: missing (a `str`)",
         "n: expected `int`, got a string",
         "shots[1].more: `Shot` has no field `more`",
@@ -53,13 +53,15 @@ def test_every_problem_is_listed(pf):
     }
 
 
-def test_inputs_files_inline_local_media(tmp_path):
+def test_inputs_files_inline_local_media(pf, tmp_path):
+    """A local file named where the prompt takes media (`photo: image?`) is inlined; a URL is kept."""
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 16
     (tmp_path / "cat.png").write_bytes(png)
-    (tmp_path / "in.yaml").write_text("ticket: hi\nphoto: cat.png\nurl: https://example.com/x.png\n")
-    values = read_inputs(tmp_path / "in.yaml")
+    (tmp_path / "in.yaml").write_text("ticket: hi\nphoto: cat.png\n")
+    values = pf.read_inputs(tmp_path / "in.yaml")
     assert values["photo"] == "data:image/png;base64," + base64.b64encode(png).decode()
-    assert values["url"] == "https://example.com/x.png"
+    (tmp_path / "url.yaml").write_text("ticket: hi\nphoto: https://example.com/x.png\n")
+    assert pf.read_inputs(tmp_path / "url.yaml")["photo"] == "https://example.com/x.png"
     with pytest.raises(InputError):
         (tmp_path / "bad.json").write_text("[1, 2]")
         read_inputs(tmp_path / "bad.json")
@@ -78,12 +80,12 @@ def test_history_turns_are_spliced_as_data(pf):
 @pytest.mark.parametrize("name, content, message", [
     ("missing.json", None, "missing.json: cannot be read (No such file or directory)"),
     ("latin1.json", b'{"ticket": "caf\xe9"}', "latin1.json: is not UTF-8 text: byte 0xe9 at offset 15"),
-    ("broken.json", b'{"ticket": [1,', "broken.json: is not valid JSON or YAML: Expecting value (line 1 column 15)"),
-    ("broken.yaml", b"ticket: [a, b\nn: 1\n", "broken.yaml: is not valid JSON or YAML: expected ',' or ']', but got"),
+    ("broken.json", b'{"ticket": [1,', "broken.json:1:15: is not valid JSON: Expecting value"),
+    ("broken.yaml", b"ticket: [a, b\nn: 1\n", "broken.yaml:2:2: is not valid JSON or YAML: expected ',' or ']', but got"),
     ("list.json", b"[1, 2]", "list.json: must be a JSON or YAML object of parameter values"),
-    ("self.yaml", b"ticket: &a [*a]\n", "self.yaml: is not valid JSON or YAML: an alias (*a): inputs take no YAML "
-                                        "aliases (line 1 column 13)"),
-    ("laughs.yaml", b"a: &a [x, x]\nb: &b [*a, *a]\nticket: [*b, *b]\n", "laughs.yaml: is not valid JSON or YAML: "
+    ("self.yaml", b"ticket: &a [*a]\n", "self.yaml:1:13: is not valid JSON or YAML: an alias (*a): inputs take no "
+                                        "YAML aliases"),
+    ("laughs.yaml", b"a: &a [x, x]\nb: &b [*a, *a]\nticket: [*b, *b]\n", "laughs.yaml:2:8: is not valid JSON or YAML: "
                                                                        "an alias (*a): inputs take no YAML aliases"),
     ("deep.json", b"[" * 5000 + b"]" * 5000, "deep.json: nests deeper than 100 levels"),
     ("deep2.json", b'{"ticket": ' + b"[" * 150 + b"]" * 150 + b"}", "ticket" + "[0]" * 100 + ": nests deeper than 100"),
