@@ -163,13 +163,13 @@ def test_the_python_api_refuses_a_local_path(project):
     pf = polyprompt.load(project / "p.prompt")
     for value in ("cat.png", "./inputs/cat.png", "/etc/passwd", "file:///etc/hosts", "C:\\pics\\cat.png"):
         with pytest.raises(InputError) as err:
-            pf.compile("openai-chat", ticket="x", photo=value)
+            pf.compile("openai-chat", {"ticket": "x", "photo": value})
         assert [p.path for p in err.value.problems] == ["photo"], value
     history = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "../x.png"}}]}]
     with pytest.raises(InputError) as err:
-        pf.compile("openai-chat", ticket="x", history=history)
+        pf.compile("openai-chat", {"ticket": "x", "history": history})
     assert [p.path for p in err.value.problems] == ["history[0].content[0].image_url.url"]
-    ok = pf.compile("openai-chat", ticket="x", photo="https://example.com/cat.png").body
+    ok = pf.compile("openai-chat", {"ticket": "x", "photo": "https://example.com/cat.png"}).body
     assert ok["messages"][1]["content"][0]["image_url"]["url"] == "https://example.com/cat.png"
 
 
@@ -177,9 +177,9 @@ def test_a_str_or_json_value_used_as_media_is_refused_at_render(tmp_path):
     (tmp_path / "q.prompt").write_text('prompt q(src: str, raw: json) {\n  user { image(src) image(raw) }\n}\n')
     pf = polyprompt.load(tmp_path / "q.prompt")
     with pytest.raises(InputError, match=r"src: used as image: `\.\./secret\.png` is a local path"):
-        pf.compile("openai-chat", src="../secret.png", raw="https://example.com/a.png")
+        pf.compile("openai-chat", {"src": "../secret.png", "raw": "https://example.com/a.png"})
     with pytest.raises(InputError, match="raw: used as image: `/etc/passwd` is a local path"):
-        pf.compile("openai-chat", src="https://example.com/a.png", raw="/etc/passwd")
+        pf.compile("openai-chat", {"src": "https://example.com/a.png", "raw": "/etc/passwd"})
 
 
 # ---------------------------------------------------------------- inputs files: JSON and names
@@ -288,7 +288,7 @@ def test_a_signed_cache_record_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatc
 
     monkeypatch.setenv("POLYPROMPT_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "p.prompt").write_text('prompt p(name: str) {\n  user "hi {{ name }}"\n}\n')
-    assert polyprompt.load(tmp_path / "p.prompt").compile("openai-chat", name="a").made_by == "passes"
+    assert polyprompt.load(tmp_path / "p.prompt").compile("openai-chat", {"name": "a"}).made_by == "passes"
     record_file = next((tmp_path / "cache").glob("*.json"))
     key = (tmp_path / "cache" / ".key").read_bytes()
     data = json.loads(record_file.read_text())
@@ -298,7 +298,7 @@ def test_a_signed_cache_record_of_the_wrong_shape_is_a_miss(tmp_path, monkeypatc
                 {**good, "body": []}):
         data["records"] = {k: bad for k in data["records"]}
         record_file.write_text(json.dumps({**data, "mac": cache._mac(key, data)}))
-        result = polyprompt.load(tmp_path / "p.prompt").compile("openai-chat", name="a")
+        result = polyprompt.load(tmp_path / "p.prompt").compile("openai-chat", {"name": "a"})
         assert result.body["messages"] == [{"role": "user", "content": "hi a"}]
 
 
