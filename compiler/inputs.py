@@ -112,6 +112,8 @@ def _parse(text: str, name: str, json_only: bool = False) -> Any:
             return yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader without aliases)
         except RecursionError:
             raise InputError(None, [InputProblem(name, f"nests deeper than {MAX_DEPTH} levels")]) from None
+        except (ValueError, OverflowError) as err:  # `!!timestamp 2024-13-45`, an integer of over 4,300 digits
+            raise InputError(None, [InputProblem(name, _unreadable(err))]) from None
         except yaml.YAMLError as yaml_error:
             if text.lstrip().startswith(("{", "[")):
                 raise _json_error(name, json_error, "is not valid JSON or YAML") from None
@@ -119,6 +121,15 @@ def _parse(text: str, name: str, json_only: bool = False) -> Any:
             where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
             why = getattr(yaml_error, "problem", None) or str(yaml_error)
             raise InputError(None, [InputProblem(where, f"is not valid JSON or YAML: {why}")]) from None
+    except ValueError as err:  # valid JSON Python will not read: an integer of over 4,300 digits
+        raise InputError(None, [InputProblem(name, _unreadable(err))]) from None
+
+
+def _unreadable(err: Exception) -> str:
+    """Why a value of an inputs file cannot be read, in the user's terms."""
+    if "integer string conversion" in str(err):
+        return "holds an integer of more than 4,300 digits, which Python does not read"
+    return f"holds a value that cannot be read: {err}"
 
 
 def _json_error(name: str, error: json.JSONDecodeError, what: str) -> InputError:
@@ -131,6 +142,11 @@ def _loader():
     import yaml
 
     class NoAliases(yaml.SafeLoader):
+        # YAML 1.1 reads 2024-01-05 as a date, which JSON cannot carry: here it stays the text it is
+        yaml_implicit_resolvers = {first: [(tag, regexp) for tag, regexp in resolvers
+                                           if tag != "tag:yaml.org,2002:timestamp"]
+                                   for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()

@@ -64,3 +64,25 @@ def test_non_finite_numbers_are_input_errors(tmp_path, bad):
         pf.compile("openai-chat", inputs={"x": bad, "j": 1})
     with pytest.raises(InputError, match=r"j\[0\]\.k: .* is not a number JSON can carry"):
         pf.compile("openai-chat", inputs={"x": 1.0, "j": [{"k": bad}]})
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("big.json", '{"n": ' + "9" * 5000 + "}", "an integer of more than 4,300 digits"),
+    ("big.yaml", "n: " + "9" * 5000 + "\n", "an integer of more than 4,300 digits"),
+    ("date.yaml", "n: !!timestamp 2024-13-45\n", "cannot be read: month must be in 1..12"),
+])
+def test_unreadable_values_of_an_inputs_file_are_input_errors(tmp_path, name, text, message):
+    """They were internal errors (ValueError) (issue 12, item 14)."""
+    from polyprompt.compiler.inputs import read_inputs
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_inputs(tmp_path / name)
+
+
+def test_a_yaml_date_is_text(tmp_path):
+    """YAML 1.1 read `2024-01-05` as a date, which no JSON value holds: it stays the text written."""
+    from polyprompt.compiler.inputs import read_inputs
+
+    (tmp_path / "d.yaml").write_text("day: 2024-01-05\nat: 2024-01-05 10:00:00\n")
+    assert read_inputs(tmp_path / "d.yaml") == {"day": "2024-01-05", "at": "2024-01-05 10:00:00"}
