@@ -88,6 +88,7 @@ class RowFunction:
         pf, fmt, target, options, _tasks = self.state
         example = task.example(row)
         try:
+            view: CompiledRow | LoweredRow
             if fmt.needs_body:
                 compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
                 view = CompiledRow(compiled, self._output(task, compiled))

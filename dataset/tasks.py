@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..session.compiled import CompileError
 from . import sources
@@ -42,7 +42,7 @@ def data_path(pf: Any, source: str) -> Path:
     dataset given on the command line names the user's own path, anywhere)."""
     base = Path(pf.path).parent
     path = (base / source).resolve()
-    if path in getattr(pf, "command_line_data", ()):
+    if path in pf.command_line_data:
         return path
     root = Path(pf.analysis.program.root).resolve()
     if not path.is_relative_to(root):
@@ -63,7 +63,7 @@ COMMAND_LINE = "command line"
 
 
 def with_command_line_dataset(path: str, prompt: str, data: str, bindings: list[str], where: str | None = None,
-                              limit: int | None = None, splits: list[str] = (), seed: int | None = None) -> Any:
+                              limit: int | None = None, splits: Sequence[str] = (), seed: int | None = None) -> Any:
     """The prompt file at `path` with a `dataset` block written from command-line options, loaded:
     `bindings` are `name=expression` (`output=row.label`, `chosen=...`), `splits` are `NAME=P%`.
     The block is checked like any other, so a wrong expression gets its diagnostic."""

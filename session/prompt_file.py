@@ -32,6 +32,8 @@ class PromptFile:
         #: the source, when given instead of the file's (a file plus a dataset block from the
         #: command line): such a file is never served from nor stored in the compile cache
         self.text = text
+        #: data paths the user named on the command line (a dataset's root rule does not apply to them)
+        self.command_line_data: set[Path] = set()
         self._analysis = None
         self._compiled: dict[str, Any] = {}  # prompt name ("" for the default) -> CompiledPrompt
         self._backends: dict[str, Any] = {}

@@ -399,6 +399,7 @@ class GGUFModel(HFModel):
         if self.__dict__.get(key) is None:
             from .assets.tokenizers import gguf_tokenizer_dir
 
+            assert self.folder is not None  # for_target gives a GGUF class the file's path
             folder = gguf_tokenizer_dir(self.folder, build=False)
             self.__dict__[key] = _load_encoder(folder, bulk) if folder is not None else None
         return self.__dict__[key]

@@ -36,13 +36,14 @@ def problems(line: dict) -> list[str]:
     """What makes a line invalid for Gemini tuning (empty when it is valid)."""
     found: list[str] = []
     contents = line.get("contents")
-    require(isinstance(contents, list) and bool(contents), "`contents` is a non-empty list", found)
-    for i, c in enumerate(contents or ()):
+    if not (isinstance(contents, list) and contents):
+        return found + ["`contents` is a non-empty list"]
+    for i, c in enumerate(contents):
         if c.get("role") not in ROLES:
             found.append(f"contents[{i}]: role `{c.get('role')}` is user or model")
         if not (isinstance(c.get("parts"), list) and c["parts"]):
             found.append(f"contents[{i}]: parts is a non-empty list")
-    require(bool(contents) and contents[-1].get("role") == "model", "the last turn is the model's", found)
+    require(contents[-1].get("role") == "model", "the last turn is the model's", found)
     no_other_keys(line, KEYS, found)
     return found
 
