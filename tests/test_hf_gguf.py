@@ -417,8 +417,8 @@ def _bad_files(tmp_path) -> list[tuple[Path, str]]:
     old = tmp_path / "v1.gguf"
     old.write_bytes(b"GGUF" + (1).to_bytes(4, "little") + bytes(16))
     return [(tmp_path / "missing" / "model.gguf", "no such GGUF file"),
-            (text, "not a GGUF file (it starts with b'just'"),
-            (no_suffix, "not a GGUF file (it starts with b'# a "),
+            (text, "not a GGUF file (it does not start with b'GGUF')"),
+            (no_suffix, "not a GGUF file (it does not start with b'GGUF')"),
             (cut, "damaged GGUF header"),
             (old, "GGUF version 1; polyprompt reads versions 2 and 3"),
             (write_gguf(tmp_path / "plain.gguf", template=None),

@@ -362,3 +362,15 @@ def test_a_gguf_chat_template_runs_within_the_budget(tmp_path):
                      + struct.pack("<I", 8) + string(evil))
     with pytest.raises(ModelFolderError, match=f"{path}: went over its render budget: lipsum"):
         _compile(tmp_path, f"hf:{path}")
+
+
+def test_a_file_that_is_not_gguf_is_never_echoed(tmp_path):
+    """The error named the file's first bytes: a key file named model.gguf showed its start
+    (issue 12, item 4: never echo a file that is not polyprompt source)."""
+    from polyprompt.backends.hf.assets.gguf import GGUFError, read_metadata
+
+    secret = tmp_path / "model.gguf"
+    secret.write_text("sk-SECRET-KEY-0123456789\n")
+    with pytest.raises(GGUFError) as err:
+        read_metadata(secret)
+    assert "sk-" not in str(err.value) and "SECRET" not in str(err.value)

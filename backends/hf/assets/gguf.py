@@ -133,7 +133,8 @@ def _read_metadata(path: str, size: int, mtime_ns: int) -> Metadata:
     with open(path, "rb") as f:
         start = f.read(24)
         if start[:4] != MAGIC:
-            raise GGUFError(f"{path}: not a GGUF file (it starts with {start[:4]!r}, not b'GGUF'); "
+            # the file's own bytes are never echoed: it may be anything (a key file named model.gguf)
+            raise GGUFError(f"{path}: not a GGUF file (it does not start with b'GGUF'); "
                             "hf: takes a model folder or a .gguf file")
         if len(start) < 24:
             raise GGUFError(f"{path}: damaged GGUF header: the file ends at byte {size}")
