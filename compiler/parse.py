@@ -18,9 +18,6 @@ import lark
 from lark import Token
 
 from .. import grammar
-from .files import cache_dir
-
-grammar.CACHE_DIR = cache_dir("grammar")  # where Lark keeps its tables (the grammar imports nothing above it)
 from . import ast
 from .build import AstBuilder
 from .diagnostics import Sink
