@@ -34,6 +34,8 @@ CODES: dict[str, str] = {
     "PP108": "line indented less than the closing quotes",
     "PP109": "file is not valid UTF-8 text",
     "PP110": "escape of half a surrogate pair",
+    "PP111": "nested too deeply",
+    "PP112": "number out of range",
     # names and imports
     "PP200": "unknown name",
     "PP201": "duplicate declaration",
