@@ -28,13 +28,13 @@ def cli() -> None:
 def check(paths: tuple[str, ...], fmt: str, root: str | None) -> None:
     """Check .prompt files (folders are searched): syntax, names, imports, types."""
     from .api import check as run_check, prompt_files
-    from .compiler.diagnostics import render_all, to_json
+    from .compiler.diagnostics import write_json
 
     diagnostics = run_check(paths, root=root)
     if fmt == "json":
-        click.echo(to_json(diagnostics))
+        write_json(diagnostics, _out(False))
     elif diagnostics:
-        click.echo(render_all(diagnostics))
+        _echo_diagnostics(diagnostics)
     errors = sum(d.is_error for d in diagnostics)
     warnings = sum(d.severity == "warning" for d in diagnostics)
     if fmt == "text":
@@ -55,14 +55,13 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     import difflib
 
     from .api import format_file, format_source, prompt_files
-    from .compiler.diagnostics import render_all
     from .compiler.span import SourceFile
 
     failed = False
     if paths == ("-",):
         result = format_source(SourceFile("<stdin>", sys.stdin.read()))
         if result.formatted is None:
-            click.echo(render_all(result.diagnostics), err=True)
+            _echo_diagnostics(result.diagnostics, err=True)
             sys.exit(1)
         if diff:
             click.echo("".join(difflib.unified_diff(result.original.splitlines(True),
@@ -77,7 +76,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     for path in prompt_files(paths):
         result = format_file(path, write=not (check_only or diff))
         if result.formatted is None:
-            click.echo(render_all(result.diagnostics), err=True)
+            _echo_diagnostics(result.diagnostics, err=True)
             click.echo(f"error: {path}: not formatted, it has syntax errors", err=True)
             failed = True
             continue
@@ -95,13 +94,12 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 
 
 def _load_or_exit(path: str):
-    from .compiler.diagnostics import render_all
     from .session import load
 
     pf = load(path)
     errors = [d for d in pf.diagnostics if d.is_error]
     if errors:
-        click.echo(render_all(errors), err=True)
+        _echo_diagnostics(errors, err=True)
         sys.exit(1)
     return pf
 
@@ -120,7 +118,6 @@ def _read_inputs(source: str | None) -> dict:
 
 def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
     from . import backends
-    from .compiler.diagnostics import render_all
     from .compiler.inputs import InputError
     from .session import CompileError
 
@@ -132,7 +129,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool):
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     except CompileError as err:
-        click.echo(render_all(err.diagnostics), err=True)
+        _echo_diagnostics(err.diagnostics, err=True)
         sys.exit(1)
     except (LookupError, OSError) as err:
         raise click.UsageError(str(err)) from None
@@ -150,7 +147,6 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
-    from .compiler.diagnostics import render_all
     from .compiler.files import write_atomic
 
     pf = _load_or_exit(file)
@@ -165,7 +161,10 @@ def compile_cmd(file, target, prompt, input_file, explain, strict, output):
     else:
         click.echo(text, nl=False)
     if explain:
-        click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
+        if result.report:
+            _echo_diagnostics(result.report, err=True)
+        else:
+            click.echo(f"{target}: no changes", err=True)
 
 
 @cli.command()
@@ -258,7 +257,6 @@ def _print_probe(target: str, fmt: str) -> None:
 @click.option("--update", is_flag=True, help="Write the snapshots instead of comparing.")
 def test_cmd(paths, targets, update):
     """Run the `test` blocks: snapshots per target, and `expect` against recorded replies."""
-    from .compiler.diagnostics import render_all
     from .session.prompt_tests import cases_of, default_targets, load_all
 
     files = load_all(paths or ["."])
@@ -269,12 +267,12 @@ def test_cmd(paths, targets, update):
     for path, pf in files:  # a file whose errors hide its test blocks still fails the run
         errors = [d for d in pf.diagnostics if d.is_error]
         if errors and path not in with_cases:
-            click.echo(render_all(errors), err=True)
+            _echo_diagnostics(errors, err=True)
             failed += 1
     for case in cases:
         errors = [d for d in case.file.diagnostics if d.is_error]
         if errors:
-            click.echo(render_all(errors), err=True)
+            _echo_diagnostics(errors, err=True)
             failed += 1
             continue
         result = case.run(chosen, update=update)
@@ -499,6 +497,18 @@ def main() -> None:
         sys.exit(2)
     except Exception as err:  # a bug: say so in one line, never a traceback
         _internal_error(err)
+
+
+def _out(err: bool):
+    """A `write` for stdout or stderr (click's, so tests capture it), written as it comes."""
+    return lambda text: click.echo(text, nl=False, err=err)
+
+
+def _echo_diagnostics(diagnostics, err: bool = False) -> None:
+    """Print diagnostics as each is rendered: thousands of them are never one string in memory."""
+    from .compiler.diagnostics import write_rendered
+
+    write_rendered(diagnostics, _out(err))
 
 
 def _internal_error(err: Exception) -> None:

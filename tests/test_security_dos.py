@@ -130,3 +130,98 @@ def _nestings(draw):
 @given(_nestings())
 def test_random_deep_nestings_never_raise(tmp_path_factory, text):
     _all_stages(tmp_path_factory.mktemp("fuzz"), text, {"x": None})
+
+
+# --- linear time and memory (issue 12 item 11) ---------------------------------------------------
+
+
+def _cost(run) -> tuple[float, int]:
+    """The best time of two runs of `run()` and the peak memory it allocates (tracemalloc)."""
+    import time
+    import tracemalloc
+
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    try:
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return best, peak
+
+
+def _ratios(make, small: int, factor: int = 10) -> tuple[float, float]:
+    """How much more time and memory `make(factor * small)` takes than `make(small)`."""
+    t1, m1 = _cost(make(small))
+    t2, m2 = _cost(make(small * factor))
+    return t2 / t1, m2 / m1
+
+
+def _check_and_print(text: str):
+    """check a file, then print its diagnostics to a sink that only counts (what the CLI does)."""
+    from polyprompt.compiler.diagnostics import write_rendered
+
+    def run():
+        written = [0]
+        write_rendered(check_text(text), lambda chunk: written.__setitem__(0, written[0] + len(chunk)))
+    return run
+
+
+@pytest.mark.parametrize("shape", ["one line", "many lines", "syntax"])
+def test_diagnostics_scale_linearly(shape):
+    def make(n: int):
+        if shape == "one line":
+            body = 'user "' + "".join(f"{{{{ u{i} }}}}" for i in range(n)) + '"'
+        elif shape == "many lines":
+            body = "\n".join(f'  user "{{{{ u{i} }}}}"' for i in range(n))
+        else:  # a syntax error in each declaration: recovery and the cascade filter
+            return _check_and_print("".join(f'prompt p{i}(x: str) {{\n user "line\n}}\n' for i in range(n)))
+        return _check_and_print(f"prompt p() {{\n{body}\n}}\n")
+
+    time_ratio, memory_ratio = _ratios(make, 300 if shape == "syntax" else 100)
+    bound = 20 if shape == "syntax" else 30  # linear is about 10; the cascade filter was about 25 here
+    assert time_ratio < bound and memory_ratio < 30, (shape, time_ratio, memory_ratio)  # 10x the errors
+
+
+@pytest.mark.parametrize("shape", ["plain", "interpolated", "tags", "unclosed"])
+def test_block_strings_parse_in_linear_time(shape):
+    line = {"plain": "    just some plain text here\n", "interpolated": "    some {{ x }} text\n",
+            "tags": "    {% if x %}\n    a\n    {% end %}\n", "unclosed": "    line\n"}[shape]
+
+    def make(n: int):
+        if shape == "unclosed":  # a """ never closed in every declaration
+            text = "".join(f'prompt p{i}(x: bool) {{\n user """\n{line}}}\n' for i in range(n))
+        else:
+            text = 'prompt p(x: bool) {\n user """\n' + line * n + '    """\n}\n'
+        return lambda: check_text(text)
+
+    time_ratio, memory_ratio = _ratios(make, {"unclosed": 150, "plain": 3000}.get(shape, 300))
+    bound = 20 if shape == "plain" else 30  # linear is about 10; joining the lines one by one was about 34
+    assert time_ratio < bound and memory_ratio < 30, (shape, time_ratio, memory_ratio)
+
+
+def test_diagnostics_are_written_as_rendered_not_joined():
+    from polyprompt.compiler.diagnostics import MAX_PER_FILE, render, render_all, write_rendered
+
+    text = 'prompt p() {\n  user "' + "".join(f"{{{{ u{i} }}}}" for i in range(150)) + '"\n}\n'
+    diagnostics = check_text(text)
+    chunks: list[str] = []
+    write_rendered(diagnostics, chunks.append)
+    assert len(chunks) == MAX_PER_FILE + 2  # one per diagnostic shown, the count of the rest, the newline
+    assert max(map(len, chunks)) <= max(len(render(d)) for d in diagnostics) + 2
+    assert "".join(chunks) == render_all(diagnostics) + "\n"
+
+
+def test_a_diagnostic_on_a_long_line_costs_the_window_not_the_line():
+    from polyprompt.compiler.diagnostics import render
+
+    line = "x" * 2_000_000
+    diagnostics = check_text(f'prompt p() {{\n  user "{line}{{{{ nope }}}}"\n}}\n')
+    short = check_text('prompt p() {\n  user "x{{ nope }}"\n}\n')
+    long_peak = _cost(lambda: render(diagnostics[0]))[1]
+    short_peak = _cost(lambda: render(short[0]))[1]
+    assert long_peak < 20 * short_peak + 100_000, "the whole line was copied"
