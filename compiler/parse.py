@@ -22,10 +22,9 @@ from . import ast
 from .build import AstBuilder, Nesting
 from .diagnostics import Sink
 from .span import SourceFile, Span
-from .syntax_errors import error_position, report_syntax_error
+from .syntax_errors import DECL_KEYWORDS, error_position, report_syntax_error
 from .visit import iter_children
 
-DECL_KEYWORDS = ("import", "prompt", "type", "enum", "tool", "fragment", "test", "dataset", "target")
 _DECL_START = re.compile(r"^(?:%s)\b" % "|".join(DECL_KEYWORDS), re.M)
 # What the sync-point scan must step over: strings and comments.
 _SKIP = re.compile(r'"""(?:[^"\\]|"(?!"")|\\[\s\S])*(?:"""|$)|"(?:[^"\\\n]|\\.)*"?|//[^\n]*|\n')
@@ -148,10 +147,9 @@ class _FileParse:
         try:
             tree = grammar.parse(chunk, "module", on_comment=keep_comment)
         except lark.exceptions.UnexpectedInput as err:
-            if report:
-                report_syntax_error(err, source, self.sink, offset, chunk,
-                                    at_end_of_decl=offset + len(chunk) < len(source.text))
-            raise _ChunkFailed(error_position(err)) from None
+            final = report and report_syntax_error(err, source, self.sink, offset, chunk,
+                                                   at_end_of_decl=offset + len(chunk) < len(source.text))
+            raise _ChunkFailed(None if final else error_position(err)) from None
         nesting = Nesting()
         builder = AstBuilder(source, self.sink, offset, self.skipped, nesting)
         decls = builder.transform(tree).decls
