@@ -46,9 +46,9 @@ def fingerprint(grammar_text: str) -> dict[str, Any]:
 
 def encode(value: Any) -> Any:
     """`value` as JSON data; a tuple becomes `{"__t": [...]}`, a dict with a key that is not a
-    string `{"__d": [[key, value], ...]}` (JSON keys are strings only)."""
+    string (or that a tag would misread) `{"__d": [[key, value], ...]}` (JSON keys are strings only)."""
     if isinstance(value, dict):
-        if all(type(k) is str and not k.startswith("__") for k in value):
+        if all(type(k) is str for k in value) and not (len(value) == 1 and _TAGS & value.keys()):
             return {k: encode(v) for k, v in value.items()}
         return {"__d": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):
@@ -58,6 +58,9 @@ def encode(value: Any) -> Any:
     if value is None or type(value) in (str, int, bool):
         return value
     raise TypeError(f"cannot store a {type(value).__name__} in the parser tables")
+
+
+_TAGS = frozenset({"__t", "__d"})
 
 
 def _revive(obj: dict) -> Any:
