@@ -6,6 +6,7 @@ string's own offset and applies the text rules of `compiler.text`.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import cast
 
@@ -16,15 +17,29 @@ from .. import grammar
 from . import ast, text
 from .diagnostics import Sink
 from .span import SourceFile, Span
+from .build_rules import DeclRules, _Marker, _pick
 from .syntax_errors import report_syntax_error
 
 
+class Nesting:
+    """How deep the strings of one parse nest at most (`inner`: the parse tree, filter chains and
+    `{% %}` tags of each string), gathered for free while building. With `AstBuilder.depth` it
+    bounds the depth of the AST from above; only past the limit does the parser measure the AST
+    exactly (a walk over every node would cost two fifths of the parse time)."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self) -> None:
+        self.inner = 0
+
+
 def parse_template(token_text: str, token_start: int, source: SourceFile, sink: Sink,
-                   skipped: list[Span] | None = None) -> ast.Template:
+                   skipped: list[Span] | None = None, nesting: Nesting | None = None) -> ast.Template:
     """Parse the content of a string token into a `Template`.
 
     A string with a syntax error becomes an empty template; its span goes to
-    `skipped` so names used only in it are not reported as unused.
+    `skipped` so names used only in it are not reported as unused. `nesting` learns how deep
+    the string nests.
     """
     quote = 3 if token_text.startswith('"""') else 1
     content = token_text[quote:-quote]
@@ -41,8 +56,24 @@ def parse_template(token_text: str, token_start: int, source: SourceFile, sink: 
         if skipped is not None:
             skipped.append(span)
         return ast.Template(pieces=(), raw=token_text, block=quote == 3, span=span)
-    flat = AstBuilder(source, sink, content_start, skipped).transform(tree)
+    builder = AstBuilder(source, sink, content_start, skipped)
+    flat = builder.transform(tree)
+    if nesting is not None:
+        nesting.inner = max(nesting.inner, builder.depth + _tag_depth(flat))
     return _finish_template(flat, token_text, content, content_start, quote, span, source, sink)
+
+
+def _tag_depth(flat: list) -> int:
+    """How deep the `{% %}` blocks of a string's flat pieces nest at most."""
+    depth = deepest = 0
+    for piece in flat:
+        kind = getattr(piece, "kind", None)
+        if kind in ("if", "for"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif kind == "end":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 MAX_TEMPLATE_ERRORS = 10
@@ -90,25 +121,9 @@ def _finish_template(flat, token_text, content, content_start, quote, span, sour
 
 
 
-class _Marker:
-    """Wraps an optional child so the builder can tell which ones are present."""
-
-    __slots__ = ("kind", "value")
-
-    def __init__(self, kind: str, value):
-        self.kind, self.value = kind, value
-
-
-def _pick(children, kind, default=None):
-    for c in children:
-        if isinstance(c, _Marker) and c.kind == kind:
-            return c.value
-    return default
-
-
-def _number(token: Token) -> int | float:
-    s = str(token)
-    return int(s) if re.fullmatch(r"-?[0-9]+", s) else float(s)
+#: Integers longer than this are PP112 (Python refuses to convert past 4,300 digits, and no
+#: JSON consumer keeps such a number exactly anyway).
+MAX_INT_DIGITS = 64
 
 
 #: Tokens a rule method sees: the named terminals and the `!role`/`!media`
@@ -128,7 +143,7 @@ class _Meta:
         self.start_pos, self.end_pos, self.empty = start, end, start is None
 
 
-class AstBuilder:
+class AstBuilder(DeclRules):
     """Builds AST nodes bottom-up from Lark's tree; spans are shifted by `offset`.
 
     A method per grammar rule, called as `rule(meta, children)`. The parser
@@ -138,31 +153,56 @@ class AstBuilder:
     tokens passed on to the rule methods.
     """
 
-    def __init__(self, source: SourceFile, sink: Sink, offset: int, skipped: list[Span] | None = None):
+    def __init__(self, source: SourceFile, sink: Sink, offset: int, skipped: list[Span] | None = None,
+                 nesting: Nesting | None = None):
         self.source, self.sink, self.offset, self.skipped = source, sink, offset, skipped
+        self.nesting = nesting
+        #: how deep the tree built last nests at most: its depth plus its longest filter chain
+        self.depth = 0
+        self._chain = 0
 
     def transform(self, tree: Tree):
         """The AST of a parse tree (a node, or a template's flat pieces)."""
         return self._build(tree)[0]
 
     def _build(self, tree: Tree):
-        kids = []
-        start = end = None
-        for child in tree.children:
-            if type(child) is Tree:
-                value, s, e = self._build(child)
-                kids.append(value)
-                if s is None:
-                    continue
-            else:
+        """The value of `tree` and the start and end of its tokens; bottom-up with an explicit
+        stack, so a deeply nested source (976 parentheses) does not reach Python's recursion limit."""
+        # A frame: the tree, the index of its next child, its values so far, its start and end.
+        stack: list[list] = [[tree, 0, [], None, None]]
+        deepest = 1
+        while True:
+            frame = stack[-1]
+            node, i, kids = frame[0], frame[1], frame[2]
+            children = node.children
+            while i < len(children):
+                child = children[i]
+                i += 1
+                if type(child) is Tree:
+                    break
                 token = cast(Token, child)
-                s, e = token.start_pos, token.end_pos
                 if token.type in KEPT_TOKENS:
                     kids.append(child)
-            if start is None:
-                start = s
-            end = e
-        return getattr(self, tree.data)(_Meta(start, end), kids), start, end
+                if frame[3] is None:
+                    frame[3] = token.start_pos
+                frame[4] = token.end_pos
+            else:
+                stack.pop()
+                start, end = frame[3], frame[4]
+                value = getattr(self, node.data)(_Meta(start, end), kids)
+                if not stack:
+                    self.depth = deepest + self._chain
+                    return value, start, end
+                parent = stack[-1]
+                parent[2].append(value)
+                if start is not None:
+                    if parent[3] is None:
+                        parent[3] = start
+                    parent[4] = end
+                continue
+            frame[1] = i
+            stack.append([child, 0, [], None, None])
+            deepest = max(deepest, len(stack))
 
     # -- helpers
     def string(self, token: Token) -> str:
@@ -172,6 +212,24 @@ class AstBuilder:
             start = (token.start_pos or 0) + self.offset + 1
             text.check_escapes(text.RawText(raw, start, start + len(raw)), self.source, self.sink)
         return text.decode_escapes(raw)
+
+    def number(self, token: Token, text: str | None = None) -> int | float:
+        """The value of a number token (`text`: its digits, when the token holds more); PP112 and 0
+        for a number no JSON body can carry: `1e999` is infinite, a 5,000-digit integer too long."""
+        s = str(token) if text is None else text
+        value: int | float = 0
+        is_int = re.fullmatch(r"-?[0-9]+", s) is not None
+        if is_int and len(s.lstrip("-")) <= MAX_INT_DIGITS:
+            return int(s)
+        if not is_int:
+            value = float(s)
+            if math.isfinite(value):
+                return value
+        self.sink.error("PP112", f"the number `{s[:20]}{'...' if len(s) > 20 else ''}` is out of range",
+                        self.tsp(token),
+                        help="write a number a JSON value can hold: at most "
+                        f"{MAX_INT_DIGITS} digits, less than about 1.8e308")
+        return 0
 
     def sp(self, meta) -> Span:
         """The span of a rule's tokens in the source file (empty, at the offset, for a rule without tokens)."""
@@ -293,7 +351,7 @@ class AstBuilder:
     def literal_type(self, meta, children):
         """A string or number in a literal union."""
         tok = children[0]
-        value = self.string(tok) if tok.type == "ESTRING" else _number(tok)
+        value = self.string(tok) if tok.type == "ESTRING" else self.number(tok)
         return ast.LiteralType(value=value, span=self.sp(meta))
 
     def optional_type(self, meta, children):
@@ -357,7 +415,8 @@ class AstBuilder:
     def template_string(self, meta, children):
         """A message string, parsed as a `Template` at its place in the file."""
         tok = children[0]
-        return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped)
+        return parse_template(str(tok), tok.start_pos + self.offset, self.source, self.sink, self.skipped,
+                              self.nesting)
 
     def parts(self, meta, children):
         """A message's `{ parts }`, marked for its parent."""
@@ -413,11 +472,11 @@ class AstBuilder:
 
     def budget_stmt(self, meta, children):
         """`budget N`."""
-        return ast.Budget(tokens=int(children[0]), span=self.sp(meta))
+        return ast.Budget(tokens=int(self.number(children[0])), span=self.sp(meta))
 
     def priority_stmt(self, meta, children):
         """`priority N { ... }`."""
-        return ast.Priority(level=int(children[0]), body=_pick(children, "block", ()), span=self.sp(meta))
+        return ast.Priority(level=int(self.number(children[0])), body=_pick(children, "block", ()), span=self.sp(meta))
 
     def postfix_name(self, meta, children):
         """`name` or `module.name` after `use`, marked for `use_stmt`."""
@@ -451,104 +510,6 @@ class AstBuilder:
         return ast.TargetBlock(target=self.string(children[0]), body=_pick(children, "block", ()),
                                span=self.sp(meta))
 
-    # -- tests, datasets, targets
-    def binding(self, meta, children):
-        """`name = value` in a test or dataset."""
-        return ast.Binding(name=self.ident(children[0]), value=children[1], span=self.sp(meta))
-
-    def expect_item(self, meta, children):
-        """`expect condition`."""
-        return ast.Expect(expr=children[0], span=self.sp(meta))
-
-    def reply_item(self, meta, children):
-        """`reply value`."""
-        return ast.Reply(value=children[0], span=self.sp(meta))
-
-    def test_decl(self, meta, children):
-        """`test prompt "title" { ... }`."""
-        title = self.tokens(children, "ESTRING")
-        return ast.TestDecl(prompt=self.ident(children[0]), title=self.string(title[0]) if title else None,
-                            items=self.nodes(children), span=self.sp(meta))
-
-    def split_item(self, meta, children):
-        """`split NAME P% seed N`."""
-        seed = self.tokens(children, "INT")
-        return ast.Split(name=self.ident(children[0]), percent=float(str(children[1])[:-1]),
-                         seed=int(seed[0]) if seed else None, span=self.sp(meta))
-
-    def where_item(self, meta, children):
-        """`where condition`."""
-        return ast.Where(expr=children[0], span=self.sp(meta))
-
-    def limit_item(self, meta, children):
-        """`limit N`."""
-        return ast.Limit(count=int(children[0]), span=self.sp(meta))
-
-    def weight_item(self, meta, children):
-        """`weight X`."""
-        return ast.Weight(value=float(children[0]), span=self.sp(meta))
-
-    def teacher_item(self, meta, children):
-        """`teacher "target"`."""
-        return ast.Teacher(target=self.string(children[0]), span=self.sp(meta))
-
-    def dataset_decl(self, meta, children):
-        """`dataset prompt "title" from "path" { ... }` (the title is optional)."""
-        strings = self.tokens(children, "ESTRING")
-        title, source = (strings[0], strings[1]) if len(strings) == 2 else (None, strings[0])
-        return ast.DatasetDecl(prompt=self.ident(children[0]), title=self.string(title) if title else None,
-                               source=self.string(source), items=self.nodes(children), span=self.sp(meta))
-
-    def caps_item(self, meta, children):
-        """`caps { ... }` in a target declaration."""
-        return ast.Caps(settings=_pick(children, "settings", ()), span=self.sp(meta))
-
-    def target_decl(self, meta, children):
-        """`target name "backend" { ... }`."""
-        return ast.TargetDecl(name=self.ident(children[0]), backend=self.string(children[1]),
-                              items=self.nodes(children), span=self.sp(meta))
-
-    # -- the text syntax (flat; compiler.text nests it)
-    def template(self, meta, children):
-        """A string's content as flat pieces: raw text, tags and comments, for `compiler.text` to nest."""
-        flat = []
-        for c in children:
-            if isinstance(c, Token) and c.type == "TEXT":
-                flat.append(text.RawText(str(c), c.start_pos + self.offset, c.end_pos + self.offset))
-            elif isinstance(c, Token):  # TAG_COMMENT
-                flat.append(text.RawTag("comment", c.start_pos + self.offset, c.end_pos + self.offset))
-            else:
-                flat.append(c)
-        return flat
-
-    def _tag(self, kind, meta, expr=None, var=None):
-        span = self.sp(meta)
-        return text.RawTag(kind, span.start, span.end, expr=expr, var=var)
-
-    def interp(self, meta, children):
-        """`{{ expr }}`, as a flat tag."""
-        return self._tag("interp", meta, children[0])
-
-    def tag_if(self, meta, children):
-        """`{% if cond %}`, as a flat tag."""
-        return self._tag("if", meta, children[0])
-
-    def tag_elif(self, meta, children):
-        """`{% elif cond %}`, as a flat tag."""
-        return self._tag("elif", meta, children[0])
-
-    def tag_else(self, meta, children):
-        """`{% else %}`, as a flat tag."""
-        return self._tag("else", meta)
-
-    def tag_for(self, meta, children):
-        """`{% for x in xs %}`, as a flat tag."""
-        return self._tag("for", meta, children[1], self.ident(children[0]))
-
-    def tag_end(self, meta, children):
-        """`{% end %}`, as a flat tag."""
-        return self._tag("end", meta)
-
     # -- expressions
     def name(self, meta, children):
         """A name read in an expression."""
@@ -561,12 +522,13 @@ class AstBuilder:
         if tok.type == "TQSTRING":
             return ast.Literal(value=self._block_literal(tok), block=str(tok), span=self.sp(meta))
         if value is tok:
-            value = self.string(tok) if tok.type == "ESTRING" else _number(tok)
+            value = self.string(tok) if tok.type == "ESTRING" else self.number(tok)
         return ast.Literal(value=value, span=self.sp(meta))
 
     def _block_literal(self, tok: Token) -> str:
         """A triple-quoted string used as a value: the text rules apply, tags do not."""
-        tpl = parse_template(str(tok), (tok.start_pos or 0) + self.offset, self.source, self.sink, self.skipped)
+        tpl = parse_template(str(tok), (tok.start_pos or 0) + self.offset, self.source, self.sink, self.skipped,
+                             self.nesting)
         if any(not isinstance(p, ast.Text) for p in tpl.pieces):
             self.sink.error("PP101", "a string used as a value cannot hold `{{ }}` or `{% %}`", tpl.span,
                             help="escape the braces as `\\{`, or move the text into a message")
@@ -605,6 +567,7 @@ class AstBuilder:
     def filtered(self, meta, children):
         """`value | f | g(x)`: the filters applied left to right, each a `Filter` around the last."""
         value = children[0]
+        self._chain = max(self._chain, len(children))
         for marker in children[1:]:
             name, args, span = marker.value
             value = ast.Filter(value=value, name=name, args=args, span=value.span.to(span))

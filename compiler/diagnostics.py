@@ -11,7 +11,7 @@ example, in docs/diagnostics.md:
 from __future__ import annotations
 
 import json
-from typing import Iterable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import attrs
 
@@ -34,6 +34,8 @@ CODES: dict[str, str] = {
     "PP108": "line indented less than the closing quotes",
     "PP109": "file is not valid UTF-8 text",
     "PP110": "escape of half a surrogate pair",
+    "PP111": "nested too deeply",
+    "PP112": "number out of range",
     # names and imports
     "PP200": "unknown name",
     "PP201": "duplicate declaration",
@@ -220,9 +222,9 @@ def render(diagnostic: Diagnostic) -> str:
     end_line, end_col = span.end_line_col
     head = _printable(f"{span.file.path}:{line}:{col}: {diagnostic.severity}[{diagnostic.code}]: "
                       f"{diagnostic.message}")
-    source_line = span.file.line_text(line) if span.file.text else ""
-    end = end_col if end_line == line else len(source_line) + 1
-    shown, caret_at, caret_width = _window(source_line, col - 1, max(end - col, 1))
+    line_start, line_end = _line_bounds(span, line)
+    end = end_col if end_line == line else line_end - line_start + 1
+    shown, caret_at, caret_width = _window(span.file.text, line_start, line_end, col - 1, max(end - col, 1))
     gutter = " " * len(str(line))
     out = [
         head,
@@ -233,6 +235,19 @@ def render(diagnostic: Diagnostic) -> str:
     if diagnostic.help:
         out.append(f"{gutter} = help: {_printable(diagnostic.help)}")
     return "\n".join(out)
+
+
+def _line_bounds(span: Span, line: int) -> tuple[int, int]:
+    """Where a 1-based line of the span's file starts and ends (without its newline or `\\r`),
+    found without copying the line: a line may be megabytes long."""
+    file = span.file
+    if not file.text:
+        return 0, 0
+    start = file.line_starts[line - 1]
+    end = file.line_starts[line] - 1 if line < len(file.line_starts) else len(file.text)
+    while end > start and file.text[end - 1] == "\r":
+        end -= 1
+    return start, end
 
 
 def _printable(text: str) -> str:
@@ -248,40 +263,78 @@ def _escape(c: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
-    """The line as shown (tabs as one space, unprintable characters escaped, at most about WINDOW
-    characters around the span), where the caret starts in it, and how wide it is."""
-    cells = [" " if c == "\t" else c if c.isprintable() else _escape(c) for c in line]
-    lo, hi = 0, len(cells)
-    if sum(len(c) for c in cells) > WINDOW:
-        lo = max(0, start - WINDOW // 3)
-        used, hi = 0, lo
+def _window(text: str, line_start: int, line_end: int, start: int, width: int) -> tuple[str, int, int]:
+    """The line `text[line_start:line_end]` as shown (tabs as one space, unprintable characters
+    escaped, at most about WINDOW characters around the span), where the caret starts in it, and
+    how wide it is. Only the window is copied out of the text: the cost does not grow with the
+    length of the line."""
+    long = line_end - line_start > WINDOW  # a character takes one cell or more: too long to show whole
+    lo = max(0, start - WINDOW // 3) if long else 0
+    segment = text[line_start + lo:min(line_end, line_start + lo + WINDOW + 1)]
+    cells = [" " if c == "\t" else c if c.isprintable() else _escape(c) for c in segment]
+    hi = len(cells)
+    if long or sum(len(c) for c in cells) > WINDOW:
+        used, hi = 0, 0
         while hi < len(cells) and used + len(cells[hi]) <= WINDOW:
             used += len(cells[hi])
             hi += 1
-    prefix, suffix = ("..." if lo > 0 else ""), ("..." if hi < len(cells) else "")
-    caret_at = len(prefix) + sum(len(c) for c in cells[lo:start])
-    caret_width = sum(len(c) for c in cells[start:min(start + width, hi)]) or 1
-    return prefix + "".join(cells[lo:hi]) + suffix, caret_at, caret_width
+    prefix, suffix = ("..." if lo > 0 else ""), ("..." if line_start + lo + hi < line_end else "")
+    first = start - lo  # the span's first cell in `cells`
+    caret_at = len(prefix) + sum(len(c) for c in cells[:max(first, 0)]) + max(first - len(cells), 0)
+    caret_width = sum(len(c) for c in cells[first:min(first + width, hi)]) or 1
+    return prefix + "".join(cells[:hi]) + suffix, caret_at, caret_width
 
 
-def render_all(diagnostics: Iterable[Diagnostic]) -> str:
-    """The diagnostics rendered for a terminal, separated by blank lines; past MAX_PER_FILE of one
-    file, one line counts the rest (a file with 10,000 errors on one line printed a gigabyte)."""
-    out: list[str] = []
+def iter_rendered(diagnostics: Iterable[Diagnostic]) -> Iterator[str]:
+    """The diagnostics rendered for a terminal, one at a time (a blank line between two, none
+    after the last); past MAX_PER_FILE of one file, one line per file counts the rest (a file with
+    10,000 errors on one line printed a gigabyte). Memory does not grow with the count."""
     shown: dict[str, int] = {}
     left: dict[str, int] = {}
+    first = True
     for d in diagnostics:
         path = d.span.file.path
         if shown.get(path, 0) < MAX_PER_FILE:
             shown[path] = shown.get(path, 0) + 1
-            out.append(render(d))
+            yield ("" if first else "\n\n") + render(d)
+            first = False
         else:
             left[path] = left.get(path, 0) + 1
-    out += [f"{_printable(path)}: and {count:,} more diagnostics not shown" for path, count in left.items()]
-    return "\n\n".join(out)
+    for path, count in left.items():
+        yield ("" if first else "\n\n") + f"{_printable(path)}: and {count:,} more diagnostics not shown"
+        first = False
+
+
+def write_rendered(diagnostics: Iterable[Diagnostic], write: Callable[[str], object]) -> None:
+    """Write the diagnostics for a terminal with `write` as each is rendered, then a newline (what
+    `print(render_all(...))` prints, never built whole)."""
+    for chunk in iter_rendered(diagnostics):
+        write(chunk)
+    write("\n")
+
+
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    """The diagnostics rendered for a terminal as one string (see `iter_rendered`)."""
+    return "".join(iter_rendered(diagnostics))
+
+
+def iter_json(diagnostics: Iterable[Diagnostic]) -> Iterator[str]:
+    """The diagnostics as an indented JSON array, in pieces (one per diagnostic)."""
+    first = True
+    for d in diagnostics:
+        item = json.dumps(d.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + item
+        first = False
+    yield "[]" if first else "\n]"
+
+
+def write_json(diagnostics: Iterable[Diagnostic], write: Callable[[str], object]) -> None:
+    """Write the diagnostics as `to_json` does, one at a time, then a newline."""
+    for chunk in iter_json(diagnostics):
+        write(chunk)
+    write("\n")
 
 
 def to_json(diagnostics: Iterable[Diagnostic]) -> str:
     """The diagnostics as an indented JSON array."""
-    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+    return "".join(iter_json(diagnostics))

@@ -3,9 +3,10 @@
 `cache_dir(kind)` is the one rule for every on-disk cache (the grammar tables,
 compiled prompts, model assets): `$XDG_CACHE_HOME/polyprompt/<kind>`, else
 `~/.cache/polyprompt/<kind>`. Without a home folder there is no disk cache:
-a world-writable temporary folder would let another user plant cache files
-(the grammar cache is a pickle), and an unexpanded `~` would make a `./~`
-folder wherever the command runs.
+a world-writable temporary folder would let another user plant cache files,
+an unexpanded `~` would make a `./~` folder wherever the command runs, and
+`HOME=/` is no folder of the user's own. (The grammar keeps no cache at all:
+its tables ship in the package, see `grammar.tables`.)
 
 `write_atomic(path, data)` writes a file so that a reader sees the old
 content or the new, never half of it, and a crash leaves no stray file. It is
@@ -22,12 +23,15 @@ from pathlib import Path
 
 
 def home() -> Path | None:
-    """The user's home folder, or None when `HOME` is unset or empty or `~` does not expand
-    to an absolute path."""
+    """The user's home folder, or None when `HOME` is unset or empty, `~` does not expand to an
+    absolute path, or it is the root folder (`HOME=/`, as services and containers run: not a
+    folder of this user's own)."""
     if os.name == "posix" and not os.environ.get("HOME"):
         return None
     expanded = os.path.expanduser("~")
-    return Path(expanded) if expanded != "~" and os.path.isabs(expanded) else None
+    if expanded == "~" or not os.path.isabs(expanded) or Path(expanded) == Path(expanded).parent:
+        return None
+    return Path(expanded)
 
 
 def cache_dir(kind: str) -> Path | None:

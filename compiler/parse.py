@@ -18,20 +18,24 @@ import lark
 from lark import Token
 
 from .. import grammar
-from .files import cache_dir
-
-grammar.CACHE_DIR = cache_dir("grammar")  # where Lark keeps its tables (the grammar imports nothing above it)
 from . import ast
-from .build import AstBuilder
+from .build import AstBuilder, Nesting
 from .diagnostics import Sink
 from .span import SourceFile, Span
-from .syntax_errors import error_position, report_syntax_error
+from .syntax_errors import DECL_KEYWORDS, error_position, report_syntax_error
+from .visit import iter_children
 
-DECL_KEYWORDS = ("import", "prompt", "type", "enum", "tool", "fragment", "test", "dataset", "target")
 _DECL_START = re.compile(r"^(?:%s)\b" % "|".join(DECL_KEYWORDS), re.M)
 # What the sync-point scan must step over: strings and comments.
 _SKIP = re.compile(r'"""(?:[^"\\]|"(?!"")|\\[\s\S])*(?:"""|$)|"(?:[^"\\\n]|\\.)*"?|//[^\n]*|\n')
 
+
+#: How deep the nodes of one declaration may nest (expressions, types, blocks and `{% %}` tags
+#: along one path). Every later stage walks the tree recursively: past this a declaration is PP111,
+#: never a RecursionError. Real prompts nest about ten levels.
+MAX_NESTING = 64
+# What the bound from the parse trees leaves out: the Template node around a string's pieces.
+_SLACK = 2
 
 #: How many lines one declaration may lose to recovery before it is given up.
 MAX_RECOVERIES = 20
@@ -143,11 +147,26 @@ class _FileParse:
         try:
             tree = grammar.parse(chunk, "module", on_comment=keep_comment)
         except lark.exceptions.UnexpectedInput as err:
-            if report:
-                report_syntax_error(err, source, self.sink, offset, chunk,
-                                    at_end_of_decl=offset + len(chunk) < len(source.text))
-            raise _ChunkFailed(error_position(err)) from None
-        return AstBuilder(source, self.sink, offset, self.skipped).transform(tree).decls
+            final = report and report_syntax_error(err, source, self.sink, offset, chunk,
+                                                   at_end_of_decl=offset + len(chunk) < len(source.text))
+            raise _ChunkFailed(None if final else error_position(err)) from None
+        nesting = Nesting()
+        builder = AstBuilder(source, self.sink, offset, self.skipped, nesting)
+        decls = builder.transform(tree).decls
+        if builder.depth + nesting.inner + _SLACK <= MAX_NESTING:
+            return decls  # surely shallow enough: no need to measure
+        return tuple(decl for decl in decls if self._shallow(decl))
+
+    def _shallow(self, decl: ast.Node) -> bool:
+        """Whether `decl` nests at most MAX_NESTING nodes deep; if not, PP111 and the
+        declaration is dropped (its span skipped, so its names cause no cascade)."""
+        deep = too_deep(decl, MAX_NESTING)
+        if deep is None:
+            return True
+        self.sink.error("PP111", f"nested more than {MAX_NESTING} levels deep", deep.span,
+                        help="split the expression, type or text into named parts (a fragment, a type, a variable)")
+        self.skipped.append(decl.span)
+        return False
 
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -172,6 +191,17 @@ def _error_line(chunk: str, position: int | None) -> tuple[int, int] | None:
             if ch == closing:
                 depth[opening] -= 1
     return (a, b) if not any(depth.values()) else None
+
+
+def too_deep(root: ast.Node, limit: int) -> ast.Node | None:
+    """The first node nested more than `limit` levels below `root`, or None (iterative)."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        stack.extend((child, depth + 1) for child in iter_children(node))
+    return None
 
 
 class _ChunkFailed(Exception):

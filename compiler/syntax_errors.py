@@ -70,17 +70,24 @@ def _expected(err) -> set[str]:
 
 
 def report_syntax_error(err, source: SourceFile, sink: Sink, offset: int, chunk: str,
-                        in_template: bool = False, at_end_of_decl: bool = False) -> None:
-    """Report one Lark error over `chunk` (which starts at `offset` in `source`)."""
+                        in_template: bool = False, at_end_of_decl: bool = False) -> bool:
+    """Report one Lark error over `chunk` (which starts at `offset` in `source`). True when the
+    cause found runs on through the rest of the chunk (a triple-quoted string never closed): what
+    follows is no use to parse."""
     patterns = _terminals()[0]
     expected = _expected(err)
     pos = error_position(err)
     if pos is None:
         _report_end(source, sink, offset, chunk, expected, in_template, at_end_of_decl)
-        return
+        return False
+    if not in_template:
+        if _report_runaway_block_string(source, sink, offset, chunk, pos):
+            return True
+        if _report_quote_in_interpolation(source, sink, offset, chunk, pos):
+            return False
     if not in_template and chunk.startswith('"', pos):
         if _report_unterminated(source, sink, offset, chunk, pos):
-            return
+            return False
     token = getattr(err, "token", None)
     if token is not None and token.type not in _CATCH_ALL:
         kind, value = token.type, str(token)
@@ -90,11 +97,11 @@ def report_syntax_error(err, source: SourceFile, sink: Sink, offset: int, chunk:
             ch = chunk[pos]
             sink.error("PP100", f"unexpected character `{ch}`", Span(source, offset + pos, offset + pos + 1),
                        help=syntax.hint_for(ch, expected))
-            return
+            return False
         kind, value = found
     if in_template and expected == {"RBRACE"}:
         _report_single_brace(source, sink, offset, chunk, pos)
-        return
+        return False
     shown = value if len(value) <= 30 and "\n" not in value else value.split("\n")[0][:27] + "..."
     desc = describe_expected(expected, patterns)
     sink.error(
@@ -103,6 +110,50 @@ def report_syntax_error(err, source: SourceFile, sink: Sink, offset: int, chunk:
         Span(source, offset + pos, offset + pos + max(1, len(value.split("\n")[0]))),
         help=syntax.hint_for(value, expected, kind),
     )
+    return False
+
+
+#: The keywords that start a declaration (in column 1).
+DECL_KEYWORDS = ("import", "prompt", "type", "enum", "tool", "fragment", "test", "dataset", "target")
+# A line a string would not hold if it had been closed: a declaration keyword or `}` in column 1.
+_CODE_LINE = re.compile(r"^(?:(?:%s)\b|\})" % "|".join(DECL_KEYWORDS), re.M)
+_ONE_LINE_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _report_runaway_block_string(source, sink, offset, chunk, pos) -> bool:
+    """An error right after a triple-quoted string that swallowed code (a `}` or a declaration in column 1):
+    the string's own closing quotes are missing, and it ran on to the next string's opening ones.
+    PP103 at its opening quotes, where the mistake is, not at the text the parser tripped on."""
+    before = len(chunk[:pos].rstrip())
+    if not chunk.startswith('"""', before - 3):
+        return False
+    string = next((m for m in _SKIP.finditer(chunk, 0, before) if m.end() == before), None)
+    if string is None or not string.group(0).startswith('"""') or not _CODE_LINE.search(string.group(0), 3):
+        return False
+    start, closing = offset + string.start(), offset + string.end() - 3
+    closing_line = source.line_col(closing)[0]
+    sink.error("PP103", f'this `"""` string is never closed: it runs on to the `"""` on line {closing_line}',
+               Span(source, start, start + 3),
+               help=f'close it with `"""` where its text ends; the `"""` on line {closing_line} '
+               "opens another string")
+    return True
+
+
+def _report_quote_in_interpolation(source, sink, offset, chunk, pos) -> bool:
+    """An error right after a one-line string that stops inside `{{ }}` or `{% %}`: a `"` in the
+    expression ended the string. PP101 at that quote, with the fix."""
+    line_start = chunk.rfind("\n", 0, pos) + 1
+    string = next((m for m in _ONE_LINE_STRING.finditer(chunk, line_start, pos) if m.end() == pos), None)
+    if string is None:
+        return False
+    text = string.group(0)
+    if text.rfind("{{") <= text.rfind("}}") and text.rfind("{%") <= text.rfind("%}"):
+        return False
+    quote = offset + string.end() - 1
+    sink.error("PP101", 'this `"` ends the string inside `{{ }}`', Span(source, quote, quote + 1),
+               help="inside a one-line string, write strings in expressions with single quotes "
+               "(`'text'`), or use a \"\"\" string")
+    return True
 
 
 def _report_unterminated(source, sink, offset, chunk, pos) -> bool:

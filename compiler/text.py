@@ -235,10 +235,7 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
     for piece in flat:
         if isinstance(piece, RawText):
             value = decode_escapes(piece.value)
-            if value and body and isinstance(body[-1], ast.Text):
-                prev = body[-1]
-                body[-1] = ast.Text(value=prev.value + value, span=Span(file, prev.span.start, piece.end))
-            elif value:
+            if value:  # adjacent runs are joined once the body is complete (`_merged`)
                 body.append(ast.Text(value=value, span=Span(file, piece.start, piece.end)))
             continue
         span = Span(file, piece.start, piece.end)
@@ -264,7 +261,7 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
                 )
                 continue
             state = stack[-1][2]
-            state["branches"].append((state["cond"], tuple(body)))
+            state["branches"].append((state["cond"], _merged(body)))
             if kind == "elif":
                 state["cond"] = piece.expr
             else:
@@ -285,15 +282,34 @@ def nest(flat: list[Flat], file: SourceFile, sink: Sink) -> tuple[ast.Piece, ...
         sink.error("PP106", f"`{{% {opening.kind} %}}` is never closed", span, help="close the block with `{% end %}`")
         parent.append(_block(opening, state, body, span))
         body = parent
-    return tuple(root)
+    return _merged(root)
+
+
+def _merged(body: list) -> tuple[ast.Piece, ...]:
+    """The pieces of a body with each run of adjacent texts joined into one `Text`, in one
+    `join` per run: joining them pair by pair copied a long string once per line (quadratic)."""
+    out: list = []
+    run: list[ast.Text] = []
+    for piece in body + [None]:
+        if isinstance(piece, ast.Text):
+            run.append(piece)
+            continue
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            out.append(ast.Text(value="".join(t.value for t in run), span=run[0].span.to(run[-1].span)))
+        run = []
+        if piece is not None:
+            out.append(piece)
+    return tuple(out)
 
 
 def _block(opening: RawTag, state: dict, body: list, span: Span) -> ast.Piece:
     """The node of a block that ends here, from its opening tag and what it collected."""
     if opening.kind == "for":
         assert opening.var is not None and opening.expr is not None  # a for tag that parsed has both
-        return ast.ForBlock(var=opening.var, iterable=opening.expr, body=tuple(body), span=span)
+        return ast.ForBlock(var=opening.var, iterable=opening.expr, body=_merged(body), span=span)
     if state["cond"] is not None:
-        state["branches"].append((state["cond"], tuple(body)))
-    orelse = tuple(state["orelse"]) if state["orelse"] is not None else None
+        state["branches"].append((state["cond"], _merged(body)))
+    orelse = _merged(state["orelse"]) if state["orelse"] is not None else None
     return ast.IfBlock(branches=tuple(state["branches"]), orelse=orelse, span=span)

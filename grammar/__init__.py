@@ -1,14 +1,12 @@
 """The polyprompt grammar, loaded once per process.
 
 `parser()` returns the one LALR parser (contextual lexer, every token kept),
-built from `polyprompt.lark` on first use and cached on disk by Lark, so a
-fresh process loads the tables instead of rebuilding them. `parse` runs it
+loaded on first use from the tables shipped beside `polyprompt.lark` (plain JSON,
+see `grammar.tables`: no pickle, no disk cache). `parse` runs it
 with a per-call comment callback; the parser itself holds no per-parse state,
 so threads may parse at once.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import contextvars
 import functools
@@ -64,31 +62,7 @@ class _KeywordsAsNames:
         return stream
 
 
-#: The folder for Lark's built tables, set by the compiler (`compiler/parse.py`, from the one
-#: cache-folder rule of compiler/files.py) before it parses: the grammar imports nothing above it.
-CACHE_DIR: "Path | None" = None
-
-
-def _cache_path(text: str) -> str | bool:
-    """Where Lark keeps the built tables (a pickle) for this grammar and Lark version; False (no
-    disk cache) when no cache folder was given or it cannot be made."""
-    import hashlib
-
-    import lark
-
-    folder = CACHE_DIR
-    if folder is None:
-        return False
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-    return str(folder / f"{key}.lark-cache")
-
-
-# Threads that ask for the parser first wait for one build: two at once would both write Lark's
-# cache file, which Lark does not write atomically.
+# Threads that ask for the parser first wait for one load: the first builds it, the others reuse it.
 _BUILD_LOCK = threading.Lock()
 
 
@@ -100,17 +74,8 @@ def parser():
 
 @functools.lru_cache(maxsize=1)
 def _build_parser():
-    import lark
+    from . import tables
 
     text = grammar_text()
-    return lark.Lark(
-        text,
-        start=["module", "template"],
-        parser="lalr",
-        lexer="contextual",
-        keep_all_tokens=True,  # spans come from the tokens (see compiler.build)
-        maybe_placeholders=False,
-        lexer_callbacks={"COMMENT": _on_comment},
-        postlex=_KeywordsAsNames(),
-        cache=_cache_path(text),
-    )
+    callbacks = {"lexer_callbacks": {"COMMENT": _on_comment}, "postlex": _KeywordsAsNames()}
+    return tables.load(text, **callbacks) or tables.build(text, **callbacks)

@@ -34,13 +34,13 @@ def cli() -> None:
 def check(paths: tuple[str, ...], fmt: str, root: str | None) -> None:
     """Check .prompt files (folders are searched): syntax, names, imports, types."""
     from .api import check as run_check, prompt_files
-    from .compiler.diagnostics import render_all, to_json
+    from .compiler.diagnostics import write_json
 
     diagnostics = run_check(paths, root=root)
     if fmt == "json":
-        click.echo(to_json(diagnostics))
+        write_json(diagnostics, _out(False))
     elif diagnostics:
-        click.echo(render_all(diagnostics))
+        _echo_diagnostics(diagnostics)
     errors = sum(d.is_error for d in diagnostics)
     warnings = sum(d.severity == "warning" for d in diagnostics)
     if fmt == "text":
@@ -62,7 +62,6 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, force: bool) -> No
     import difflib
 
     from .api import format_file, format_source, prompt_files
-    from .compiler.diagnostics import render_all
     from .compiler.span import SourceFile
 
     failed = False
@@ -71,7 +70,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, force: bool) -> No
     if paths == ("-",):
         result = format_source(SourceFile("<stdin>", sys.stdin.read()))
         if result.formatted is None:
-            click.echo(render_all(result.diagnostics), err=True)
+            _echo_diagnostics(result.diagnostics, err=True)
             sys.exit(1)
         if diff:
             click.echo("".join(difflib.unified_diff(result.original.splitlines(True),
@@ -86,7 +85,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, force: bool) -> No
     for path in prompt_files(paths):
         result = format_file(path)
         if result.formatted is None:
-            click.echo(render_all(result.diagnostics), err=True)
+            _echo_diagnostics(result.diagnostics, err=True)
             click.echo(f"error: {path}: not formatted, it has syntax errors", err=True)
             failed = True
             continue
@@ -130,12 +129,11 @@ def _load_or_exit(path: str):
 
 
 def _show_diagnostics(diagnostics) -> bool:
-    """Print errors and warnings on stderr (with their help, e.g. a did-you-mean); whether any was an error."""
-    from .compiler.diagnostics import render_all
-
+    """Print errors and warnings on stderr, each as it is rendered (with their help, e.g. a
+    did-you-mean); whether any was an error."""
     shown = [d for d in diagnostics if d.is_error or d.severity == "warning"]
     if shown:
-        click.echo(render_all(shown) + "\n", err=True)
+        _echo_diagnostics(shown, err=True)
     return any(d.is_error for d in shown)
 
 
@@ -176,7 +174,6 @@ def _body_fields(values: tuple[str, ...]) -> dict:
 def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, input_file: str | None = None,
              extra_body: dict | None = None):
     from . import backends
-    from .compiler.diagnostics import render_all
     from .compiler.inputs import InputError
     from .session import CompileError
 
@@ -189,7 +186,7 @@ def _compile(pf, target: str, prompt: str | None, inputs: dict, strict: bool, in
         click.echo(f"error: {named}", err=True)
         sys.exit(1)
     except CompileError as err:
-        click.echo(render_all(err.diagnostics), err=True)
+        _echo_diagnostics(err.diagnostics, err=True)
         sys.exit(1)
     except (LookupError, OSError) as err:
         raise click.UsageError(str(err)) from None
@@ -220,8 +217,6 @@ def compile_cmd(file, target_list, prompt, input_file, no_inline, explain, stric
     """Compile a prompt to the request body of a target (JSON on stdout)."""
     import json
 
-    from .compiler.diagnostics import render_all
-
     target = _one_target(target_list)
     extra_body = _body_fields(body_field)
     pf = _load_or_exit(file)
@@ -234,7 +229,10 @@ def compile_cmd(file, target_list, prompt, input_file, no_inline, explain, stric
     else:
         click.echo(text, nl=False)
     if explain:
-        click.echo(render_all(result.report) if result.report else f"{target}: no changes", err=True)
+        if result.report:
+            _echo_diagnostics(result.report, err=True)
+        else:
+            click.echo(f"{target}: no changes", err=True)
 
 
 def _sdk_source(result) -> str:
@@ -628,6 +626,18 @@ def main() -> None:
         sys.exit(2)
     except Exception as err:  # a bug: say so in one line, never a traceback
         _internal_error(err)
+
+
+def _out(err: bool):
+    """A `write` for stdout or stderr (click's, so tests capture it), written as it comes."""
+    return lambda text: click.echo(text, nl=False, err=err)
+
+
+def _echo_diagnostics(diagnostics, err: bool = False) -> None:
+    """Print diagnostics as each is rendered: thousands of them are never one string in memory."""
+    from .compiler.diagnostics import write_rendered
+
+    write_rendered(diagnostics, _out(err))
 
 
 def _internal_error(err: Exception) -> None:

@@ -38,7 +38,7 @@ def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
 
 
 @posix_only
-@pytest.mark.parametrize("home", [None, "", "~", "relative"])
+@pytest.mark.parametrize("home", [None, "", "~", "relative", "/", "//"])
 def test_no_home_means_no_disk_cache(monkeypatch, home):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     if home is None:
@@ -49,24 +49,23 @@ def test_no_home_means_no_disk_cache(monkeypatch, home):
 
 
 @posix_only
-def test_without_a_home_the_parser_builds_no_cache_folder(tmp_path):
+def test_without_a_home_the_parser_writes_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
-    code = ("import polyprompt.compiler.parse; from polyprompt.grammar import _cache_path, grammar_text; "
-            "print(_cache_path(grammar_text()))")
+    code = "from polyprompt.api import check_text; print(check_text('prompt p() { user \\'hi\\' }'))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "[]"
     assert list(tmp_path.iterdir()) == [], "no ./~ folder, nothing in the working folder"
 
 
-def test_the_grammar_and_compile_caches_follow_the_rule(monkeypatch, tmp_path):
+def test_the_compile_cache_follows_the_rule_and_the_grammar_keeps_none(monkeypatch, tmp_path):
     from polyprompt.session import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("POLYPROMPT_CACHE_DIR", raising=False)
-    code = "import polyprompt.compiler.parse; from polyprompt.grammar import _cache_path; print(_cache_path('g'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert Path(out.strip()).parent == tmp_path / "polyprompt" / "grammar"
+    code = "from polyprompt import grammar; grammar.parse('', 'module')"
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)}, check=True)
+    assert list(tmp_path.iterdir()) == [], "the grammar's tables ship in the package: no cache folder"
     assert cache.folder() == tmp_path / "polyprompt" / "compiled"
 
 

@@ -110,19 +110,18 @@ def test_overlapping_parses_keep_the_collector_off_until_the_last_ends():
 
 
 def test_threads_asking_for_the_parser_first_build_it_once(monkeypatch):
-    import lark
-
     from polyprompt import grammar
+    from polyprompt.grammar import tables
 
     built = []
-    real = lark.Lark
+    real = tables.load
 
-    def counting_lark(*args, **kwargs):
+    def counting_load(*args, **kwargs):
         built.append(1)
         return real(*args, **kwargs)
 
     grammar._build_parser.cache_clear()
-    monkeypatch.setattr(lark, "Lark", counting_lark)
+    monkeypatch.setattr(tables, "load", counting_load)
     start = threading.Barrier(4)
 
     def ask() -> None:

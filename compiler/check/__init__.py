@@ -33,6 +33,9 @@ def check_program(program: Program, sink: Sink, targets: TargetCatalog | None = 
     return scopes
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
     """Where the parser skipped a line after a syntax error, a name may look
     unknown or unused only because of the skip: drop those diagnostics when the
@@ -40,13 +43,16 @@ def _drop_recovery_cascades(program: Program, sink: Sink) -> None:
     skipped = "\n".join(span.text for m in program.modules.values() for span in m.tree.skipped)
     if not skipped:
         return
+    words = frozenset(_WORD.findall(skipped))  # once: a search per diagnostic was quadratic
+    roles = not words.isdisjoint({"system", "user", "assistant", "use", "history", "tool_call", "tool_result"})
 
     def cascade(d) -> bool:
         if d.code not in CASCADE_CODES:
             return False
         if d.code == "PP243":
-            return re.search(r"\b(system|user|assistant|use|history|tool_call|tool_result)\b", skipped) is not None
-        return any(re.search(rf"\b{re.escape(name)}\b", skipped) for name in d.names)
+            return roles
+        return any(name in words if _WORD.fullmatch(name) else re.search(rf"\b{re.escape(name)}\b", skipped)
+                   for name in d.names)
 
     sink.discard(cascade)
 

@@ -432,7 +432,7 @@ class DeclChecker:
     def _s_For(self, stmt: ast.For, env: Env) -> None:
         self.check_name(stmt.var)
         item = ExprChecker(env).loop_item(stmt.iterable)
-        self.statements(stmt.body, env.child(**{stmt.var.name: item}))
+        self.statements(stmt.body, env.child({stmt.var.name: item}))
 
     def _s_If(self, stmt: ast.If, env: Env) -> None:
         ExprChecker(env).check_branches(stmt.branches, stmt.orelse, lambda body: self.statements(body, env))

@@ -63,8 +63,9 @@ class Env:
     #: fragments called from this body, for the recursion check
     calls: list[tuple[Symbol, Span]] = attrs.field(factory=list)
 
-    def child(self, **more: T.Type) -> "Env":
-        """An inner environment with more locals (a loop variable), sharing what is used and called."""
+    def child(self, more: dict[str, T.Type]) -> "Env":
+        """An inner environment with more locals (a loop variable), sharing what is used and called.
+        A mapping, not keyword arguments: a loop variable may be called `self`."""
         env = Env(self.scope, self.resolver, self.sink, {**self.locals, **more}, self.used, self.calls)
         return env
 
@@ -460,7 +461,7 @@ class ExprChecker:
                     self.sink.error("PP213", f"`{piece.var.name}` is a reserved word and cannot name a value",
                                     piece.var.span, help=f"choose another name, such as `{piece.var.name}_`")
                 item = self.loop_item(piece.iterable)
-                ExprChecker(self.env.child(**{piece.var.name: item}))._pieces(piece.body)
+                ExprChecker(self.env.child({piece.var.name: item}))._pieces(piece.body)
 
     def _pieces_in(self, body) -> None:
         self._pieces(body)

@@ -37,7 +37,10 @@ def compile_check(params: list[tuple[str, T.Type, bool]]):
         return None
     lines.append("    return True")
     source = "\n".join([f"{k} = {v!r}" for k, v in gen.globals.items()] + lines)
-    check = load_check(source)
+    try:
+        check = load_check(source)
+    except (SyntaxError, RecursionError, MemoryError):  # past Python's static limits (20 nested loops): the full check
+        return None
     check.source = source  # constants are literals: session/cache.py may store it
     return check
 
