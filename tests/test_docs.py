@@ -419,3 +419,12 @@ prompt p() {
     assert '`target == "openai-chat"` does not' in targets
     language = " ".join((DOCS / "language.md").read_text(encoding="utf-8").split())
     assert '(`target fast "openai-chat"` takes the `target "openai-chat"` blocks)' in language
+
+
+def test_security_doc_names_every_security_test_module():
+    """docs/security.md states each guarantee and the module that holds it: a new security module is
+    named there, and a named module exists."""
+    doc = (REPO / "docs" / "security.md").read_text()
+    modules = {p.name for p in (REPO / "tests").glob("test_security_*.py")}
+    named = set(re.findall(r"tests/(test_security_\w+\.py)", doc))
+    assert modules == named
