@@ -11,19 +11,7 @@ import pytest
 
 from helpers import EXAMPLES
 from polyprompt import dataset
-
-PAIRS = '''
-prompt reply(question: str) -> str {
-  system "Answer in one sentence."
-  user "{{ question }}"
-}
-
-dataset reply "pairs" from "pairs.jsonl" {
-  question = row.q
-  chosen = row.good
-  rejected = row.bad
-}
-'''
+from test_dataset import PREFERENCE as PAIRS
 
 
 @pytest.fixture(scope="module")
