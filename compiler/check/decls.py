@@ -193,6 +193,8 @@ class DeclChecker:
         checker = ExprChecker(Env(self.scope, self.resolver, self.sink, {}))
         bindings = [i for i in decl.items if isinstance(i, ast.Binding)]
         self._bind_inputs(prompt, bindings, checker, decl.prompt.span, answers=())
+        if _holds_unknown(output):
+            return  # the output type's own error was reported: replies and expects would only echo it
         expect_env = Env(self.scope, self.resolver, self.sink, {"output": output})
         record = T.strip_optional(output)
         if isinstance(record, T.RecordT):
@@ -468,3 +470,11 @@ def _has_messages(body) -> bool:
 def _dynamic(expr: ast.Expr) -> bool:
     """Does the expression read `row` (data known only when rows are read)?"""
     return any(isinstance(node, ast.Name) and node.name == "row" for node in walk(expr))
+
+
+def _holds_unknown(t: T.Type) -> bool:
+    """Whether a type is, or is built from, the type of a name that did not resolve."""
+    if isinstance(t, T.UnknownT):
+        return True
+    inner = getattr(t, "item", None) or getattr(t, "value", None) or getattr(t, "inner", None)
+    return isinstance(inner, (T.UnknownT, T.ListT, T.MapT, T.OptionalT)) and _holds_unknown(inner)
