@@ -216,6 +216,9 @@ class TestCase:
         if isinstance(value, str) and isinstance(reply.value, ast.Literal) and value.endswith(".json"):
             path = self.path.parent / value
             if not os.path.lexists(path):
+                if not any(c.isspace() for c in value):  # a file name: a missing file is not a reply text
+                    raise ReplyError(f"no reply file {value} (next to {self.path.name}); a reply text that "
+                                     "ends in .json holds a space, or is written as a record")
                 return value  # a reply whose text merely ends in .json
             root = Path(self.file.analysis.program.root).resolve()
             if not path.resolve().is_relative_to(root):

@@ -134,3 +134,17 @@ def test_a_fifo_planted_as_a_snapshot_does_not_block(tmp_path):
     os.mkfifo(path)
     [snapshot, _expect] = case.run(["openai-chat"]).outcomes
     assert not snapshot.passed and "not a regular file" in snapshot.message
+
+
+def test_a_missing_reply_file_is_a_failed_case_not_a_reply_text(tmp_path):
+    """`reply "replies/x.json"` naming no file was taken as the reply text itself."""
+    from polyprompt.session import prompt_tests
+
+    (tmp_path / "polyprompt.toml").write_text("")
+    (tmp_path / "p.prompt").write_text('prompt p(x: str) -> str {\n  user "{{ x }}"\n}\n\n'
+                                       'test p "missing file" {\n  x = "a"\n  reply "replies/none.json"\n'
+                                       '  expect output == "replies/none.json"\n}\n')
+    [case] = prompt_tests.collect([tmp_path / "p.prompt"])
+    result = case.run([])
+    assert not result.passed
+    assert any("no reply file replies/none.json" in o.message for o in result.outcomes)
