@@ -58,6 +58,7 @@ def tokenized(folder: Path, n: int) -> dict:
     import polyprompt
     from polyprompt import dataset
     from polyprompt.backends.hf.assets.tokenizers import tokenizer_dir
+    from polyprompt.dataset.answers import answer_text
     from polyprompt.dataset.formats import tokenized as fmt
     from transformers import AutoTokenizer
 
@@ -82,7 +83,7 @@ def tokenized(folder: Path, n: int) -> dict:
                                                   "product_title": row["product"],
                                                   "verified_purchase": row["verified"]})
         turns = backend.write_messages(request.messages)
-        answer = json.dumps(row["label"])
+        answer = answer_text(row["label"], request.output, backend)
         conversations.append(turns + [{"role": "assistant", "content": answer}])
     started = time.perf_counter()
     reference = [tok.apply_chat_template(c, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
