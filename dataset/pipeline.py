@@ -11,7 +11,6 @@ reason, to the rejects file beside the output. `strict=True` stops at the first 
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from .align import Task
 from .rowfn import RowFunction
 from .stats import LengthStats, line_length
 from .stream import Stream
+from .outputs import RejectsFile, abort, output_paths, progress_bar
 from .tasks import DatasetError, data_path, tasks_of
 
 
@@ -122,12 +122,12 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     _check_kinds(tasks, fmt)
     _check_target(pf, fmt, target or fmt.target)
     summary = Summary()
-    paths = _output_paths(Path(output), tasks, split)
+    paths = output_paths(Path(output), _split_names(tasks), split)
     summary.by_split.update(dict.fromkeys(paths, 0))  # every output is listed, an empty one too
     fn = RowFunction.loaded(pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks,
                             tag=len(tasks) > 1)
     out = {name: writers.open_writer(path) for name, path in paths.items()}
-    rejects = _RejectsFile(Path(output))
+    rejects = RejectsFile(Path(output))
 
     def reject(task: Task, row: int, field: str, reason: str, line: int | None = None, column: int | None = None):
         found = Reject(task.name, task.source, row, field, reason, line, column)
@@ -136,7 +136,7 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
         summary.rejected += 1
         rejects.add(found)
 
-    bar = _progress_bar(progress)
+    bar = progress_bar(progress)
     try:
         with Stream(fn, summary, reject, dedup, workers, bar) as stream:
             for index, task in enumerate(tasks):
@@ -151,10 +151,10 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
         for writer in out.values():
             writer.commit()
     except sources.DataError as err:
-        _abort(out, rejects)
+        abort(out, rejects)
         raise DatasetError(str(err)) from None
     except BaseException:
-        _abort(out, rejects)
+        abort(out, rejects)
         raise
     finally:
         if bar is not None:
@@ -164,24 +164,8 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     return summary
 
 
-def _abort(out: dict, rejects: "_RejectsFile") -> None:
-    for writer in out.values():
-        writer.abort()
-    rejects.abort()
-
-
-def _progress_bar(progress: bool | None) -> Any:
-    """A tqdm bar of rows read on stderr (rows/s, lines written, rejects), when asked for or when
-    stderr is a terminal; None without tqdm or when not wanted."""
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(unit=" rows", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+def _split_names(tasks: list[Task]) -> list[str]:
+    return [splits.TRAIN] + sorted({name for t in tasks for name, _ in t.splits})
 
 
 def _fits(task: Task, fmt: Any) -> bool:
@@ -206,42 +190,3 @@ def _check_target(pf: Any, fmt: Any, target: str) -> None:
 
 def _names(accepts: tuple[str, ...]) -> list[str]:
     return [f"`{a}`" if a != "hf" else "open-model (hf-family:, hf:)" for a in accepts]
-
-
-def _output_paths(output: Path, tasks: list[Task], split: str | None) -> dict[str, Path]:
-    names = [splits.TRAIN] + sorted({name for t in tasks for name, _ in t.splits})
-    if split is not None:
-        if split not in names:
-            raise DatasetError(f"no split `{split}`; splits: {', '.join(names)}")
-        return {split: output}
-    if len(names) == 1:
-        return {splits.TRAIN: output}
-    suffix = "".join(output.suffixes[-1:]) if writers.kind_of(output) != "hf" else ""
-    stem = output.name[: len(output.name) - len(suffix)] if suffix else output.name
-    return {name: output.with_name(f"{stem}.{name}{suffix}") for name in names}
-
-
-class _RejectsFile:
-    """`<output stem>.rejects.jsonl` beside the output, written only when a row was rejected."""
-
-    def __init__(self, output: Path):
-        base = output.name[: -len(output.suffix)] if output.suffix else output.name
-        self.path = output.with_name(f"{base}.rejects.jsonl")
-        self.writer: writers.JsonlWriter | None = None
-
-    def add(self, reject: Reject) -> None:
-        if self.writer is None:
-            self.writer = writers.JsonlWriter(self.path)
-        self.writer.write(writers.line_text(reject.to_json()))
-
-    def commit(self) -> str | None:
-        if self.writer is None:
-            if self.path.exists():
-                self.path.unlink()  # an earlier run's rejects would describe other data
-            return None
-        self.writer.commit()
-        return str(self.path)
-
-    def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()

@@ -585,9 +585,10 @@ def completion(shell: str) -> None:
     click.echo(complete(cli, {}, "polyprompt", "_POLYPROMPT_COMPLETE").source())
 
 
-from .cli_dataset import dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
+from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
 
 cli.add_command(dataset_cmd)
+cli.add_command(corpus_cmd)
 
 
 def _count(n: int, noun: str) -> str:

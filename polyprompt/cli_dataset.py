@@ -60,6 +60,11 @@ def dataset_cmd(file, fmt, output, names, target, adhoc_prompt, data, binds, whe
     except DatasetError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    """The outputs and their lengths on stdout, the rejects and the summary line on stderr (or JSON)."""
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
         return
@@ -93,3 +98,47 @@ def _checked(path: str, pf_of=None):
         click.echo(render_all(errors), err=True)
         sys.exit(1)
     return pf
+
+
+@click.command(name="corpus")
+@click.argument("data", type=click.Path(exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="The output: a .jsonl or .parquet file, or a folder for datasets.load_from_disk.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "tokenized"]), default="text", show_default=True,
+              help="{\"text\": ...} lines, or token ids for an open-model target (-t).")
+@click.option("--column", default="text", show_default=True, help="The column that holds the text.")
+@click.option("-t", "--target", help="With -f tokenized: the open-model target, e.g. hf-family:qwen3.")
+@click.option("--holdout", "holdouts", multiple=True, metavar="NAME=P%",
+              help="Set aside a split, e.g. validation=5% (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed of the splits.")
+@click.option("--split", help="Write only this split to OUTPUT.")
+@click.option("--max-length", type=click.IntRange(min=1), help="Reject tokenized texts longer than this (tokens).")
+@click.option("--keep-duplicates", is_flag=True, help="Write texts that repeat an earlier one.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad row.")
+@click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def corpus_cmd(data, output, fmt, column, target, holdouts, seed, split, max_length, keep_duplicates, strict,
+               progress, as_json):
+    """Write DATA's texts as a corpus for continued pre-training (domain adaptation)."""
+    from .dataset import DatasetError
+    from .dataset.corpus import build_corpus
+
+    try:
+        summary = build_corpus(data, output, format=fmt, column=column, target=target,
+                               holdout=[_holdout(h) for h in holdouts], seed=seed, split=split,
+                               max_length=max_length, dedup=not keep_duplicates, strict=strict, progress=progress)
+    except DatasetError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    _print_summary(summary, as_json)
+
+
+def _holdout(text: str) -> tuple[str, float]:
+    name, sep, percent = text.partition("=")
+    try:
+        value = float(percent.strip().rstrip("%"))
+    except ValueError:
+        value = -1.0
+    if not sep or not name.strip().isidentifier() or not 0 < value < 100:
+        raise click.BadParameter(f"`{text}`: write NAME=PERCENT, e.g. validation=5%", param_hint="--holdout")
+    return name.strip(), value

@@ -20,6 +20,8 @@ import pytest
 PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run", "test_dataset_tokens"}
 #: tests elsewhere that load the real tokenizers or model (tests/hf_assets.py, the SmolLM2 GGUF) or transformers
 PARITY_TESTS = {
+    "test_dataset_corpus": {"test_a_tokenized_corpus_learns_every_token_and_ends_with_eos",
+                            "test_control_token_text_in_a_corpus_is_text"},
     "test_hf_gguf": {"test_the_smollm2_metadata", "test_compiling_imports_nothing_heavy",
                      "test_prompt_text_equals_transformers_and_the_folder_target",
                      "test_token_ids_once_the_tokenizer_is_converted", "test_smollm2_gguf_equals_the_family_and_transformers",
