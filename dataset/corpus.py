@@ -13,11 +13,10 @@ atomic writes and the summary are the same too.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
 from . import sources, splits, writers
-from .outputs import RejectsFile, abort, output_paths, progress_bar
+from .outputs import Outputs
 from .pipeline import Reject, Summary
 from .seen import SeenLines
 from .tasks import DatasetError
@@ -37,47 +36,21 @@ def build_corpus(data: str | os.PathLike, output: str | os.PathLike, *, format: 
         raise DatasetError(f"a corpus is written as {' or '.join(CORPUS_FORMATS)}, not `{format}`")
     encode = _encoder(target) if format == "tokenized" else None
     summary = Summary()
-    names = [splits.TRAIN] + sorted(name for name, _ in holdout)
-    paths = output_paths(Path(output), names, split)
-    summary.by_split.update(dict.fromkeys(paths, 0))
-    out = {name: writers.open_writer(path) for name, path in paths.items()}
-    rejects = RejectsFile(Path(output))
-    seen, bar = SeenLines(), progress_bar(progress)
-    try:
+    seen = SeenLines()
+    with Outputs(output, [splits.TRAIN] + sorted(name for name, _ in holdout), split, summary, strict,
+                 progress) as out:
         for row in sources.read_rows(data):
-            summary.read += 1
-            if bar is not None:
-                bar.update(1)
+            out.read()
             found = _line(row, column, encode, max_length)
             if isinstance(found, Reject):
-                if strict:
-                    raise DatasetError(f"{found} (--strict stops at the first bad row)")
-                summary.rejected += 1
-                rejects.add(found)
+                out.reject(found)
                 continue
             text = writers.line_text(found)
             if dedup and not seen.add(text):
                 summary.duplicates += 1
                 continue
             name = splits.split_of(splits.row_key(row.data), tuple(holdout), seed)  # type: ignore[union-attr]
-            if name not in out:
-                summary.other_splits += 1
-                continue
-            out[name].write(text)
-            summary.count(name, TITLE, found, text)
-        for writer in out.values():
-            writer.commit()
-    except sources.DataError as err:
-        abort(out, rejects)
-        raise DatasetError(str(err)) from None
-    except BaseException:
-        abort(out, rejects)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    summary.outputs = {name: str(path) for name, path in paths.items()}
-    summary.rejects_path = rejects.commit()
+            out.write(name, TITLE, found, text)
     return summary
 
 

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from . import formats, sources, splits, writers
+from . import formats, splits
 from .align import Task
 from .rowfn import RowFunction
 from .stats import LengthStats, line_length
 from .stream import Stream
-from .outputs import RejectsFile, abort, output_paths, progress_bar
+from .outputs import Outputs
 from .tasks import DatasetError, data_path, tasks_of
 
 
@@ -122,45 +121,18 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     _check_kinds(tasks, fmt)
     _check_target(pf, fmt, target or fmt.target)
     summary = Summary()
-    paths = output_paths(Path(output), _split_names(tasks), split)
-    summary.by_split.update(dict.fromkeys(paths, 0))  # every output is listed, an empty one too
     fn = RowFunction.loaded(pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks,
                             tag=len(tasks) > 1)
-    out = {name: writers.open_writer(path) for name, path in paths.items()}
-    rejects = RejectsFile(Path(output))
+    with Outputs(output, _split_names(tasks), split, summary, strict, progress) as out:
 
-    def reject(task: Task, row: int, field: str, reason: str, line: int | None = None, column: int | None = None):
-        found = Reject(task.name, task.source, row, field, reason, line, column)
-        if strict:
-            raise DatasetError(f"{found} (--strict stops at the first bad row)")
-        summary.rejected += 1
-        rejects.add(found)
+        def reject(task: Task, row: int, field: str, reason: str, line: int | None = None,
+                   column: int | None = None) -> None:
+            out.reject(Reject(task.name, task.source, row, field, reason, line, column))
 
-    bar = progress_bar(progress)
-    try:
-        with Stream(fn, summary, reject, dedup, workers, bar) as stream:
+        with Stream(fn, summary, reject, out.read, dedup, workers) as stream:
             for index, task in enumerate(tasks):
                 for split_name, line, text in stream.lines(index, task, data_path(pf, task.source)):
-                    if split_name not in out:
-                        summary.other_splits += 1
-                        continue
-                    out[split_name].write(text)
-                    summary.count(split_name, task.name, line, text)
-                    if bar is not None:
-                        bar.set_postfix(written=summary.written, rejected=summary.rejected, refresh=False)
-        for writer in out.values():
-            writer.commit()
-    except sources.DataError as err:
-        abort(out, rejects)
-        raise DatasetError(str(err)) from None
-    except BaseException:
-        abort(out, rejects)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    summary.outputs = {name: str(path) for name, path in paths.items()}
-    summary.rejects_path = rejects.commit()
+                    out.write(split_name, task.name, line, text)
     return summary
 
 

@@ -20,12 +20,11 @@ WINDOW = 256
 
 
 class Stream:
-    """One build's row work: the row function, the seen lines (duplicates), the progress bar."""
+    """One build's row work: the row function, the seen lines (duplicates), the worker pool."""
 
-    def __init__(self, fn: RowFunction, summary: Any, reject: Any, dedup: bool, workers: int = 1,
-                 progress: Any = None):
+    def __init__(self, fn: RowFunction, summary: Any, reject: Any, read: Any, dedup: bool, workers: int = 1):
         self.fn, self.summary, self.reject, self.dedup = fn, summary, reject, dedup
-        self.workers, self.progress = workers, progress
+        self.workers, self.read = workers, read  # `read()` counts a row read (and moves the bar)
         self.seen = SeenLines()
         self.pool: Any = None
 
@@ -65,9 +64,7 @@ class Stream:
         """The rows `where` keeps, up to `limit`; bad, filtered and cut rows counted."""
         kept = 0
         for row in sources.read_rows(path):
-            self.summary.read += 1
-            if self.progress is not None:
-                self.progress.update(1)
+            self.read()
             if isinstance(row, sources.BadRow):
                 self.reject(task, row.number, "row", row.reason, row.line, row.column)
                 continue
