@@ -170,16 +170,11 @@ class PromptFile:
         request every body of that target is written from and the lowering notes. For stages that
         read the conversation rather than the body (a tokenized training row); CompileError when
         the target cannot express the prompt."""
-        from ..compiler.diagnostics import Sink
-
         backend = self.backend(target)
         compiled = self.prompt(prompt)
         values = self.check_inputs(compiled, dict(inputs or {}))
         info = self._infos.get(target) or self._target_info(target, backend)
-        report = Sink()
-        lowered = backend.lower(compiled.render(values, info), report)
-        if report.has_errors:
-            _raise_errors(report.sorted(), strict=False)
+        lowered, report = _lowered(compiled, backend, values, info)
         return lowered, tuple(report.sorted())
 
     def _with_extra_body(self, result: Compiled, target: str, fields: Mapping[str, Any], strict: bool) -> Compiled:
@@ -222,14 +217,9 @@ class PromptFile:
 
     def _through_passes(self, compiled, backend, values: dict, info, strict: bool) -> Compiled:
         """Render to the IR, run the passes, emit."""
-        from ..compiler.diagnostics import Sink
         from ..compiler.targets import Unsupported
 
-        request = compiled.render(values, info)
-        report = Sink()
-        lowered = backend.lower(request, report)
-        if report.has_errors:  # what the target cannot express is never emitted
-            _raise_errors(report.sorted(), strict=False)
+        lowered, report = _lowered(compiled, backend, values, info)
         try:
             body = copy_json(backend.request_body(lowered))  # emitters may share the IR's schemas and values
         except Unsupported as err:  # what only the emitter can find out: an error, as the passes' are
@@ -391,6 +381,18 @@ def _raise_errors(notes, strict: bool) -> None:
     errors = [d for d in notes if d.is_error or (strict and is_lowering(d))]
     if errors:
         raise CompileError(errors)
+
+
+def _lowered(compiled, backend, values: dict, info):
+    """A prompt rendered to the IR and lowered through the target's passes: (request, report
+    sink); CompileError when the target cannot express it (such a request is never emitted)."""
+    from ..compiler.diagnostics import Sink
+
+    report = Sink()
+    lowered = backend.lower(compiled.render(values, info), report)
+    if report.has_errors:
+        _raise_errors(report.sorted(), strict=False)
+    return lowered, report
 
 
 def load(path: str | os.PathLike, root: str | None = None, text: str | None = None) -> PromptFile:
