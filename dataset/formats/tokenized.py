@@ -33,6 +33,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ...compiler.memo import by_identity
 from ..align import RowProblem
 from . import Format, Options
 from ._messages import answer, chat_tools
@@ -124,7 +125,7 @@ def training_template(backend: Any) -> Any:
     name = _family_of(template.source)
     if name is None:
         return template
-    return _training(name, template)
+    return _training(template, name)
 
 
 @cache
@@ -139,19 +140,17 @@ def _family_of(source: str) -> str | None:
     return _family_templates().get(source)
 
 
-def _training(name: str, template: Any) -> Any:
+def _make_training(template: Any, name: str) -> Any:
+    """TRL's training template of family `name`, with the variables (bos, eos...) and date of the
+    model's own `template`."""
     from ...backends.hf.chat_template.render import ChatTemplate
 
-    key = (name, id(template))
-    found = _TRAINING.get(key)
-    if found is None:
-        source = resources.files("polyprompt.dataset").joinpath("templates", TRAINING_TEMPLATES[name]).read_text()
-        found = _TRAINING[key] = ChatTemplate(source, extra=dict(template.variables), date=template.date,
-                                              trusted=True)
-    return found
+    source = resources.files("polyprompt.dataset").joinpath("templates", TRAINING_TEMPLATES[name]).read_text()
+    return ChatTemplate(source, extra=dict(template.variables), date=template.date, trusted=True)
 
 
-_TRAINING: dict[tuple[str, int], Any] = {}
+#: one training template per model template (compiled once; kept alive with it, so an id is never reused)
+_training = by_identity(_make_training)
 
 
 def _mask(encoder: Any, text: str, ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
