@@ -91,7 +91,7 @@ class RowFunction:
             view: CompiledRow | LoweredRow
             if fmt.needs_body:
                 compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
-                view = CompiledRow(compiled, self._output(task, compiled), pf.backend(target))
+                view = CompiledRow(compiled, self._output(task, compiled))
             else:
                 request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
                 view = LoweredRow(request, pf.backend(target))
@@ -119,17 +119,20 @@ class CompiledRow:
     """What a format reads of one row's compile: the body and backend, the target's lowered
     output (shared by every row), and the lowered request when a format needs it."""
 
-    __slots__ = ("compiled", "output", "backend")
+    __slots__ = ("compiled", "output")
 
-    def __init__(self, compiled: Any, output: Any, backend: Any):
-        # the backend is the session's (asking a compile served by the generated renderer for its
-        # backend would make that compile whole)
-        self.compiled, self.output, self.backend = compiled, output, backend
+    def __init__(self, compiled: Any, output: Any):
+        self.compiled, self.output = compiled, output
 
     @property
     def body(self) -> dict:
         """The request body."""
         return self.compiled.body
+
+    @property
+    def backend(self) -> Any:
+        """The target's backend."""
+        return self.compiled.backend
 
     @property
     def request(self) -> Any:

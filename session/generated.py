@@ -77,4 +77,4 @@ class GeneratedPath:
             raise CompileError(self.lowering)
         body = {k: (messages if k == "messages" else copy_json(v)) for k, v in self.body.items()}
         return Compiled(self.first.target, self.first.prompt, body, "generated", report=self.first.report,
-                        full=lambda: self.full(values))
+                        backend=self.first.backend, full=lambda: self.full(values))  # the backend: no whole compile
