@@ -8,6 +8,10 @@ in pyproject.toml and docs/install.md:
 - `torch`: running a local model (`polyprompt run`): torch, transformers and what they load
   GGUF files and adapters with; it includes `models`;
 - `data`: fine-tune datasets in Parquet and Hugging Face `datasets` folders (`polyprompt dataset`);
+- `api`: running a prompt on an API target (httpx; botocore signs Bedrock, google-auth for Vertex);
+- `train`: training a local model (`polyprompt train`): torch, data, and matplotlib for the loss curve;
+- `eval`: evaluating (`polyprompt eval`): scikit-learn metrics, matplotlib plots, sacrebleu's chrF;
+- `serve`: serving prompts over HTTP (`polyprompt serve`): Starlette and uvicorn, and `api`;
 - `all`: every extra.
 
 Nothing here imports an extra's modules: `require` only looks them up.
@@ -18,12 +22,15 @@ import importlib.util
 
 #: Per extra, the modules a command cannot go without (import names). tiktoken and fastokens
 #: are left out: without them the token ids come from a slower engine, not an error.
-REQUIRED = {"models": ("jinja2", "tokenizers"), "torch": ("torch", "transformers"), "data": ("datasets", "pyarrow")}
+REQUIRED = {"models": ("jinja2", "tokenizers"), "torch": ("torch", "transformers"), "data": ("datasets", "pyarrow"),
+            "api": ("httpx",), "train": ("torch", "transformers", "peft", "datasets"),
+            "eval": ("sklearn",), "serve": ("starlette", "uvicorn", "httpx")}
 
 #: Per extra, the top-level modules it installs, to name the extra behind a failed import.
 PROVIDES = {"models": ("jinja2", "tokenizers", "tiktoken", "fastokens"),
             "torch": ("torch", "transformers", "accelerate", "gguf", "peft"),
-            "data": ("datasets", "pyarrow")}
+            "data": ("datasets", "pyarrow"), "api": ("httpx", "botocore", "google"),
+            "train": ("matplotlib",), "eval": ("sklearn", "sacrebleu"), "serve": ("starlette", "uvicorn")}
 
 
 class MissingExtra(ImportError):

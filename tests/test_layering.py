@@ -11,7 +11,7 @@ from pathlib import Path
 from helpers import REPO
 
 #: the order of the parts; a part may import its own modules and those of the parts before it
-ORDER = ["stdlib", "grammar", "compiler", "backends", "session", "dataset", "run", "polyprompt"]
+ORDER = ["stdlib", "grammar", "compiler", "backends", "session", "dataset", "run", "train", "evaluate", "serve", "polyprompt"]
 
 
 def modules() -> dict[str, Path]:
