@@ -18,6 +18,11 @@ _API = {
     "load": "polyprompt.session",
     "parse": "polyprompt.session.compiled",
     "CompileError": "polyprompt.session",
+    "Client": "polyprompt.run.api",
+    "ApiError": "polyprompt.run.api",
+    "ApiResult": "polyprompt.run.api",
+    "send": "polyprompt.run.api",
+    "asend": "polyprompt.run.api",
 }
 
 #: facade names that differ from the name in their module

