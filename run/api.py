@@ -197,8 +197,10 @@ class Stream:
                 time.sleep(client.backoff.delay(attempt, getattr(opened, "headers", None)))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
-            with opened:
+            try:
                 yield from _read_sync(request, opened, gatherer, client.timeout)
+            finally:
+                opened.close()
             self.result = result_of(compiled, gatherer.reply(), start, attempt + 1)
             return
 
