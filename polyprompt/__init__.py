@@ -31,6 +31,31 @@ _RENAMED = {"parse": "parse_reply"}
 __all__ = sorted(_API) + ["__version__"]
 
 
+def _send(compiled, **options):
+    """`Compiled.run`: the run layer's `send`, imported on first use."""
+    from .run.api import send
+
+    return send(compiled, **options)
+
+
+async def _asend(compiled, **options):
+    """`Compiled.arun`: the run layer's `asend`, imported on first use."""
+    from .run.api import asend
+
+    return await asend(compiled, **options)
+
+
+def _install() -> None:
+    """Give `Compiled.run`/`arun` their sender: the session sits below the run layer, so the top
+    of the package hands it down (docs/run.md, "Python")."""
+    from .session.compiled import install_runners
+
+    install_runners(_send, _asend)
+
+
+_install()
+
+
 def __getattr__(name: str):
     module = _API.get(name)
     if module is None:

@@ -447,22 +447,9 @@ def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, s
     except local.ModelUnavailable as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
-    if as_json:
-        out = {"text": reply.text, "value": reply.value, "finish_reason": reply.finish_reason,
-               "tokens": list(reply.token_ids)}
-        if reply.scores is not None:
-            out["scores"] = reply.scores
-        if reply.error:
-            out["error"] = reply.error
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
-    elif reply.error:
-        click.echo(reply.text)
-    else:
-        value = reply.value
-        click.echo(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
-    if reply.error:
-        click.echo(f"error: {reply.error}", err=True)
-        sys.exit(1)
+    from .cli_run import print_local
+
+    print_local(reply, as_json)
 
 
 @cli.group()

@@ -59,3 +59,24 @@ def _print_result(compiled, result, as_json: bool, streamed: bool) -> None:
     if result.parse_error:
         click.echo(f"error: {result.parse_error}", err=True)
         sys.exit(1)
+
+
+def print_local(reply, as_json: bool) -> None:
+    """Print an open model's reply (run/local.py): the value, or with --json every field; exit 1
+    when it did not parse."""
+    if as_json:
+        out = {"text": reply.text, "value": reply.value, "finish_reason": reply.finish_reason,
+               "tokens": list(reply.token_ids)}
+        if reply.scores is not None:
+            out["scores"] = reply.scores
+        if reply.error:
+            out["error"] = reply.error
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    elif reply.error:
+        click.echo(reply.text)
+    else:
+        value = reply.value
+        click.echo(value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
+    if reply.error:
+        click.echo(f"error: {reply.error}", err=True)
+        sys.exit(1)

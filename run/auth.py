@@ -14,7 +14,7 @@ botocore and google-auth are imported here only, inside functions: a missing one
 from __future__ import annotations
 
 import threading
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..backends.extras import MissingExtra
 from .errors import ApiError
@@ -96,7 +96,7 @@ class GoogleAuth:
     def __init__(self, env: Mapping[str, str]):
         self._env = env
         self._lock = threading.Lock()
-        self._creds = None
+        self._creds: Any = None
         self.project: str | None = None
 
     def _load(self):

@@ -88,7 +88,7 @@ def kind_of(compiled) -> str:
     if kind not in KINDS:
         raise ApiError(f"{compiled.target}: not an API target (run open models with `polyprompt run -t hf-...`)",
                        provider=str(kind), kind="config")
-    return kind  # type: ignore[return-value]
+    return str(kind)
 
 
 def http_request(call: Call, stream: bool, env: Mapping[str, str]) -> HttpRequest:
@@ -197,7 +197,8 @@ def _bedrock_auth(url: str, headers: dict, content: bytes, env: Mapping[str, str
     token = (env.get("AWS_BEARER_TOKEN_BEDROCK") or "").strip()
     if token:
         return {**headers, "Authorization": f"Bearer {token}"}, (token,)
-    region = auth.aws_region(env) if not _is_aws_host(url) else urlsplit(url).hostname.split(".")[1]  # type: ignore[union-attr]
+    host = urlsplit(url).hostname or ""
+    region = host.split(".")[1] if _is_aws_host(url) else auth.aws_region(env)  # the region of the host signed for
     creds = auth.aws_credentials(env)
     signed = auth.sign_sigv4("POST", url, {"Content-Type": headers["Content-Type"]}, content, region, creds)
     secrets = tuple(s for s in (creds.secret_key, creds.token, creds.access_key) if s)

@@ -4,6 +4,23 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+#: `send` and `asend` of the run layer (polyprompt/run/api.py), installed from above by the facade
+#: (polyprompt/__init__.py): the session sits below `run` and imports nothing of it
+_RUNNERS: dict[str, Callable] = {}
+
+
+def install_runners(send: Callable, asend: Callable) -> None:
+    """Set what `Compiled.run` and `Compiled.arun` call (done by `import polyprompt`)."""
+    _RUNNERS.update(send=send, asend=asend)
+
+
+def _runner(name: str) -> Callable:
+    runner = _RUNNERS.get(name)
+    if runner is None:  # only when the session is used without the package's top (never through `import polyprompt`)
+        raise LookupError("running a compile needs polyprompt's run layer: `import polyprompt` installs it")
+    return runner
+
+
 class CompileError(Exception):
     """The file has errors, or the target cannot express the prompt."""
 
@@ -72,6 +89,16 @@ class Compiled:
         backend = self.backend
         return parse_reply(backend, reply, output=self.request.output,
                            tolerant=backend.caps.structured_output is None)
+
+    def run(self, **options):
+        """Send the body to its API target and read the typed answer: an `ApiResult` (value, text,
+        tool calls, usage, latency); `ApiError` when it fails. `options` are those of
+        `polyprompt.Client` (timeout, max_retries, base_url, env...). docs/run.md."""
+        return _runner("send")(self, **options)
+
+    async def arun(self, **options):
+        """`run`, async: `await compiled.arun()`."""
+        return await _runner("asend")(self, **options)
 
     def sdk_call(self):
         """The provider SDK's call that sends this body (`backends.sdk.SdkCall`): its client, method

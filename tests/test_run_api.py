@@ -203,3 +203,12 @@ def test_keys_are_read_from_the_providers_variables():
     assert api_key("anthropic", {"ANTHROPIC_AUTH_TOKEN": "tok-123456"}) == ("tok-123456", "ANTHROPIC_AUTH_TOKEN")
     assert api_key("ollama", {}) == (None, None)
     assert KEYS["OPENAI_API_KEY"] == api_key("openai-chat", KEYS)[0]
+
+
+def test_compiled_run_and_arun(fake, pf, client_env):
+    """`compiled.run()` / `await compiled.arun()`: the facade hands the run layer down to the session."""
+    compiled = pf.compile("anthropic", {"ticket": "t"})
+    options = {"base_url": fake.base("anthropic"), "env": client_env}
+    assert compiled.run(**options).value == VALUE
+    assert asyncio.run(compiled.arun(**options)).value == VALUE
+    assert polyprompt.send(compiled, **options).value == VALUE
