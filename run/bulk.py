@@ -74,7 +74,15 @@ class Summary:
 
 @attrs.frozen
 class Pending:
-    """A row to answer: its number and its compile (or why it has none)."""
+    """A row to answer: its number and the prompt's inputs (or why it has none)."""
+    row: int
+    inputs: dict | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class Ready:
+    """A row compiled for the target (or why it could not be)."""
     row: int
     compiled: Any = None
     error: str | None = None
@@ -103,11 +111,12 @@ async def arun_rows(prompt_file: Any, rows_or_task: Any, target: str, send: Send
     pf = _loaded(prompt_file)
     pf.backend(target)  # an unknown target fails here, once, not on every row
     replies = ReplyCache.default() if cache is DEFAULT else cache or None
+    rows, prompt = rows_of(pf, rows_or_task, prompt, split)
     started = time.perf_counter()
     run = _Run(pf, target, prompt, send, Journal(Path(str(out) + ".partial"), resume), replies, dict(endpoint or {}),
                concurrency, progress, Summary(str(out)))
     try:
-        order = await run.all(_rows(pf, rows_or_task, prompt, split))
+        order = await run.all(rows)
     finally:
         run.close()
     run.journal.assemble(order, Path(out))
@@ -155,21 +164,21 @@ class _Run:
                             f"{self.journal.path}: run again to resume")
         return order
 
-    def _compiled(self, pending: Pending) -> Pending:
+    def _compiled(self, pending: Pending) -> Ready:
         """The row compiled for the target (a row that does not fit gets its error)."""
         from ..compiler.inputs import InputError
         from ..session.compiled import CompileError
 
         if pending.error is not None:
-            return pending
+            return Ready(pending.row, error=pending.error)
         try:
-            return Pending(pending.row, self.pf.compile(self.target, pending.compiled, prompt=self.prompt))
+            return Ready(pending.row, self.pf.compile(self.target, pending.inputs, prompt=self.prompt))
         except InputError as err:
-            return Pending(pending.row, error="; ".join(f"input {p}" for p in err.problems) or str(err))
+            return Ready(pending.row, error="; ".join(f"input {p}" for p in err.problems) or str(err))
         except CompileError as err:
-            return Pending(pending.row, error="; ".join(d.message for d in err.diagnostics))
+            return Ready(pending.row, error="; ".join(d.message for d in err.diagnostics))
 
-    async def _start(self, pending: Pending) -> asyncio.Task | None:
+    async def _start(self, pending: Ready) -> asyncio.Task | None:
         """Answer a row from its error, the journal or the cache; else start sending it (waiting for a slot)."""
         if pending.compiled is None:
             self._record(pending.row, None, _line(pending.row, error=pending.error))
@@ -277,20 +286,23 @@ def _loaded(prompt_file: Any) -> Any:
     return pf
 
 
-def _rows(pf: Any, rows_or_task: Any, prompt: str | None, split: str | None) -> Iterator[Pending]:
-    """The rows to run: a `Task`, a dataset name of the file (None: its first dataset), or inputs."""
+def rows_of(pf: Any, rows_or_task: Any, prompt: str | None = None,
+            split: str | None = None) -> tuple[Iterator[Pending], str | None]:
+    """The rows to run and the prompt they are for: a `Task` (its prompt), a dataset name of the
+    file (None: its first dataset), or inputs of `prompt` (an iterable of mappings, numbered from
+    1). BulkError for a split the dataset has not got."""
     from ..dataset.align import Task
     from ..dataset.tasks import tasks_of
 
     if rows_or_task is None or isinstance(rows_or_task, str):
         rows_or_task = tasks_of(pf, [rows_or_task] if rows_or_task else None)[0]
     if isinstance(rows_or_task, Task):
-        return _task_rows(pf, rows_or_task, split)
+        return _task_rows(pf, rows_or_task, split), rows_or_task.prompt.name
     if split is not None:
         raise BulkError("a split is chosen among a dataset's rows; rows given as inputs have none")
     if isinstance(rows_or_task, Mapping) or not isinstance(rows_or_task, Iterable):
         raise TypeError("rows_or_task is a Task, a dataset name, or an iterable of input mappings")
-    return _input_rows(rows_or_task)
+    return _input_rows(rows_or_task), prompt
 
 
 def _input_rows(rows: Iterable[Any]) -> Iterator[Pending]:
@@ -303,13 +315,19 @@ def _input_rows(rows: Iterable[Any]) -> Iterator[Pending]:
 
 def _task_rows(pf: Any, task: Any, split: str | None) -> Iterator[Pending]:
     """The rows of a dataset that `where`, `limit` and `split` keep, each as the prompt's inputs."""
-    from ..dataset import sources, splits
-    from ..dataset.align import RowProblem
-    from ..dataset.tasks import data_path
+    from ..dataset import splits
 
     names = {name for name, _ in task.splits} | {splits.TRAIN}
     if split is not None and split not in names:
         raise BulkError(f"the dataset `{task.name}` has no split `{split}`; its splits: {', '.join(sorted(names))}")
+    return _kept_rows(pf, task, split)
+
+
+def _kept_rows(pf: Any, task: Any, split: str | None) -> Iterator[Pending]:
+    from ..dataset import sources, splits
+    from ..dataset.align import RowProblem
+    from ..dataset.tasks import data_path
+
     inputs_only = attrs.evolve(task, answers={})  # the answers are for training, not needed to ask
     path = data_path(pf, task.source)
     kept = 0
