@@ -255,7 +255,7 @@ def _anthropic(line: dict) -> Outcome | None:
     row = row_of("anthropic", line.get("custom_id"))
     if row is None:
         return None
-    result = line.get("result") if isinstance(line.get("result"), dict) else {}
+    result = _dict(line.get("result"))
     kind = result.get("type")
     if kind == "succeeded" and isinstance(result.get("message"), dict):
         return Outcome(row, result["message"])
@@ -280,8 +280,7 @@ def _gemini(line: dict) -> Outcome | None:
 def _vertex(line: dict) -> Outcome | None:
     """Vertex `{"request", "response", "status", ...}`: the row in the echoed request's labels; a
     failed request has a non-empty `status` and no `response`."""
-    request = line.get("request") if isinstance(line.get("request"), dict) else {}
-    labels = request.get("labels") if isinstance(request.get("labels"), dict) else {}
+    labels = _dict(_dict(line.get("request")).get("labels"))
     row = row_of("vertex", labels.get(VERTEX_LABEL))
     if row is None:
         return None
@@ -306,6 +305,11 @@ def _bedrock(line: dict) -> Outcome | None:
     return Outcome(row, line["modelOutput"])
 
 
+def _dict(value: Any) -> dict:
+    """The value when it is an object, else an empty one (a line of the wrong shape reads as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _message(error: Any) -> str:
     """A provider error object as one line: `type/code: message`."""
     if not isinstance(error, dict):
@@ -318,8 +322,8 @@ def _message(error: Any) -> str:
 def _sent_rows(fmt: str, path: Path) -> Iterator[int]:
     """The rows an input file asks for."""
     for number, line in _json_lines(path):
-        lines = line.get("requests") if fmt == "anthropic" and isinstance(line, dict) and "requests" in line else [line]
-        for item in lines:
+        whole = fmt == "anthropic" and isinstance(line, dict) and isinstance(line.get("requests"), list)
+        for item in line["requests"] if whole else [line]:
             if not isinstance(item, dict):
                 raise BatchError(f"{path}:{number}: not a {fmt} batch input line")
             ident = (item.get("custom_id") or item.get("key") or item.get("recordId")
@@ -328,3 +332,28 @@ def _sent_rows(fmt: str, path: Path) -> Iterator[int]:
             if row is None:
                 raise BatchError(f"{path}:{number}: not a {fmt} batch input line written by polyprompt")
             yield row
+
+
+def target_of(path: str | os.PathLike) -> tuple[str, str]:
+    """(target, format) of a batch input file polyprompt wrote, read from its first line."""
+    for number, line in _json_lines(Path(path)):
+        if isinstance(line, dict) and isinstance(line.get("requests"), list) and line["requests"]:
+            line = line["requests"][0]  # Anthropic's whole create request
+        if not isinstance(line, dict):
+            break
+        if "url" in line:
+            found = {url: kind for kind, url in OPENAI_URL.items()}.get(line["url"])
+            if found:
+                return found, "openai"
+        elif "params" in line:
+            return "anthropic", "anthropic"
+        elif "custom_id" in line and "body" in line:
+            return "mistral", "mistral"
+        elif "key" in line and "request" in line:
+            return "gemini", "gemini"
+        elif "request" in line:
+            return "vertex", "vertex"
+        elif isinstance(line.get("modelInput"), dict):
+            return ("anthropic", "bedrock") if "anthropic_version" in line["modelInput"] else ("bedrock-converse", "bedrock")
+        raise BatchError(f"{path}:{number}: not a batch input line polyprompt writes; name the target with -t")
+    raise BatchError(f"{path}: no batch input line to tell the target by; name it with -t")

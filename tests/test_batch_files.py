@@ -88,6 +88,7 @@ def test_every_line_validates_against_the_providers_batch_format(pf, tmp_path, t
     ids = [batch_files.row_of(name, line.get("custom_id") or line.get("key") or line.get("recordId")
                               or line.get("request", {}).get("labels", {}).get("polyprompt_row")) for line in lines]
     assert ids == [1, 2, 3, 4, 6, 7, 8]
+    assert batch_files.target_of(out) == (target, name)  # what `batch --read --against` infers
     compiled = pf.compile(target, {"review": "review 1", "rating": 2, "product_title": "item 1",
                                    "verified_purchase": False}).body
     first = lines[0]
