@@ -137,6 +137,7 @@ class _Run:
         self.slots = asyncio.Semaphore(concurrency)
         self.bar = progress_bar(progress)
         self.fatal: str | None = None
+        self.to_store: list[tuple[str, dict]] = []
 
     async def all(self, rows: Iterator[Pending]) -> list[int]:
         """Answer every row (at most `concurrency` in flight); the row numbers, in order."""
@@ -158,6 +159,7 @@ class _Run:
             syncer.cancel()
             for task in tasks:
                 task.cancel()
+            self._flush()
         self.journal.sync()
         if self.fatal is not None:
             raise BulkError(f"{self.fatal}; the {len(self.journal.index)} rows answered so far are kept in "
@@ -214,7 +216,7 @@ class _Run:
             error = getattr(result, "parse_error", None)
             line = _line(row, error=f"the reply does not parse: {error}" if error else None, **fields)
             if error is None and self.cache is not None:
-                self.cache.put(key, fields)
+                self.to_store.append((key, fields))  # stored in batches (`_flush`)
             self._record(row, key, line)
         finally:
             self.slots.release()
@@ -236,12 +238,19 @@ class _Run:
             self.bar.set_postfix(errors=self.summary.errors, cached=self.summary.cached, refresh=False)
 
     async def _sync_often(self) -> None:
-        """Flush the journal to disk every SYNC_SECONDS, off the event loop."""
+        """Every SYNC_SECONDS: the journal flushed to disk (off the event loop), the new replies cached."""
         while True:
             await asyncio.sleep(SYNC_SECONDS)
+            self._flush()
             if self.journal.dirty:
                 self.journal.dirty = False
                 await asyncio.to_thread(self.journal.fsync)
+
+    def _flush(self) -> None:
+        """Store the replies received since the last flush in the cache, in one transaction."""
+        if self.to_store and self.cache is not None:
+            items, self.to_store = self.to_store, []
+            self.cache.put_many(items)
 
     def close(self) -> None:
         """Close the journal and the bar."""

@@ -1,7 +1,8 @@
 """The write-ahead journal of a bulk run (`<out>.partial`): each finished row appended as it
 finishes, so a run killed at any moment can be resumed, and the final file assembled from it.
 
-A journal line is `{"row": N, "key": <the request's cache key or null>, "line": <the output line>}`.
+A journal line is the output line's JSON, a tab, and the request's cache key (empty for a row that
+was never sent): JSON text holds no raw tab, and the final file is assembled by copying bytes.
 Lines are written with one `os.write` each on an `O_APPEND` descriptor: the kernel holds them as
 soon as the call returns, so a killed process loses no finished row; `fsync` (every
 `bulk.SYNC_SECONDS` and at the end) guards against a crash of the machine. Reading a journal back
@@ -43,8 +44,8 @@ class Journal:
                     break  # a line the kill cut short
                 entry = _entry(raw)
                 if entry is not None:
-                    row, key, failed = entry
-                    self.index[row] = (offset, len(raw), key, failed)
+                    row, key, failed, length = entry
+                    self.index[row] = (offset, length, key, failed)
                 offset += len(raw)
                 good_end = offset
         if os.path.getsize(self.path) != good_end:
@@ -58,12 +59,12 @@ class Journal:
 
     def append(self, row: int, key: str | None, line: dict) -> None:
         """Journal a finished row (written through at once)."""
-        data = (json.dumps({"row": row, "key": key, "line": line}, ensure_ascii=False, allow_nan=False,
-                           default=str) + "\n").encode("utf-8")
+        text = json.dumps(line, ensure_ascii=False, default=str).encode("utf-8")
+        data = text + b"\t" + (key or "").encode("ascii") + b"\n"
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view):]
-        self.index[row] = (self.size, len(data), key, line.get("error") is not None)
+        self.index[row] = (self.size, len(text), key, line.get("error") is not None)
         self.size += len(data)
         self.dirty = True
 
@@ -92,8 +93,7 @@ class Journal:
                 for row in order:
                     offset, length, _key, _failed = self.index[row]
                     journal.seek(offset)
-                    line = json.loads(journal.read(length))["line"]
-                    handle.write((json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+                    handle.write(journal.read(length) + b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, out)
@@ -104,18 +104,17 @@ class Journal:
         self.path.unlink(missing_ok=True)
 
 
-def _entry(raw: bytes) -> tuple[int, str | None, bool] | None:
-    """(row, key, failed) of a journal line, or None for a line that is not one."""
+def _entry(raw: bytes) -> tuple[int, str | None, bool, int] | None:
+    """(row, key, failed, length of the output line) of a journal line, or None for a line that is not one."""
+    text, tab, key = raw.rstrip(b"\n").rpartition(b"\t")
     try:
-        entry = json.loads(raw)
+        line = json.loads(text) if tab else None
+        name = key.decode("ascii")
     except (ValueError, RecursionError):
         return None
-    if not isinstance(entry, dict) or not isinstance(entry.get("line"), dict):
+    if not isinstance(line, dict) or type(line.get("row")) is not int or not all(c in "0123456789abcdef" for c in name):
         return None
-    row, key = entry.get("row"), entry.get("key")
-    if type(row) is not int or entry["line"].get("row") != row or not (key is None or isinstance(key, str)):
-        return None
-    return row, key, entry["line"].get("error") is not None
+    return line["row"], name or None, line.get("error") is not None, len(text)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -201,7 +201,7 @@ def test_a_changed_row_is_sent_again_on_resume(tmp_path):
     first = FakeSender()
     bulk.run_rows(path, "reviews", "openai-chat", first, out=out, cache=None)
     # an interrupted run's journal, with a torn last line
-    lines = [json.dumps({"row": line["row"], "key": None, "line": line}) for line in read(out)]
+    lines = [json.dumps(line) + "\t" for line in read(out)]
     os.unlink(out)
     send = FakeSender()
     bulk.run_rows(path, "reviews", "openai-chat", send, out=out, cache=None)
@@ -247,7 +247,8 @@ def test_a_killed_run_resumes_without_sending_a_finished_row_again(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists(), "killed mid-way: no final file"
-    done_before = {json.loads(line)["row"] for line in journal.read_text().splitlines() if line.endswith("}")}
+    done_before = {json.loads(line.rpartition("\t")[0])["row"] for line in journal.read_text().splitlines()
+                   if len(line.rpartition("\t")[2]) == 64}
     assert 40 <= len(done_before) < 180
     sent_before = [int(n) for n in log.read_text().split()]
     log.unlink()

@@ -1,8 +1,10 @@
 """The reply cache (run/cache.py): keys, hits and misses, private files, corrupt entries."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 import stat
 
 import pytest
@@ -49,40 +51,65 @@ def test_entries_are_private_files(tmp_path):
     cache = ReplyCache(tmp_path / "replies")
     old = os.umask(0)
     try:
-        key = key_of("anthropic", BODY)
-        cache.put(key, RESULT)
+        cache.put(key_of("anthropic", BODY), RESULT)
     finally:
         os.umask(old)
-    path = cache.path(key)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "replies").stat().st_mode) == 0o700
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    for sidecar in (tmp_path / "replies").iterdir():  # SQLite's WAL files take the database's mode
+        assert stat.S_IMODE(sidecar.stat().st_mode) == 0o600, sidecar
+
+
+def tamper(cache: ReplyCache, sql: str, *args) -> None:
+    cache.close()
+    db = sqlite3.connect(cache.path)
+    db.execute(sql, args)
+    db.commit()
+    db.close()
 
 
 def test_a_corrupt_or_foreign_entry_is_a_miss(tmp_path):
     cache = ReplyCache(tmp_path / "replies")
     key = key_of("openai-chat", BODY)
     cache.put(key, RESULT)
-    path = cache.path(key)
-    good = path.read_bytes()
-    for bad in (good[: len(good) // 2], b"", b"\x00\xff", b"[]", good.replace(b'"good"', b'"evil"', 1),
-                good.replace(key.encode(), key_of("x", {}).encode()), b'{"format": 1}'):
-        path.write_bytes(bad)
-        assert cache.get(key) is None, bad
-    path.write_bytes(good)
+    payload = json.dumps(RESULT, sort_keys=True, separators=(",", ":")).encode()
+    edited = payload.replace(b'"good"', b'"evil"', 1)
+    for sql, args in [("UPDATE replies SET result = ?", (edited,)),  # an edited reply: its checksum fails
+                      ("UPDATE replies SET result = ?, sha256 = ?", (b"[]", hashlib.sha256(b"[]").hexdigest())),
+                      ("UPDATE replies SET result = ?, sha256 = ?", (b"{x", hashlib.sha256(b"{x").hexdigest())),
+                      ("UPDATE replies SET format = 99", ()),
+                      ("UPDATE replies SET result = 'text'", ())]:
+        cache.put(key, RESULT)
+        tamper(cache, sql, *args)
+        assert cache.get(key) is None, sql
+    cache.put(key, RESULT)
     assert cache.get(key) == RESULT
-    os.chmod(path, 0o666)  # writable by others: it may have been planted
+    cache.close()
+    os.chmod(cache.path, 0o666)  # writable by others: it may have been planted
     assert cache.get(key) is None
-    os.chmod(path, 0o600)
+    os.chmod(cache.path, 0o600)
     os.chmod(tmp_path / "replies", 0o777)
     assert cache.get(key) is None
     assert not cache.put(key_of("y", {}), RESULT)  # nor is anything stored in a shared folder
     os.chmod(tmp_path / "replies", 0o700)
-    path.unlink()
-    path.symlink_to(tmp_path / "elsewhere.json")
-    (tmp_path / "elsewhere.json").write_bytes(good)
-    assert cache.get(key) is None  # a link is not an entry
+    assert cache.get(key) == RESULT
+    cache.close()
+    good = tmp_path / "elsewhere.sqlite3"
+    os.replace(cache.path, good)
+    cache.path.symlink_to(good)
+    assert cache.get(key) is None and not cache.put(key, RESULT)  # a link is not the database
+    cache.path.unlink()
+    for name in os.listdir(tmp_path / "replies"):
+        os.unlink(tmp_path / "replies" / name)
+    cache.path.write_bytes(b"not a database at all" * 100)
+    os.chmod(cache.path, 0o600)
+    assert cache.get(key) is None and not cache.put(key, RESULT)  # no cache, never an error
+
+
+def test_two_caches_share_one_database(tmp_path):
+    first, second = ReplyCache(tmp_path / "r"), ReplyCache(tmp_path / "r")
+    first.put("a" * 64, RESULT)
+    assert second.get("a" * 64) == RESULT
 
 
 def test_a_value_json_cannot_hold_is_not_stored(tmp_path):
