@@ -13,6 +13,7 @@ import sys
 import click
 
 from . import __version__
+from .cli_bulk import api_sender, batch_cmd, bulk_options, run_bulk, wants_bulk
 from .cli_targets import complete_target as _complete_target
 from .cli_targets import open_model_forms as _open_model_forms
 from .cli_targets import with_target_forms as _with_target_forms
@@ -415,8 +416,9 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
               help="API targets: extra attempts on 408/409/429/5xx, timeouts and connection errors.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: {text, value, finish_reason, tokens} (API targets: tool calls, usage, latency, raw reply).")
+@bulk_options
 def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, stream, base_url, timeout, retries,
-            as_json):
+            as_json, **rows):
     """Run a prompt and print its typed answer: on an API target (the compiled body sent with the
     provider's credentials from the environment; docs/run.md) or on a local open model (CPU).
 
@@ -425,10 +427,10 @@ def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, s
     GGUF file (converted once into the asset cache). A choice output
     is answered by the most likely allowed value; see docs/model-run.md.
     """
-    import json
-
     from . import backends
 
+    if wants_bulk(rows):  # every row of a dataset: polyprompt/cli_bulk.py, docs/run-bulk.md
+        return run_bulk(file, target, prompt, rows, **api_sender(target, base_url, timeout, retries))
     if not target.startswith(backends.MODEL_PREFIXES):  # an API target: polyprompt/cli_run.py
         from .cli_run import run_api
 
@@ -591,6 +593,7 @@ from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
+cli.add_command(batch_cmd)
 
 
 def _count(n: int, noun: str) -> str:
