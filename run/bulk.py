@@ -223,8 +223,12 @@ class _Run:
 
     def _check_fatal(self, err: Exception) -> None:
         status = getattr(err, "status", None)
-        if status in FATAL_STATUSES and self.fatal is None:
+        if self.fatal is not None:
+            return
+        if status in FATAL_STATUSES:
             self.fatal = f"the provider refused the request ({_describe(err)})"
+        elif getattr(err, "kind", None) in ("config", "auth"):  # a missing key, region or extra: no row can succeed
+            self.fatal = _describe(err)
 
     def _record(self, row: int, key: str | None, line: dict) -> None:
         self.journal.append(row, key, line)
