@@ -52,9 +52,10 @@ def build_tokenizer(vocab_size: int = 384):
     return tok
 
 
-def build_tiny_model(folder, *, hidden: int = 32, layers: int = 2, seed: int = 0,
-                     max_positions: int = 512) -> Path:
-    """Write the tiny model folder at `folder` (created) and return its path."""
+def build_tiny_model(folder, *, hidden: int = 32, layers: int = 2, seed: int = 0, max_positions: int = 512,
+                     dropout: float = 0.0) -> Path:
+    """Write the tiny model folder at `folder` (created) and return its path (`dropout`: the
+    attention dropout, so that a run depends on the RNG)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -71,7 +72,7 @@ def build_tiny_model(folder, *, hidden: int = 32, layers: int = 2, seed: int = 0
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=hidden, intermediate_size=hidden * 2,
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=max_positions, tie_word_embeddings=True,
+                         max_position_embeddings=max_positions, tie_word_embeddings=True, attention_dropout=dropout,
                          bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
     model = LlamaForCausalLM(config)
     model.save_pretrained(folder)
