@@ -4,8 +4,6 @@ multi-task runs log per-task losses, options come from a config file, and bad in
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from tiny_model import build_tiny_model  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: a tiny model's steps are faster so on a shared machine (and reproducible)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 from polyprompt.train import TrainFailure, train  # noqa: E402
 
 LABELS = {"billing": "charged twice invoice refund", "bug": "export button does nothing login fails",
@@ -121,16 +128,17 @@ def test_compile_and_run_use_the_trained_folder(project, tmp_path):
                    save_steps=0, plot=False, tensorboard=False)
     inputs = tmp_path / "in.json"
     inputs.write_text(json.dumps({"ticket": "charged twice"}))
-    base = [sys.executable, "-m", "polyprompt"]
+    from click.testing import CliRunner
+
+    from polyprompt.cli import cli as main
+
     prompt = str(project["root"] / "t.prompt")
-    compiled = subprocess.run(base + ["compile", prompt, "-t", f"hf:{result.output}", "-i", str(inputs)],
-                              capture_output=True, text=True)
-    assert compiled.returncode == 0, compiled.stderr
+    compiled = CliRunner().invoke(main, ["compile", prompt, "-t", f"hf:{result.output}", "-i", str(inputs)])
+    assert compiled.exit_code == 0, compiled.output
     body = json.loads(compiled.stdout)
     assert body["prompt"].startswith("<|im_start|>system\nSort support tickets.")
-    ran = subprocess.run(base + ["run", prompt, "-t", f"hf:{result.output}", "-i", str(inputs)],
-                         capture_output=True, text=True)
-    assert ran.returncode == 0, ran.stderr
+    ran = CliRunner().invoke(main, ["run", prompt, "-t", f"hf:{result.output}", "-i", str(inputs)])
+    assert ran.exit_code == 0, ran.output
     assert ran.stdout.strip() in LABELS
 
 
