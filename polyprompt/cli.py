@@ -586,6 +586,8 @@ from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
 cli.add_command(batch_cmd)
+from .cli_train import train_cmd  # noqa: E402
+cli.add_command(train_cmd)
 
 
 def _count(n: int, noun: str) -> str:
