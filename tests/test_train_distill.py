@@ -281,3 +281,114 @@ def test_padded_embeddings_of_one_tokenizer_are_compared_on_the_real_tokens(tiny
     out = LogitDistillation(teacher, shared_vocab=shared).loss(student, batch)
     assert torch.isfinite(out.loss)
 
+
+
+# --- sequence level: a local teacher's answers as data ---------------------------------------------
+
+SOURCE = '''
+enum Mood { happy, sad }
+
+prompt mood(text: str) -> Mood {
+  system "Say whether the text is happy or sad."
+  user "{{ text }}"
+}
+
+prompt echo(text: str) -> str {
+  model "gpt-4o-mini" { max_tokens: 4 }
+  user "{{ text }}"
+}
+
+dataset mood "moods" from "data/texts.jsonl" {
+  text = row.body
+  where row.lang == "en"
+  teacher "TEACHER"
+}
+
+dataset echo "echoes" from "data/texts.jsonl" {
+  text = row.body
+}
+
+dataset mood "distilled" from "data/texts.teacher.jsonl" {
+  text = row.body
+  output = row.teacher_answer
+  where row.lang == "en"
+}
+'''
+TEXTS = [{"body": "I love the new phone", "lang": "en"}, {"body": "Worst flight ever", "lang": "en"},
+         {"body": "Je suis content", "lang": "fr"}, {"body": "Thanks for the quick reply", "lang": "en"}]
+
+
+@pytest.fixture
+def teacher_project(tmp_path, tiny):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TEXTS) + "{not json\n")
+    (tmp_path / "moods.prompt").write_text(SOURCE.replace("TEACHER", f"hf:{tiny[1]}"))
+    return tmp_path / "moods.prompt"
+
+
+def test_a_local_teachers_choices_fill_a_column(teacher_project, tiny):
+    from polyprompt.train.teacher import teacher_answers
+
+    data = teacher_project.parent / "data" / "texts.jsonl"
+    summary = teacher_answers(teacher_project, data, dataset="moods")  # the block's `teacher`
+    out = data.with_name("texts.teacher.jsonl")
+    assert summary.output == out and (summary.rows, summary.asked, summary.answered, summary.bad) == (4, 3, 3, 1)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["body"] for r in rows] == [r["body"] for r in TEXTS]
+    assert all(r["teacher_answer"] in ("happy", "sad") for r in rows if r["lang"] == "en")
+    assert "teacher_answer" not in rows[2]  # `where` drops it: copied, not asked
+    assert summary.line().startswith(f"{out}: 4 rows, 3 asked, 3 answered by hf:{tiny[1]}")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["texts.jsonl", "texts.teacher.jsonl"]
+
+
+def test_the_answers_train_as_sft_data(teacher_project):
+    """Sequence-level distillation is data: a block binds `output = row.teacher_answer`."""
+    from polyprompt import dataset
+    from polyprompt.train.teacher import teacher_answers
+
+    teacher_answers(teacher_project, teacher_project.parent / "data" / "texts.jsonl", dataset="moods")
+    out = teacher_project.parent / "sft.jsonl"
+    summary = dataset.build(str(teacher_project), "trl-conversational", str(out), datasets=["distilled"])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.rejected == 0 and len(lines) == 3
+    assert all(line["messages"][-1]["content"] in ("happy", "sad") for line in lines)
+
+
+def test_a_text_teacher_generates_into_the_named_column(teacher_project, tiny, tmp_path):
+    from polyprompt.train.teacher import teacher_answers
+
+    out = tmp_path / "echo.jsonl"
+    summary = teacher_answers(teacher_project, [{"body": "hello there"}, {"body": "good morning"}], f"hf:{tiny[1]}",
+                              output=out, dataset="echoes", column="answer", max_new_tokens=3)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.answered == 2 and all(isinstance(r["answer"], str) for r in rows)
+
+
+def test_an_api_teacher_is_the_run_layers(teacher_project):
+    from polyprompt.train.teacher import TeacherError, teacher_answers
+
+    with pytest.raises(TeacherError, match="not a local model") as err:
+        teacher_answers(teacher_project, teacher_project.parent / "data" / "texts.jsonl", "openai-chat")
+    assert "\n" not in str(err.value)
+    with pytest.raises(TeacherError, match="output path"):
+        teacher_answers(teacher_project, [{"body": "x"}], "hf-family:smollm2")
+
+
+def test_an_interrupted_run_leaves_no_file(teacher_project, monkeypatch):
+    from polyprompt.run import local
+    from polyprompt.train.teacher import teacher_answers
+
+    calls = []
+    real = local.generate
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(local, "generate", failing)
+    data = teacher_project.parent / "data" / "texts.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        teacher_answers(teacher_project, data, dataset="moods")
+    assert sorted(p.name for p in data.parent.iterdir()) == ["texts.jsonl"]
