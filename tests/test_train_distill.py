@@ -165,7 +165,18 @@ def test_the_objective_is_the_loss_of_the_full_logits(tiny):
         full = kl_distill_loss(student(**inputs).logits, teacher(**inputs).logits, batch["labels"], 2.0, 0.5)
     assert out.tokens == int((batch["labels"][:, 1:] != -100).sum())
     assert out.loss.item() == pytest.approx(full.item(), rel=1e-5)
-    assert out.per_task == {0: (pytest.approx(out.loss.item() * out.tokens, rel=1e-5), out.tokens)}
+    assert out.loss_sum == pytest.approx(out.loss.item() * out.tokens, rel=1e-5) and out.task_sums == {}
+
+
+def test_the_loops_token_count_divides_the_sum(tiny):
+    """With `num_tokens` (the learned tokens of the whole optimizer step) the loss is the sum over it."""
+    student, teacher = _models(tiny)
+    batch = _batch(tiny[0])
+    objective = LogitDistillation(teacher)
+    alone = objective.loss(student, batch)
+    shared = objective.loss(student, {**batch, "num_tokens": 4 * alone.tokens})
+    assert shared.loss.item() == pytest.approx(alone.loss.item() / 4, rel=1e-5)
+    assert shared.loss_sum == pytest.approx(alone.loss_sum, rel=1e-6) and shared.mean == pytest.approx(alone.mean)
 
 
 def test_per_task_losses_add_up(tiny):
@@ -173,9 +184,9 @@ def test_per_task_losses_add_up(tiny):
     batch = _batch(tiny[0])
     batch["task_ids"] = torch.tensor([[3] * batch["labels"].shape[1], [5] * batch["labels"].shape[1]])
     out = LogitDistillation(teacher).loss(student, batch)
-    assert set(out.per_task) == {3, 5}
-    assert sum(n for _, n in out.per_task.values()) == out.tokens
-    assert sum(s for s, _ in out.per_task.values()) == pytest.approx(out.loss.item() * out.tokens, rel=1e-5)
+    assert set(out.task_sums) == {3, 5}
+    assert sum(n for _, n in out.task_sums.values()) == out.tokens
+    assert sum(s for s, _ in out.task_sums.values()) == pytest.approx(out.loss_sum, rel=1e-5)
 
 
 def test_teacher_gets_no_gradient_and_student_every_one(tiny):
@@ -201,8 +212,14 @@ def test_a_few_steps_lower_the_kl(tiny):
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_a_packed_row_takes_the_same_loss(tiny):
-    """Two examples in one row (positions restart, no mask) give the loss of the padded pair."""
+@pytest.mark.parametrize("head_only", [True, False], ids=["hidden-gather", "model-forward"])
+def test_a_packed_row_takes_the_same_loss(tiny, head_only, monkeypatch):
+    """Two examples in one row (positions restart, no mask) give the loss of the padded pair, by the
+    head run on gathered hidden states and by the model's own forward (`logits_to_keep`, as under DDP)."""
+    from polyprompt.train import distill
+
+    if not head_only:
+        monkeypatch.setattr(distill, "_plain_head", lambda model: False)
     student, teacher = _models(tiny)
     student.config.use_cache = teacher.config.use_cache = False
     padded = _batch(tiny[0])

@@ -120,7 +120,9 @@ class LogitDistillation:
 
     Each batch goes through the teacher under ``torch.no_grad`` (its weights frozen, in eval
     mode) and through the student; the loss is `kl_distill_loss` over the learned tokens.
-    `per_task` holds each task's summed loss and tokens (task 0 without ``task_ids``).
+    The loss is the summed token loss over ``batch["num_tokens"]`` when the loop sets it, else the
+    mean over the batch's learned tokens; `task_sums` holds each task's summed loss and tokens
+    (with ``task_ids``).
     `shared_vocab` (what `check_shared_tokenizer` returns) lets two models of one tokenizer whose
     embedding matrices are padded to different sizes be compared on the real tokens only;
     `from_folders` sets it.
@@ -163,21 +165,25 @@ class LogitDistillation:
         _check_vocab(student.shape[-1], teacher.shape[-1])
         per_token = token_losses(student, teacher, targets, self.temperature, self.alpha)
         n = int(targets.numel())
-        loss = per_token.mean() if n else student.sum() * 0.0
-        return LossOut(loss=loss, tokens=n, per_task=_per_task(per_token.detach(), batch.get("task_ids"), learned))
+        total = per_token.sum()
+        # the loop's `num_tokens` (the whole optimizer step's learned tokens) makes accumulation and DDP exact
+        denominator = batch.get("num_tokens") or max(n, 1)
+        return LossOut(total / denominator, n, float(total.detach()), _task_sums(per_token.detach(), batch, learned))
 
 
 def learned_logits(model: Any, batch: dict, where: Any) -> Any:
     """The model's logits at the positions `where` ([B, T] bool): ``[N, V]``.
 
     For a plain decoder (`_PLAIN_HEAD`) the trunk runs once and the LM head only at those
-    positions; other models (soft-capped logits, a DDP wrapper whose forward must run) give full
-    logits that are then indexed.
+    positions; other models (soft-capped logits, a DDP wrapper whose forward must run) run their
+    own forward: with ``logits_to_keep`` for one packed row, else full logits then indexed.
     """
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if batch.get(k) is not None}
     if _plain_head(model):
         hidden = model.get_decoder()(**inputs, use_cache=False).last_hidden_state
         return model.get_output_embeddings()(hidden[where])
+    if inputs["input_ids"].shape[0] == 1:  # one packed row: the head only where asked
+        return model(**inputs, use_cache=False, logits_to_keep=where[0].nonzero().squeeze(1)).logits[0]
     return model(**inputs, use_cache=False).logits[where]
 
 
@@ -195,10 +201,11 @@ def _plain_head(model: Any) -> bool:
     return callable(getattr(model, "get_decoder", None)) and model.get_output_embeddings() is not None
 
 
-def _per_task(per_token: Any, task_ids: Any, learned: Any) -> dict[int, tuple[float, int]]:
+def _task_sums(per_token: Any, batch: dict, learned: Any) -> dict[int, tuple[float, int]]:
     """task id -> (summed loss, tokens) over the learned tokens; a token's task is its target's."""
-    if task_ids is None:
-        return {0: (float(per_token.sum()), int(per_token.numel()))} if per_token.numel() else {}
+    task_ids = batch.get("task_ids")
+    if task_ids is None or per_token.numel() == 0:
+        return {}
     tasks = task_ids[:, 1:][learned]
     out = {}
     for task in tasks.unique().tolist():

@@ -1,8 +1,11 @@
 """What a training objective gives the loop (`LossOut`) and what it must offer (`Objective`).
 
-A temporary copy of the two definitions the core training loop declares in this module: the
-distillation objective (train/distill.py) implements `Objective`. At merge the core's version of
-this file is kept; it has the same names.
+A temporary copy of the two definitions the core training loop declares in this module, as the
+core branch has them: the distillation objective (train/distill.py) implements `Objective`. At
+merge the core's version of this file is kept; it has the same names and fields.
+
+A batch's loss is its summed token loss divided by ``batch["num_tokens"]`` when the loop sets it
+(the learned tokens of the whole optimizer step), else by the batch's own learned tokens.
 """
 from __future__ import annotations
 
@@ -11,21 +14,26 @@ from typing import Any, Protocol
 import attrs
 
 
-@attrs.frozen
+@attrs.define
 class LossOut:
-    """The loss of one batch: `loss` is the mean over the learned tokens (labels != -100) and is
-    differentiable; `tokens` counts those tokens; `per_task` maps a task id to (loss sum, tokens),
-    for the logs."""
-
+    """One batch's loss: `loss` (a tensor with grad) is the summed token loss divided by the
+    batch's `num_tokens` (else by `tokens`); `tokens` counts the learned tokens of this batch;
+    `loss_sum` is the summed token loss (a float, for logs); `task_sums` maps a task id to its
+    (summed loss, learned tokens)."""
     loss: Any
     tokens: int
-    per_task: dict[int, tuple[float, int]] = attrs.Factory(dict)
+    loss_sum: float
+    task_sums: dict[int, tuple[float, int]] = attrs.Factory(dict)
+
+    @property
+    def mean(self) -> float:
+        """The mean token loss of this batch alone."""
+        return self.loss_sum / self.tokens if self.tokens else 0.0
 
 
 class Objective(Protocol):
-    """A training objective: the loss of a batch (`input_ids`, `labels`, `attention_mask`,
-    `position_ids`, optional per-token `task_ids`) for a model."""
+    """What a training method minimises: `loss(model, batch) -> LossOut`."""
 
     def loss(self, model: Any, batch: dict) -> LossOut:
-        """The batch's loss under `model`."""
+        """The loss of `model` on `batch`."""
         ...
