@@ -69,8 +69,11 @@ def train_cmd(file, names, data, validation_data, model, method, output, config,
               as_json, **options):
     """Train a model on FILE's `dataset` blocks (or on tokenized rows), into OUTPUT."""
     from .dataset import DatasetError
+    from .local_answers import quiet_transformers
     from .session.compiled import CompileError
     from .train import TrainFailure, train
+
+    quiet_transformers()  # transformers' own loading bars and warnings: the command has its own bar
 
     if lora_targets:
         options["lora_targets"] = [t.strip() for t in lora_targets.split(",")] if lora_targets != "all-linear" \

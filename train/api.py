@@ -144,7 +144,7 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     """The stages of the method: one, or the corpus then SFT for `domain`."""
     pad = _pad_id(net)
     lr = cfg.peak_lr(lora)
-    objective = _distill_objective(cfg, dist) if method == "distill" else CausalLM()
+    objective = _distill_objective(cfg, dist, folder) if method == "distill" else CausalLM()
     main = loop.Stage("sft" if method != "distill" else "distill", net, objective, train_data, cfg,
                       out / "checkpoints" / ("sft" if method != "distill" else "distill"), log, pad, lr, cfg.epochs,
                       resume, dist)
@@ -165,16 +165,19 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     return [first, main]
 
 
-def _distill_objective(cfg: TrainConfig, dist: loop.Dist) -> Any:
-    """The logit-distillation objective with its teacher (`train/distill.py`)."""
+def _distill_objective(cfg: TrainConfig, dist: loop.Dist, student: Path) -> Any:
+    """The logit-distillation objective with its teacher (`train/distill.py`), once the teacher is
+    known to share the student's tokenizer (else one line saying where they differ)."""
+    from .distill import LogitDistillation, TokenizerMismatch, check_shared_tokenizer
+
+    teacher_folder = model_folder(cfg.teacher or "")
     try:
-        from .distill import LogitDistillation
-    except ImportError:
-        raise TrainError("logit distillation is not available in this build (polyprompt.train.distill)") from None
-    teacher = load(model_folder(cfg.teacher or ""), dist.device).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return LogitDistillation(teacher, temperature=cfg.temperature, alpha=cfg.alpha)
+        shared = check_shared_tokenizer(student, teacher_folder)
+    except TokenizerMismatch as err:
+        raise TrainError(str(err)) from None
+    teacher = load(teacher_folder, dist.device).eval()
+    teacher.requires_grad_(False)
+    return LogitDistillation(teacher, temperature=cfg.temperature, alpha=cfg.alpha, shared_vocab=shared)
 
 
 def _config_of(net: Any) -> Any:
