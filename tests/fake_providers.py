@@ -14,7 +14,8 @@ asked; `plan(kind, *actions)` queues what the next requests get instead of a pla
 - {"status": 429, "headers": {"Retry-After": "1"}, "message": "..."}: an error in the provider's shape;
 - {"stall": seconds}: accept the request and answer nothing for that long;
 - {"redirect": url}: a 307 to another URL;
-- {"stream_error": "..."}: a stream that fails after its first event.
+- {"stream_error": "..."}: a stream that fails after its first event;
+- {"stream_cut": n}: a stream whose connection closes after its first n pieces.
 
 Reusable by any test that needs a provider (run, bulk, serve): start it with `with FakeProviders() as fake:`.
 """
@@ -178,14 +179,16 @@ class _Handler(BaseHTTPRequestHandler):
         tool = action == "tool"
         model = match.group("model") if "model" in match.groupdict() else "fake-model"
         if streamed:
-            return self._stream(kind, tool, action.get("stream_error") if isinstance(action, dict) else None)
+            return self._stream(kind, tool, action if isinstance(action, dict) else {})
         self._json(200, reply(kind, None if tool else fake.answer, fake.tool if tool else None, model))
 
-    def _stream(self, kind: str, tool: bool, fail: str | None) -> None:
+    def _stream(self, kind: str, tool: bool, action: dict) -> None:
         fake = self.server_fake
         events = stream_events(kind, None if tool else fake.answer, fake.tool if tool else None)
-        if fail:
-            events = events[:1] + [error_event(kind, fail)]
+        if "stream_error" in action:
+            events = events[:1] + [error_event(kind, action["stream_error"])]
+        if "stream_cut" in action:
+            events = events[:action["stream_cut"]]
         self.send_response(200)
         ctype = {"ollama": "application/x-ndjson", "bedrock-converse": "application/vnd.amazon.eventstream"}
         self.send_header("Content-Type", ctype.get(kind, "text/event-stream"))
