@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from typing import Any, AsyncIterator, Iterator, Mapping
 
@@ -43,6 +44,7 @@ class Client:
         self.env = os.environ if env is None else env
         self.backoff = backoff or Backoff()
         self._transport = transport
+        self._lock = threading.Lock()  # threads sharing a client make one connection pool
         self._sync: Any = None
         self._async: Any = None
         self._google: Any = None
@@ -53,11 +55,12 @@ class Client:
     # ------------------------------------------------------------------ lifecycle
 
     def _http(self):
-        if self._sync is None:
-            import httpx
+        with self._lock:
+            if self._sync is None:
+                import httpx
 
-            self._sync = httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False)
-        return self._sync
+                self._sync = httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False)
+            return self._sync
 
     def _ahttp(self):
         if self._async is None:
@@ -99,9 +102,10 @@ class Client:
         if kind == "vertex":
             from .auth import GoogleAuth
 
-            if self._google is None:
-                self._google = GoogleAuth(self.env)
-            google = self._google
+            with self._lock:
+                if self._google is None:
+                    self._google = GoogleAuth(self.env)
+                google = self._google
         return Call(kind, compiled.body, compiled.backend.options, self.base_url, google)
 
     def send(self, compiled) -> ApiResult:

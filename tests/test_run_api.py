@@ -5,6 +5,7 @@ credentials) and answer in each provider's reply shape; typed values, tool calls
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -212,3 +213,32 @@ def test_compiled_run_and_arun(fake, pf, client_env):
     assert compiled.run(**options).value == VALUE
     assert asyncio.run(compiled.arun(**options)).value == VALUE
     assert polyprompt.send(compiled, **options).value == VALUE
+
+
+def test_threads_share_one_client(fake, pf, client_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    compiled = pf.compile("mistral", {"ticket": "t"})
+    with client(fake, "mistral", client_env) as c, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: c.send(compiled), range(32)))
+    assert all(r.value == VALUE for r in results)
+
+
+def test_async_calls_overlap(pf, client_env):
+    """50 answers of 0.2 s each, 25 in flight, take about 0.4 s, not 10 s."""
+    compiled = pf.compile("openai-chat", {"ticket": "t"})
+
+    async def go(base_url):
+        gate = asyncio.Semaphore(25)
+        async with Client(base_url=base_url, env=client_env) as c:
+            async def one():
+                async with gate:
+                    return await c.asend(compiled)
+
+            return await asyncio.gather(*(one() for _ in range(50)))
+
+    with FakeProviders(delay=0.2, validate=False) as slow:
+        start = time.perf_counter()
+        results = asyncio.run(go(slow.base("openai-chat")))
+        elapsed = time.perf_counter() - start
+    assert [r.value for r in results] == [VALUE] * 50 and elapsed < 3.0
