@@ -40,6 +40,8 @@ class Client:
     def __init__(self, *, timeout: float = 60.0, max_retries: int = 4, base_url: str | None = None,
                  env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None):
         require("api", "running a prompt on an API target")
+        if max_retries < 0 or not timeout > 0:
+            raise ValueError(f"Client: max_retries must be >= 0 and timeout > 0 (got {max_retries}, {timeout})")
         self.timeout, self.max_retries, self.base_url = timeout, max_retries, base_url
         self.env = os.environ if env is None else env
         self.backoff = backoff or Backoff()
