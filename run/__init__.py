@@ -2,9 +2,14 @@
 
 - `local`: open models run locally with torch and transformers on the CPU (`polyprompt run`):
   loading, converting GGUF files, generation, choosing among allowed values by log-likelihood.
+- `api`: API targets (docs/run.md): `Client.send`/`asend`/`stream` POST the exact compiled body
+  with httpx and give an `ApiResult`; `providers` (URL, headers, body bytes per target), `auth`
+  (keys, SigV4 with botocore, Vertex's application-default credentials), `retry` (backoff with
+  full jitter, Retry-After), `stream` (SSE, NDJSON and AWS event-stream readers), `results`
+  (replies to results, failures to one-line `ApiError`s, `errors`, with secrets redacted).
 
 This part sits above the compiler and the backends (it imports them, never the command line), and
-imports torch and transformers only inside the functions that run a model.
+imports torch, transformers, httpx, botocore and google-auth only inside the functions that use them.
 """
 
 if __name__ != "polyprompt.run":  # see docs/development.md: one import name only

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from typing import Any, AsyncIterator, Iterator, Mapping
 
@@ -39,10 +40,13 @@ class Client:
     def __init__(self, *, timeout: float = 60.0, max_retries: int = 4, base_url: str | None = None,
                  env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None):
         require("api", "running a prompt on an API target")
+        if max_retries < 0 or not timeout > 0:
+            raise ValueError(f"Client: max_retries must be >= 0 and timeout > 0 (got {max_retries}, {timeout})")
         self.timeout, self.max_retries, self.base_url = timeout, max_retries, base_url
         self.env = os.environ if env is None else env
         self.backoff = backoff or Backoff()
         self._transport = transport
+        self._lock = threading.Lock()  # threads sharing a client make one connection pool
         self._sync: Any = None
         self._async: Any = None
         self._google: Any = None
@@ -53,11 +57,12 @@ class Client:
     # ------------------------------------------------------------------ lifecycle
 
     def _http(self):
-        if self._sync is None:
-            import httpx
+        with self._lock:
+            if self._sync is None:
+                import httpx
 
-            self._sync = httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False)
-        return self._sync
+                self._sync = httpx.Client(timeout=self.timeout, transport=self._transport, follow_redirects=False)
+            return self._sync
 
     def _ahttp(self):
         if self._async is None:
@@ -99,9 +104,10 @@ class Client:
         if kind == "vertex":
             from .auth import GoogleAuth
 
-            if self._google is None:
-                self._google = GoogleAuth(self.env)
-            google = self._google
+            with self._lock:
+                if self._google is None:
+                    self._google = GoogleAuth(self.env)
+                google = self._google
         return Call(kind, compiled.body, compiled.backend.options, self.base_url, google)
 
     def send(self, compiled) -> ApiResult:
@@ -113,7 +119,7 @@ class Client:
             if isinstance(outcome, ApiError):
                 if not outcome.retryable or attempt == self.max_retries:
                     raise _final(outcome, attempt)
-                time.sleep(self.backoff.delay(attempt, getattr(outcome, "headers", None)))
+                time.sleep(self.backoff.delay(attempt, outcome.headers))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
@@ -127,7 +133,7 @@ class Client:
             if isinstance(outcome, ApiError):
                 if not outcome.retryable or attempt == self.max_retries:
                     raise _final(outcome, attempt)
-                await asyncio.sleep(self.backoff.delay(attempt, getattr(outcome, "headers", None)))
+                await asyncio.sleep(self.backoff.delay(attempt, outcome.headers))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
@@ -194,14 +200,14 @@ class Stream:
             if isinstance(opened, ApiError):
                 if not opened.retryable or attempt == client.max_retries:
                     raise _final(opened, attempt)
-                time.sleep(client.backoff.delay(attempt, getattr(opened, "headers", None)))
+                time.sleep(client.backoff.delay(attempt, opened.headers))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:
                 yield from _read_sync(request, opened, gatherer, client.timeout)
             finally:
                 opened.close()
-            self.result = result_of(compiled, gatherer.reply(), start, attempt + 1)
+            self.result = result_of(compiled, _gathered(request, gatherer), start, attempt + 1)
             return
 
     def text(self) -> str:
@@ -225,7 +231,7 @@ class AsyncStream:
             if isinstance(opened, ApiError):
                 if not opened.retryable or attempt == client.max_retries:
                     raise _final(opened, attempt)
-                await asyncio.sleep(client.backoff.delay(attempt, getattr(opened, "headers", None)))
+                await asyncio.sleep(client.backoff.delay(attempt, opened.headers))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:
@@ -233,7 +239,7 @@ class AsyncStream:
                     yield delta
             finally:
                 await opened.aclose()
-            self.result = result_of(compiled, gatherer.reply(), start, attempt + 1)
+            self.result = result_of(compiled, _gathered(request, gatherer), start, attempt + 1)
             return
 
 
@@ -255,7 +261,7 @@ def _open_sync(client: Client, request: HttpRequest):
         except httpx.HTTPError:
             content = b""
         response.close()
-        return reply_or_error(request, response.status_code, response.headers, content, expect_json=False)
+        return reply_or_error(request, response.status_code, response.headers, content)
     return response
 
 
@@ -277,7 +283,7 @@ async def _open_async(client: Client, request: HttpRequest):
         except httpx.HTTPError:
             content = b""
         await response.aclose()
-        return reply_or_error(request, response.status_code, response.headers, content, expect_json=False)
+        return reply_or_error(request, response.status_code, response.headers, content)
     return response
 
 
@@ -288,6 +294,7 @@ def _read_sync(request: HttpRequest, response, gatherer, timeout: float) -> Iter
     try:
         for event, data in _decoded(request, response.iter_lines(), response.iter_bytes()):
             if event is None and data is _DONE:
+                gatherer.done = True
                 break
             delta = gatherer.feed(event, data)
             if delta:
@@ -308,6 +315,7 @@ async def _read_async(request: HttpRequest, response, gatherer, timeout: float) 
     try:
         async for event, data in _adecoded(request, response):
             if event is None and data is _DONE:
+                gatherer.done = True
                 break
             delta = gatherer.feed(event, data)
             if delta:
@@ -319,6 +327,22 @@ async def _read_async(request: HttpRequest, response, gatherer, timeout: float) 
                            provider=request.provider, status=200, secrets=request.secrets)
     if failure is not None:
         raise failure
+
+
+def _gathered(request: HttpRequest, gatherer) -> dict:
+    """The reply a stream gathered; ApiError when the stream stopped before its last event (a cut
+    connection: the text so far is not the answer) or cannot be put together."""
+    failure: ApiError | None = None
+    if not gatherer.done:
+        failure = ApiError(f"{request.provider}: the stream ended before the reply was complete",
+                           provider=request.provider, status=200)
+    else:
+        try:
+            return gatherer.reply()
+        except streams.StreamError as err:
+            failure = ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
+                               provider=request.provider, status=200, secrets=request.secrets)
+    raise failure
 
 
 #: the end of an OpenAI-style stream (`data: [DONE]`)

@@ -115,11 +115,17 @@ class GoogleAuth:
                            "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS",
                            provider="vertex", kind="config") from None
 
-    def token(self) -> str:
-        """A valid access token (refreshed through google-auth when missing or expired)."""
+    def default_project(self) -> str | None:
+        """The project of the credentials (a service account's, gcloud's quota project), if any."""
         with self._lock:
             if self._creds is None:
                 self._creds, self.project = self._load()
+            return self.project
+
+    def token(self) -> str:
+        """A valid access token (refreshed through google-auth when missing or expired)."""
+        self.default_project()  # loads the credentials once
+        with self._lock:
             creds = self._creds
             if not creds.valid:
                 self._refresh(creds)

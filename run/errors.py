@@ -19,8 +19,10 @@ class ApiError(Exception):
     succeed: 408/409/429/5xx, connection errors, timeouts). Its text never contains a key."""
 
     def __init__(self, message: str, *, provider: str, status: int | None = None, retryable: bool = False,
-                 kind: str = "provider", secrets: Iterable[str] = ()):
+                 kind: str = "provider", secrets: Iterable[str] = (), headers: dict[str, str] | None = None):
         self.provider, self.status, self.retryable = provider, status, retryable
+        #: the reply's retry hints (`retry-after`, `retry-after-ms`), read before trying again
+        self.headers = headers or {}
         #: "config" (a missing key, region, project or extra: the user's setup) or "provider" (the call failed)
         self.kind = kind
         super().__init__(redact(message, secrets))

@@ -137,7 +137,7 @@ def _vertex_model_path(call: Call, model: str, env: Mapping[str, str]) -> str:
     environment (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`) or the credentials' project."""
     if model.startswith("projects/"):
         return model
-    project = env.get("GOOGLE_CLOUD_PROJECT") or (call.google.project if call.google else None)
+    project = env.get("GOOGLE_CLOUD_PROJECT") or (call.google.default_project() if call.google else None)
     if not project:
         raise ApiError("vertex: no Google Cloud project: set the target's `project` option or GOOGLE_CLOUD_PROJECT",
                        provider="vertex", kind="config")

@@ -107,8 +107,7 @@ def usage_of(raw: Any) -> dict | None:
     return None
 
 
-def reply_or_error(request: HttpRequest, status: int, headers: Mapping[str, str], content: bytes,
-                   expect_json: bool = True) -> dict | ApiError:
+def reply_or_error(request: HttpRequest, status: int, headers: Mapping[str, str], content: bytes) -> dict | ApiError:
     """A 2xx reply's JSON, or the ApiError of the reply (retryable ones carry the retry headers)."""
     provider = request.provider
     if 300 <= status < 400:
@@ -119,9 +118,8 @@ def reply_or_error(request: HttpRequest, status: int, headers: Mapping[str, str]
         if status in (401, 403):
             return _error(request, f"HTTP {status}: the credentials were refused ({message}); "
                                    f"check {_credential_source(provider)}", status, kind="auth")
-        error = _error(request, f"HTTP {status}: {message}", status, retryable=retryable_status(status))
-        error.headers = {k: headers[k] for k in RETRY_HEADERS if k in headers}  # type: ignore[attr-defined]
-        return error
+        return _error(request, f"HTTP {status}: {message}", status, retryable=retryable_status(status),
+                      headers={k: headers[k] for k in RETRY_HEADERS if k in headers})
     try:
         data = json.loads(content)
     except ValueError:
@@ -178,9 +176,9 @@ def final(error: ApiError, attempt: int) -> ApiError:
 
 
 def _error(request: HttpRequest, text: str, status: int | None, retryable: bool = False,
-           kind: str = "provider") -> ApiError:
+           kind: str = "provider", headers: dict | None = None) -> ApiError:
     return ApiError(f"{request.provider}: {text}", provider=request.provider, status=status, retryable=retryable,
-                    kind=kind, secrets=request.secrets)
+                    kind=kind, secrets=request.secrets, headers=headers)
 
 
 def _credential_source(provider: str) -> str:

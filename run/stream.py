@@ -117,6 +117,7 @@ class ChatGatherer(Gatherer):
             for fragment in delta.get("tool_calls") or []:
                 self._tool_fragment(fragment)
             self.finish = choice.get("finish_reason") or self.finish
+        self.done = self.done or self.finish is not None  # some servers end without `[DONE]`
         self.text.append(delta_text)
         return delta_text
 
@@ -244,6 +245,7 @@ class GeminiGatherer(Gatherer):
             for part in (candidate.get("content") or {}).get("parts") or []:
                 delta += self._part(part)
             self.finish = candidate.get("finishReason") or self.finish
+        self.done = self.finish is not None
         return delta
 
     def _part(self, part: dict) -> str:
@@ -314,9 +316,9 @@ class BedrockGatherer(Gatherer):
             self._block(index)["toolUse"]["input"] = decode(text) if text.strip() else {}
         elif event == "messageStop":
             self.out["stopReason"] = data.get("stopReason")
+            self.done = True  # `metadata` (the usage) follows, when the stream is not cut
         elif event == "metadata":
             self.out.update({k: data[k] for k in ("usage", "metrics") if k in data})
-            self.done = True
         return ""
 
     def _block(self, index: int) -> dict:

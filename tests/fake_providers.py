@@ -14,7 +14,8 @@ asked; `plan(kind, *actions)` queues what the next requests get instead of a pla
 - {"status": 429, "headers": {"Retry-After": "1"}, "message": "..."}: an error in the provider's shape;
 - {"stall": seconds}: accept the request and answer nothing for that long;
 - {"redirect": url}: a 307 to another URL;
-- {"stream_error": "..."}: a stream that fails after its first event.
+- {"stream_error": "..."}: a stream that fails after its first event;
+- {"stream_cut": n}: a stream whose connection closes after its first n pieces.
 
 Reusable by any test that needs a provider (run, bulk, serve): start it with `with FakeProviders() as fake:`.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import struct
 import threading
 import time
@@ -60,8 +62,11 @@ class FakeProviders:
     """The fake server (see the module docstring). `requests` holds every request received as
     (kind, path, headers, body); `problems` every check that failed."""
 
-    def __init__(self, answer: str = ANSWER, tool: tuple[str, dict] = TOOL):
-        self.answer, self.tool = answer, tool
+    def __init__(self, answer: str = ANSWER, tool: tuple[str, dict] = TOOL, delay: float = 0.0,
+                 validate: bool = True):
+        """`delay`: seconds each answer takes (a model's time, for concurrency benchmarks);
+        `validate`: check bodies against the official schemas (off for load tests: it is CPU-bound)."""
+        self.answer, self.tool, self.delay, self.validate = answer, tool, delay, validate
         self.requests: list[tuple[str, str, dict, Any]] = []
         self.problems: list[str] = []
         self._plans: dict[str, list] = {}
@@ -134,6 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_fake: FakeProviders
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body are separate writes: without this, Nagle's algorithm and the client's
+        # delayed ACK hold every reply about 40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args) -> None:  # quiet
         pass
 
@@ -157,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             fake.problems.append(f"{kind}: {problem}")
             return self._error(kind, 401, problem)
-        problems = _body_problems(kind, match, body)
+        problems = _body_problems(kind, match, body) if fake.validate else []
         if problems:
             fake.problems.append(f"{kind}: " + "; ".join(problems))
             return self._error(kind, 400, "; ".join(problems))
@@ -165,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _act(self, kind: str, action, streamed: bool, match) -> None:
         fake = self.server_fake
+        if fake.delay:
+            fake._stop.wait(fake.delay)
         if isinstance(action, dict) and "status" in action:
             return self._error(kind, action["status"], action.get("message", "fake error"), action.get("headers"))
         if isinstance(action, dict) and "stall" in action:
@@ -178,14 +191,16 @@ class _Handler(BaseHTTPRequestHandler):
         tool = action == "tool"
         model = match.group("model") if "model" in match.groupdict() else "fake-model"
         if streamed:
-            return self._stream(kind, tool, action.get("stream_error") if isinstance(action, dict) else None)
+            return self._stream(kind, tool, action if isinstance(action, dict) else {})
         self._json(200, reply(kind, None if tool else fake.answer, fake.tool if tool else None, model))
 
-    def _stream(self, kind: str, tool: bool, fail: str | None) -> None:
+    def _stream(self, kind: str, tool: bool, action: dict) -> None:
         fake = self.server_fake
         events = stream_events(kind, None if tool else fake.answer, fake.tool if tool else None)
-        if fail:
-            events = events[:1] + [error_event(kind, fail)]
+        if "stream_error" in action:
+            events = events[:1] + [error_event(kind, action["stream_error"])]
+        if "stream_cut" in action:
+            events = events[:action["stream_cut"]]
         self.send_response(200)
         ctype = {"ollama": "application/x-ndjson", "bedrock-converse": "application/vnd.amazon.eventstream"}
         self.send_header("Content-Type", ctype.get(kind, "text/event-stream"))

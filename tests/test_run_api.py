@@ -5,6 +5,8 @@ credentials) and answer in each provider's reply shape; typed values, tool calls
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 import pytest
 
@@ -212,3 +214,68 @@ def test_compiled_run_and_arun(fake, pf, client_env):
     assert compiled.run(**options).value == VALUE
     assert asyncio.run(compiled.arun(**options)).value == VALUE
     assert polyprompt.send(compiled, **options).value == VALUE
+
+
+def test_threads_share_one_client(fake, pf, client_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    compiled = pf.compile("mistral", {"ticket": "t"})
+    with client(fake, "mistral", client_env) as c, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: c.send(compiled), range(32)))
+    assert all(r.value == VALUE for r in results)
+
+
+def test_async_calls_overlap(pf, client_env):
+    """50 answers of 0.2 s each, 25 in flight, take about 0.4 s, not 10 s."""
+    compiled = pf.compile("openai-chat", {"ticket": "t"})
+
+    async def go(base_url):
+        gate = asyncio.Semaphore(25)
+        async with Client(base_url=base_url, env=client_env) as c:
+            async def one():
+                async with gate:
+                    return await c.asend(compiled)
+
+            return await asyncio.gather(*(one() for _ in range(50)))
+
+    with FakeProviders(delay=0.2, validate=False) as slow:
+        start = time.perf_counter()
+        results = asyncio.run(go(slow.base("openai-chat")))
+        elapsed = time.perf_counter() - start
+    assert [r.value for r in results] == [VALUE] * 50 and elapsed < 3.0
+
+
+def test_vertex_streams_with_its_token(fake, pf, client_env):
+    with client(fake, "vertex", client_env) as c:
+        stream = c.stream(pf.compile("vertex", {"ticket": "t"}))
+        assert "".join(stream) == json.dumps(VALUE)
+    assert stream.result.value == VALUE
+    assert fake.requests[-1][1].endswith(":streamGenerateContent?alt=sse")
+
+
+def test_setup_errors_name_what_to_set(fake, pf, client_env, tmp_path, monkeypatch):
+    no_project = {k: v for k, v in client_env.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    adc = json.loads(open(client_env["GOOGLE_APPLICATION_CREDENTIALS"]).read())
+    (tmp_path / "adc.json").write_text(json.dumps({**adc, "project_id": None}))
+    no_project["GOOGLE_APPLICATION_CREDENTIALS"] = str(tmp_path / "adc.json")
+    with client(fake, "vertex", no_project) as c, pytest.raises(ApiError) as err:
+        c.send(pf.compile("vertex", {"ticket": "t"}))
+    assert str(err.value) == ("vertex: no Google Cloud project: set the target's `project` option or "
+                              "GOOGLE_CLOUD_PROJECT") and err.value.kind == "config"
+    (tmp_path / "bad.json").write_text("{}")
+    with Client(env={"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "bad.json")}) as c, pytest.raises(ApiError) as err:
+        c.send(pf.compile("vertex", {"ticket": "t"}))
+    assert str(err.value).startswith("vertex: no Google application-default credentials (")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with Client(env={}) as c, pytest.raises(ApiError) as err:
+        c.send(pf.compile("bedrock-converse", {"ticket": "t"}))
+    assert str(err.value) == "bedrock-converse: no AWS region: set AWS_REGION (e.g. us-east-1)"
+
+
+def test_vertex_takes_the_project_of_its_credentials(fake, pf, client_env):
+    from_credentials = {k: v for k, v in client_env.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    with client(fake, "vertex", from_credentials) as c:
+        assert c.send(pf.compile("vertex", {"ticket": "t"})).value == VALUE
+    assert "/projects/fake-project/locations/global/" in fake.requests[-1][1]

@@ -208,12 +208,30 @@ def test_a_mid_stream_error_is_an_api_error(fake, pf, kind):
         list(c.stream(pf.compile(kind, {"ticket": "t"})))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stream_cut_before_its_end_is_an_error(fake, pf, kind):
+    fake.plan(kind, {"stream_cut": 2})
+    with client(fake, kind) as c, pytest.raises(ApiError, match="the stream ended before the reply was complete"):
+        list(c.stream(pf.compile(kind, {"ticket": "t"})))
+
+
 def test_a_stream_is_retried_before_it_starts(fake, pf):
     fake.plan("openai-chat", {"status": 429, "headers": {"retry-after-ms": "20"}})
     with client(fake, "openai-chat") as c:
         stream = c.stream(pf.compile("openai-chat", {"ticket": "t"}))
         assert "".join(stream) == ANSWER
     assert stream.result.attempts == 2
+
+
+def test_without_the_api_extra_run_says_what_to_install(prompt_path, tmp_path):
+    from fresh_process import fresh
+
+    inputs = tmp_path / "in.json"
+    inputs.write_text('{"ticket": "t"}')
+    result = fresh(cli=["run", str(prompt_path), "-t", "anthropic", "-i", str(inputs)], block=("httpx",))
+    assert result.returncode == 2, result.describe()
+    assert result.stderr == ("error: running a prompt on an API target needs the api extra: "
+                             "pip install 'polyprompt[api]' (no module named 'httpx')\n")
 
 
 # ---------------------------------------------------------------- backoff
