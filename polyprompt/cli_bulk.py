@@ -7,6 +7,20 @@
 - `polyprompt batch`: the input file of a provider's batch engine, and `--read` its output file
   back into typed values.
 
+How `run` takes the bulk options (in polyprompt/cli_run.py, which owns `run`):
+
+    @cli.command(name="run")
+    ...                                   # run's own options (-t, -p, -i, --json...)
+    @bulk_options                         # --data, --dataset, --split, --bind, --where, --limit,
+    def run_cmd(file, target, prompt, ..., **bulk):   # --concurrency, -o, --no-cache, --restart, --progress
+        if wants_bulk(bulk):
+            client = Client(...)          # the API client, with its retries and limits
+            run_bulk(file, target, prompt, bulk, send=client.asend, endpoint=<client's base URL, region...>)
+        ...                               # one request, as before
+
+(`run` must not define `-o`, `--split` or `--progress` itself; `send` may be left out: then
+`default_sender` picks the local model for an open-model target, else `run/api.py`'s `Client().asend`.)
+
 Exit codes: 0 every row answered, 1 some rows have an error (the output is still written), 2 a
 usage error.
 """
@@ -118,8 +132,15 @@ def default_sender(target: str) -> Any:
         from .run.bulk import local_sender
 
         return local_sender()
-    from .run import api  # type: ignore[attr-defined]  # the API client (polyprompt.run.api)
+    import importlib
 
+    try:  # the API client (run/api.py), by name: this module is written before it and must not need it
+        api = importlib.import_module("polyprompt.run.api")
+    except ModuleNotFoundError as err:
+        if err.name != "polyprompt.run.api":
+            raise  # a missing extra: main() names it
+        raise click.UsageError(f"{target}: this install has no API client (polyprompt.run.api) to send "
+                               "requests; run an open-model target (hf-family:, hf:) or write a batch file") from None
     return api.Client().asend
 
 

@@ -39,6 +39,8 @@ from .journal import Journal
 SYNC_SECONDS = 0.2
 #: HTTP statuses after which no other row can succeed: the run stops (the journal is kept)
 FATAL_STATUSES = (401, 403)
+#: rows answered from the cache or the journal between two turns of the event loop
+YIELD_EVERY = 256
 #: `cache=DEFAULT`: the user's reply cache (`ReplyCache.default()`)
 DEFAULT: Any = object()
 
@@ -153,6 +155,8 @@ class _Run:
                 if task is not None:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                elif len(order) % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # rows answered without a send: let the journal's flush run
             if tasks:
                 await asyncio.gather(*tasks)
         finally:

@@ -259,3 +259,18 @@ def test_a_killed_run_resumes_without_sending_a_finished_row_again(tmp_path):
     assert not twice & done_before and len(twice) <= 4  # only rows in flight at the kill go again
     assert sorted(set(sent_before) | set(sent_after)) == sorted(line["row"] for line in read(out))
     assert not journal.exists()
+
+
+def test_restart_sends_every_row_and_the_progress_bar_counts_rows(tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    path = project(tmp_path, rows=6)
+    out = tmp_path / "out.jsonl"
+    bulk.run_rows(path, "reviews", "openai-chat", FakeSender(0), out=out, cache=None)
+    (tmp_path / "out.jsonl.partial").write_text(out.read_text().replace("\n", "\t" + "0" * 64 + "\n"))
+    send = FakeSender(0)
+    bulk.run_rows(path, "reviews", "openai-chat", send, out=out, cache=None, resume=False, progress=True)
+    assert len(send.calls) == 6
+    bar = capsys.readouterr().err
+    assert "6 rows" in bar and "rows/s" in bar and "errors=0" in bar
+    bulk.run_rows(path, "reviews", "openai-chat", FakeSender(0), out=out, cache=None)  # not a terminal: silent
+    assert capsys.readouterr().err == ""

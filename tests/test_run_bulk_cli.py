@@ -114,3 +114,15 @@ def test_batch_write_then_read_back(tmp_path):
     assert result.exit_code == 2 and "--against" in result.output
     result = CliRunner().invoke(cli, ["batch", str(path), "--dataset", "reviews", "-t", "ollama", "-o", str(batch)])
     assert result.exit_code == 1 and "no provider batch engine" in result.output
+
+
+def test_an_api_target_without_the_api_client_is_one_clear_line(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("polyprompt.run.api") is not None:
+        pytest.skip("the API client is there: `run` passes its sender")
+    path = project(tmp_path, rows=2)
+    SENDER.append(None)
+    result = CliRunner().invoke(run_cmd, [str(path), "-t", "openai-chat", "--dataset", "reviews",
+                                          "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and "no API client" in result.output
