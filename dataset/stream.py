@@ -38,6 +38,7 @@ class Stream:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.seen.close()
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
