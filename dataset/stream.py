@@ -54,6 +54,9 @@ class Stream:
             if self.dedup and not self.seen.add(text):
                 self.summary.duplicates += 1
                 continue
+            if not task.splits and task.weight == 1:  # no split nor sampling: no row hash needed
+                yield splits.TRAIN, line, text
+                continue
             key = splits.row_key(row.data)
             copies = _copies(key, task)
             self.summary.sampled_out += copies == 0
