@@ -56,6 +56,9 @@ class Task:
     coerce_text: bool = False   # CSV/TSV cells are text: "4" may fill an `int` parameter
     #: binding name -> the column it reads when it is plainly `row.column` (to name a missing one)
     columns: dict[str, str] = attrs.Factory(dict)
+    #: (type, value) of scalar answers already checked against the output type (labels repeat:
+    #: the schema check runs once per distinct label)
+    fitting: set = attrs.Factory(set)
 
     @property
     def is_preference(self) -> bool:
@@ -116,10 +119,22 @@ class Task:
             return value
         if self.coerce_text and isinstance(value, str):
             value = _parse_cell(value)
+        scalar = type(value) in _SCALARS
+        if scalar and (type(value), value) in self.fitting:
+            return value
         try:
-            return typed_value(value, output)
+            found = typed_value(value, output)
         except ReplyError as err:
             raise RowProblem(name, str(err).replace("the reply does not match", "not a value of")) from None
+        if scalar and found is value and len(self.fitting) < _FITTING:
+            self.fitting.add((type(value), value))
+        return found
+
+
+#: answer types whose check depends on the value alone (hashable, never changed)
+_SCALARS = frozenset({str, int, float, bool})
+#: distinct answers remembered as fitting, at most
+_FITTING = 4096
 
 
 def _evaluate(fn: Callable[[dict], Any], env: dict, name: str) -> Any:

@@ -36,9 +36,8 @@ def build_corpus(data: str | os.PathLike, output: str | os.PathLike, *, format: 
         raise DatasetError(f"a corpus is written as {' or '.join(CORPUS_FORMATS)}, not `{format}`")
     encode = _encoder(target) if format == "tokenized" else None
     summary = Summary()
-    seen = SeenLines()
-    with Outputs(output, [splits.TRAIN] + sorted(name for name, _ in holdout), split, summary, strict,
-                 progress) as out:
+    names = [splits.TRAIN] + sorted(name for name, _ in holdout)
+    with SeenLines() as seen, Outputs(output, names, split, summary, strict, progress) as out:
         for row in sources.read_rows(data):
             out.read()
             found = _line(row, column, encode, max_length)

@@ -16,6 +16,7 @@ exception and never a row dropped. `where` and `limit` are the caller's (`build`
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from .align import RowProblem, Task
@@ -82,9 +83,6 @@ class RowFunction:
 
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
-        from ..compiler.inputs import InputError
-        from ..session.compiled import CompileError
-
         pf, fmt, target, options, _tasks = self.state
         example = task.example(row)
         try:
@@ -95,9 +93,9 @@ class RowFunction:
             else:
                 request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
                 view = LoweredRow(request, pf.backend(target))
-        except InputError as err:
+        except _errors()[0] as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
-        except CompileError as err:
+        except _errors()[1] as err:
             raise RowProblem("target", "; ".join(d.message for d in err.diagnostics)) from None
         line = fmt.line(example, view, options)
         found = fmt.problems(line)
@@ -106,6 +104,16 @@ class RowFunction:
         if self.args[5] and fmt.extra_keys:
             line["task"] = task.name
         return line
+
+
+@cache
+def _errors() -> tuple[type, type]:
+    """(InputError, CompileError): imported on first use (the session is a layer above the formats'
+    modules), once, not per row."""
+    from ..compiler.inputs import InputError
+    from ..session.compiled import CompileError
+
+    return InputError, CompileError
 
 
 def row_fn(prompt_file: str, format: str, dataset: str | None = None, target: str | None = None,

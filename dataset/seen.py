@@ -1,43 +1,104 @@
-"""A compact set of line hashes, for dropping exact duplicates.
+"""The lines seen so far, for dropping exact duplicates, in a hash table on disk.
 
-A Python `set` of ints costs about 60 bytes a line; this keeps 8: the 64-bit hashes of the lines
-are gathered in a small set, and merged, sorted, into one `array('Q')` whenever the set fills
-(membership: the set, then a binary search of the array). Hashes are BLAKE2b of the line's text,
-so two lines are taken for the same only when their 64-bit digests agree (about one false match
-in 10^7 builds of a million lines).
+An exact duplicate check must remember every line (8 bytes a line at least): a million lines
+would be 8 MB more memory at the end of a build than at the start. So the 64-bit hashes of the
+lines (BLAKE2b of the text) live in an unlinked temporary file, read and written a bucket at a
+time; the file (8-16 bytes a line) goes away with the process, even a killed one.
+
+The table is a file of buckets of `SLOTS` hashes, filled from the front. A hash's bucket is its
+low bits; when the table is half full, or one bucket is full, it doubles: each bucket splits into
+two by the next bit, streamed into a new file a bucket at a time. In memory: the fill of each
+bucket (one byte per 64 lines), and a fixed 1 MiB bitmap of the hashes seen (by their high bits):
+a line whose bit is clear is new for sure, and costs one write, no read. Two lines are taken for
+the same only when their 64-bit hashes agree (about one false match in 10^7 builds of a million
+lines).
 """
 from __future__ import annotations
 
-import hashlib
+import os
+import tempfile
 from array import array
-from bisect import bisect_left
-from heapq import merge
+from hashlib import blake2b as _digest
 
-#: hashes gathered before a merge into the sorted array
-BUFFER = 1 << 16
+#: hashes a bucket holds (one 512-byte read at most a line)
+SLOTS = 64
+BUCKET = SLOTS * 8
+#: buckets of a new table
+FIRST = 64
+#: bits of the bitmap of hashes seen (fixed: the memory does not grow with the lines)
+FILTER_BITS = 23
 
 
 class SeenLines:
     """Which line texts were seen: `add(text)` is True for a new one."""
 
     def __init__(self) -> None:
-        self.recent: set[int] = set()
-        self.sorted = array("Q")
+        self.count = 0
+        self.low = FIRST - 1  # the bucket of a hash: its low bits
+        self.fill = array("B", bytes(FIRST))
+        self.filter = bytearray(1 << (FILTER_BITS - 3))
+        self._file = _table_file(FIRST)
+        self.fd = self._file.fileno()
 
     def add(self, text: str) -> bool:
         """Record `text`; whether it was new."""
-        key = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-        if key in self.recent or self._in_sorted(key):
+        key = _digest(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        number = int.from_bytes(key, "little")
+        bit = number >> (64 - FILTER_BITS)
+        byte, mask, fill = bit >> 3, 1 << (bit & 7), self.fill
+        b = number & self.low
+        if self.filter[byte] & mask and _slot(os.pread(self.fd, fill[b] * 8, b * BUCKET), key) >= 0:
             return False
-        self.recent.add(key)
-        if len(self.recent) >= BUFFER:
-            self.sorted = array("Q", merge(self.sorted, sorted(self.recent)))
-            self.recent = set()
+        if fill[b] == SLOTS:  # this bucket is full: split them all
+            self._grow()
+            fill, b = self.fill, number & self.low
+        os.pwrite(self.fd, key, b * BUCKET + fill[b] * 8)
+        fill[b] += 1
+        self.filter[byte] |= mask
+        self.count += 1
+        if self.count * 2 > SLOTS * len(fill) or fill[b] == SLOTS:
+            self._grow()
         return True
 
-    def _in_sorted(self, key: int) -> bool:
-        i = bisect_left(self.sorted, key)
-        return i < len(self.sorted) and self.sorted[i] == key
+    def _grow(self) -> None:
+        """Double the buckets: bucket b of n splits into b and b + n by the next bit of the hash."""
+        old, half = self._file, len(self.fill)
+        new, fill = _table_file(2 * half), array("B", bytes(2 * half))
+        for b in range(half):
+            data = os.pread(old.fileno(), self.fill[b] * 8, b * BUCKET)
+            keys = [data[i:i + 8] for i in range(0, len(data), 8)]
+            low = [k for k in keys if not int.from_bytes(k, "little") & half]
+            high = [k for k in keys if int.from_bytes(k, "little") & half]
+            os.pwrite(new.fileno(), b"".join(low), b * BUCKET)
+            os.pwrite(new.fileno(), b"".join(high), (b + half) * BUCKET)
+            fill[b], fill[b + half] = len(low), len(high)
+        old.close()
+        self._file, self.fd, self.low, self.fill = new, new.fileno(), 2 * half - 1, fill
+
+    def __enter__(self) -> "SeenLines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the table (its file goes away)."""
+        self._file.close()
 
     def __len__(self) -> int:
-        return len(self.recent) + len(self.sorted)
+        return self.count
+
+
+def _table_file(buckets: int):
+    """An unlinked temporary file of `buckets` empty buckets."""
+    found = tempfile.TemporaryFile(prefix="polyprompt-seen-")
+    found.truncate(buckets * BUCKET)  # sparse: disk is taken as buckets fill
+    return found
+
+
+def _slot(bucket: bytes, key: bytes) -> int:
+    """The byte offset of the slot holding `key` in `bucket`, or -1 (a match must be slot-aligned)."""
+    i = bucket.find(key)
+    while i >= 0 and i % 8:
+        i = bucket.find(key, i + 1)
+    return i

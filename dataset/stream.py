@@ -38,6 +38,7 @@ class Stream:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.seen.close()
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
@@ -52,6 +53,9 @@ class Stream:
             text = line_text(line)
             if self.dedup and not self.seen.add(text):
                 self.summary.duplicates += 1
+                continue
+            if not task.splits and task.weight == 1:  # no split nor sampling: no row hash needed
+                yield splits.TRAIN, line, text
                 continue
             key = splits.row_key(row.data)
             copies = _copies(key, task)
