@@ -144,6 +144,12 @@ def default_sender(target: str) -> Any:
     return api.Client().asend
 
 
+def _bulk_error() -> type[Exception]:
+    from .run.bulk import BulkError
+
+    return BulkError
+
+
 def _dataset_error() -> type[Exception]:
     from .dataset import DatasetError
 
@@ -216,10 +222,10 @@ def batch_cmd(file, target, prompt, dataset, data, binds, where, limit, split, f
     options = {"data": data, "dataset": dataset, "binds": binds, "where": where, "limit": limit, "split": split}
     try:
         if results:
-            _read(file, target, prompt, fmt, results, against, output)
+            _read(file, target, prompt, fmt, options, results, against, output)
         else:
             _write(file, target, prompt, fmt, options, output)
-    except (BatchError, _dataset_error()) as err:
+    except (BatchError, _dataset_error(), _bulk_error()) as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     except _unknown_target() as err:
@@ -248,31 +254,44 @@ def _write(file: str, target: str | None, prompt: str | None, fmt: str | None, o
     sys.exit(1 if written.rejected else 0)
 
 
-def _read(file: str, target: str | None, prompt: str | None, fmt: str | None, results: str, against: str | None,
-          output: str) -> None:
-    from .cli_dataset import _checked
+def _read(file: str, target: str | None, prompt: str | None, fmt: str | None, options: dict, results: str,
+          against: str | None, output: str) -> None:
     from .compiler.files import write_atomic
+    from .run import bulk
     from .run.batch_files import read_results, target_of
 
     if not target:
         if against is None:
             raise click.UsageError("name the target (-t) or the input file sent (--against) to read results")
         target, fmt = target_of(against)
-    pf = _checked(file)
-    prompt = prompt or _dataset_prompt(pf)
-    values = read_results(pf, target, results, against=against, prompt=prompt, fmt=fmt)
+    rows = None
+    if wants_bulk(options):
+        pf, rows_or_task = _rows(file, prompt, options)
+        rows, prompt = bulk.rows_of(pf, rows_or_task, prompt, options.get("split"))
+    else:
+        pf = _checked_file(file)
+        if prompt is None:
+            rows, prompt = _first_dataset(pf)
+    values = read_results(pf, target, results, against=against, prompt=prompt, fmt=fmt, rows=rows)
     write_atomic(output, "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in values))
     errors = sum(v["error"] is not None for v in values)
     click.echo(f"{output}: {len(values)} rows, {len(values) - errors} values, {errors} errors", err=True)
     sys.exit(1 if errors else 0)
 
 
-def _dataset_prompt(pf: Any) -> str | None:
-    """The prompt of the file's first dataset (the rows a batch was written for), if it has one."""
+def _checked_file(path: str) -> Any:
+    from .cli_dataset import _checked
+
+    return _checked(path)
+
+
+def _first_dataset(pf: Any) -> tuple[Any, str | None]:
+    """The rows and prompt of the file's first dataset (what a batch is usually written from);
+    (None, None) when the file has none or its data cannot be read."""
     from .dataset import DatasetError
-    from .dataset.tasks import tasks_of
+    from .run import bulk
 
     try:
-        return tasks_of(pf)[0].prompt.name
-    except DatasetError:
-        return None
+        return bulk.rows_of(pf, None)
+    except (DatasetError, bulk.BulkError):
+        return None, None

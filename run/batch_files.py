@@ -45,6 +45,8 @@ LIMITS = {"openai": 50_000, "anthropic": 100_000}
 #: the InvokeModel body version of Claude models on Bedrock
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 VERTEX_LABEL = "polyprompt_row"
+#: the key a strict schema wraps a non-object output in (compiler/passes/lower_output_schema.py)
+WRAP_KEY = "value"
 _ROW_ID = re.compile(r"row-([1-9][0-9]*)")
 _RECORD_ID = re.compile(r"R([0-9]{10})")
 
@@ -167,34 +169,70 @@ class Outcome:
 
 
 def read_results(pf: Any, target: str, path: str | os.PathLike, *, against: str | os.PathLike | None = None,
-                 prompt: str | None = None, fmt: str | None = None) -> list[dict]:
-    """The output file of a batch job as result lines in row order (see the module docstring)."""
-    from ..session.compiled import parse_reply
-
+                 prompt: str | None = None, fmt: str | None = None, rows: Iterator[Any] | None = None) -> list[dict]:
+    """The output file of a batch job as result lines in row order (see the module docstring).
+    `rows` (`bulk.rows_of`) are the rows the batch was written for: the first that compiles gives
+    the output as the target was asked for it (a lowered schema may wrap the value in an object);
+    without them, the prompt's defaults or its declared output stand in."""
     backend = pf.backend(target)
     fmt = format_for(backend, fmt)
-    reply_backend = pf.backend(target)
-    output = pf.prompt(prompt).output
+    output, exact = lowered_output(pf, target, prompt, rows)
+    outputs = [output] if exact or output is None else [output, attrs.evolve(output, wrapped=WRAP_KEY)]
     results: dict[int, dict] = {}
     for outcome in _outcomes(fmt, Path(path)):
-        results[outcome.row] = _result(outcome, reply_backend, output, parse_reply)
+        found = results.get(outcome.row)
+        if found is None or found["error"] is not None:  # a row answered twice: a success wins
+            results[outcome.row] = _result(outcome, backend, outputs)
     if against is not None:
         for row in _sent_rows(fmt, Path(against)):
             results.setdefault(row, _empty(row, "the output file has no result for this row"))
     return [results[row] for row in sorted(results)]
 
 
-def _result(outcome: Outcome, backend: Any, output: Any, parse_reply: Any) -> dict:
+def lowered_output(pf: Any, target: str, prompt: str | None, rows: Iterator[Any] | None = None) -> tuple[Any, bool]:
+    """The prompt's output as lowered for the target (the IR `Output` replies are parsed with),
+    and whether it is exactly that: without a row that compiles (nor defaults for every
+    parameter) it is the declared output, and a reply may then also be the value wrapped in the
+    object strict schemas ask for."""
+    from ..compiler.inputs import InputError
+    from ..dataset import DatasetError
+    from ..session.compiled import CompileError
+    from .bulk import BulkError
+
+    try:
+        first = _first(p.inputs for p in rows or () if p.error is None)
+    except (BulkError, DatasetError):
+        first = []  # the data moved since the batch was written: the defaults or the declared output stand in
+    for inputs in [*first, {}]:
+        try:
+            return pf.lower(target, inputs, prompt=prompt)[0].output, True
+        except (InputError, CompileError):
+            continue
+    return pf.prompt(prompt).output, False
+
+
+def _first(items: Iterator[Any]) -> list[Any]:
+    return [item for item, _ in zip(items, range(1))]
+
+
+def _result(outcome: Outcome, backend: Any, outputs: list[Any]) -> dict:
+    """A result line of an output line: the reply parsed with the first of `outputs` it fits."""
     from ..compiler.replies import ReplyError
+    from ..session.compiled import parse_reply
 
     line = _empty(outcome.row, outcome.error)
     if outcome.reply is None:
         return line
     line["usage"] = outcome.reply.get("usage") or outcome.reply.get("usageMetadata")
-    try:
-        reply = parse_reply(backend, outcome.reply, output=output, tolerant=backend.caps.structured_output is None)
-    except ReplyError as err:
-        line["error"] = f"the reply does not parse: {err}"
+    failure = None
+    for output in outputs:
+        try:
+            reply = parse_reply(backend, outcome.reply, output=output, tolerant=backend.caps.structured_output is None)
+            break
+        except ReplyError as err:
+            failure = failure or err
+    else:
+        line["error"] = f"the reply does not parse: {failure}"
         return line
     line["text"], line["value"] = reply.text, reply.value
     line["tool_calls"] = [attrs.asdict(call) if attrs.has(type(call)) else call for call in reply.tool_calls] or None

@@ -9,7 +9,8 @@ or are the prompt's inputs themselves (any iterable of mappings). Each row is co
 compile session; a row that does not fit the prompt (a missing column, a wrong type) is a result
 with its `error`, never the end of the run. `send` is an async callable taking the `Compiled` and
 returning a result with `value`, `text`, `raw`, `usage`, `latency_ms`, `parse_error` and
-`tool_calls` (the `Client.asend` of `run/api.py`; `local_sender()` for an open model).
+`tool_calls` (attributes or keys; the `Client.asend` of `run/api.py`; `local_sender()` for an open
+model). An exception it raises is that row's error; one with `status` 401 or 403 stops the run.
 
 Each output line is `{"row", "value", "text", "error", "usage", "latency_ms", "tool_calls",
 "cached"}`. Write-ahead: a finished row is appended at once to the journal `<out>.partial` (a
@@ -217,7 +218,7 @@ class _Run:
                 return
             self.summary.sent += 1
             fields = _fields(result, (time.perf_counter() - started) * 1000)
-            error = getattr(result, "parse_error", None)
+            error = _field(result, "parse_error")
             line = _line(row, error=f"the reply does not parse: {error}" if error else None, **fields)
             if error is None and self.cache is not None:
                 self.to_store.append((key, fields))  # stored in batches (`_flush`)
@@ -275,9 +276,14 @@ def _line(row: int, *, error: str | None = None, cached: bool = False, **fields:
     return line
 
 
+def _field(result: Any, name: str) -> Any:
+    """A field of a sender's result: an attribute (`ApiResult`), or a key of a mapping."""
+    return result.get(name) if isinstance(result, Mapping) else getattr(result, name, None)
+
+
 def _fields(result: Any, measured_ms: float) -> dict:
     """The cacheable fields of a sender's result (its own latency when it measured one)."""
-    fields = {name: getattr(result, name, None) for name in FIELDS}
+    fields = {name: _field(result, name) for name in FIELDS}
     latency = fields.get("latency_ms")
     if not isinstance(latency, (int, float)) or isinstance(latency, bool):
         fields["latency_ms"] = round(measured_ms, 3)

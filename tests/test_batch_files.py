@@ -169,7 +169,13 @@ def test_output_files_come_back_as_typed_values_joined_to_their_rows(pf, tmp_pat
     name = written.format
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     kind = "anthropic" if target == "anthropic" else target
-    answers = ['"publish"', '"reject"', "publish", None, '"needs_review"', '"publish"']  # row 8: no output at all
+    output, exact = batch_files.lowered_output(pf, target, None, bulk.rows_of(pf, None)[0])
+    assert exact
+
+    def asked(value):  # the answer in the shape the target was asked for (strict schemas wrap it)
+        return json.dumps({output.wrapped: value} if output.wrapped else value)
+
+    answers = [asked("publish"), asked("reject"), "publish", None, asked("needs_review"), asked("publish")]  # row 8: none
     outputs = []
     for line, answer in zip(lines, answers):
         outputs.append(output_line(name, target, line, reply(kind, answer) if answer else None,
@@ -186,11 +192,11 @@ def test_output_files_come_back_as_typed_values_joined_to_their_rows(pf, tmp_pat
             assert not list(line_validator(name, "output").iter_errors(result)), result
     results = tmp_path / "results.jsonl"
     results.write_text("".join(json.dumps(o) + "\n" for o in outputs))
-    values = batch_files.read_results(pf, target, results, against=out, fmt=fmt)
+    values = batch_files.read_results(pf, target, results, against=out, fmt=fmt, rows=bulk.rows_of(pf, None)[0])
     assert [v["row"] for v in values] == [1, 2, 3, 4, 6, 7, 8]
     by_row = {v["row"]: v for v in values}
     assert [by_row[r]["value"] for r in (1, 2, 6, 7)] == ["publish", "reject", "needs_review", "publish"]
-    assert by_row[1]["error"] is None and by_row[1]["text"] == '"publish"' and by_row[1]["usage"]
+    assert by_row[1]["error"] is None and by_row[1]["text"] == answers[0] and by_row[1]["usage"]
     assert by_row[3]["value"] is None and by_row[3]["error"].startswith("the reply does not parse")
     assert by_row[4]["value"] is None and "overloaded" in by_row[4]["error"]
     assert by_row[8]["error"] == "the output file has no result for this row"
@@ -224,3 +230,29 @@ def test_ids_round_trip():
             assert batch_files.row_of(fmt, batch_files.row_id(fmt, row)) == row
     assert batch_files.row_id("bedrock", 42) == "R0000000042"
     assert batch_files.row_of("openai", "row-01") is None and batch_files.row_of("bedrock", "R42") is None
+
+
+def test_a_value_the_target_got_wrapped_is_read_unwrapped(tmp_path):
+    """OpenAI's strict schemas take an object: an `int` output is asked as {"value": ...}. Reading
+    parses with the output as lowered for the target, found by compiling the batch's first row."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "rows.jsonl").write_text('{"q": "2+1"}\n{"q": "2+2"}\n')
+    (tmp_path / "count.prompt").write_text('prompt count(q: str) -> int {\n  user "{{ q }}"\n}\n\n'
+                                           'dataset count "sums" from "rows.jsonl" {\n  q = row.q\n}\n')
+    pf = load(tmp_path / "count.prompt")
+    written, out = write(pf, tmp_path, "openai-chat", None)
+    body = json.loads(out.read_text().splitlines()[0])["body"]
+    assert "value" in json.dumps(body["response_format"])  # the schema asks for a wrapped value
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(output_line("openai", "openai-chat", line, reply("openai-chat", text), None))
+                               + "\n" for line, text in zip([json.loads(x) for x in out.read_text().splitlines()],
+                                                            ['{"value": 3}', '{"value": 4}'])))
+    rows, prompt = bulk.rows_of(pf, None)
+    values = batch_files.read_results(pf, "openai-chat", results, prompt=prompt, rows=rows)
+    assert [(v["row"], v["value"], v["error"]) for v in values] == [(1, 3, None), (2, 4, None)]
+    # without the rows the declared output stands in, and a wrapped value is read too
+    assert [v["value"] for v in batch_files.read_results(pf, "openai-chat", results)] == [3, 4]
+    # a row answered twice (an output file and an error file concatenated): the success wins
+    failed = output_line("openai", "openai-chat", json.loads(out.read_text().splitlines()[0]), None, "server error")
+    results.write_text(results.read_text() + json.dumps(failed) + "\n")
+    assert batch_files.read_results(pf, "openai-chat", results, rows=bulk.rows_of(pf, None)[0])[0]["value"] == 3

@@ -274,3 +274,16 @@ def test_restart_sends_every_row_and_the_progress_bar_counts_rows(tmp_path, caps
     assert "6 rows" in bar and "rows/s" in bar and "errors=0" in bar
     bulk.run_rows(path, "reviews", "openai-chat", FakeSender(0), out=out, cache=None)  # not a terminal: silent
     assert capsys.readouterr().err == ""
+
+
+def test_a_sender_may_answer_with_a_mapping(tmp_path):
+    path = project(tmp_path, rows=1)
+
+    async def send(compiled):
+        return {"value": "good", "text": '"good"', "raw": {}, "usage": None, "latency_ms": 3.0,
+                "parse_error": None, "tool_calls": [{"name": "lookup", "arguments": {"id": 1}}]}
+
+    out = tmp_path / "out.jsonl"
+    bulk.run_rows(path, "reviews", "openai-chat", send, out=out, cache=None)
+    assert read(out)[0]["tool_calls"] == [{"name": "lookup", "arguments": {"id": 1}}]
+    assert read(out)[0]["latency_ms"] == 3.0

@@ -100,7 +100,8 @@ def test_batch_write_then_read_back(tmp_path):
     assert [line["custom_id"] for line in lines] == ["row-1", "row-3", "row-4", "row-5"]
     outputs = [{"id": "b1", "custom_id": line["custom_id"], "error": None, "response": {
         "status_code": 200, "request_id": "r", "body": {"output": [{"type": "message", "role": "assistant", "content": [
-            {"type": "output_text", "text": '"good"'}]}], "usage": {"total_tokens": 3}}}} for line in lines[1:]]
+            {"type": "output_text", "text": '{"value": "good"}'}]}], "usage": {"total_tokens": 3}}}}  # as asked: wrapped
+               for line in lines[1:]]
     results = tmp_path / "results.jsonl"
     results.write_text("".join(json.dumps(o) + "\n" for o in reversed(outputs)))
     values = tmp_path / "values.jsonl"
