@@ -117,6 +117,7 @@ def _prepare_output(out: Path, resume: bool, overwrite: bool) -> None:
     if resume:
         if busy and not (out / RUN_FILE).is_file():
             raise TrainError(f"{out}: no run to resume here (no {RUN_FILE})")
+        out.mkdir(parents=True, exist_ok=True)  # nothing to resume yet: the run starts from the beginning
         return
     if busy and not overwrite:
         raise TrainError(f"{out}: the output folder is not empty: pass --overwrite to replace it, or --resume to "
@@ -151,7 +152,7 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     if method != "domain":
         return [main]
     corpus_dir = out / "data"
-    corpus = from_corpus(cfg.corpus, folder, corpus_dir, column=cfg.corpus_column, holdout=cfg.corpus_holdout,
+    corpus = from_corpus(cfg.corpus or "", folder, corpus_dir, column=cfg.corpus_column, holdout=cfg.corpus_holdout,
                          seed=cfg.seed) if dist.main else None
     _barrier(dist)
     if corpus is None:
@@ -167,9 +168,11 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
 
 def _distill_objective(cfg: TrainConfig, dist: loop.Dist) -> Any:
     """The logit-distillation objective with its teacher (`train/distill.py`)."""
-    try:
-        from .distill import LogitDistillation
-    except ImportError:
+    import importlib
+
+    try:  # train/distill.py holds the objective (and its teacher/student tokenizer check)
+        LogitDistillation = importlib.import_module(f"{__package__}.distill").LogitDistillation
+    except (ImportError, AttributeError):
         raise TrainError("logit distillation is not available in this build (polyprompt.train.distill)") from None
     teacher = load(model_folder(cfg.teacher or ""), dist.device).eval()
     for p in teacher.parameters():
