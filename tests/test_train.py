@@ -220,6 +220,12 @@ def test_bad_input_is_one_clear_line(project, tmp_path):
                        tmp_path / "o2"), "qkv_proj", "q_proj")
     one_line_error(cli("--data", rows, "--model", model, "--max-length", "20", "-o", tmp_path / "o3"),
                    "longer than the model's context of 20", "--too-long drop")
+    config = tmp_path / "bad.yaml"
+    config.write_text("train:\n  learning_rate: 0.1\n")
+    one_line_error(cli("--data", rows, "--model", model, "-c", config, "-o", tmp_path / "o4"),
+                   "unknown training option `learning_rate`")
+    one_line_error(cli("--data", rows, "-o", tmp_path / "o5"), "needs a model")
+    one_line_error(cli("--data", tmp_path / "none.jsonl", "--model", model, "-o", tmp_path / "o6"), "no such file")
 
 
 def test_long_rows_can_be_dropped(project, tmp_path):

@@ -117,6 +117,7 @@ def _prepare_output(out: Path, resume: bool, overwrite: bool) -> None:
     if resume:
         if busy and not (out / RUN_FILE).is_file():
             raise TrainError(f"{out}: no run to resume here (no {RUN_FILE})")
+        out.mkdir(parents=True, exist_ok=True)  # nothing to resume yet: the run starts from the beginning
         return
     if busy and not overwrite:
         raise TrainError(f"{out}: the output folder is not empty: pass --overwrite to replace it, or --resume to "
@@ -151,7 +152,7 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     if method != "domain":
         return [main]
     corpus_dir = out / "data"
-    corpus = from_corpus(cfg.corpus, folder, corpus_dir, column=cfg.corpus_column, holdout=cfg.corpus_holdout,
+    corpus = from_corpus(cfg.corpus or "", folder, corpus_dir, column=cfg.corpus_column, holdout=cfg.corpus_holdout,
                          seed=cfg.seed) if dist.main else None
     _barrier(dist)
     if corpus is None:

@@ -52,7 +52,7 @@ def _grouped(order: list[int], lengths: Sequence[int], batch_size: int, seed: in
     import torch
 
     window = batch_size * GROUP_WINDOW
-    chunks = []
+    chunks: list[list[int]] = []
     for start in range(0, len(order), window):
         part = sorted(order[start:start + window], key=lambda i: -lengths[i])
         chunks.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))

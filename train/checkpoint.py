@@ -10,6 +10,7 @@ temporary folder is removed, or removed by the next run. `state.pt` loads with
 """
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import re
@@ -28,17 +29,23 @@ class CheckpointError(TrainFailure):
     """A checkpoint that could not be written or read; the message says why (one line)."""
 
 
+def numpy() -> Any:
+    """numpy when installed (its RNG is saved and seeded too: data code may draw from it), else None."""
+    try:
+        return importlib.import_module("numpy")  # by name: numpy is optional and has no stubs here
+    except ImportError:
+        return None
+
+
 def rng_state() -> dict:
     """The RNG states of torch, Python and numpy (as plain lists, for `weights_only` loading)."""
     import torch
 
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    try:
-        import numpy as np
-    except ImportError:
-        return state
-    kind, key, pos, has_gauss, cached = np.random.get_state()
-    state["numpy"] = (kind, key.tolist(), pos, has_gauss, cached)
+    np = numpy()
+    if np is not None:
+        kind, key, pos, has_gauss, cached = np.random.get_state()
+        state["numpy"] = (kind, key.tolist(), pos, has_gauss, cached)
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -51,9 +58,8 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    if "numpy" in state:
-        import numpy as np
-
+    np = numpy()
+    if "numpy" in state and np is not None:
         kind, key, pos, has_gauss, cached = state["numpy"]
         np.random.set_state((kind, np.array(key, dtype=np.uint32), pos, has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available():

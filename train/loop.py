@@ -77,12 +77,9 @@ def seed_everything(seed: int) -> None:
 
     torch.manual_seed(seed)
     random.seed(seed)
-    try:
-        import numpy as np
-
+    np = checkpoint.numpy()
+    if np is not None:
         np.random.seed(seed % 2**32)
-    except ImportError:
-        pass
 
 
 def total_steps(stage: Stage) -> int:
@@ -112,7 +109,7 @@ def run(stage: Stage) -> StageResult:
     seed_everything(cfg.seed)
     total = total_steps(stage)
     optimizer, scheduler = make_optimizer(stage, total)
-    pos = {"step": 0, "epoch": 0, "index": 0, "best": None, "bad_evals": 0, "last_eval": None, "stopped": None}
+    pos: dict[str, Any] = {"step": 0, "epoch": 0, "index": 0, "best": None, "bad_evals": 0, "last_eval": None, "stopped": None}
     resumed = _resume(stage, optimizer, scheduler, pos) if stage.resume else None
     lengths = [len(ex["input_ids"]) for ex in stage.data.train]
     bar = progress_bar(total, pos["step"], cfg.progress if stage.dist.main else False, stage.name)
@@ -128,8 +125,8 @@ def run(stage: Stage) -> StageResult:
                 last = record["loss"]
                 record.update(step=pos["step"], epoch=pos["epoch"], tokens_per_second=speed.add(record))
                 stage.log.write(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", tok_s=f"{record['tokens_per_second']:.0f}", refresh=False)
                 bar.update(1)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", tok_s=f"{record['tokens_per_second']:.0f}")
                 if _eval_due(cfg, pos["step"], total) and _evaluate(stage, pos) == "early_stop":
                     stopped = pos["stopped"] = "early_stopping"
                 if cfg.save_steps and (pos["step"] % cfg.save_steps == 0) and stage.dist.main:

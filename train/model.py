@@ -8,10 +8,11 @@ config.json), and the tokenizer files and chat template of the model it was trai
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .config import TrainFailure
 
@@ -56,7 +57,8 @@ def load(folder: Path, device: Any = "cpu") -> Any:
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+        with quiet():
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
     except Exception as err:  # noqa: BLE001 (a damaged folder: OSError, ValueError, SafetensorError...)
         raise ModelError(f"{folder}: the model does not load ({type(err).__name__}: {err})") from None
     model.config.use_cache = False
@@ -95,8 +97,12 @@ def with_lora(model: Any, r: int, alpha: float, dropout: float, targets: str | l
             raise ModelError(f"LoRA target module `{missing[0]}` is not in the model; its linear layers: "
                              f"{', '.join(known)} (or all-linear)")
         targets = names
+    import warnings
+
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5 (FutureWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(model, config)
 
 
 def trainable_state(model: Any) -> dict:
@@ -117,6 +123,15 @@ def load_trainable(model: Any, state: dict) -> None:
 def save_output(model: Any, base: Path, out: Path, *, lora: bool, merge: bool) -> list[str]:
     """Write the trained model into `out` (weights, config, tokenizer, chat template); the files written."""
     out.mkdir(parents=True, exist_ok=True)
+    with quiet():
+        _save_weights(model, out, base, lora, merge)
+    for name in TOKENIZER_FILES:
+        if (base / name).is_file() and not (out / name).exists():
+            shutil.copy2(base / name, out / name)
+    return sorted(p.name for p in out.iterdir())
+
+
+def _save_weights(model: Any, out: Path, base: Path, lora: bool, merge: bool) -> None:
     if lora:
         model.save_pretrained(str(out / "adapter") if merge else str(out))
         _point_adapter_at(out / "adapter" if merge else out, base)
@@ -124,10 +139,20 @@ def save_output(model: Any, base: Path, out: Path, *, lora: bool, merge: bool) -
             model.merge_and_unload().save_pretrained(str(out))
     else:
         model.save_pretrained(str(out))
-    for name in TOKENIZER_FILES:
-        if (base / name).is_file() and not (out / name).exists():
-            shutil.copy2(base / name, out / name)
-    return sorted(p.name for p in out.iterdir())
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """transformers without its loading and saving bars (they would break the run's own bar)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 def _point_adapter_at(folder: Path, base: Path) -> None:
