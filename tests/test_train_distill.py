@@ -262,6 +262,20 @@ def test_a_renumbered_vocabulary_of_the_same_size_is_a_clear_error(tiny, tmp_pat
         LogitDistillation.from_folders(teacher, tiny[0])
 
 
+def test_the_objective_checks_the_models_folders_on_its_first_batch(tiny, tmp_path):
+    """Models loaded from folders (as `polyprompt train --method distill` loads them) are checked too."""
+    from transformers import AutoModelForCausalLM
+
+    folder, _ = _renumbered(tiny[1], tmp_path)
+    student, _teacher = _models(tiny)
+    teacher = AutoModelForCausalLM.from_pretrained(str(folder))
+    with pytest.raises(TokenizerMismatch, match="do not share a tokenizer"):
+        LogitDistillation(teacher).loss(student, _batch(tiny[0]))
+    objective = LogitDistillation(_teacher)
+    objective.loss(student, _batch(tiny[0]))
+    assert objective.shared_vocab == check_shared_tokenizer(*tiny)
+
+
 def test_another_vocabulary_is_a_clear_error(tiny, tmp_path):
     other = tmp_path / "bigger"
     shutil.copytree(tiny[1], other)
@@ -288,16 +302,16 @@ def test_a_folder_without_a_tokenizer_is_named(tiny, tmp_path):
 
 
 def test_padded_embeddings_of_one_tokenizer_are_compared_on_the_real_tokens(tiny):
-    """A teacher whose embedding matrix is padded past the tokenizer (as Qwen's sizes differ) still distills."""
+    """A teacher whose embedding matrix is padded past the tokenizer (as Qwen's sizes differ) still
+    distills, on the tokenizer's tokens; logits of other widths from unknown folders are refused."""
     student, teacher = _models(tiny)
-    shared = check_shared_tokenizer(*tiny)
-    teacher.resize_token_embeddings(teacher.config.vocab_size + 16)
+    teacher.resize_token_embeddings(teacher.config.vocab_size + 16, mean_resizing=False)
     batch = _batch(tiny[0])
-    with pytest.raises(TokenizerMismatch):
+    out = LogitDistillation(teacher).loss(student, batch)  # the folders are checked: one tokenizer
+    assert torch.isfinite(out.loss) and out.tokens > 0
+    teacher.config._name_or_path = teacher.name_or_path = ""  # a model built in memory
+    with pytest.raises(TokenizerMismatch, match="one shared vocabulary"):
         LogitDistillation(teacher).loss(student, batch)
-    out = LogitDistillation(teacher, shared_vocab=shared).loss(student, batch)
-    assert torch.isfinite(out.loss)
-
 
 
 # --- sequence level: a local teacher's answers as data ---------------------------------------------

@@ -123,9 +123,10 @@ class LogitDistillation:
     The loss is the summed token loss over ``batch["num_tokens"]`` when the loop sets it, else the
     mean over the batch's learned tokens; `task_sums` holds each task's summed loss and tokens
     (with ``task_ids``).
-    `shared_vocab` (what `check_shared_tokenizer` returns) lets two models of one tokenizer whose
-    embedding matrices are padded to different sizes be compared on the real tokens only;
-    `from_folders` sets it.
+    On the first batch the folders the two models were loaded from are checked to hold one
+    tokenizer (`check_shared_tokenizer`), when both are known. Its count, `shared_vocab`, lets two
+    models of one tokenizer whose embedding matrices are padded to different sizes be compared on
+    the real tokens only; `from_folders` checks before it loads the teacher.
     """
 
     def __init__(self, teacher: Any, temperature: float = 2.0, alpha: float = 0.5, shared_vocab: int | None = None):
@@ -135,6 +136,7 @@ class LogitDistillation:
             raise ValueError(f"alpha (the weight of the KL term) must be in [0, 1], not {alpha}")
         self.teacher, self.temperature, self.alpha = teacher, float(temperature), float(alpha)
         self.shared_vocab = shared_vocab
+        self._checked = shared_vocab is not None
         teacher.eval()  # no dropout: the targets are the teacher's real distribution
         teacher.requires_grad_(False)
 
@@ -149,6 +151,8 @@ class LogitDistillation:
         """The batch's distillation loss for the student `model`."""
         import torch
 
+        if not self._checked:
+            self._check_tokenizers(model)
         labels = batch["labels"]
         learned = labels[:, 1:] != IGNORE
         where = torch.zeros_like(labels, dtype=torch.bool)
@@ -169,6 +173,26 @@ class LogitDistillation:
         # the loop's `num_tokens` (the whole optimizer step's learned tokens) makes accumulation and DDP exact
         denominator = batch.get("num_tokens") or max(n, 1)
         return LossOut(total / denominator, n, float(total.detach()), _task_sums(per_token.detach(), batch, learned))
+
+
+    def _check_tokenizers(self, student: Any) -> None:
+        """Once, on the first batch: the two models' folders must hold one tokenizer (when both are known)."""
+        self._checked = True
+        folders = [_model_folder(student), _model_folder(self.teacher)]
+        if folders[0] is not None and folders[1] is not None:
+            self.shared_vocab = check_shared_tokenizer(folders[0], folders[1])
+
+
+def _model_folder(model: Any) -> Path | None:
+    """The folder a model was loaded from, when it holds a tokenizer.json (through DDP and peft wrappers)."""
+    model = getattr(model, "module", model)
+    if callable(getattr(model, "get_base_model", None)):
+        model = model.get_base_model()
+    name = getattr(getattr(model, "config", None), "_name_or_path", None) or getattr(model, "name_or_path", None)
+    if not name:
+        return None
+    folder = Path(str(name))
+    return folder if (folder / "tokenizer.json").is_file() else None
 
 
 def learned_logits(model: Any, batch: dict, where: Any) -> Any:
