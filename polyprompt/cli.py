@@ -589,6 +589,9 @@ from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
+from .cli_eval import eval_cmd  # noqa: E402
+
+cli.add_command(eval_cmd)
 
 
 def _count(n: int, noun: str) -> str:
