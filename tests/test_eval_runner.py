@@ -253,3 +253,65 @@ def test_the_example_split(project):
     rows = load_rows(str(EXAMPLES / "eval_moderation" / "eval_moderation.prompt"), split="test")
     assert [r.number for r in rows.rows] == [1, 11, 17, 18, 19, 20, 21, 23, 24, 26, 27, 28, 29, 30, 31, 33, 36, 37, 40]
     assert rows.dataset == "labelled reviews" and rows.split == "test"
+
+
+RECORD_PROMPT = '''enum Category { billing, bug }
+type Ticket { category: Category, urgent: bool, amount?: float, tags: list[str] }
+
+prompt triage(text: str) -> Ticket {
+  user "Triage: {{ text }}"
+}
+
+dataset triage "tickets" from "tickets.jsonl" {
+  text = row.text
+  output = row.want
+}
+'''
+
+
+def test_a_record_output_scored_field_by_field(tmp_path):
+    (tmp_path / "polyprompt.toml").write_text("")
+    (tmp_path / "t.prompt").write_text(RECORD_PROMPT)
+    want = [{"category": "billing", "urgent": False, "amount": 20.0, "tags": ["refund"]},
+            {"category": "bug", "urgent": True, "tags": ["crash", "ios"]},
+            {"category": "bug", "urgent": False, "tags": []}]
+    (tmp_path / "tickets.jsonl").write_text("".join(json.dumps({"text": f"t{i}", "want": w}) + "\n"
+                                                    for i, w in enumerate(want)))
+    got = [{"category": "billing", "urgent": False, "amount": 20.1, "tags": ["refund"]},
+           {"category": "bug", "urgent": False, "tags": ["crash"]},
+           {"category": "bug", "urgent": False, "tags": []}]
+    lines = [{"row": i + 1, "target": "gemini", "reply": {"candidates": [{"content": {"parts": [{"text": json.dumps(g)}]}}]}}
+             for i, g in enumerate(got)]
+    report = evaluate(str(tmp_path / "t.prompt"), ["gemini"], replies=write_replies(tmp_path / "r.jsonl", lines),
+                      options=Options(rel_tolerance=0.01, resamples=200),
+                      fail_under={"urgent.accuracy": 0.9, "tags.recall": 0.5})
+    entry = report.to_json()["targets"][0]
+    assert report.to_json()["output_kind"] == "record"
+    assert entry["metrics"]["exact_match"]["value"] == pytest.approx(1 / 3)
+    fields = entry["fields"]
+    assert fields["category"]["accuracy"]["value"] == 1.0
+    assert fields["urgent"]["accuracy"]["value"] == pytest.approx(2 / 3)
+    assert fields["amount"]["within_tolerance"]["value"] == 1.0  # 20.1 within 1%; absent on both sides
+    assert fields["tags"]["recall"]["value"] == pytest.approx(2 / 3) and fields["tags"]["precision"]["value"] == 1.0
+    assert [(g["metric"], g["passed"]) for g in report.to_json()["gates"]] == [("urgent.accuracy", False),
+                                                                               ("tags.recall", True)]
+    assert "urgent.accuracy" in report.table()
+
+
+def test_a_text_output_with_chrf(tmp_path):
+    (tmp_path / "polyprompt.toml").write_text("")
+    (tmp_path / "s.prompt").write_text('prompt title(text: str) {\n  user "A title for: {{ text }}"\n}\n\n'
+                                       'dataset title "titles" from "titles.jsonl" {\n  text = row.text\n'
+                                       '  output = row.title\n}\n')
+    (tmp_path / "titles.jsonl").write_text("".join(json.dumps({"text": "x", "title": t}) + "\n"
+                                                   for t in ("Fix the login bug", "Add dark mode", "Faster builds")))
+    replies = ["Fix the login bug", "add dark mode!", "Speed up the build"]
+    lines = [{"row": i + 1, "target": "ollama", "reply": provider_reply("ollama", r)} for i, r in enumerate(replies)]
+    report = evaluate(str(tmp_path / "s.prompt"), ["ollama"], replies=write_replies(tmp_path / "r.jsonl", lines),
+                      options=Options(resamples=200, regex="^[A-Z]"))
+    metrics = report.to_json()["targets"][0]["metrics"]
+    assert report.to_json()["output_kind"] == "text"
+    assert (metrics["exact_match"]["value"], metrics["normalized_match"]["value"]) == (pytest.approx(1 / 3),
+                                                                                       pytest.approx(2 / 3))
+    assert metrics["regex"]["value"] == pytest.approx(2 / 3)
+    assert 0.3 < metrics["chrf"]["value"] < 1 and metrics["chrf"]["low"] <= metrics["chrf"]["value"]
