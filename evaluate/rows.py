@@ -59,6 +59,8 @@ def load_rows(path: str, *, prompt: str | None = None, dataset: str | None = Non
         tasks = tasks_of(pf, [dataset] if dataset else None)
     except (DatasetError, LookupError) as err:
         raise EvalError(str(err).strip("'\"")) from None
+    except CompileError as err:  # the file (or a --bind expression) has errors: their diagnostics
+        raise EvalError(f"{path} has errors:\n{err}") from None
     if prompt is not None:
         tasks = [t for t in tasks if t.prompt.name == prompt]
         if not tasks:

@@ -107,11 +107,11 @@ def run_target(target: Any, rows: Rows, progress: Progress | None = None, batch:
             try:
                 compiled.append(rows.file.compile(target.target, row.inputs, prompt=rows.prompt))
                 numbers.append(row.number)
-            except CompileError as err:  # the target cannot express the prompt: nothing else will differ
+            except InputError as err:  # this row's inputs: the other rows may still compile
+                run.answers[row.number] = Answer(error=f"the inputs do not compile: {err}")
+            except (CompileError, LookupError, OSError) as err:  # the target cannot take the prompt at all
                 run.failure = f"{target.label} cannot compile the prompt: {str(err).splitlines()[0]}"
                 break
-            except (InputError, LookupError, OSError) as err:
-                run.answers[row.number] = Answer(error=f"the inputs do not compile: {err}")
         if run.failure is None and compiled:
             try:
                 for number, answer in zip(numbers, target.answer_rows(compiled, numbers)):

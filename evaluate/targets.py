@@ -278,7 +278,7 @@ def make_target(spec: str, recorded: Recorded | None) -> Any:
     label, target = split_label(spec)
     try:
         backends.get(target)
-    except backends.UnknownTarget as err:
+    except (LookupError, OSError) as err:  # an unknown name, a model folder that is not one
         raise EvalError(str(err).strip("'\"")) from None
     if recorded is not None:
         for key in (label, target):

@@ -315,3 +315,19 @@ def test_a_text_output_with_chrf(tmp_path):
                                                                                        pytest.approx(2 / 3))
     assert metrics["regex"]["value"] == pytest.approx(2 / 3)
     assert 0.3 < metrics["chrf"]["value"] < 1 and metrics["chrf"]["low"] <= metrics["chrf"]["value"]
+
+
+def test_a_file_with_errors_or_a_bad_binding_shows_the_diagnostics(project):
+    (project / "bad.prompt").write_text(PROMPT.replace("output = row.label", "output = row.label +"))
+    with pytest.raises(EvalError, match="bad.prompt has errors:\n.*bad.prompt:"):
+        evaluate(str(project / "bad.prompt"), ["openai-chat"])
+    with pytest.raises(EvalError, match="has errors:\n.*undefined_name"):
+        evaluate(str(project / "mail.prompt"), ["openai-chat"], prompt="classify", data=str(project / "mail.jsonl"),
+                 bind=["text=undefined_name", "output=row.label"])
+
+
+def test_a_target_that_cannot_compile_fails_instead_of_scoring_errors(project):
+    report = evaluate(str(project / "mail.prompt"), ["hf:" + str(project / "no-such-model")], options=FAST)
+    entry = report.to_json()["targets"][0]
+    assert report.partial and entry["answered_rows"] == 0
+    assert entry["failure"].startswith(f"hf:{project}/no-such-model cannot compile the prompt: ")
