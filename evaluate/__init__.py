@@ -9,3 +9,18 @@ from __future__ import annotations
 
 if __name__ != "polyprompt.evaluate":  # see docs/development.md: one import name only
     raise ImportError(f"import polyprompt.evaluate, not {__name__!r} (repo root is on sys.path)")
+
+#: public name -> the module that defines it (imported on first use: `import polyprompt.evaluate` stays light)
+_EXPORTS = {"evaluate": "runner", "Options": "metrics", "Report": "report", "EvalError": "targets",
+            "TargetFailed": "targets"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polyprompt.evaluate' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -588,6 +588,8 @@ cli.add_command(corpus_cmd)
 cli.add_command(batch_cmd)
 from .cli_train import train_cmd  # noqa: E402
 cli.add_command(train_cmd)
+from .cli_eval import eval_cmd  # noqa: E402
+cli.add_command(eval_cmd)
 
 
 def _count(n: int, noun: str) -> str:

@@ -175,6 +175,12 @@ class TestCase:
             out = [Outcome("expect", True, f"{_where(e)} skipped: {reason}", skipped=True) for e in expects]
         return out
 
+    def check_expects(self, target: str, answer: Answer) -> list[Outcome]:
+        """The `expect` clauses checked against one target's answer function (none without clauses),
+        without the snapshot: what `polyprompt eval` reports next to its metrics."""
+        expects = [i for i in self.decl.items if isinstance(i, ast.Expect)]
+        return self._answered(expects, target, answer) if expects else []
+
     def _answered(self, expects: list, target: str, answer: Answer) -> list[Outcome]:
         """The `expect` clauses checked against `target`'s answer (skipped when it cannot answer)."""
         label = f"expect [{target}]"

@@ -1,0 +1,111 @@
+"""Local-model targets of `polyprompt eval` (issue 15 items 1, 3): the per-row function that can
+be swapped, run/'s batched path when present, a model that fails mid-run, and (slow) the embedded
+SmolLM2 evaluated for real on a few rows."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+from click.testing import CliRunner  # noqa: E402
+
+from polyprompt.cli import cli  # noqa: E402
+from polyprompt.evaluate import Options, evaluate  # noqa: E402
+from polyprompt.evaluate.targets import LocalTarget, make_target  # noqa: E402
+from polyprompt.run import local  # noqa: E402
+
+from helpers import EXAMPLES  # noqa: E402
+
+EXAMPLE = str(EXAMPLES / "eval_moderation" / "eval_moderation.prompt")
+FAST = Options(resamples=200)
+
+
+def _result(value):
+    return local.RunResult(text=value, token_ids=(1, 2), value=value, finish_reason="choice")
+
+
+def test_a_local_target_is_made_for_model_targets():
+    target = make_target("tuned=hf-family:smollm2", None)
+    assert isinstance(target, LocalTarget) and (target.label, target.target) == ("tuned", "hf-family:smollm2")
+
+
+def test_the_per_row_function_answers_each_row():
+    seen = []
+
+    def run(compiled):
+        seen.append(compiled)
+        assert "token_ids" in compiled.body or "prompt" in compiled.body
+        return _result("publish")
+
+    report = evaluate(EXAMPLE, [LocalTarget("always-publish", "hf-family:smollm2", run=run)], split="test",
+                      options=FAST)
+    entry = report.to_json()["targets"][0]
+    assert len(seen) == 19 + 2 and entry["answered_rows"] == 19  # the rows, then the 2 test blocks
+    assert entry["per_class"]["publish"]["recall"]["value"] == 1.0
+    assert entry["per_class"]["reject"]["recall"]["value"] == 0.0
+    assert entry["latency_ms"]["p50"] >= 0 and entry["tokens"]["output"] == 2 * 19
+    assert entry["tokens"]["input"] > 19 * 50  # the prompt's token ids, counted
+
+
+def test_run_batched_path_is_used_when_present(monkeypatch):
+    batches = []
+
+    def answer_batch(compiled):
+        batches.append(len(compiled))
+        return [_result("reject") for _ in compiled]
+
+    monkeypatch.setattr(local, "answer_batch", answer_batch, raising=False)
+    report = evaluate(EXAMPLE, ["hf-family:smollm2"], split="test", options=FAST, batch=8)
+    assert batches == [8, 8, 3, 1, 1]  # 19 rows, then each of the 2 test blocks
+    assert report.to_json()["targets"][0]["per_class"]["reject"]["recall"]["value"] == 1.0
+
+
+def test_a_model_that_fails_mid_run(monkeypatch):
+    calls = []
+
+    def run(compiled):
+        calls.append(1)
+        if len(calls) > 5:
+            raise local.ModelUnavailable("the model folder vanished")
+        return _result("publish")
+
+    report = evaluate(EXAMPLE, [LocalTarget("local", "hf-family:smollm2", run=run)], split="test", options=FAST,
+                      batch=5)
+    entry = report.to_json()["targets"][0]
+    assert report.partial and entry["answered_rows"] == 5 and "vanished" in entry["failure"]
+
+
+def test_a_parse_failure_of_a_generated_reply_is_counted():
+    def run(compiled):
+        return local.RunResult(text="hmm", token_ids=(5,), value=None, finish_reason="stop", error="not JSON")
+
+    report = evaluate(EXAMPLE, [LocalTarget("local", "hf-family:smollm2", run=run)], split="test", options=FAST)
+    entry = report.to_json()["targets"][0]
+    assert entry["parse_failures"] == 19 and entry["metrics"]["accuracy"]["value"] == 0.0
+
+
+@pytest.mark.slow
+def test_smollm2_evaluated_for_real(tmp_path):
+    """The embedded SmolLM2 answers 4 rows by log-likelihood; the CLI writes the report files."""
+    pytest.importorskip("torch")
+    try:
+        local.default_model_dir()
+    except local.ModelUnavailable as err:
+        pytest.skip(str(err))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["eval", str(EXAMPLES / "review_moderation.prompt"), "-t", "hf-family:smollm2",
+                                      "--data", str(EXAMPLES / "eval_moderation" / "reviews.jsonl"), "--limit", "4",
+                                      "--bind", "review=row.text", "--bind", "rating=row.stars",
+                                      "--bind", "product_title=row.product", "--bind", "output=row.label",
+                                      "-o", str(out), "--resamples", "200"])
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads((out / "report.json").read_text())
+    entry = data["targets"][0]
+    assert data["rows"] == 4 and entry["answered_rows"] == 4 and entry["parse_failures"] == 0  # a choice always parses
+    assert not data["partial"] and entry["latency_ms"]["p50"] > 0
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and all(p["value"] in ("publish", "reject", "needs_review") for p in lines)
+    assert len(data["expects"]) == 3 and all(not e["skipped"] for e in data["expects"])  # the model answered them
+    assert (out / "metrics.png").stat().st_size > 1000 and (out / "confusion-hf-family-smollm2.png").exists()
