@@ -586,9 +586,11 @@ def completion(shell: str) -> None:
 
 
 from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
+from .cli_serve import serve_cmd  # noqa: E402
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
+cli.add_command(serve_cmd)
 
 
 def _count(n: int, noun: str) -> str:
