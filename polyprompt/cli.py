@@ -582,6 +582,7 @@ def completion(shell: str) -> None:
 
 
 from .cli_dataset import corpus_cmd, dataset_cmd  # noqa: E402  (a module of its own: the CLI grows by command)
+from .cli_serve import serve_cmd  # noqa: E402
 
 cli.add_command(dataset_cmd)
 cli.add_command(corpus_cmd)
@@ -590,6 +591,7 @@ from .cli_train import train_cmd  # noqa: E402
 cli.add_command(train_cmd)
 from .cli_eval import eval_cmd  # noqa: E402
 cli.add_command(eval_cmd)
+cli.add_command(serve_cmd)
 
 
 def _count(n: int, noun: str) -> str:

@@ -423,11 +423,12 @@ def _forms(compiled):
 # --- generation -----------------------------------------------------------------------------------
 
 def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True, model=None,
-             tokenizer=None) -> RunResult:
+             tokenizer=None, streamer=None) -> RunResult:
     """Run a prompt compiled for an open model (hf-family:<name>, hf:<dir>, hf:<file.gguf>) on its local model.
 
     A choice output (enum, literal union, bool) is answered by `choose` unless `choice` is false.
-    `model`/`tokenizer` replace the ones `load_model` would load (e.g. a model of your own).
+    `model`/`tokenizer` replace the ones `load_model` would load (e.g. a model of your own);
+    `streamer` is a transformers streamer given the new tokens as they come (run/chat.py `TextDeltas`).
     """
     if "prompt" not in compiled.body:
         raise ValueError(f"{compiled.target}: not an open-model target; run needs hf-family:<name> or hf:<dir>")
@@ -460,7 +461,7 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
     with torch.inference_mode():
         out = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
                              generation_config=GenerationConfig(**config),
-                             tokenizer=tokenizer if stop_strings else None)
+                             tokenizer=tokenizer if stop_strings else None, streamer=streamer)
     new = out[0, len(prompt_ids):].tolist()
     # generate pads a finished batch row; one row never is, but keep only what was generated
     ended = bool(new) and new[-1] in stop_ids
