@@ -388,9 +388,19 @@ def choose(compiled, model=None, tokenizer=None) -> RunResult:
     model, tokenizer = _model_and_tokenizer(compiled, model, tokenizer)
     compiled = _with_token_ids(compiled)
     prompt_ids = _prompt_ids(compiled, tokenizer)
+    texts, ids = _candidates(forms, tokenizer)
+    return _choice_result(forms, texts, ids, score_candidates(model, prompt_ids, ids, _stop_ids(compiled, tokenizer)))
+
+
+def _candidates(forms, tokenizer) -> tuple[list[str], list[list[int]]]:
+    """Every spelling of every allowed value, and its token ids (each tokenized alone)."""
     texts = [text for _value, spellings in forms for text in spellings]
-    ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
-    raw = dict(zip(texts, score_candidates(model, prompt_ids, ids, _stop_ids(compiled, tokenizer))))
+    return texts, [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+
+
+def _choice_result(forms, texts: list[str], ids: list[list[int]], logps: list[float]) -> RunResult:
+    """The RunResult of a choice from each spelling's log-probability (`logps`, in `texts` order)."""
+    raw = dict(zip(texts, logps))
     scores = {}
     best = None
     for value, spellings in forms:
@@ -439,6 +449,33 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
     import torch
     from transformers import GenerationConfig
 
+    plan = _plan(compiled, tokenizer, max_new_tokens)
+    prompt_ids = _prompt_ids(compiled, tokenizer)
+    if plan.seed is not None:
+        torch.manual_seed(plan.seed)
+    inputs = torch.tensor([prompt_ids])
+    with torch.inference_mode():
+        out = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
+                             generation_config=GenerationConfig(**plan.config),
+                             tokenizer=tokenizer if plan.stop_strings else None, streamer=streamer)
+    # generate pads a finished batch row; one row never is, but keep only what was generated
+    return _generated(compiled, tokenizer, plan, out[0, len(prompt_ids):].tolist())
+
+
+@attrs.frozen
+class _Plan:
+    """How one body is generated: transformers' GenerationConfig arguments and the stop rules."""
+
+    config: dict
+    stop_ids: list[int]
+    stop_strings: list[str]
+    limit: int
+    sample: bool
+    seed: int | None
+
+
+def _plan(compiled, tokenizer, max_new_tokens: int | None) -> _Plan:
+    """The body's generation settings under transformers' names (see the module docstring)."""
     settings = dict(compiled.body.get("generation") or {})
     limit = max_new_tokens if max_new_tokens is not None else settings.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS
     stop_ids = _stop_ids(compiled, tokenizer)
@@ -454,22 +491,18 @@ def generate(compiled, max_new_tokens: int | None = None, *, choice: bool = True
                 config[key] = settings[key]
     if stop_strings:
         config["stop_strings"] = stop_strings
-    prompt_ids = _prompt_ids(compiled, tokenizer)
-    if settings.get("seed") is not None:
-        torch.manual_seed(int(settings["seed"]))
-    inputs = torch.tensor([prompt_ids])
-    with torch.inference_mode():
-        out = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs),
-                             generation_config=GenerationConfig(**config),
-                             tokenizer=tokenizer if stop_strings else None, streamer=streamer)
-    new = out[0, len(prompt_ids):].tolist()
-    # generate pads a finished batch row; one row never is, but keep only what was generated
-    ended = bool(new) and new[-1] in stop_ids
+    seed = settings.get("seed")
+    return _Plan(config, stop_ids, stop_strings, int(limit), sample, int(seed) if seed is not None else None)
+
+
+def _generated(compiled, tokenizer, plan: _Plan, new: list[int]) -> RunResult:
+    """The RunResult of the new token ids: the text without its stop token or stop string, parsed."""
+    ended = bool(new) and new[-1] in plan.stop_ids
     text = tokenizer.decode(new[:-1] if ended else new, skip_special_tokens=False)
-    cut = min((i for i in (text.find(s) for s in stop_strings) if i >= 0), default=-1)
+    cut = min((i for i in (text.find(s) for s in plan.stop_strings) if i >= 0), default=-1)
     if cut >= 0:
         text, ended = text[:cut], True
-    finish = "stop" if ended else "length" if len(new) >= limit else "stop"
+    finish = "stop" if ended else "length" if len(new) >= plan.limit else "stop"
     value, error = _parse(compiled, text)
     return RunResult(text=text, token_ids=tuple(new), value=value, finish_reason=finish, error=error)
 
