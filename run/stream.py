@@ -301,8 +301,9 @@ class BedrockGatherer(Gatherer):
         index = data.get("contentBlockIndex", 0)
         if event == "contentBlockStart":
             tool = (data.get("start") or {}).get("toolUse")
-            self._block(index).update({"toolUse": {**tool, "input": {}}} if tool else {})
-            self._block(index).pop("text", None) if tool else None
+            if tool:  # a tool-use block, not the text block `_block` makes by default
+                self._block(index)
+                self.content[index] = {"toolUse": {**tool, "input": {}}}
         elif event == "contentBlockDelta":
             delta = data.get("delta") or {}
             if "text" in delta:

@@ -181,16 +181,17 @@ def test_a_folder_with_damaged_weights_is_a_clear_error(tmp_path, config, weight
         run.load_model(folder)
 
 
-def test_run_rejects_api_targets(prompt_file):
+def test_run_on_an_api_target_goes_to_the_provider(prompt_file):
+    """API targets are run too since issue 16 (docs/run.md): without a key, one line and exit 2."""
     from click.testing import CliRunner
 
     from polyprompt.cli import cli
 
     path, _pf = prompt_file
     result = CliRunner().invoke(cli, ["run", str(path), "-t", "openai-chat", "-p", "hello", "-i", "-"],
-                                input='{"name": "Ada"}')
+                                input='{"name": "Ada"}', env={"OPENAI_API_KEY": None})
     assert result.exit_code == 2
-    assert "open-model target" in result.stderr
+    assert result.stderr == "error: openai-chat: no API key: set OPENAI_API_KEY\n"
 
 
 # --- SmolLM2-135M-Instruct ------------------------------------------------------------------------
