@@ -124,7 +124,8 @@ def generate_chat(compiled, on_text: Callable[[str], Any] | None = None) -> loca
     stop_ids = list(compiled.body.get("stop_token_ids") or [tokenizer.eos_token_id])
     strings = list(compiled.body.get("stop") or ()) + list((compiled.body.get("generation") or {}).get("stop_strings")
                                                              or ())
-    deltas = TextDeltas(tokenizer, stop_ids, [s for s in strings if s], on_text)
+    covered = set(tokenizer.convert_ids_to_tokens(stop_ids))  # these end generation by id: nothing to hold back
+    deltas = TextDeltas(tokenizer, stop_ids, [s for s in strings if s and s not in covered], on_text)
     result = local.generate(compiled, choice=False, model=model, tokenizer=tokenizer, streamer=deltas)
     deltas.finish(result.text)
     return result

@@ -69,11 +69,14 @@ class PromptSet:
             errors = [d for d in pf.diagnostics if d.is_error]
             if errors:
                 raise ServeError(f"{path} has errors; fix them before serving it:\n{render_all(errors)}")
+            # requests compile with a PromptFile that has not parsed the file: served by the compile
+            # cache (session/prompt_file.py) when it has the prompt, as an in-process compile is
+            served = load(path) if root is None else load(path, root=root)
             for name in pf.prompts:
                 if name in self.entries:
                     raise ServeError(f"two prompts are named `{name}`: in {self.entries[name].pf.path} and in {path}; "
                                      "serve them from separate servers or rename one")
-                self.entries[name] = Entry(pf, name)
+                self.entries[name] = Entry(served, name)
         if not self.entries:
             raise ServeError(f"no prompt to serve in {', '.join(map(str, paths)) or 'no file'}")
         self.base = os.path.commonpath([str(Path(p).resolve().parent) for p in files])
@@ -144,9 +147,27 @@ def inputs_schema(pf, name: str) -> dict:
     return schema.json_schema(record)
 
 
+#: report_json's answers by the identity of the report tuple (kept in the value, so an id is never
+#: reused while its entry lives): a prompt compiled again gives the same report object
+_REPORTS: dict[int, tuple[tuple, str | None, list[dict]]] = {}
+
+
 def report_json(diagnostics, base: str | None = None) -> list[dict]:
     """Diagnostics as JSON (as `check --format json` writes them) with each one's rendered text (as
     `compile --explain` prints it); file paths relative to `base`, so no server path is shown."""
+    if not diagnostics:
+        return []
+    if not isinstance(diagnostics, tuple):
+        return _report_json(diagnostics, base)
+    found = _REPORTS.get(id(diagnostics))
+    if found is None or found[0] is not diagnostics or found[1] != base:
+        if len(_REPORTS) >= 512:
+            _REPORTS.clear()
+        found = _REPORTS[id(diagnostics)] = (diagnostics, base, _report_json(diagnostics, base))
+    return found[2]
+
+
+def _report_json(diagnostics, base: str | None) -> list[dict]:
     from ..compiler.diagnostics import render
 
     out = []
