@@ -44,6 +44,9 @@ class TrainConfig:
     seed: int = 42
     #: padding-free packing of each micro-batch into one row; else padded batches
     packing: bool = True
+    #: the longest packed row (tokens): a micro-batch longer than this is packed into several rows
+    #: (attention over a row costs the square of its length on the CPU)
+    pack_length: int = 2048
     #: with padded batches, draw each batch from examples of similar length
     group_by_length: bool = True
     #: rows longer than the model's context (or `max_length`): "refuse" or "drop"
