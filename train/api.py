@@ -145,7 +145,7 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     """The stages of the method: one, or the corpus then SFT for `domain`."""
     pad = _pad_id(net)
     lr = cfg.peak_lr(lora)
-    objective = _distill_objective(cfg, folder, dist) if method == "distill" else CausalLM()
+    objective = _distill_objective(cfg, dist) if method == "distill" else CausalLM()
     main = loop.Stage("sft" if method != "distill" else "distill", net, objective, train_data, cfg,
                       out / "checkpoints" / ("sft" if method != "distill" else "distill"), log, pad, lr, cfg.epochs,
                       resume, dist)
@@ -166,22 +166,18 @@ def _stages(method: str, cfg: TrainConfig, net: Any, train_data: TrainData, fold
     return [first, main]
 
 
-def _distill_objective(cfg: TrainConfig, student: Path, dist: loop.Dist) -> Any:
-    """The logit-distillation objective (`train/distill.py`), its teacher's tokenizer checked
-    against the student's and the teacher loaded; a mismatch is one line."""
+def _distill_objective(cfg: TrainConfig, dist: loop.Dist) -> Any:
+    """The logit-distillation objective with its teacher (`train/distill.py`)."""
     import importlib
 
-    try:
-        objective = importlib.import_module(f"{__package__}.distill").LogitDistillation
+    try:  # train/distill.py holds the objective (and its teacher/student tokenizer check)
+        LogitDistillation = importlib.import_module(f"{__package__}.distill").LogitDistillation
     except (ImportError, AttributeError):
         raise TrainError("logit distillation is not available in this build (polyprompt.train.distill)") from None
-    teacher = model_folder(cfg.teacher or "")
-    try:
-        found = objective.from_folders(teacher, student, cfg.temperature, cfg.alpha)
-    except ValueError as err:  # the tokenizers differ, or a temperature / alpha out of range
-        raise TrainError(str(err)) from None
-    found.teacher.to(dist.device)
-    return found
+    teacher = load(model_folder(cfg.teacher or ""), dist.device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return LogitDistillation(teacher, temperature=cfg.temperature, alpha=cfg.alpha)
 
 
 def _config_of(net: Any) -> Any:
