@@ -34,7 +34,7 @@ import click
 @click.option("--scheduler", type=click.Choice(["linear", "cosine", "constant", "constant_with_warmup"]))
 @click.option("--max-grad-norm", type=float)
 @click.option("--seed", type=int)
-@click.option("--packing/--no-packing", default=None, help="Padding-free packing (default) or padded batches.")
+@click.option("--packing/--no-packing", default=None, help="Padding-free packing, or padded batches (default).")
 @click.option("--pack-length", type=click.IntRange(min=1), help="The longest packed row in tokens (default 2048).")
 @click.option("--group-by-length/--no-group-by-length", default=None, help="Padded batches of similar lengths.")
 @click.option("--too-long", type=click.Choice(["refuse", "drop"]), help="Rows longer than the context.")

@@ -84,7 +84,7 @@ def test_sft_learns_and_the_output_is_a_model_folder(project, tmp_path):
     from transformers import AutoModelForCausalLM
 
     result = train(data=project["rows"], model=project["model"], method="sft", output=tmp_path / "sft", lr=3e-3,
-                   max_steps=12, eval_steps=6, save_steps=0, tensorboard=False)
+                   packing=True, max_steps=12, eval_steps=6, save_steps=0, tensorboard=False)
     assert fell(losses(result.output))
     assert len(losses(result.output, "eval")) == 2
     assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "loss_curve.png",
