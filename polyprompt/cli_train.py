@@ -6,14 +6,6 @@ import sys
 
 import click
 
-#: command-line option -> TrainConfig field, for the options passed through as they are
-_PASSED = ("epochs", "max_steps", "batch_size", "grad_accum", "lr", "weight_decay", "warmup_steps", "warmup_ratio",
-           "scheduler", "max_grad_norm", "seed", "packing", "group_by_length", "too_long", "max_length", "train_on",
-           "eval_steps", "early_stopping_patience", "save_steps", "save_total_limit", "lora", "lora_r", "lora_alpha",
-           "lora_dropout", "merge", "corpus", "corpus_column", "corpus_epochs", "corpus_holdout", "teacher",
-           "temperature", "alpha", "threads", "progress")
-
-
 @click.command(name="train")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("-d", "--dataset", "names", multiple=True, help="A dataset of FILE (its title or prompt); repeat to "
@@ -42,7 +34,8 @@ _PASSED = ("epochs", "max_steps", "batch_size", "grad_accum", "lr", "weight_deca
 @click.option("--scheduler", type=click.Choice(["linear", "cosine", "constant", "constant_with_warmup"]))
 @click.option("--max-grad-norm", type=float)
 @click.option("--seed", type=int)
-@click.option("--packing/--no-packing", default=None, help="Padding-free packing (default) or padded batches.")
+@click.option("--packing/--no-packing", default=None, help="Padding-free packing, or padded batches (default).")
+@click.option("--pack-length", type=click.IntRange(min=1), help="The longest packed row in tokens (default 2048).")
 @click.option("--group-by-length/--no-group-by-length", default=None, help="Padded batches of similar lengths.")
 @click.option("--too-long", type=click.Choice(["refuse", "drop"]), help="Rows longer than the context.")
 @click.option("--max-length", type=click.IntRange(min=1), help="The longest row (default: the model's context).")

@@ -84,7 +84,7 @@ def test_sft_learns_and_the_output_is_a_model_folder(project, tmp_path):
     from transformers import AutoModelForCausalLM
 
     result = train(data=project["rows"], model=project["model"], method="sft", output=tmp_path / "sft", lr=3e-3,
-                   max_steps=12, eval_steps=6, save_steps=0, tensorboard=False)
+                   packing=True, max_steps=12, eval_steps=6, save_steps=0, tensorboard=False)
     assert fell(losses(result.output))
     assert len(losses(result.output, "eval")) == 2
     assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "loss_curve.png",
@@ -252,3 +252,15 @@ def test_a_tokenizer_that_is_not_the_models_is_refused(project, tmp_path):
     with pytest.raises(TrainFailure, match="tokenizer has .* tokens but the model 100 embeddings"):
         train(data=project["rows"], model=f"hf:{other}", output=tmp_path / "o", max_steps=1)
     shutil.rmtree(other)
+
+
+def test_warm_up_then_decay_and_early_stopping(project, tmp_path):
+    result = train(data=project["rows"], model=project["model"], output=tmp_path / "es", lr=1e-3, max_steps=20,
+                   warmup_steps=3, scheduler="cosine", eval_steps=1, early_stopping_patience=2,
+                   early_stopping_delta=10.0, save_steps=0, plot=False, tensorboard=False)
+    records = [json.loads(line) for line in (result.output / "train_log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in records if r["kind"] == "train"]
+    assert lrs == pytest.approx([0.0, 1e-3 / 3, 2e-3 / 3])  # the linear warm-up to the peak
+    # no validation improves on the first by 10: patience 2 stops the run at step 3
+    assert result.metrics["stopped"] == "early_stopping" and result.metrics["steps"] == 3
+    assert len([r for r in records if r["kind"] == "eval"]) == 3

@@ -129,6 +129,25 @@ def test_accumulated_micro_batches_give_the_whole_batch_mean(tiny):
         assert torch.allclose(p.grad, g_whole[name], atol=1e-5), name
 
 
+def test_a_long_micro_batch_packed_into_several_rows_gives_the_same_loss(tiny):
+    exs = examples(6)
+    whole, g_whole, _ = loss_and_grads(tiny, batching.pack(exs))
+    rows = batching.batches(exs, True, 0, cap=40)
+    assert len(rows) > 2 and all(r["input_ids"].shape[1] <= 40 or len(set(r["position_ids"][0].tolist())) ==
+                                 r["input_ids"].shape[1] for r in rows)
+    total = sum(batching.learned(e["labels"]) for e in exs)
+    tiny.zero_grad(set_to_none=True)
+    acc = 0.0
+    for batch in rows:
+        batch["num_tokens"] = total
+        out = CausalLM().loss(tiny, batch)
+        out.loss.backward()
+        acc += out.loss.item()
+    assert abs(acc - whole) < 1e-5
+    for name, p in tiny.named_parameters():
+        assert torch.allclose(p.grad, g_whole[name], atol=1e-5), name
+
+
 def test_the_epoch_plan_is_a_function_of_seed_and_epoch():
     lengths = list(range(10, 60))
     a = batching.plan_epoch(lengths, 3, 1, 4, 2)

@@ -132,6 +132,28 @@ def collate(examples: Sequence[dict], packing: bool, pad_id: int) -> dict:
     return pack(examples) if packing else pad(examples, pad_id)
 
 
+def pack_groups(examples: Sequence[dict], cap: int) -> list[list[dict]]:
+    """The examples in order, cut into groups of at most `cap` tokens (an example longer than
+    `cap` alone): one packed row each, since a row's attention costs the square of its length."""
+    groups: list[list[dict]] = []
+    size = 0
+    for ex in examples:
+        n = len(ex["input_ids"])
+        if not groups or size + n > cap:
+            groups.append([])
+            size = 0
+        groups[-1].append(ex)
+        size += n
+    return groups
+
+
+def batches(examples: Sequence[dict], packing: bool, pad_id: int, cap: int) -> list[dict]:
+    """A micro-batch's tensors: packed rows of at most `cap` tokens each, or one padded batch."""
+    if not packing:
+        return [pad(examples, pad_id)]
+    return [pack(group) for group in pack_groups(examples, cap)]
+
+
 def to_device(batch: dict, device: Any) -> dict:
     """The batch's tensors on `device` (numbers stay)."""
     return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}

@@ -42,8 +42,12 @@ class TrainConfig:
     scheduler: str = "linear"
     max_grad_norm: float | None = 1.0
     seed: int = 42
-    #: padding-free packing of each micro-batch into one row; else padded batches
-    packing: bool = True
+    #: padding-free packing of each micro-batch into rows; else padded batches (the default: on
+    #: the CPU a packed row's attention costs the square of its length, docs/training.md)
+    packing: bool = False
+    #: the longest packed row (tokens): a micro-batch longer than this is packed into several rows
+    #: (attention over a row costs the square of its length on the CPU)
+    pack_length: int = 2048
     #: with padded batches, draw each batch from examples of similar length
     group_by_length: bool = True
     #: rows longer than the model's context (or `max_length`): "refuse" or "drop"

@@ -158,12 +158,14 @@ def _step(stage: Stage, micro_batches: list[list[int]], optimizer: Any, schedule
     sums = torch.zeros(2)  # summed loss, learned tokens (this rank)
     tasks: dict[int, list[float]] = {}
     seen = 0
-    for k, mb in enumerate(micro_batches):
-        mine = batching.shard(mb, dist.rank, dist.world)
-        batch = batching.to_device(batching.collate([examples[i] for i in mine or mb[:1]], stage.config.packing,
-                                                    stage.pad_id), dist.device)
+    pieces = [(batch, bool(mine)) for mb in micro_batches
+              for mine in [batching.shard(mb, dist.rank, dist.world)]
+              for batch in batching.batches([examples[i] for i in mine or mb[:1]], stage.config.packing,
+                                            stage.pad_id, stage.config.pack_length)]
+    for k, (batch, mine) in enumerate(pieces):
+        batch = batching.to_device(batch, dist.device)
         batch["num_tokens"] = max(global_tokens, 1) / dist.world
-        with _no_sync(model, k < len(micro_batches) - 1), _autocast(dist.device):
+        with _no_sync(model, k < len(pieces) - 1), _autocast(dist.device):  # one gradient all-reduce a step
             out = stage.objective.loss(model, batch)
         (out.loss if mine else out.loss * 0.0).backward()
         if mine:
@@ -209,9 +211,9 @@ def _evaluate(stage: Stage, pos: dict) -> str | None:
     tasks: dict[int, list[float]] = {}
     mine = batching.shard(list(range(len(data))), stage.dist.rank, stage.dist.world)
     with torch.no_grad():
-        for start in range(0, len(mine), cfg.batch_size):
-            batch = batching.collate([data[i] for i in mine[start:start + cfg.batch_size]], cfg.packing,
-                                     stage.pad_id)
+        for batch in (b for start in range(0, len(mine), cfg.batch_size)
+                      for b in batching.batches([data[i] for i in mine[start:start + cfg.batch_size]], cfg.packing,
+                                                stage.pad_id, cfg.pack_length)):
             out = stage.objective.loss(stage.model, batching.to_device(batch, stage.dist.device))
             sums += torch.tensor([out.loss_sum, out.tokens])
             for task, (s, n) in out.task_sums.items():
