@@ -5,7 +5,7 @@ in one run.
 - The model is tests/tiny_model.py's tiny Llama (hidden 32, 2 layers, a BPE vocabulary of 384, a
   ChatML template with `{% generation %}` blocks), random weights, seed 0, built afresh for each
   contender.
-- The data: `--rows` synthetic conversations (a user turn of 8 to 160 words, an answer of 1 to 24
+- The data: `--rows` synthetic conversations (a user turn of 8 to 100 words, an answer of 1 to 24
   words, seeded), the loss on the answer only. TRL tokenizes them itself from the `messages`; the
   plain loop and polyprompt take the rows `apply_chat_template(..., return_assistant_tokens_mask=
   True)` gives, which are TRL's.
@@ -46,7 +46,7 @@ def conversations(n: int, seed: int = 0) -> list[list[dict]]:
     def text(lo: int, hi: int) -> str:
         return " ".join(rng.choice(WORDS) for _ in range(rng.randint(lo, hi)))
 
-    return [[{"role": "user", "content": text(8, 160)}, {"role": "assistant", "content": text(1, 24)}]
+    return [[{"role": "user", "content": text(8, 100)}, {"role": "assistant", "content": text(1, 24)}]
             for _ in range(n)]
 
 

@@ -423,3 +423,27 @@ def test_an_interrupted_run_leaves_no_file(teacher_project, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         teacher_answers(teacher_project, data, dataset="moods")
     assert sorted(p.name for p in data.parent.iterdir()) == ["texts.jsonl"]
+
+
+def test_the_distillation_doc_holds(tmp_path, tiny):
+    """docs/distillation.md: its source block checks clean, and its mismatch line is the real message's shape."""
+    import re
+
+    from polyprompt.api import check_file
+    from helpers import REPO
+
+    doc = (REPO / "docs" / "distillation.md").read_text(encoding="utf-8")
+    source = re.search(r"```polyprompt\n(.*?)```", doc, re.S).group(1)
+    (tmp_path / "polyprompt.toml").write_text("")
+    (tmp_path / "triage.prompt").write_text(source)
+    assert check_file(str(tmp_path / "triage.prompt"))[1] == []
+    shown = re.search(r"```text\n(the teacher .*?)\n```", doc, re.S).group(1)
+    other = tmp_path / "other"
+    shutil.copytree(tiny[1], other)
+    data = json.loads((other / "tokenizer.json").read_text())
+    data["model"]["vocab"]["zzzz-new"] = 10_000
+    (other / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(TokenizerMismatch) as err:
+        check_shared_tokenizer(tiny[0], other)
+    pattern = re.sub(r"models/\w+", r"\\S+", re.escape(shown)).replace(r"151643", r"\d+").replace(r"49152", r"\d+")
+    assert re.fullmatch(pattern, str(err.value)), (shown, str(err.value))

@@ -174,7 +174,6 @@ class LogitDistillation:
         denominator = batch.get("num_tokens") or max(n, 1)
         return LossOut(total / denominator, n, float(total.detach()), _task_sums(per_token.detach(), batch, learned))
 
-
     def _check_tokenizers(self, student: Any) -> None:
         """Once, on the first batch: the two models' folders must hold one tokenizer (when both are known)."""
         self._checked = True
