@@ -40,6 +40,9 @@ class Summary:
     #: weighing less (`weight 2` writes each row twice; `weight 0.5` about every other row)
     repeated: int = 0
     sampled_out: int = 0
+    #: rows cut to the maximum length (`truncate`), and the tokens cut from them
+    truncated: int = 0
+    tokens_cut: int = 0
     by_split: Counter = attrs.Factory(Counter)
     by_task: Counter = attrs.Factory(Counter)
     #: per split, the lengths of the lines written (tokens for tokenized rows, else characters)
@@ -52,6 +55,10 @@ class Summary:
         self.written += 1
         self.by_split[split] += 1
         self.by_task[task] += 1
+        cut = getattr(line, "cut", 0)  # a tokenized line cut to the maximum length (formats.tokenized.CutLine)
+        if cut:
+            self.truncated += 1
+            self.tokens_cut += cut
         length = line_length(line, text)
         stats = self.lengths.get(split)
         if stats is None:
@@ -65,13 +72,16 @@ class Summary:
                 f"{self.filtered} filtered by `where`, {self.cut} cut by `limit`, {self.duplicates} duplicates"
                 + (f", {self.other_splits} in other splits" if self.other_splits else "")
                 + (f", {self.repeated} repeated and {self.sampled_out} left out by `weight`"
-                   if self.repeated or self.sampled_out else ""))
+                   if self.repeated or self.sampled_out else "")
+                + (f", {self.truncated} truncated ({self.tokens_cut:,} tokens cut from their start)"
+                   if self.truncated else ""))
 
     def to_json(self) -> dict:
         """The summary as a JSON object."""
         return {"read": self.read, "written": self.written, "rejected": self.rejected, "filtered": self.filtered,
                 "cut": self.cut, "duplicates": self.duplicates, "other_splits": self.other_splits,
-                "repeated": self.repeated, "sampled_out": self.sampled_out, "by_split": dict(self.by_split),
+                "repeated": self.repeated, "sampled_out": self.sampled_out, "truncated": self.truncated,
+                "tokens_cut": self.tokens_cut, "by_split": dict(self.by_split),
                 "by_task": dict(self.by_task),
                 "lengths": {name: stats.to_json() for name, stats in self.lengths.items()}, "outputs": self.outputs, "rejects": self.rejects_path}
 
@@ -98,7 +108,7 @@ class Reject:
 
 def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets: list[str] | None = None,
           target: str | None = None, split: str | None = None, strict: bool = False, train_on: str = "last",
-          dedup: bool = True, max_length: int | None = None, workers: int = 1,
+          dedup: bool = True, max_length: int | None = None, truncate: bool = False, workers: int = 1,
           progress: bool | None = None) -> Summary:
     """Build the training files of a prompt file's datasets in `format` at `output`.
 
@@ -107,7 +117,8 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     `chosen`/`rejected` pair: several are mixed into one output, each line tagged with its task
     where the format allows); `target` overrides the format's target; `split` writes only that
     split to `output` (else each split goes to `<stem>.<split><suffix>` when the datasets declare
-    splits); `train_on` is `last` or `all` assistant turns; `max_length` cuts tokenized rows;
+    splits); `train_on` is `last` or `all` assistant turns; `max_length` rejects longer tokenized
+    rows, or with `truncate` cuts them from the start, keeping the answer (counted as truncated);
     `workers` > 1 turns rows into lines in that many processes; `progress` shows a bar on
     stderr (by default when stderr is a terminal).
     """
@@ -121,7 +132,7 @@ def build(prompt_file: Any, format: str, output: str | os.PathLike, *, datasets:
     _check_kinds(tasks, fmt)
     _check_target(pf, fmt, target or fmt.target)
     summary = Summary()
-    fn = RowFunction.loaded(pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks,
+    fn = RowFunction.loaded(pf, fmt, target or fmt.target, formats.Options(train_on, max_length, truncate), tasks,
                             tag=len(tasks) > 1)
     with Outputs(output, _split_names(tasks), split, summary, strict, progress) as out:
 

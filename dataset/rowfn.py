@@ -17,25 +17,30 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .align import RowProblem, Task
+
+if TYPE_CHECKING:
+    from ..compiler.inputs import InputError
+    from ..session.compiled import CompileError
 
 
 class RowFunction:
     """A row to a line for one dataset of a prompt file (picklable; loads lazily per process)."""
 
     def __init__(self, prompt_file: str, format: str, dataset: Any = None, target: str | None = None,
-                 train_on: str = "last", tag: bool = False, max_length: int | None = None):
-        self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length)
+                 train_on: str = "last", tag: bool = False, max_length: int | None = None, truncate: bool = False):
+        self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length, truncate)
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
         self._outputs: dict[str, tuple[Any]] = {}
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
         """A row function over an already loaded file and tasks (what `build` runs in its own process)."""
-        fn = cls(pf.path, fmt.name, None, target, options.train_on, tag, options.max_length)
-        fn.args = (pf.path, fmt.name, [t.name for t in tasks], target, options.train_on, tag, options.max_length)
+        fn = cls(pf.path, fmt.name, None, target, options.train_on, tag, options.max_length, options.truncate)
+        fn.args = (pf.path, fmt.name, [t.name for t in tasks], target, options.train_on, tag, options.max_length,
+                   options.truncate)
         fn._state = (pf, fmt, target, options, tasks)
         return fn
 
@@ -66,11 +71,11 @@ class RowFunction:
             from . import formats
             from .tasks import tasks_of
 
-            path, fmt_name, name, target, train_on, _tag, max_length = self.args
+            path, fmt_name, name, target, train_on, _tag, max_length, truncate = self.args
             pf = load(path)
             fmt = formats.get(fmt_name)
             tasks = tasks_of(pf, name if isinstance(name, list) else [name] if name else None)
-            self._state = (pf, fmt, target or fmt.target, formats.Options(train_on, max_length), tasks)
+            self._state = (pf, fmt, target or fmt.target, formats.Options(train_on, max_length, truncate), tasks)
         return self._state
 
     def _output(self, task: Task, compiled: Any) -> Any:
@@ -84,6 +89,7 @@ class RowFunction:
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         pf, fmt, target, options, _tasks = self.state
+        input_error, compile_error = _errors()
         example = task.example(row)
         try:
             view: CompiledRow | LoweredRow
@@ -93,9 +99,9 @@ class RowFunction:
             else:
                 request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
                 view = LoweredRow(request, pf.backend(target))
-        except _errors()[0] as err:
+        except input_error as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
-        except _errors()[1] as err:
+        except compile_error as err:
             raise RowProblem("target", "; ".join(d.message for d in err.diagnostics)) from None
         line = fmt.line(example, view, options)
         found = fmt.problems(line)
@@ -107,7 +113,7 @@ class RowFunction:
 
 
 @cache
-def _errors() -> tuple[type, type]:
+def _errors() -> tuple[type[InputError], type[CompileError]]:
     """(InputError, CompileError): imported on first use (the session is a layer above the formats'
     modules), once, not per row."""
     from ..compiler.inputs import InputError
@@ -117,10 +123,10 @@ def _errors() -> tuple[type, type]:
 
 
 def row_fn(prompt_file: str, format: str, dataset: str | None = None, target: str | None = None,
-           train_on: str = "last", max_length: int | None = None) -> RowFunction:
+           train_on: str = "last", max_length: int | None = None, truncate: bool = False) -> RowFunction:
     """The per-row function of one dataset of a prompt file (the first one by default), for
     running the row work on another engine (`datasets.Dataset.map`, Ray, Spark)."""
-    return RowFunction(prompt_file, format, dataset, target, train_on, False, max_length)
+    return RowFunction(prompt_file, format, dataset, target, train_on, False, max_length, truncate)
 
 
 class CompiledRow:

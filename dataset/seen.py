@@ -3,12 +3,12 @@
 An exact duplicate check must remember every line (8 bytes a line at least): a million lines
 would be 8 MB more memory at the end of a build than at the start. So the 64-bit hashes of the
 lines (BLAKE2b of the text) live in an unlinked temporary file, read and written a bucket at a
-time; the file (8-16 bytes a line) goes away with the process, even a killed one.
+time; the file (16-32 bytes a line: a quarter to half full) goes away with the process, even a killed one.
 
 The table is a file of buckets of `SLOTS` hashes, filled from the front. A hash's bucket is its
 low bits; when the table is half full, or one bucket is full, it doubles: each bucket splits into
 two by the next bit, streamed into a new file a bucket at a time. In memory: the fill of each
-bucket (one byte per 64 lines), and a fixed 1 MiB bitmap of the hashes seen (by their high bits):
+bucket (one byte per 16-32 lines), and a fixed 1 MiB bitmap of the hashes seen (by their high bits):
 a line whose bit is clear is new for sure, and costs one write, no read. Two lines are taken for
 the same only when their 64-bit hashes agree (about one false match in 10^7 builds of a million
 lines).

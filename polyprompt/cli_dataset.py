@@ -34,12 +34,14 @@ import click
 @click.option("--keep-duplicates", is_flag=True, help="Write lines that repeat an earlier line.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad row.")
 @click.option("--max-length", type=click.IntRange(min=1), help="Reject tokenized rows longer than this (tokens).")
+@click.option("--truncate", is_flag=True, help="With --max-length: cut longer rows from the start, keeping the "
+              "answer (counted as truncated), instead of rejecting them.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes that turn rows into lines.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def dataset_cmd(file, fmt, output, names, target, adhoc_prompt, data, binds, where, limit, holdouts, seed, split,
-                train_on, keep_duplicates, strict, max_length, workers, progress, as_json):
+                train_on, keep_duplicates, strict, max_length, truncate, workers, progress, as_json):
     """Build the training files of FILE's `dataset` blocks."""
     from . import backends
     from .dataset import DatasetError, build
@@ -53,7 +55,8 @@ def dataset_cmd(file, fmt, output, names, target, adhoc_prompt, data, binds, whe
             pf = _checked(file, pf_of=lambda: with_command_line_dataset(file, adhoc_prompt, data, list(binds), where,
                                                                          limit, list(holdouts), seed))
         summary = build(pf, fmt, output, datasets=list(names) or None, target=target, split=split, strict=strict,
-                        train_on=train_on, dedup=not keep_duplicates, max_length=max_length, workers=workers,
+                        train_on=train_on, dedup=not keep_duplicates, max_length=max_length, truncate=truncate,
+                        workers=workers,
                         progress=progress)
     except (UnknownFormat, backends.UnknownTarget) as err:
         raise click.UsageError(str(err).strip("'\"")) from None

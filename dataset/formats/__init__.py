@@ -40,9 +40,11 @@ MODULES = {
 class Options:
     """How lines are written: `train_on` is `last` (only the final answer is learned) or `all`
     (every assistant turn, the prompt's few-shot turns included); `max_length`, the most tokens a
-    tokenized row keeps (longer rows are cut at the end, keeping the start, as TRL truncates)."""
+    tokenized row has: a longer row is rejected, or with `truncate` cut from its start (the prompt
+    side), keeping the answer, as TRL's `truncation_mode="keep_end"` cuts."""
     train_on: str = "last"
     max_length: int | None = None
+    truncate: bool = False
 
 
 @attrs.frozen

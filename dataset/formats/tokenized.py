@@ -7,7 +7,9 @@ then the answer. `labels` is -100 everywhere but on the tokens the model learns:
 default, every assistant turn with `train_on="all"`; `assistant_masks` marks the same tokens (what
 TRL's `SFTTrainer` reads for `assistant_only_loss`). A row longer than `max_length` tokens is a
 row problem (reported and counted, with its length), never cut silently: cutting the end would cut
-the answer, what the row is for.
+the answer, what the row is for. With `truncate`, it is cut from the start instead (the prompt
+side, as TRL's `truncation_mode="keep_end"`), the whole answer kept, and counted as truncated
+(`CutLine.cut` tokens); a row whose answer alone is longer is still a row problem.
 
 Which tokens are learned, exactly as transformers computes `return_assistant_tokens_mask=True`:
 
@@ -28,7 +30,6 @@ are protected before the render and the ids come from `Encoder.encode_chat`.
 """
 from __future__ import annotations
 
-import copy
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -59,13 +60,39 @@ def line(example, compiled, options: Options) -> dict:
     if encoder is None:
         raise RowProblem("target", f"{backend.name} has no tokenizer at hand: token ids need one "
                                    "(a folder's tokenizer.json, or a family with a registry tokenizer)")
-    turns = copy.deepcopy(backend.write_messages(compiled.request.messages))
+    turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
     turns.append({"role": "assistant", "content": answer(example, compiled)})
     ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
+    cut = 0
     if options.max_length is not None and len(ids) > options.max_length:
-        raise RowProblem("length", f"{len(ids):,} tokens, more than the maximum length {options.max_length:,}")
-    return {"input_ids": ids, "attention_mask": [1] * len(ids),
+        if not options.truncate:
+            raise RowProblem("length", f"{len(ids):,} tokens, more than the maximum length {options.max_length:,}")
+        cut = _cut_from_start(ids, mask, options.max_length)
+        ids, mask = ids[cut:], mask[cut:]
+    line = {"input_ids": ids, "attention_mask": [1] * len(ids),
             "labels": [i if m else IGNORE for i, m in zip(ids, mask)], "assistant_masks": mask}
+    return CutLine(line, cut=cut) if cut else line
+
+
+class CutLine(dict):
+    """A line cut to the maximum length (`truncate`): `cut` tokens were taken from its start."""
+
+    def __init__(self, line: dict, cut: int):
+        super().__init__(line)
+        self.cut = cut
+
+
+def _cut_from_start(ids: list[int], mask: list[int], max_length: int) -> int:
+    """How many tokens to take from the start so that `max_length` remain; RowProblem when the last
+    learned span (the answer) would lose a token."""
+    end = len(mask) - mask[::-1].index(1)  # the last learned token, + 1
+    start = end
+    while start > 0 and mask[start - 1]:
+        start -= 1
+    if len(ids) - start > max_length:
+        raise RowProblem("length", f"{len(ids):,} tokens, and the answer alone with what follows it is "
+                                   f"{len(ids) - start:,}, more than the maximum length {max_length:,}")
+    return len(ids) - max_length
 
 
 def _bulk_encoder(backend: Any) -> Any:
