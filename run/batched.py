@@ -8,13 +8,12 @@ runs hundreds of rows of one prompt, whose bodies differ only in the inputs.
 
 * `choose_many` scores every spelling of every allowed value of every row (see `local.choose`).
   The rows' prompt ids share a prefix (the chat template's start and the system message): it is
-  run once, and its key/value cache is repeated for each sequence of a batch. A batch is then ONE
-  forward pass over ``batch_size`` rows x their spellings, each sequence being the row's own prompt
-  tail followed by the spelling. The tails are left-padded so that every tail ends in the same
-  column: the logits the scores need (the last prompt token's and the spellings') are then the last
-  few columns, and only those are projected on the vocabulary (``logits_to_keep``). Pads are masked
-  out and the positions counted without them, so each score is the per-row score up to float
-  rounding (within 1e-4 in the tests).
+  run once. A batch of ``batch_size`` rows then takes two forward passes, whatever its size: the
+  rows' own prompt tails, left-padded so that all end in the last column, on copies of the prefix
+  cache (only the last column is projected on the vocabulary: ``logits_to_keep``); then every
+  spelling of every row, right-padded, on its row's cache. Pads are masked out and the positions
+  count real tokens only, so each score is the per-row score up to float rounding (within 1e-4 in
+  the tests).
 * `generate_many` left-pads a batch of prompts (attention mask, positions from the mask, as
   transformers' `generate` does) and decodes greedily; each row ends at its own stop token or stop
   string. Rows are batched with the rows of the same model and stop rules; a body that samples
@@ -178,6 +177,7 @@ def _score_batch(model, prefix: _PrefixCache, shared: int, batch: Sequence[_Row]
             if not cand:
                 row_scores.append(torch.logsumexp(first[r, row.end], 0).item() if row.end else 0.0)
                 continue
+            assert rest is not None, "a non-empty candidate was continued"
             row_scores.append(first[r, cand[0]].item() + _sequence_score(rest[seq], cand, row.end))
             seq += 1
         scores.append(row_scores)
