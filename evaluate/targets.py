@@ -7,7 +7,7 @@
   the output type, tolerant for targets that got the schema as instructions.
 * `LocalTarget`: an `hf:` / `hf-family:` model run by run/local.py: `choose` (log-likelihood of
   each allowed value) for a choice output, `generate` otherwise. `answer_rows` answers a batch of
-  compiled rows; it uses run/'s batched path when run/ has one (`local.answer_batch`), else the
+  compiled rows; it uses run/'s batched path when run/ has one (`run.batched.generate_many`), else the
   per-row function `run_one`, which a caller may swap.
 
 A target that cannot answer at all raises `TargetFailed` (the runner keeps what was answered and
@@ -193,6 +193,18 @@ def run_one(compiled: Any) -> Any:
     return local.generate(compiled)
 
 
+def _batched() -> Callable[[list], list] | None:
+    """run/batched.py's `generate_many` (choices scored in one forward pass per batch, text generated
+    in batches, the same answers as `local.generate`) when run/ has it; None otherwise."""
+    import importlib
+
+    try:
+        module = importlib.import_module(__name__.rsplit(".", 2)[0] + ".run.batched")
+    except ImportError:
+        return None
+    return getattr(module, "generate_many", None)
+
+
 def _quiet_transformers() -> None:
     """No progress bars or warnings from transformers over the evaluation's own table."""
     try:
@@ -220,7 +232,7 @@ class LocalTarget:
         """The answers of a batch of rows: run/'s batched path when present, else one row at a time."""
         from ..run import local
 
-        batched = getattr(local, "answer_batch", None) if self.run is run_one else None
+        batched = _batched() if self.run is run_one else None
         try:
             if batched is not None:
                 start = time.perf_counter()

@@ -50,13 +50,19 @@ def test_the_per_row_function_answers_each_row():
 
 
 def test_run_batched_path_is_used_when_present(monkeypatch):
+    """run/batched.py's generate_many, when run/ has it, answers a batch of rows in one call."""
+    import sys
+    import types
+
     batches = []
 
-    def answer_batch(compiled):
+    def generate_many(compiled):
         batches.append(len(compiled))
         return [_result("reject") for _ in compiled]
 
-    monkeypatch.setattr(local, "answer_batch", answer_batch, raising=False)
+    fake = types.ModuleType("polyprompt.run.batched")
+    fake.generate_many = generate_many  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "polyprompt.run.batched", fake)
     report = evaluate(EXAMPLE, ["hf-family:smollm2"], split="test", options=FAST, batch=8)
     assert batches == [8, 8, 3, 1, 1]  # 19 rows, then each of the 2 test blocks
     assert report.to_json()["targets"][0]["per_class"]["reject"]["recall"]["value"] == 1.0
