@@ -148,12 +148,17 @@ def _record_without_nulls(value: dict, node: dict, root: dict) -> dict:
     return out
 
 
-def _branch_for(value: Any, node: dict, root: dict) -> dict | None:
+def _branch_for(value: Any, node: dict, root: dict, depth: int = 0) -> dict | None:
     """The `anyOf` branch an object or list value belongs to (optional records: `[record, null]`)."""
     kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else None
     for branch in node.get("anyOf") or ():
-        if kind is not None and _resolved(branch, root).get("type") == kind:
+        resolved = _resolved(branch, root)
+        if kind is not None and resolved.get("type") == kind:
             return branch
+        if "anyOf" in resolved and depth < 50:  # an optional of an optional: its branches are this one's
+            inner = _branch_for(value, resolved, root, depth + 1)
+            if inner is not None:
+                return inner
     return None
 
 

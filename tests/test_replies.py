@@ -184,6 +184,20 @@ def test_a_null_the_type_allows_stays(tmp_path):
         parse_output(json.dumps({**reply, "name": None}), output, tolerant=False)
 
 
+def test_strict_nulls_inside_an_optional_of_an_optional_record():
+    """The case hypothesis found: `Rec??` whose list field (default []) strict mode sends as null;
+    the null is dropped inside the nested `anyOf` too (before, the reply did not validate)."""
+    from polyprompt.compiler import ir, schema, types as T
+    from polyprompt.compiler.replies import typed_value
+
+    record = T.RecordT("Node")
+    record.fields["children"] = T.FieldT("children", T.ListT(record), required=False, default=[], has_default=True)
+    for t in (T.OptionalT(T.OptionalT(record)), T.OptionalT(T.OptionalT(T.OptionalT(record)))):
+        output = ir.Output(name="p", type=t, schema=schema.json_schema(t))
+        assert typed_value({"children": None}, output) == {}
+        assert typed_value(None, output) is None
+
+
 def test_strict_nulls_round_trip_for_any_output_type():
     """For random output types and values: the value as strict mode writes it (every absent field
     null, at every depth) parses back to the value itself."""
