@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 
@@ -36,6 +36,24 @@ class ApiTarget:
     def answer_rows(self, compiled: Sequence[Any], rows: Sequence[int]) -> list[Answer]:
         """The answers of several rows, sent concurrently; in the order given."""
         return asyncio.run(self._answer_all(list(compiled)))
+
+    def test_answer(self, title: str) -> Callable[[Any], Any]:
+        """The answer function of a `test` block: the target's answer, sent like a row's."""
+        from ..compiler.replies import ReplyError
+        from ..session.prompt_tests import Unanswered
+
+        def answer(compiled):
+            try:
+                got = self.answer(compiled)
+            except TargetFailed as err:
+                raise Unanswered(str(err)) from None
+            if got.error is not None:
+                raise Unanswered(got.error)
+            if got.parse_error is not None:
+                raise ReplyError(f"{got.parse_error} (it answered {(got.text or '')[:200]!r})")
+            return got.value
+
+        return answer
 
     async def _answer_all(self, compiled: list[Any]) -> list[Answer]:
         from ..run.api import Client

@@ -22,7 +22,8 @@ from ..compiler.inputs import InputError
 from ..session.compiled import CompileError
 from . import metrics
 from .rows import Rows, load_rows
-from .targets import Answer, EvalError, TargetFailed, make_target, read_replies
+from .choose import make_target
+from .targets import Answer, EvalError, TargetFailed, read_replies
 
 #: rows compiled and answered together (a local model's batched path scores them in one pass)
 BATCH = 8
@@ -49,14 +50,15 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
              split: str | None = None, data: str | None = None, bind: Sequence[str] = (), where: str | None = None,
              limit: int | None = None, replies: str | None = None, options: metrics.Options | None = None,
              fail_under: Mapping[str, float] | None = None, progress: Progress | None = None,
-             batch: int = BATCH) -> Any:
+             batch: int = BATCH, api: Mapping[str, Any] | None = None) -> Any:
     """Evaluate a prompt file's prompt on every target (see the module docstring): a `Report`.
 
     The rows are a `dataset` block of the file (`dataset`, `split`) or `data` with `bind`
     (`NAME=EXPR`, `output=row.label` the expected answer); `targets` are target names, or
     `LABEL=TARGET`, or target objects of your own (with `label`, `target`, `kind`, `answer_rows`
     and `test_answer`, as targets.py's); `replies` a recorded-replies file; `fail_under` gates
-    (metric -> threshold).
+    (metric -> threshold); `api` the settings of API targets sent over HTTP (`concurrency`,
+    `base_url`, `cache`: a `run.cache.ReplyCache` or None; evaluate/api_target.py).
     EvalError when the evaluation cannot start."""
     from .report import Report, check_gates
 
@@ -65,7 +67,7 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
     rows = load_rows(file, prompt=prompt, dataset=dataset, split=split, data=data, bind=tuple(bind), where=where,
                      limit=limit)
     recorded = read_replies(replies) if replies else None
-    chosen = [make_target(spec, recorded) if isinstance(spec, str) else spec for spec in targets]
+    chosen = [make_target(spec, recorded, dict(api or {})) if isinstance(spec, str) else spec for spec in targets]
     _check_labels(chosen)
     if recorded is not None:
         _check_reply_rows(recorded, rows, replies or "")

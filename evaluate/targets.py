@@ -272,37 +272,6 @@ class LocalTarget:
         return answer
 
 
-# --- choosing a target ---------------------------------------------------------------------------------
-
-def split_label(spec: str) -> tuple[str, str]:
-    """`LABEL=TARGET` (to tell two models of one kind apart, e.g. base=hf:./base) or a bare TARGET."""
-    label, sep, target = spec.partition("=")
-    if sep and label and all(ch.isalnum() or ch in "_.-" for ch in label) and target:
-        return label, target
-    return spec, spec
-
-
-def make_target(spec: str, recorded: Recorded | None) -> Any:
-    """The target of a `-t` option: recorded replies when the replies file has lines for it (by
-    label or target name), a local model for hf:/hf-family:, else an EvalError saying what to give."""
-    from .. import backends
-
-    label, target = split_label(spec)
-    try:
-        backends.get(target)
-    except (LookupError, OSError) as err:  # an unknown name, a model folder that is not one
-        raise EvalError(str(err).strip("'\"")) from None
-    if recorded is not None:
-        for key in (label, target):
-            if key in recorded.rows or key in recorded.tests:
-                return RepliesTarget(label, target, recorded.rows.get(key, {}), recorded.tests.get(key, {}))
-    if target.startswith(backends.MODEL_PREFIXES):
-        return LocalTarget(label, target)
-    raise EvalError(f"{label}: no recorded replies for this API target; record them in a replies file "
-                    f"(--replies FILE, lines {{\"row\": N, \"target\": \"{label}\", \"reply\": ...}}), "
-                    f"or evaluate a local model (hf:<dir>, hf-family:smollm2)")
-
-
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of values, linear between the closest ranks (numpy's default)."""
     ordered = sorted(values)

@@ -10,8 +10,8 @@ import click
 @click.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-t", "--target", "targets", multiple=True, required=True, metavar="[LABEL=]TARGET",
-              help="A target to evaluate (repeatable): an API target answered from --replies, or a local "
-                   "model (hf:<dir>, hf-family:smollm2). LABEL= tells two of one kind apart.")
+              help="A target to evaluate (repeatable): an API target (sent over HTTP, or answered from "
+                   "--replies), or a local model (hf:<dir>, hf-family:smollm2). LABEL= tells two of one kind apart.")
 @click.option("--prompt", "prompt", metavar="PROMPT", help="The prompt evaluated (default: its dataset's, or the first).")
 @click.option("-d", "--dataset", metavar="NAME", help="The file's dataset block (its title or prompt; default: the only one).")
 @click.option("--split", metavar="NAME", help="Evaluate only this split of the dataset (e.g. test).")
@@ -34,8 +34,12 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
 @click.option("--no-plots", is_flag=True, help="Do not write the PNG plots (no matplotlib needed).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="API targets: requests in flight at once.")
+@click.option("--base-url", metavar="URL", help="API targets: send to this server instead of the provider's.")
+@click.option("--no-cache", is_flag=True, help="API targets: send every row, even those the reply cache has answered.")
 def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, replies, out_dir, gates, tolerance,
-             regex, resamples, seed, no_plots, as_json):
+             regex, resamples, seed, no_plots, as_json, concurrency, base_url, no_cache):
     """Evaluate FILE's prompt on every TARGET against a dataset's expected outputs."""
     import json
     import re
@@ -52,7 +56,7 @@ def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, r
         options = Options(rel_tolerance=tolerance, regex=regex, resamples=resamples, seed=seed)
         report = evaluate(file, list(targets), prompt=prompt, dataset=dataset, split=split, data=data, bind=binds,
                           where=where, limit=limit, replies=replies, options=options, fail_under=fail_under,
-                          progress=_progress())
+                          progress=_progress(), api=_api_settings(concurrency, base_url, no_cache))
     except re.error as err:
         raise click.BadParameter(f"`{regex}`: {err}", param_hint="--regex") from None
     except EvalError as err:
@@ -72,6 +76,13 @@ def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, r
                    "(marked partial)", err=True)
     if not report.passed or report.partial:
         sys.exit(1)
+
+
+def _api_settings(concurrency: int, base_url: str | None, no_cache: bool) -> dict:
+    """How API targets are sent: the limit, the server, and the reply cache (docs/run-bulk.md)."""
+    from .run.cache import ReplyCache
+
+    return {"concurrency": concurrency, "base_url": base_url, "cache": None if no_cache else ReplyCache.default()}
 
 
 def _progress():

@@ -13,7 +13,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from polyprompt.cli import cli  # noqa: E402
 from polyprompt.evaluate import Options, evaluate  # noqa: E402
-from polyprompt.evaluate.targets import LocalTarget, make_target  # noqa: E402
+from polyprompt.evaluate.choose import make_target  # noqa: E402
+from polyprompt.evaluate.targets import LocalTarget  # noqa: E402
 from polyprompt.run import local  # noqa: E402
 
 from helpers import EXAMPLES  # noqa: E402
