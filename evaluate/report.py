@@ -63,18 +63,23 @@ class Report:
         return self.data
 
     def write(self, folder: str | os.PathLike, plots: bool = True) -> list[Path]:
-        """report.json, predictions.jsonl and (with matplotlib) the PNG plots, each written atomically;
-        the paths written."""
+        """report.json, predictions.jsonl, (with matplotlib) the PNG plots and report.html (a
+        self-contained page holding the plots), each written atomically; the paths written."""
+        from .html import render_html
+
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "report.json", out / "predictions.jsonl"]
         write_atomic(written[0], json.dumps(self.data, indent=2, ensure_ascii=False) + "\n")
         write_atomic(written[1], "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in self.predictions))
+        pngs: list[Path] = []
         if plots:
             from .plots import write_plots
 
-            written += write_plots(self.data, out)
-        return written
+            pngs = write_plots(self.data, out)
+        page = render_html(self.data, self.predictions, {p.stem.replace("_", " "): p.read_bytes() for p in pngs})
+        write_atomic(out / "report.html", page)
+        return written + pngs + [out / "report.html"]
 
     def table(self, width: int = 100) -> str:
         """The metrics with their intervals, one column per target (plain text)."""

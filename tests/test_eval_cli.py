@@ -56,7 +56,9 @@ def test_two_targets_side_by_side_with_report_files(tmp_path, replies):
     assert "openai-chat - anthropic  accuracy: +0.316" in table and "(McNemar)" in table
     assert "openai-chat: 2/2 passed" in table and "anthropic: 2/2 passed" in table
     assert sorted(p.name for p in out.iterdir()) == ["confusion-anthropic.png", "confusion-openai-chat.png",
-                                                     "metrics.png", "predictions.jsonl", "report.json"]
+                                                     "metrics.png", "predictions.jsonl", "report.html", "report.json"]
+    page = (out / "report.html").read_text()
+    assert "0.947" in page and "data:image/png;base64," in page  # the figures, and the plots inlined
     data = json.loads((out / "report.json").read_text())
     assert data["split"] == "test" and data["rows"] == 19 and data["partial"] is False
     openai = data["targets"][0]
