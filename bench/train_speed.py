@@ -55,7 +55,7 @@ def tiny_model(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from tiny_model import build_tiny_model
 
-    return build_tiny_model(folder, seed=0)
+    return build_tiny_model(folder, seed=0, max_positions=2048)  # rows of about 375 tokens, packed up to 2048
 
 
 def tokenized(model_dir: Path, chats: list[list[dict]]) -> list[dict]:
