@@ -201,7 +201,7 @@ async def answer(compiled, worker: Worker, client_box: dict | None = None) -> An
         return Answer(result.value, result.text, result.finish_reason, usage,
                       (time.perf_counter() - start) * 1000, result.error)
     try:
-        from ..run import api  # type: ignore[attr-defined]  # the API client (issue 16 item 1)
+        from ..run import api  # the API client (run/api.py)
     except ImportError:
         raise ApiError(501, f"{compiled.target} is an API target, and this install cannot send to API targets "
                             "(polyprompt.run.api is missing); serve with an open-model target "
