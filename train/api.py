@@ -96,6 +96,7 @@ def _train(run_opts: dict, method: str, cfg: TrainConfig, dist: loop.Dist, resum
     check_vocab(train_data, net.get_input_embeddings().weight.shape[0])
     lora = method == "lora" or cfg.lora
     if lora:
+        loop.seed_everything(cfg.seed)  # the adapter's initial weights come from the seed, not the process's RNG state
         net = with_lora(net, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
     log = RunLog(out, dist.main, cfg.tensorboard)
     if dist.main:
