@@ -76,7 +76,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
     if st is not None and not force and (not st.st_mode & 0o222 or not os.access(target, os.W_OK)):
         raise ReadOnlyFile(errno.EACCES, "read-only file (--force or force=True replaces it)", os.fspath(path))
     _replace(target, payload, st, 0o666 if mode is None else mode, unnamed=True)
-    _sync_folder(target.parent)
+    sync_folder(target.parent)
 
 
 def _replace(target: Path, payload: bytes, st: os.stat_result | None, mode: int, unnamed: bool) -> None:
@@ -152,7 +152,7 @@ def _link_unnamed(fd: int, target: Path) -> Path | None:
     raise FileExistsError(f"no free temporary name beside {target}")
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Flush the rename to disk where the system allows it (best effort: not on every OS)."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from ..compiler.files import sync_folder
+
 
 class Journal:
     """An open journal: `index` maps a row number to (offset, length, key, failed) of its last line."""
@@ -100,7 +102,7 @@ class Journal:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _sync_folder(out.parent)
+        sync_folder(out.parent)
         self.path.unlink(missing_ok=True)
 
 
@@ -116,15 +118,3 @@ def _entry(raw: bytes) -> tuple[int, str | None, bool, int] | None:
         return None
     return line["row"], name or None, line.get("error") is not None, len(text)
 
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
