@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
-from .targets import Answer, TargetFailed
+from .targets import Answer, TargetFailed, answering_tests
 
 
 @attrs.define
@@ -39,21 +39,7 @@ class ApiTarget:
 
     def test_answer(self, title: str) -> Callable[[Any], Any]:
         """The answer function of a `test` block: the target's answer, sent like a row's."""
-        from ..compiler.replies import ReplyError
-        from ..session.prompt_tests import Unanswered
-
-        def answer(compiled):
-            try:
-                got = self.answer(compiled)
-            except TargetFailed as err:
-                raise Unanswered(str(err)) from None
-            if got.error is not None:
-                raise Unanswered(got.error)
-            if got.parse_error is not None:
-                raise ReplyError(f"{got.parse_error} (it answered {(got.text or '')[:200]!r})")
-            return got.value
-
-        return answer
+        return answering_tests(self.answer)
 
     async def _answer_all(self, compiled: list[Any]) -> list[Answer]:
         from ..run.api import Client

@@ -258,18 +258,27 @@ class LocalTarget:
 
     def test_answer(self, title: str) -> Callable[[Any], Any]:
         """The answer function of a `test` block: the model's answer (skipped when it cannot run)."""
-        from ..session.prompt_tests import Unanswered
+        return answering_tests(self.answer)
 
-        def answer(compiled):
-            try:
-                got = self.answer(compiled)
-            except TargetFailed as err:
-                raise Unanswered(str(err)) from None
-            if not got.answered:
-                raise ReplyError(f"{got.parse_error} (it answered {(got.text or '')[:200]!r})")
-            return got.value
 
-        return answer
+def answering_tests(answer_one: Callable[[Any], Answer]) -> Callable[[Any], Any]:
+    """The answer function of a `test` block for a target that answers a compiled prompt live (a
+    local model, an API): its value; skipped (`Unanswered`) when the target fails or cannot answer,
+    a ReplyError when the reply does not parse."""
+    from ..session.prompt_tests import Unanswered
+
+    def answer(compiled):
+        try:
+            got = answer_one(compiled)
+        except TargetFailed as err:
+            raise Unanswered(str(err)) from None
+        if got.error is not None:
+            raise Unanswered(got.error)
+        if not got.answered:
+            raise ReplyError(f"{got.parse_error} (it answered {(got.text or '')[:200]!r})")
+        return got.value
+
+    return answer
 
 
 def percentile(values: list[float], q: float) -> float:
