@@ -29,6 +29,12 @@ class ApiTarget:
     client: Any = None
     kind: str = "api"
 
+    @property
+    def rows_at_once(self) -> int:
+        """How many rows the runner hands over at once: enough to keep `concurrency` requests in
+        flight (a smaller batch would cap them at the batch's size)."""
+        return 4 * self.concurrency
+
     def answer(self, compiled: Any, row: int = 0) -> Answer:
         """One row's answer."""
         return self.answer_rows([compiled], [row])[0]

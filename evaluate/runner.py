@@ -99,11 +99,12 @@ def _check_reply_rows(recorded: Any, rows: Rows, path: str) -> None:
 
 
 def run_target(target: Any, rows: Rows, progress: Progress | None = None, batch: int = BATCH) -> TargetRun:
-    """Every row answered by one target, in batches; a failure stops it and is kept on the run."""
+    """Every row answered by one target, in batches (at least the `rows_at_once` a target asks for:
+    an API target's concurrency); a failure stops it and is kept on the run."""
     run = TargetRun(target)
     start = time.perf_counter()
     total = len(rows.rows)
-    for chunk in _chunks(rows.rows, batch):
+    for chunk in _chunks(rows.rows, max(batch, getattr(target, "rows_at_once", 0))):
         compiled, numbers = [], []
         for row in chunk:
             try:

@@ -67,3 +67,28 @@ def test_the_command_line_sends_to_the_base_url_and_a_missing_key_is_partial(pro
     assert result.exit_code == 1 and "Traceback" not in result.output
     report = json.loads(result.stdout)
     assert report["partial"] and "MISTRAL_API_KEY" in (report["targets"][0]["failure"] or "")
+
+
+def test_the_concurrency_is_not_capped_by_the_runners_batches(project):
+    """`--concurrency 16` keeps 16 requests in flight (the runner hands an API target 4x its
+    concurrency at once; with its default batch of 8 at most 8 were ever in flight)."""
+    import asyncio
+
+    from polyprompt.evaluate.api_target import ApiTarget
+
+    rows = project / "mail.jsonl"
+    rows.write_text("".join(json.dumps({"body": f"mail {i}", "label": "spam"}) + "\n" for i in range(48)))
+
+    class Client:
+        in_flight = most = 0
+
+        async def asend(self, compiled):
+            Client.in_flight += 1
+            Client.most = max(Client.most, Client.in_flight)
+            await asyncio.sleep(0.02)
+            Client.in_flight -= 1
+            raise RuntimeError("no answer")
+
+    target = ApiTarget("api", "openai-chat", concurrency=16, client=Client())
+    evaluate(str(project / "mail.prompt"), [target], options=FAST)
+    assert Client.most == 16
