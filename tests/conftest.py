@@ -44,8 +44,18 @@ PARITY_TESTS = {
                          "test_continue_a_reasoning_field_parity", "test_generation_spans_parity",
                          "test_none_values_are_dropped_like_apply_chat_template", "test_smollm2_template_is_the_gguf_one"},
 }
+#: single cases of parametrized tests that load the real tokenizers (by their pytest id)
+PARITY_CASES = {"test_pass_goldens": {"guard_control_text"}}
 #: long-running modules and tests that are not parity (subprocesses, wheels, big inputs)
 SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_dataset_trl"}  # fresh processes, one a test
+#: modules that need torch/transformers/peft or the providers' SDKs: importing those takes seconds
+#: before the first test, more than the unit run's whole budget, so they run in the full suite only
+HEAVY_IMPORT_MODULES = {
+    "test_train", "test_train_adapter_run", "test_train_batching", "test_train_ddp", "test_train_distill",
+    "test_train_distill_run", "test_train_resume", "test_train_smollm2", "test_hf_run", "test_eval_fast",
+    "test_run_bulk_local", "test_serve_model", "test_sdk_calls", "test_sdk_replies",
+}
+SLOW_MODULES |= HEAVY_IMPORT_MODULES
 SLOW_TESTS = {
     "test_fuzz": {"test_random_large_files"},
     "test_data": {"test_the_copy_equals_the_shared_refdata"},
@@ -55,71 +65,148 @@ SLOW_TESTS = {
     "test_prompt_tests": {"test_cli_exit_codes", "test_a_file_whose_errors_hide_its_tests_fails_the_run"},
     "test_hf_gguf": {"test_models_convert_gives_token_ids"},
 }
-#: the unit run's heavy tests (each name's cases together 0.4 s or more on the 2-core machine: servers
+#: the unit run's heavy tests (each name's cases together 0.3 s or more on the shared 2-core machine: servers
 #: over HTTP, subprocesses killed and resumed, tiny-model training, linear-time checks): `slow`
 UNIT_HEAVY = {
-    "test_body_fields": {"test_an_open_model_target_has_no_request_body"},
-    "test_cli": {"test_an_unknown_target_lists_the_open_model_forms",
-                 "test_completion_of_commands_options_and_target_names", "test_warnings_are_shown_on_every_command"},
-    "test_dataset": {"test_a_dataset_from_the_command_line",
-                     "test_a_row_longer_than_max_length_is_rejected_with_its_length",
-                     "test_parquet_and_datasets_folder_outputs_load_in_datasets",
-                     "test_the_cli_builds_and_summarizes", "test_workers_write_the_same_bytes"},
+    "test_backends": {"test_the_checker_receives_the_catalog_and_imports_no_backend"},
+    "test_body_fields": {
+        "test_an_open_model_target_has_no_request_body",
+        "test_the_shipped_field_schemas_are_those_of_the_official_schemas",
+    },
+    "test_cli": {
+        "test_a_surrogate_pair_escape_is_one_character", "test_an_output_file_that_cannot_be_written_is_an_error",
+        "test_an_unknown_target_lists_the_open_model_forms", "test_check_clean_files_exit_0",
+        "test_check_json_format", "test_check_reports_errors_with_position_caret_and_help",
+        "test_completion_of_commands_options_and_target_names", "test_completion_scripts_for_bash_zsh_and_fish",
+        "test_fmt_refuses_syntax_errors_and_keeps_the_file", "test_fmt_stdin", "test_invalid_utf8_is_a_diagnostic",
+        "test_targets_lists_the_families_and_hf_forms", "test_the_bash_script_completes_in_bash",
+        "test_usage_errors_exit_2", "test_warnings_are_shown_on_every_command",
+    },
+    "test_dataset": {
+        "test_a_dataset_from_the_command_line", "test_a_row_longer_than_max_length_is_rejected_with_its_length",
+        "test_datasets_are_mixed_by_weight_and_tagged", "test_every_input_kind_reads_the_same_rows",
+        "test_parquet_and_datasets_folder_outputs_load_in_datasets", "test_the_cli_builds_and_summarizes",
+        "test_the_row_function_runs_in_datasets_map", "test_workers_write_the_same_bytes",
+    },
+    "test_dataset_corpus": {"test_the_cli_writes_a_corpus"},
     "test_dataset_docs": {"test_the_command_prints_what_the_doc_shows"},
-    "test_dataset_seen": {"test_memory_does_not_grow_with_the_lines"},
-    "test_dataset_truncate": {"test_workers_and_the_command_line_cut_the_same"},
+    "test_dataset_seen": {"test_many_lines_with_duplicates_and_growth", "test_memory_does_not_grow_with_the_lines"},
+    "test_dataset_truncate": {
+        "test_long_rows_are_cut_from_the_start_keeping_the_answer", "test_workers_and_the_command_line_cut_the_same",
+    },
     "test_docs": {"test_the_main_job_writes_the_reports", "test_the_quick_start_commands_work"},
-    "test_eval_api": {"test_an_api_target_is_evaluated_over_http_then_from_the_cache",
-                      "test_the_command_line_sends_to_the_base_url_and_a_missing_key_is_partial"},
-    "test_eval_cli": {"test_two_targets_side_by_side_with_report_files"},
-    "test_eval_fast": {"test_choose_many_equals_choose_per_row", "test_generate_many_equals_greedy_generate",
-                       "test_generate_many_stop_strings_cut_each_row",
-                       "test_score_rows_equals_score_candidates_on_raw_ids"},
-    "test_eval_html": {"test_the_disagreement_filter_hides_rows_where_targets_agree",
-                       "test_the_report_renders_in_chromium_with_the_figures_of_report_json"},
-    "test_eval_intervals": {"test_macro_f1_bootstrap_covers_95_percent_by_simulation"},
-    "test_example_tweets": {"test_scoring_runs_end_to_end_on_a_tiny_model"},
-    "test_files": {"test_the_cli_says_so_in_one_line"},
-    "test_fuzz_data": {"test_inputs_files_give_values_or_an_input_error",
-                       "test_model_text_gives_a_value_or_a_reply_error"},
-    "test_hf_images": {"test_probe_finds_each_templates_image_placeholder"},
-    "test_hf_target": {"test_reasoning_none_turns_qwen3_thinking_off",
-                       "test_what_a_target_cannot_express_is_an_error_before_emitting"},
+    "test_eval_api": {
+        "test_an_api_target_is_evaluated_over_http_then_from_the_cache",
+        "test_the_command_line_sends_to_the_base_url_and_a_missing_key_is_partial",
+    },
+    "test_eval_cli": {"test_the_docs_example_run_is_real_output", "test_two_targets_side_by_side_with_report_files"},
+    "test_eval_fast": {
+        "test_choose_many_equals_choose_per_row", "test_generate_many_equals_greedy_generate",
+        "test_generate_many_stop_strings_cut_each_row", "test_score_rows_equals_score_candidates_on_raw_ids",
+    },
+    "test_eval_html": {
+        "test_the_disagreement_filter_hides_rows_where_targets_agree",
+        "test_the_report_renders_in_chromium_with_the_figures_of_report_json",
+    },
+    "test_eval_intervals": {
+        "test_macro_f1_bootstrap_covers_95_percent_by_simulation",
+        "test_resamples_come_in_batches_that_bound_memory",
+    },
+    "test_eval_metrics": {"test_choices_equal_scikit_learn_on_random_label_sets"},
+    "test_example_tweets": {"test_scoring_runs_end_to_end_on_a_tiny_model", "test_the_real_package_corpus"},
+    "test_files": {"test_the_cli_says_so_in_one_line", "test_without_a_home_the_parser_writes_nothing"},
+    "test_fuzz": {"test_mutations_of_real_files"},
+    "test_fuzz_data": {
+        "test_inputs_files_give_values_or_an_input_error", "test_model_text_gives_a_value_or_a_reply_error",
+    },
+    "test_hf_gguf": {
+        "test_every_cut_of_a_header_is_a_clear_error", "test_metadata_equals_the_gguf_package",
+        "test_models_commands_refuse_a_file_that_is_not_gguf",
+    },
+    "test_hf_images": {
+        "test_every_family_with_an_image_placeholder_is_known", "test_probe_finds_each_templates_image_placeholder",
+    },
+    "test_hf_imports": {"test_no_import_cycles"},
+    "test_hf_probe": {"test_cli_prints_a_probe_table"},
+    "test_hf_target": {
+        "test_reasoning_none_turns_qwen3_thinking_off",
+        "test_what_a_target_cannot_express_is_an_error_before_emitting",
+    },
     "test_hf_template": {"test_only_shipped_templates_run_outside_the_sandbox"},
     "test_hf_template_compiler": {"test_compiled_renders_as_jinja"},
     "test_history_fuzz": {"test_history_shapes_never_crash_drop_or_change_roles"},
-    "test_layering": {"test_no_import_cycles"},
-    "test_prompt_tests": {"test_the_cli_counts_skipped_expects_and_require_replies_fails_them",
-                          "test_the_first_run_writes_the_snapshots_and_ci_refuses"},
-    "test_run_api": {"test_a_reply_that_does_not_fit_the_output_keeps_its_text",
-                     "test_a_tool_call_with_wrong_arguments_is_a_parse_error", "test_async_calls_overlap",
-                     "test_vertex_takes_the_project_of_its_credentials"},
-    "test_run_api_errors": {"test_429_is_retried_after_the_retry_after_seconds",
-                            "test_a_stalled_connection_times_out_then_is_retried", "test_cli_exit_codes"},
+    "test_hygiene": {"test_public_symbols_have_docstrings"},
+    "test_ir_printer": {"test_every_example_prints_the_same_twice"},
+    "test_layering": {"test_imports_point_down", "test_no_import_cycles"},
+    "test_markers": {"test_every_marked_test_exists"},
+    "test_prompt_tests": {
+        "test_the_cli_counts_skipped_expects_and_require_replies_fails_them",
+        "test_the_first_run_writes_the_snapshots_and_ci_refuses",
+    },
+    "test_render_diagnostics": {"test_past_a_hundred_diagnostics_a_file_gets_a_count"},
+    "test_replies": {"test_strict_nulls_round_trip_for_any_output_type"},
+    "test_run_api": {
+        "test_a_reply_that_does_not_fit_the_output_keeps_its_text",
+        "test_a_tool_call_with_wrong_arguments_is_a_parse_error", "test_async_calls_overlap",
+        "test_setup_errors_name_what_to_set", "test_threads_share_one_client",
+        "test_vertex_takes_the_project_of_its_credentials",
+    },
+    "test_run_api_errors": {
+        "test_429_is_retried_after_the_retry_after_seconds", "test_a_stalled_connection_times_out_then_is_retried",
+        "test_cli_exit_codes", "test_cli_streams", "test_without_the_api_extra_run_says_what_to_install",
+    },
     "test_run_bulk": {"test_a_killed_run_resumes_without_sending_a_finished_row_again"},
-    "test_run_bulk_http": {"test_a_bulk_run_on_an_api_target_sends_every_row_once",
-                           "test_a_missing_key_stops_a_bulk_run_with_one_line"},
-    "test_schema": {"test_strict_lowering_of_any_output_type"},
+    "test_run_bulk_http": {
+        "test_a_bulk_run_on_an_api_target_sends_every_row_once", "test_a_missing_key_stops_a_bulk_run_with_one_line",
+    },
+    "test_schema": {"test_each_strict_rule_is_checked", "test_strict_lowering_of_any_output_type"},
     "test_sdk_calls": {"test_the_sdk_sends_the_body"},
-    "test_security_code": {"test_a_planted_grammar_pickle_is_never_read"},
-    "test_security_dos": {"test_a_diagnostic_on_a_long_line_costs_the_window_not_the_line",
-                          "test_block_strings_parse_in_linear_time", "test_deep_nesting_is_a_diagnostic",
-                          "test_diagnostics_scale_linearly", "test_random_deep_nestings_never_raise"},
+    "test_security_code": {
+        "test_a_planted_grammar_pickle_is_never_read", "test_loading_the_parser_unpickles_nothing",
+        "test_tables_built_from_another_grammar_are_not_used", "test_the_shipped_tables_equal_a_fresh_build",
+    },
+    "test_security_dos": {
+        "test_a_diagnostic_on_a_long_line_costs_the_window_not_the_line", "test_block_strings_parse_in_linear_time",
+        "test_deep_nesting_is_a_diagnostic", "test_diagnostics_scale_linearly",
+        "test_random_deep_nestings_never_raise",
+    },
     "test_security_files": {"test_a_deep_import_chain_is_a_diagnostic", "test_random_paths_never_leave_the_root"},
-    "test_security_models": {"test_a_million_spaces_in_data_compile",
-                             "test_a_model_folder_of_any_shape_is_a_diagnostic",
-                             "test_a_template_over_its_budget_stops_fast_with_the_limit_named",
-                             "test_probing_stops_at_the_first_render_over_budget"},
-    "test_security_run": {"test_a_redirect_to_another_host_never_carries_the_key", "test_the_cli_never_prints_a_key"},
-    "test_security_serve": {"test_every_request_needs_the_bearer_token"},
-    "test_security_tests": {"test_update_with_a_dotted_model_target_writes_inside_the_snapshot_folder"},
-    "test_serve": {"test_500_compile_requests_50_in_flight_without_an_error",
-                   "test_serve_from_the_command_line_answers_and_stops_on_sigterm",
-                   "test_sigterm_lets_the_requests_in_flight_finish"},
-    "test_serve_api": {"test_a_prompt_served_on_an_api_target_answers_typed",
-                       "test_a_provider_error_is_a_json_502_without_the_key"},
+    "test_security_models": {
+        "test_a_million_spaces_in_data_compile", "test_a_missing_folder_is_named_as_missing",
+        "test_a_model_folder_of_any_shape_is_a_diagnostic",
+        "test_a_template_over_its_budget_stops_fast_with_the_limit_named",
+        "test_fuzzed_model_folders_never_fail_internally", "test_gguf_arrays_nested_990_deep_are_a_diagnostic",
+        "test_probing_stops_at_the_first_render_over_budget",
+    },
+    "test_security_run": {
+        "test_a_redirect_to_another_host_never_carries_the_key", "test_no_log_record_holds_a_key",
+        "test_reprs_hold_no_key", "test_the_cli_never_prints_a_key",
+    },
+    "test_security_serve": {
+        "test_a_post_without_the_key_is_refused_before_its_body_is_read",
+        "test_a_user_message_holding_control_tokens_is_text", "test_every_request_needs_the_bearer_token",
+        "test_no_answer_carries_a_traceback_or_a_server_path", "test_roles_come_from_the_role_field_only",
+    },
+    "test_security_tests": {
+        "test_a_reply_file_outside_the_project_is_refused_and_not_printed",
+        "test_update_with_a_dotted_model_target_writes_inside_the_snapshot_folder",
+    },
+    "test_serve": {
+        "test_500_compile_requests_50_in_flight_without_an_error", "test_a_full_queue_answers_429_with_retry_after",
+        "test_a_recursive_output_type_gets_a_component_that_refers_to_itself",
+        "test_an_exception_in_a_route_is_a_json_500_without_traceback", "test_bodies_over_the_limit_get_413",
+        "test_chat_requests_with_fields_the_model_cannot_honour_get_400",
+        "test_invalid_json_unknown_prompt_unknown_target",
+        "test_serve_from_the_command_line_answers_and_stops_on_sigterm",
+        "test_sigterm_lets_the_requests_in_flight_finish",
+        "test_the_openapi_document_validates_and_carries_the_prompt_types",
+    },
+    "test_serve_api": {
+        "test_a_prompt_served_on_an_api_target_answers_typed", "test_a_provider_error_is_a_json_502_without_the_key",
+    },
     "test_train": {"test_sft_learns_and_the_output_is_a_model_folder"},
     "test_train_resume": {"test_a_run_killed_with_sigkill_resumes_to_the_same_weights_bit_for_bit"},
+    "test_visit": {"test_node_at_is_a_chain_of_nested_spans"},
 }
 for _module, _names in UNIT_HEAVY.items():
     SLOW_TESTS[_module] = SLOW_TESTS.get(_module, set()) | _names
@@ -128,11 +215,28 @@ UNIT_SUBSET = {
     ("test_docs", "test_diagnostic_example"): 3,
     ("test_fuzz_data", "test_inputs_files_give_values_or_an_input_error"): 1,
     ("test_fuzz", "test_mutations_of_real_files"): 3,
+    ("test_hf_probe", "test_probe_golden"): 4,
+    ("test_dataset", "test_every_answer_reads_back_as_its_value"): 2,
 }
 
 
 def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/ from the current output")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """A run that leaves out `slow` (or `parity`) does not even import those modules.
+
+    Marking happens after collection, and collecting a module imports it with its torch or SDK
+    imports: the unit run would pay those seconds for tests it then deselects.
+    """
+    expression = config.getoption("markexpr") or ""
+    module = collection_path.stem
+    if "not slow" in expression and module in SLOW_MODULES:
+        return True
+    if "not parity" in expression and module in PARITY_MODULES:
+        return True
+    return None
 
 
 def _is_model_golden(item) -> bool:
@@ -147,8 +251,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__ if item.module else ""
         name = item.originalname
+        case = item.callspec.id if hasattr(item, "callspec") else None
         if (module in PARITY_MODULES or name in PARITY_TESTS.get(module, ())
-                or (module == "test_golden" and _is_model_golden(item))):
+                or case in PARITY_CASES.get(module, ()) or (module == "test_golden" and _is_model_golden(item))):
             item.add_marker(pytest.mark.parity)
         key = (module, name)
         seen[key] = seen.get(key, 0) + 1

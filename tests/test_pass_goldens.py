@@ -30,6 +30,7 @@ the diff in git.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -125,15 +126,17 @@ def format_fixture(preamble: str, cases: list[Case]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def recompute(case: Case, index: int) -> Case:
-    """The case with `before`, `after` and `notes` of the pass at `PASSES[index]` as they are now."""
+def recompute(case: Case, index: int, run: "LinesRun | None" = None) -> Case:
+    """The case with `before`, `after` and `notes` of the pass at `PASSES[index]` as they are now
+    (`run` records the lines the pass itself runs: tracing the whole compile would take seconds)."""
     inputs = json.loads(case.sections.get("inputs") or "{}")
     request, backend = request_for(case.sections["prompt"] + "\n", case.target, inputs, json.loads(case.caps or "{}"),
                                    json.loads(case.options or "{}"))
     before = run_passes(request, backend.context(Sink()),
                         passes=PASSES[:index])
     ctx = backend.context(Sink())
-    after = PASSES[index](before, ctx)
+    with run.tracing() if run is not None else contextlib.nullcontext():
+        after = PASSES[index](before, ctx)
     before_text, after_text = format_request(before), format_request(after)
     sections = {k: case.sections[k] for k in ("prompt", "inputs") if k in case.sections}
     sections.update(before=before_text, after=UNCHANGED if after_text == before_text else after_text,
@@ -161,8 +164,8 @@ def test_pass_goldens(name, request):
     assert len(cases) >= MIN_CASES, f"{path.name}: {len(cases)} cases, at least {MIN_CASES} wanted"
     index = PASS_NAMES.index(name)
     module = sys.modules[PASSES[index].__module__]
-    with LinesRun(module.__file__) as run:
-        fresh = format_fixture(preamble, [recompute(c, index) for c in cases])
+    run = LinesRun(module.__file__)
+    fresh = format_fixture(preamble, [recompute(c, index, run) for c in cases])
     if request.config.getoption("--update-goldens"):
         path.write_text(fresh, encoding="utf-8")
     else:
@@ -176,21 +179,24 @@ def test_pass_goldens(name, request):
 
 
 class LinesRun:
-    """The lines of one file run inside the `with` block, and the functions of it that were called
-    (`lines` is None under another tracer: a debugger or a coverage tool, which this one would
-    disturb)."""
+    """The lines of one file run inside its `tracing()` blocks, and the functions of it that were
+    called (`lines` is None under another tracer: a debugger or a coverage tool, which this one
+    would disturb)."""
 
     def __init__(self, filename: str):
-        self.filename, self.lines, self.called = filename, None, set()
+        self.filename, self.called = filename, set()
+        self.lines: set[int] | None = set() if sys.gettrace() is None else None
 
-    def __enter__(self) -> "LinesRun":
-        if sys.gettrace() is None:
-            self.lines = set()
-            sys.settrace(self._call)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.lines is not None:
+    @contextlib.contextmanager
+    def tracing(self):
+        """Record the lines of the file run inside the block."""
+        if self.lines is None:
+            yield
+            return
+        sys.settrace(self._call)
+        try:
+            yield
+        finally:
             sys.settrace(None)
 
     def missed(self) -> set[int]:
