@@ -6,7 +6,7 @@
 #   (d) score the base and the adapter side by side in one eval run (paired: McNemar), and print
 #       one before/after line.
 #
-#   bash examples/tweet_migration.sh [WORKDIR]        # default build/tweet-migration
+#   bash examples/tweet_migration.sh [WORKDIR]        # default out/tweet-migration
 #   SHORT=1 bash examples/tweet_migration.sh          # the short version .ci/main runs (~60 test tweets)
 #
 # The knobs are environment variables: PER_CLASS (tweets of each class), STEPS, BATCH, LR, RANK,
@@ -27,7 +27,7 @@ fi
 PER_CLASS=${PER_CLASS:-${defaults[0]}} STEPS=${STEPS:-${defaults[1]}} BATCH=${BATCH:-${defaults[2]}}
 LR=${LR:-${defaults[3]}} RANK=${RANK:-${defaults[4]}} ZERO_SHOT=${ZERO_SHOT:-${defaults[5]}}
 THREADS=${THREADS:-$(nproc)}
-WORK=${1:-build/tweet-migration}
+WORK=${1:-out/tweet-migration}
 mkdir -p "$WORK/data"
 cp examples/tweet_sentiment.prompt "$WORK/"
 prompt="$WORK/tweet_sentiment.prompt"

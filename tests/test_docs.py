@@ -343,11 +343,11 @@ def test_the_main_job_writes_the_reports(tmp_path: Path) -> None:
     command = re.search(r"if (\$pp compile .*?); then", script, re.S).group(1).replace("\\\n", " ")
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     out = run_bash([f"pp='{sys.executable} -m polyprompt'", "target=anthropic", "name=ticket_triage",
-                    "prompt=examples/$name.prompt", 'mkdir -p "build/$target"', command], tmp_path)
+                    "prompt=examples/$name.prompt", 'mkdir -p "out/$target"', command], tmp_path)
     assert out.returncode == 0, out.stderr
-    report = (tmp_path / "build" / "anthropic" / "ticket_triage.report.txt").read_text()
+    report = (tmp_path / "out" / "anthropic" / "ticket_triage.report.txt").read_text()
     assert "[PP4" in report or "no changes" in report, report
-    assert json.loads((tmp_path / "build" / "anthropic" / "ticket_triage.json").read_text())["messages"]
+    assert json.loads((tmp_path / "out" / "anthropic" / "ticket_triage.json").read_text())["messages"]
 
 
 def test_every_command_is_in_the_docs() -> None:
