@@ -167,6 +167,11 @@ def transport_error(request: HttpRequest, err: Exception, timeout: float, stream
     return _error(request, text, None, retryable=not streaming)
 
 
+def too_large(request: HttpRequest, err: Exception, status: int | None) -> ApiError:
+    """The ApiError of a reply over the client's `max_reply_bytes` (not retried: it would be as large)."""
+    return _error(request, str(err), status)
+
+
 def final(error: ApiError, attempt: int) -> ApiError:
     """The error raised after the last try: it says how many attempts were made."""
     if attempt == 0 or not error.retryable:

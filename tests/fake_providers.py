@@ -15,7 +15,11 @@ asked; `plan(kind, *actions)` queues what the next requests get instead of a pla
 - {"stall": seconds}: accept the request and answer nothing for that long;
 - {"redirect": url}: a 307 to another URL;
 - {"stream_error": "..."}: a stream that fails after its first event;
-- {"stream_cut": n}: a stream whose connection closes after its first n pieces.
+- {"stream_cut": n}: a stream whose connection closes after its first n pieces;
+- {"pad": n}: the answer with n more bytes of JSON padding (its Content-Length says so);
+- {"endless": "json" | "events" | "line"}: a 200 with no Content-Length (chunked) that never ends:
+  a JSON object padded without end, server-sent text events without end, or one line without end;
+  `sent` holds how many bytes the server got to write before the client hung up.
 
 Reusable by any test that needs a provider (run, bulk, serve): start it with `with FakeProviders() as fake:`.
 """
@@ -69,6 +73,8 @@ class FakeProviders:
         self.answer, self.tool, self.delay, self.validate = answer, tool, delay, validate
         self.requests: list[tuple[str, str, dict, Any]] = []
         self.problems: list[str] = []
+        #: bytes written by the last `endless` reply before the client hung up
+        self.sent = 0
         self._plans: dict[str, list] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -77,7 +83,7 @@ class FakeProviders:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -135,6 +141,15 @@ class FakeProviders:
         self.stop()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up (as one does on a reply over its bound) is not an error to print."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_fake: FakeProviders
@@ -186,6 +201,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(action, dict) and "redirect" in action:
             return self._send(307, b"", {"Location": action["redirect"]})
+        if isinstance(action, dict) and "endless" in action:
+            return self._endless(kind, action["endless"])
+        if isinstance(action, dict) and "pad" in action:
+            body = {**reply(kind, fake.answer, None, "fake-model"), "padding": "x" * action["pad"]}
+            return self._json(200, body)
         if action == "malformed":
             return self._send(200, b"<html>upstream proxy error</html>", {"Content-Type": "application/json"})
         tool = action == "tool"
@@ -210,6 +230,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(event)
             self.wfile.flush()
             time.sleep(0.001)
+        self.close_connection = True
+
+    def _endless(self, kind: str, what: str) -> None:
+        """A chunked 200 that never ends (until the client hangs up, or 1 GiB as a safety stop)."""
+        fake = self.server_fake
+        fake.sent = 0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json" if what == "json" else "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = b"".join(_sse({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [
+            {"index": 0, "delta": {"content": "y" * 200}}]}) for _ in range(64))
+        first, again = {"json": (b'{"padding": "', b"x" * 65536), "events": (event, event),
+                        "line": (b"data: ", b"x" * 65536)}[what]
+        piece = first
+        try:
+            while fake.sent < 1 << 30 and not fake._stop.is_set():
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                fake.sent += len(piece)
+                piece = again
+        except OSError:  # the client hung up: what it should do
+            pass
         self.close_connection = True
 
     def _error(self, kind: str, status: int, message: str, headers: dict | None = None) -> None:
