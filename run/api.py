@@ -25,7 +25,8 @@ from . import limits, providers, stream as streams
 from .errors import ApiError, one_line
 from .limits import DEFAULT_MAX_REPLY_BYTES, ReplyTooLarge
 from .providers import Call, HttpRequest
-from .results import ApiResult, final as _final, reply_or_error, result_of, too_large, transport_error
+from .results import (ApiResult, final as _final, reply_or_error, result_of, too_large, transport_error,
+                      wait_refused)
 from .retry import Backoff
 
 __all__ = ["ApiError", "ApiResult", "AsyncStream", "Client", "Stream", "asend", "send"]
@@ -122,9 +123,7 @@ class Client:
             request = providers.http_request(call, False, self.env)
             outcome = self._attempt(request)
             if isinstance(outcome, ApiError):
-                if not outcome.retryable or attempt == self.max_retries:
-                    raise _final(outcome, attempt)
-                time.sleep(self.backoff.delay(attempt, outcome.headers))
+                time.sleep(self._wait(outcome, attempt))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
@@ -136,12 +135,20 @@ class Client:
             request = await self._arequest(call, False)
             outcome = await self._aattempt(request)
             if isinstance(outcome, ApiError):
-                if not outcome.retryable or attempt == self.max_retries:
-                    raise _final(outcome, attempt)
-                await asyncio.sleep(self.backoff.delay(attempt, outcome.headers))
+                await asyncio.sleep(self._wait(outcome, attempt))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
+
+    def _wait(self, error: ApiError, attempt: int) -> float:
+        """Seconds to wait before trying again after `error`; raises the error to give up: not
+        retryable, the last attempt, or a reply asking for a longer wait than `max_retry_after`."""
+        refused = self.backoff.refused(error.headers) if error.retryable else None
+        if refused is not None:
+            raise wait_refused(error, refused, self.backoff.max_retry_after)
+        if not error.retryable or attempt == self.max_retries:
+            raise _final(error, attempt)
+        return self.backoff.delay(attempt, error.headers)
 
     async def _arequest(self, call: Call, stream: bool) -> HttpRequest:
         if call.provider == "vertex":  # google-auth refreshes with a blocking HTTP call
@@ -217,9 +224,7 @@ class Stream:
             request = providers.http_request(call, True, client.env)
             opened = _open_sync(client, request)
             if isinstance(opened, ApiError):
-                if not opened.retryable or attempt == client.max_retries:
-                    raise _final(opened, attempt)
-                time.sleep(client.backoff.delay(attempt, opened.headers))
+                time.sleep(client._wait(opened, attempt))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:
@@ -248,9 +253,7 @@ class AsyncStream:
             request = await client._arequest(call, True)
             opened = await _open_async(client, request)
             if isinstance(opened, ApiError):
-                if not opened.retryable or attempt == client.max_retries:
-                    raise _final(opened, attempt)
-                await asyncio.sleep(client.backoff.delay(attempt, opened.headers))
+                await asyncio.sleep(client._wait(opened, attempt))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:

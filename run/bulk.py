@@ -232,6 +232,8 @@ class _Run:
             return
         if status in FATAL_STATUSES:
             self.fatal = f"the provider refused the request ({_describe(err)})"
+        elif getattr(err, "wait", None) is not None:  # asked to wait minutes: every other row would be too
+            self.fatal = _describe(err)
         elif getattr(err, "kind", None) in ("config", "auth"):  # a missing key, region or extra: no row can succeed
             self.fatal = _describe(err)
 

@@ -172,6 +172,18 @@ def too_large(request: HttpRequest, err: Exception, status: int | None) -> ApiEr
     return _error(request, str(err), status)
 
 
+def wait_refused(error: ApiError, wait: float, longest: float) -> ApiError:
+    """The ApiError of a retryable error whose reply asks for a longer wait than the client makes:
+    no retry (sooner would be refused again); the line says how long the provider asked for."""
+    return ApiError(f"{error}; the provider asked to wait {_seconds(wait)} s before trying again, longer than the "
+                    f"{_seconds(longest)} s this client waits (Backoff(max_retry_after=...)): try again later",
+                    provider=error.provider, status=error.status, kind=error.kind, wait=wait)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:g}"
+
+
 def final(error: ApiError, attempt: int) -> ApiError:
     """The error raised after the last try: it says how many attempts were made."""
     if attempt == 0 or not error.retryable:
