@@ -17,7 +17,7 @@ import asyncio
 import os
 import threading
 import time
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, AsyncIterator, Iterable, Iterator, Mapping
 
 
 from ..backends.extras import require
@@ -38,17 +38,19 @@ class Client:
     provider's, e.g. an OpenAI-compatible server or a test server), `env` (where keys are read;
     default `os.environ`), `transport` (an httpx transport), `backoff` (a `retry.Backoff`),
     `max_reply_bytes` (the most a reply may hold, plain or streamed; a larger one is an ApiError
-    and is not read further; default 32 MiB). Thread-safe for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
+    and is not read further; default 32 MiB), `anthropic_betas` (beta feature names sent to
+    Anthropic as `anthropic-beta: a,b`; none of polyprompt's own bodies needs one). Thread-safe for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
 
     def __init__(self, *, timeout: float = 60.0, max_retries: int = 4, base_url: str | None = None,
                  env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None,
-                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES):
+                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES, anthropic_betas: Iterable[str] = ()):
         require("api", "running a prompt on an API target")
         if max_retries < 0 or not timeout > 0 or max_reply_bytes < 1:
             raise ValueError(f"Client: max_retries must be >= 0, timeout > 0 and max_reply_bytes >= 1 "
                              f"(got {max_retries}, {timeout}, {max_reply_bytes})")
         self.timeout, self.max_retries, self.base_url = timeout, max_retries, base_url
         self.max_reply_bytes = max_reply_bytes
+        self.anthropic_betas = providers.beta_names(anthropic_betas)
         self.env = os.environ if env is None else env
         self.backoff = backoff or Backoff()
         self._transport = transport
@@ -114,7 +116,16 @@ class Client:
                 if self._google is None:
                     self._google = GoogleAuth(self.env)
                 google = self._google
-        return Call(kind, compiled.body, compiled.backend.options, self.base_url, google)
+        return Call(kind, compiled.body, compiled.backend.options, self.base_url, google,
+                    self.anthropic_betas if kind == "anthropic" else ())
+
+    def endpoint_settings(self) -> dict:
+        """The client's settings that change an answer without being in the body (the base URL,
+        Anthropic betas): part of a reply cache key (run/bulk.py `endpoint`)."""
+        settings: dict = {"base_url": self.base_url} if self.base_url else {}
+        if self.anthropic_betas:
+            settings["anthropic_betas"] = list(self.anthropic_betas)
+        return settings
 
     def send(self, compiled) -> ApiResult:
         """POST `compiled.body` to its target and read the answer; ApiError when it fails."""

@@ -73,13 +73,14 @@ class HttpRequest:
 @attrs.frozen(repr=False)
 class Call:
     """What a compile needs to be sent, fixed once per call: the provider kind, the body, the target's
-    options, the client's `base_url` and (Vertex) its credentials."""
+    options, the client's `base_url`, (Vertex) its credentials and (Anthropic) the betas asked for."""
 
     provider: str
     body: dict
     options: Mapping[str, Any]
     base_url: str | None
     google: Any = None
+    betas: tuple[str, ...] = ()
 
 
 def kind_of(compiled) -> str:
@@ -180,6 +181,8 @@ def _key_headers(call: Call, headers: dict, env: Mapping[str, str]) -> tuple[str
         return ()
     if kind == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
+        if call.betas:  # as the SDK's `betas=[...]`: one header, comma-separated
+            headers["anthropic-beta"] = ",".join(call.betas)
         headers.update({"Authorization": f"Bearer {key}"} if var == "ANTHROPIC_AUTH_TOKEN" else {"X-Api-Key": key})
     elif kind == "gemini":
         headers["X-Goog-Api-Key"] = key
@@ -208,3 +211,17 @@ def _bedrock_auth(url: str, headers: dict, content: bytes, env: Mapping[str, str
 def _is_aws_host(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host.startswith("bedrock-runtime.") and host.endswith(".amazonaws.com")
+
+
+def beta_names(names) -> tuple[str, ...]:
+    """Anthropic beta names, checked: a header value cannot hold a comma, a space or a control
+    character (one would split or end the header); ValueError names the bad one."""
+    if isinstance(names, str):
+        names = [names]
+    out = []
+    for name in names:
+        if not isinstance(name, str) or not name or any(c in name for c in ", ;") or not name.isprintable():
+            raise ValueError(f"anthropic_betas: {name!r} is not a beta name (e.g. 'context-1m-2025-08-07')")
+        if name not in out:
+            out.append(name)
+    return tuple(out)

@@ -301,6 +301,9 @@ def _auth_problem(kind: str, handler, raw: bytes, headers: dict) -> str | None:
     if kind == "anthropic":
         if headers.get("anthropic-version") != "2023-06-01":
             return "the anthropic-version header is missing"
+        betas = headers.get("anthropic-beta")
+        if betas is not None and not re.fullmatch(r"[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*", betas):
+            return f"anthropic-beta is not a comma-separated list of beta names: {betas!r}"
         return None if headers.get("x-api-key") == KEYS["ANTHROPIC_API_KEY"] else "invalid x-api-key"
     if kind == "gemini":
         return None if headers.get("x-goog-api-key") == KEYS["GEMINI_API_KEY"] else "API key not valid"
