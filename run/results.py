@@ -200,7 +200,8 @@ def _error(request: HttpRequest, text: str, status: int | None, retryable: bool 
 
 def _credential_source(provider: str) -> str:
     if provider == "vertex":
-        return "the application-default credentials (gcloud auth application-default login) and their access"
+        return ("the application-default credentials (gcloud auth application-default login) and their access, "
+                "or in express mode GOOGLE_API_KEY")
     if provider == "bedrock-converse":
         return "the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE...) and their Bedrock access"
     return " or ".join(KEY_VARS[provider])

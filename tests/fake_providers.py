@@ -42,6 +42,8 @@ KEYS = {"OPENAI_API_KEY": "sk-test-openai-5f2c9d1e8a7b", "ANTHROPIC_API_KEY": "s
         "AWS_REGION": "us-east-1"}
 #: the access token the fake's OAuth endpoint issues (Vertex)
 VERTEX_TOKEN = "ya29.fake-vertex-token-7c1d2e3f"
+#: a key of Vertex's express mode (the fake also takes the Gemini key there, as Google Cloud API keys go)
+VERTEX_EXPRESS_KEY = "AQ.fake-vertex-express-4b3a2c1d"
 #: the prefix of each provider kind under the server
 PREFIX = {"openai-chat": "/openai/v1", "openai-responses": "/openai/v1", "openai-compatible": "/compat/v1",
           "mistral": "/mistral/v1", "anthropic": "/anthropic", "gemini": "/gemini/v1beta", "vertex": "/vertex/v1",
@@ -50,7 +52,7 @@ ROUTES = [("openai-chat", r"/openai/v1/chat/completions"), ("openai-responses", 
           ("openai-compatible", r"/compat/v1/chat/completions"), ("mistral", r"/mistral/v1/chat/completions"),
           ("anthropic", r"/anthropic/v1/messages"),
           ("gemini", r"/gemini/v1beta/(?P<model>models/[^:]+):(?P<method>\w+)(\?alt=sse)?"),
-          ("vertex", r"/vertex/v1/(?P<model>projects/[^:]+):(?P<method>\w+)(\?alt=sse)?"),
+          ("vertex", r"/vertex/v1/(?P<model>(projects/|publishers/google/models/)[^:]+):(?P<method>\w+)(\?alt=sse)?"),
           ("bedrock-converse", r"/bedrock/model/(?P<model>[^/]+)/(?P<method>converse(-stream)?)"),
           ("ollama", r"/ollama/api/chat")]
 ANSWER = '{"category": "bug", "urgent": true, "note": "charged twice"}'
@@ -294,6 +296,11 @@ def _auth_problem(kind: str, handler, raw: bytes, headers: dict) -> str | None:
     bearer = headers.get("authorization", "")
     expected = {"openai-chat": KEYS["OPENAI_API_KEY"], "openai-responses": KEYS["OPENAI_API_KEY"],
                 "mistral": KEYS["MISTRAL_API_KEY"], "vertex": VERTEX_TOKEN}
+    if kind == "vertex" and "/publishers/" in handler.path and "/projects/" not in handler.path:
+        if bearer:  # express mode: the key alone
+            return "express mode takes an API key, not a bearer token"
+        ok = headers.get("x-goog-api-key") in (VERTEX_EXPRESS_KEY, KEYS["GEMINI_API_KEY"])
+        return None if ok else "API key not valid (express mode)"
     if kind in expected:
         return None if bearer == f"Bearer {expected[kind]}" else "missing or wrong bearer credentials"
     if kind in ("openai-compatible", "ollama"):
