@@ -19,6 +19,12 @@ from typing import Iterable
 from ..compiler.files import sync_folder
 
 
+#: a journal up to this size is read at once to assemble the results file
+WHOLE_READ = 64 * 1024 * 1024
+#: the encoder of journal lines (one for all lines)
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class Journal:
     """An open journal: `index` maps a row number to (offset, length, key, failed) of its last line."""
 
@@ -61,7 +67,7 @@ class Journal:
 
     def append(self, row: int, key: str | None, line: dict) -> None:
         """Journal a finished row (written through at once)."""
-        text = json.dumps(line, ensure_ascii=False, default=str).encode("utf-8")
+        text = _LINE_JSON.encode(line).encode("utf-8")
         data = text + b"\t" + (key or "").encode("ascii") + b"\n"
         view = memoryview(data)
         while view:
@@ -92,8 +98,12 @@ class Journal:
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
             with open(self.path, "rb") as journal, open(tmp, "wb") as handle:
+                whole = journal.read() if self.size <= WHOLE_READ else None  # one read, not a seek a row
                 for row in order:
                     offset, length, _key, _failed = self.index[row]
+                    if whole is not None:
+                        handle.write(whole[offset:offset + length] + b"\n")
+                        continue
                     journal.seek(offset)
                     handle.write(journal.read(length) + b"\n")
                 handle.flush()
