@@ -131,7 +131,7 @@ async def arun_rows(prompt_file: Any, rows_or_task: Any, target: str, send: Send
         order = await run.all(rows)
     finally:
         run.close()
-    run.journal.assemble(order, Path(out))
+    run.journal.assemble(order, Path(out), durable=run.summary.sent > 0)
     run.summary.seconds = time.perf_counter() - started
     return run.summary
 

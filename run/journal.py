@@ -91,9 +91,11 @@ class Journal:
             os.close(self.fd)
             self.fd = -1
 
-    def assemble(self, order: Iterable[int], out: Path) -> None:
+    def assemble(self, order: Iterable[int], out: Path, durable: bool = True) -> None:
         """Write the lines of the rows `order` lists, in that order, to `out` (a temporary file
-        renamed over it, so a reader never sees half of it), then remove the journal."""
+        renamed over it, so a reader never sees half of it), then remove the journal. `durable`:
+        fsync the file and its folder (a run that paid for nothing leaves that to the system: after
+        a crash, running it again rebuilds the same file from the cache at no cost)."""
         out = Path(out)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
@@ -107,12 +109,14 @@ class Journal:
                     journal.seek(offset)
                     handle.write(journal.read(length) + b"\n")
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.replace(tmp, out)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        sync_folder(out.parent)
+        if durable:
+            sync_folder(out.parent)
         self.path.unlink(missing_ok=True)
 
 

@@ -161,3 +161,16 @@ def test_an_open_model_target_has_no_index(project):
     pf = polyprompt.load(project / "label.prompt")
     assert bulk.program_fingerprint(pf, "openai-chat") is not None
     assert bulk.program_fingerprint(pf, "hf-family:smollm2") is None
+
+
+def test_only_a_run_that_paid_for_replies_waits_for_the_disk(project, monkeypatch):
+    from polyprompt.run import journal
+
+    synced: list[int] = []
+    real = journal.os.fsync
+    monkeypatch.setattr(journal.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    monkeypatch.setattr(journal, "sync_folder", lambda folder: synced.append(-1))
+    run(project)
+    assert synced, "replies paid for are on disk before the run ends"
+    synced.clear()
+    assert run(project)[1] == 0 and synced == []  # all from the cache: running again costs nothing
