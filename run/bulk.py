@@ -204,7 +204,7 @@ class _Run:
             self._keys = InputsKeys(self.fingerprint, self.target, self.pf.prompt(self.prompt).name, self.endpoint)
         keys = {}
         for pending in batch:
-            if pending.error is None:
+            if pending.error is None and pending.inputs is not None:
                 key = self._keys(pending.inputs)
                 if key is not None:
                     keys[pending.row] = key
