@@ -39,7 +39,8 @@ class Client:
     default `os.environ`), `transport` (an httpx transport), `backoff` (a `retry.Backoff`),
     `max_reply_bytes` (the most a reply may hold, plain or streamed; a larger one is an ApiError
     and is not read further; default 32 MiB), `anthropic_betas` (beta feature names sent to
-    Anthropic as `anthropic-beta: a,b`; none of polyprompt's own bodies needs one). Thread-safe for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
+    Anthropic as `anthropic-beta: a,b`; none of polyprompt's own bodies needs one). Thread-safe
+    for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
 
     def __init__(self, *, timeout: float = 60.0, max_retries: int = 4, base_url: str | None = None,
                  env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None,
