@@ -120,7 +120,7 @@ def api_sender(target: str, base_url: str | None, timeout: float, retries: int) 
     from .run.api import Client
 
     client = Client(timeout=timeout, max_retries=retries, base_url=base_url)
-    return {"send": client.asend, "endpoint": {"base_url": base_url} if base_url else None}
+    return {"send": client.asend, "endpoint": client.endpoint_settings() or None}
 
 
 def default_sender(target: str) -> Any:

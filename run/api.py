@@ -17,14 +17,16 @@ import asyncio
 import os
 import threading
 import time
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, AsyncIterator, Iterable, Iterator, Mapping
 
 
 from ..backends.extras import require
-from . import providers, stream as streams
+from . import limits, providers, stream as streams
 from .errors import ApiError, one_line
+from .limits import DEFAULT_MAX_REPLY_BYTES, ReplyTooLarge
 from .providers import Call, HttpRequest
-from .results import ApiResult, final as _final, reply_or_error, result_of, transport_error
+from .results import (ApiResult, final as _final, reply_or_error, result_of, too_large, transport_error,
+                      wait_refused)
 from .retry import Backoff
 
 __all__ = ["ApiError", "ApiResult", "AsyncStream", "Client", "Stream", "asend", "send"]
@@ -34,15 +36,22 @@ class Client:
     """Sends compiled bodies to API targets. `timeout` (seconds, per connect/read/write), `max_retries`
     (extra attempts on 408/409/429/5xx, connection errors and timeouts), `base_url` (replaces every
     provider's, e.g. an OpenAI-compatible server or a test server), `env` (where keys are read;
-    default `os.environ`), `transport` (an httpx transport), `backoff` (a `retry.Backoff`).
-    Thread-safe for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
+    default `os.environ`), `transport` (an httpx transport), `backoff` (a `retry.Backoff`),
+    `max_reply_bytes` (the most a reply may hold, plain or streamed; a larger one is an ApiError
+    and is not read further; default 32 MiB), `anthropic_betas` (beta feature names sent to
+    Anthropic as `anthropic-beta: a,b`; none of polyprompt's own bodies needs one). Thread-safe
+    for `send`; one event loop for `asend`. Use it as a context manager, or `close()`."""
 
     def __init__(self, *, timeout: float = 60.0, max_retries: int = 4, base_url: str | None = None,
-                 env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None):
+                 env: Mapping[str, str] | None = None, transport: Any = None, backoff: Backoff | None = None,
+                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES, anthropic_betas: Iterable[str] = ()):
         require("api", "running a prompt on an API target")
-        if max_retries < 0 or not timeout > 0:
-            raise ValueError(f"Client: max_retries must be >= 0 and timeout > 0 (got {max_retries}, {timeout})")
+        if max_retries < 0 or not timeout > 0 or max_reply_bytes < 1:
+            raise ValueError(f"Client: max_retries must be >= 0, timeout > 0 and max_reply_bytes >= 1 "
+                             f"(got {max_retries}, {timeout}, {max_reply_bytes})")
         self.timeout, self.max_retries, self.base_url = timeout, max_retries, base_url
+        self.max_reply_bytes = max_reply_bytes
+        self.anthropic_betas = providers.beta_names(anthropic_betas)
         self.env = os.environ if env is None else env
         self.backoff = backoff or Backoff()
         self._transport = transport
@@ -108,7 +117,16 @@ class Client:
                 if self._google is None:
                     self._google = GoogleAuth(self.env)
                 google = self._google
-        return Call(kind, compiled.body, compiled.backend.options, self.base_url, google)
+        return Call(kind, compiled.body, compiled.backend.options, self.base_url, google,
+                    self.anthropic_betas if kind == "anthropic" else ())
+
+    def endpoint_settings(self) -> dict:
+        """The client's settings that change an answer without being in the body (the base URL,
+        Anthropic betas): part of a reply cache key (run/bulk.py `endpoint`)."""
+        settings: dict = {"base_url": self.base_url} if self.base_url else {}
+        if self.anthropic_betas:
+            settings["anthropic_betas"] = list(self.anthropic_betas)
+        return settings
 
     def send(self, compiled) -> ApiResult:
         """POST `compiled.body` to its target and read the answer; ApiError when it fails."""
@@ -117,9 +135,7 @@ class Client:
             request = providers.http_request(call, False, self.env)
             outcome = self._attempt(request)
             if isinstance(outcome, ApiError):
-                if not outcome.retryable or attempt == self.max_retries:
-                    raise _final(outcome, attempt)
-                time.sleep(self.backoff.delay(attempt, outcome.headers))
+                time.sleep(self._wait(outcome, attempt))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
@@ -131,12 +147,20 @@ class Client:
             request = await self._arequest(call, False)
             outcome = await self._aattempt(request)
             if isinstance(outcome, ApiError):
-                if not outcome.retryable or attempt == self.max_retries:
-                    raise _final(outcome, attempt)
-                await asyncio.sleep(self.backoff.delay(attempt, outcome.headers))
+                await asyncio.sleep(self._wait(outcome, attempt))
                 continue
             return result_of(compiled, outcome, start, attempt + 1)
         raise AssertionError("unreachable")
+
+    def _wait(self, error: ApiError, attempt: int) -> float:
+        """Seconds to wait before trying again after `error`; raises the error to give up: not
+        retryable, the last attempt, or a reply asking for a longer wait than `max_retry_after`."""
+        refused = self.backoff.refused(error.headers) if error.retryable else None
+        if refused is not None:
+            raise wait_refused(error, refused, self.backoff.max_retry_after)
+        if not error.retryable or attempt == self.max_retries:
+            raise _final(error, attempt)
+        return self.backoff.delay(attempt, error.headers)
 
     async def _arequest(self, call: Call, stream: bool) -> HttpRequest:
         if call.provider == "vertex":  # google-auth refreshes with a blocking HTTP call
@@ -149,27 +173,41 @@ class Client:
         import httpx
 
         failure: ApiError | None = None
+        http = self._http()
         try:
-            response = self._http().request(request.method, request.url, headers=request.headers,
-                                            content=request.content)
+            response = http.send(http.build_request(request.method, request.url, headers=request.headers,
+                                                    content=request.content), stream=True)
+            try:
+                content = limits.read_all(response, self.max_reply_bytes)
+            finally:
+                response.close()
         except httpx.HTTPError as err:
             failure = transport_error(request, err, self.timeout)
+        except ReplyTooLarge as err:
+            failure = too_large(request, err, response.status_code)
         if failure is not None:
             return failure
-        return reply_or_error(request, response.status_code, response.headers, response.content)
+        return reply_or_error(request, response.status_code, response.headers, content)
 
     async def _aattempt(self, request: HttpRequest) -> dict | ApiError:
         import httpx
 
         failure: ApiError | None = None
+        http = self._ahttp()
         try:
-            response = await self._ahttp().request(request.method, request.url, headers=request.headers,
-                                                   content=request.content)
+            response = await http.send(http.build_request(request.method, request.url, headers=request.headers,
+                                                          content=request.content), stream=True)
+            try:
+                content = await limits.aread_all(response, self.max_reply_bytes)
+            finally:
+                await response.aclose()
         except httpx.HTTPError as err:
             failure = transport_error(request, err, self.timeout)
+        except ReplyTooLarge as err:
+            failure = too_large(request, err, response.status_code)
         if failure is not None:
             return failure
-        return reply_or_error(request, response.status_code, response.headers, response.content)
+        return reply_or_error(request, response.status_code, response.headers, content)
 
     # ------------------------------------------------------------------ streams
 
@@ -198,13 +236,11 @@ class Stream:
             request = providers.http_request(call, True, client.env)
             opened = _open_sync(client, request)
             if isinstance(opened, ApiError):
-                if not opened.retryable or attempt == client.max_retries:
-                    raise _final(opened, attempt)
-                time.sleep(client.backoff.delay(attempt, opened.headers))
+                time.sleep(client._wait(opened, attempt))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:
-                yield from _read_sync(request, opened, gatherer, client.timeout)
+                yield from _read_sync(request, opened, gatherer, client)
             finally:
                 opened.close()
             self.result = result_of(compiled, _gathered(request, gatherer), start, attempt + 1)
@@ -229,13 +265,11 @@ class AsyncStream:
             request = await client._arequest(call, True)
             opened = await _open_async(client, request)
             if isinstance(opened, ApiError):
-                if not opened.retryable or attempt == client.max_retries:
-                    raise _final(opened, attempt)
-                await asyncio.sleep(client.backoff.delay(attempt, opened.headers))
+                await asyncio.sleep(client._wait(opened, attempt))
                 continue
             gatherer = streams.GATHERERS[call.provider]()
             try:
-                async for delta in _read_async(request, opened, gatherer, client.timeout):
+                async for delta in _read_async(request, opened, gatherer, client):
                     yield delta
             finally:
                 await opened.aclose()
@@ -257,11 +291,16 @@ def _open_sync(client: Client, request: HttpRequest):
         return failure
     if response.status_code >= 300:
         try:
-            content = response.read()
-        except httpx.HTTPError:
-            content = b""
+            content = limits.read_all(response, client.max_reply_bytes)
+        except (httpx.HTTPError, ReplyTooLarge):
+            content = b""  # the status says enough
         response.close()
         return reply_or_error(request, response.status_code, response.headers, content)
+    try:
+        limits.check_declared(response.headers, client.max_reply_bytes)
+    except ReplyTooLarge as err:
+        response.close()
+        return too_large(request, err, response.status_code)
     return response
 
 
@@ -279,20 +318,25 @@ async def _open_async(client: Client, request: HttpRequest):
         return failure
     if response.status_code >= 300:
         try:
-            content = await response.aread()
-        except httpx.HTTPError:
-            content = b""
+            content = await limits.aread_all(response, client.max_reply_bytes)
+        except (httpx.HTTPError, ReplyTooLarge):
+            content = b""  # the status says enough
         await response.aclose()
         return reply_or_error(request, response.status_code, response.headers, content)
+    try:
+        limits.check_declared(response.headers, client.max_reply_bytes)
+    except ReplyTooLarge as err:
+        await response.aclose()
+        return too_large(request, err, response.status_code)
     return response
 
 
-def _read_sync(request: HttpRequest, response, gatherer, timeout: float) -> Iterator[str]:
+def _read_sync(request: HttpRequest, response, gatherer, client: Client) -> Iterator[str]:
     import httpx
 
     failure: ApiError | None = None
     try:
-        for event, data in _decoded(request, response.iter_lines(), response.iter_bytes()):
+        for event, data in _decoded(request, limits.counted(response.iter_bytes(), client.max_reply_bytes)):
             if event is None and data is _DONE:
                 gatherer.done = True
                 break
@@ -300,7 +344,9 @@ def _read_sync(request: HttpRequest, response, gatherer, timeout: float) -> Iter
             if delta:
                 yield delta
     except httpx.HTTPError as err:
-        failure = transport_error(request, err, timeout, streaming=True)
+        failure = transport_error(request, err, client.timeout, streaming=True)
+    except ReplyTooLarge as err:
+        failure = too_large(request, err, response.status_code)
     except streams.StreamError as err:
         failure = ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
                            provider=request.provider, status=200, secrets=request.secrets)
@@ -308,12 +354,12 @@ def _read_sync(request: HttpRequest, response, gatherer, timeout: float) -> Iter
         raise failure
 
 
-async def _read_async(request: HttpRequest, response, gatherer, timeout: float) -> AsyncIterator[str]:
+async def _read_async(request: HttpRequest, response, gatherer, client: Client) -> AsyncIterator[str]:
     import httpx
 
     failure: ApiError | None = None
     try:
-        async for event, data in _adecoded(request, response):
+        async for event, data in _adecoded(request, limits.acounted(response.aiter_bytes(), client.max_reply_bytes)):
             if event is None and data is _DONE:
                 gatherer.done = True
                 break
@@ -321,7 +367,9 @@ async def _read_async(request: HttpRequest, response, gatherer, timeout: float) 
             if delta:
                 yield delta
     except httpx.HTTPError as err:
-        failure = transport_error(request, err, timeout, streaming=True)
+        failure = transport_error(request, err, client.timeout, streaming=True)
+    except ReplyTooLarge as err:
+        failure = too_large(request, err, response.status_code)
     except streams.StreamError as err:
         failure = ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
                            provider=request.provider, status=200, secrets=request.secrets)
@@ -349,13 +397,15 @@ def _gathered(request: HttpRequest, gatherer) -> dict:
 _DONE = object()
 
 
-def _decoded(request: HttpRequest, lines, chunks) -> Iterator[tuple[str | None, Any]]:
-    """(event name, JSON) of a sync stream in its wire format."""
+def _decoded(request: HttpRequest, chunks) -> Iterator[tuple[str | None, Any]]:
+    """(event name, JSON) of a sync stream (its bytes, counted) in its wire format."""
     if request.stream == "aws-eventstream":
         parser = streams.AwsEventStream()
         for chunk in chunks:
             yield from parser.feed(chunk)
-    elif request.stream == "ndjson":
+        return
+    lines = limits.lines(chunks)
+    if request.stream == "ndjson":
         for line in lines:
             if line.strip():
                 yield None, streams.decode(line)
@@ -364,16 +414,16 @@ def _decoded(request: HttpRequest, lines, chunks) -> Iterator[tuple[str | None, 
             yield (None, _DONE) if data.strip() == "[DONE]" else (event, streams.decode(data))
 
 
-async def _adecoded(request: HttpRequest, response) -> AsyncIterator[tuple[str | None, Any]]:
-    """(event name, JSON) of an async stream in its wire format."""
+async def _adecoded(request: HttpRequest, chunks) -> AsyncIterator[tuple[str | None, Any]]:
+    """(event name, JSON) of an async stream (its bytes, counted) in its wire format."""
     if request.stream == "aws-eventstream":
         parser = streams.AwsEventStream()
-        async for chunk in response.aiter_bytes():
+        async for chunk in chunks:
             for item in parser.feed(chunk):
                 yield item
         return
     sse = streams.SSEParser()
-    async for line in response.aiter_lines():
+    async for line in limits.alines(chunks):
         if request.stream == "ndjson":
             if line.strip():
                 yield None, streams.decode(line)

@@ -21,6 +21,11 @@ only the rows it does not hold, or holds for another request (a row whose body c
 the prompt, the data or the target did, is sent again, and so is a row whose answer was an
 error). Replies come from the reply cache
 (`run/cache.py`) when it holds them; successful ones are stored in it.
+
+A re-run pays for little besides reading: on an API target, rows are looked up `LOOKUP_BATCH` at
+a time in the cache's inputs index (keyed by the program's fingerprint, the target, the prompt, the
+inputs and the endpoint settings; `run/cache.py`), and a row found there is answered without being
+compiled. Any other row is compiled and looked up by its body's key, as before.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from typing import Any, Awaitable, Callable
 
 import attrs
 
-from .cache import FIELDS, ReplyCache, key_of
+from .cache import FIELDS, InputsKeys, ReplyCache, key_of
 from .journal import Journal
 
 #: how often the journal is flushed to disk while a run goes on (seconds)
@@ -42,6 +47,8 @@ SYNC_SECONDS = 0.2
 FATAL_STATUSES = (401, 403)
 #: rows answered from the cache or the journal between two turns of the event loop
 YIELD_EVERY = 256
+#: rows looked up in the cache's inputs index at once
+LOOKUP_BATCH = 256
 #: `cache=DEFAULT`: the user's reply cache (`ReplyCache.default()`)
 DEFAULT: Any = object()
 
@@ -118,11 +125,13 @@ async def arun_rows(prompt_file: Any, rows_or_task: Any, target: str, send: Send
     started = time.perf_counter()
     run = _Run(pf, target, prompt, send, Journal(Path(str(out) + ".partial"), resume), replies, dict(endpoint or {}),
                concurrency, progress, Summary(str(out)))
+    if replies is not None:
+        run.fingerprint = program_fingerprint(pf, target)
     try:
         order = await run.all(rows)
     finally:
         run.close()
-    run.journal.assemble(order, Path(out))
+    run.journal.assemble(order, Path(out), durable=run.summary.sent > 0)
     run.summary.seconds = time.perf_counter() - started
     return run.summary
 
@@ -141,6 +150,11 @@ class _Run:
         self.bar = progress_bar(progress)
         self.fatal: str | None = None
         self.to_store: list[tuple[str, dict]] = []
+        #: (inputs key, body key) pairs to add to the cache's inputs index
+        self.to_link: list[tuple[str, str]] = []
+        #: the program's fingerprint (`program_fingerprint`); None: no inputs index
+        self.fingerprint: str | None = None
+        self._keys: InputsKeys | None = None
 
     async def all(self, rows: Iterator[Pending]) -> list[int]:
         """Answer every row (at most `concurrency` in flight); the row numbers, in order."""
@@ -148,16 +162,25 @@ class _Run:
         tasks: set[asyncio.Task] = set()
         syncer = asyncio.ensure_future(self._sync_often())
         try:
-            for pending in rows:
+            for batch in _batches(rows, LOOKUP_BATCH):
+                keys, found = self._lookup(batch)
+                for pending in batch:
+                    if self.fatal is not None:
+                        break
+                    order.append(pending.row)
+                    hit = found.get(pending.row)
+                    if hit is not None:
+                        self._answered(pending.row, *hit)
+                        task = None
+                    else:
+                        task = await self._start(self._compiled(pending), keys.get(pending.row))
+                    if task is not None:
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                    elif len(order) % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # rows answered without a send: let the journal's flush run
                 if self.fatal is not None:
                     break
-                order.append(pending.row)
-                task = await self._start(self._compiled(pending))
-                if task is not None:
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                elif len(order) % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # rows answered without a send: let the journal's flush run
             if tasks:
                 await asyncio.gather(*tasks)
         finally:
@@ -165,11 +188,37 @@ class _Run:
             for task in tasks:
                 task.cancel()
             self._flush()
-        self.journal.sync()
+        if self.summary.sent:  # a reply paid for is on disk before the results file is assembled
+            self.journal.sync()
         if self.fatal is not None:
             raise BulkError(f"{self.fatal}; the {len(self.journal.index)} rows answered so far are kept in "
                             f"{self.journal.path}: run again to resume")
         return order
+
+    def _lookup(self, batch: list[Pending]) -> tuple[dict[int, str], dict[int, tuple[str, dict]]]:
+        """The inputs key of each row of `batch` (those with plain JSON inputs), and the rows the
+        cache's inputs index answers: {row: (body key, stored result)}; nothing without an index."""
+        if self.cache is None or self.fingerprint is None:
+            return {}, {}
+        if self._keys is None:
+            self._keys = InputsKeys(self.fingerprint, self.target, self.pf.prompt(self.prompt).name, self.endpoint)
+        keys = {}
+        for pending in batch:
+            if pending.error is None and pending.inputs is not None:
+                key = self._keys(pending.inputs)
+                if key is not None:
+                    keys[pending.row] = key
+        stored = self.cache.get_by_inputs(list(keys.values())) if keys else {}
+        return keys, {row: stored[key] for row, key in keys.items() if key in stored}
+
+    def _answered(self, row: int, key: str, stored: dict) -> None:
+        """A row the inputs index answered: from the journal when it holds this request, else the cache."""
+        if self.journal.holds(row, key):
+            self.summary.resumed += 1
+            self._count(False)
+            return
+        self.summary.cached += 1
+        self._record(row, key, _line(row, cached=True, **stored))
 
     def _compiled(self, pending: Pending) -> Ready:
         """The row compiled for the target (a row that does not fit gets its error)."""
@@ -185,8 +234,9 @@ class _Run:
         except CompileError as err:
             return Ready(pending.row, error="; ".join(d.message for d in err.diagnostics))
 
-    async def _start(self, pending: Ready) -> asyncio.Task | None:
-        """Answer a row from its error, the journal or the cache; else start sending it (waiting for a slot)."""
+    async def _start(self, pending: Ready, link: str | None = None) -> asyncio.Task | None:
+        """Answer a row from its error, the journal or the cache; else start sending it (waiting for
+        a slot). `link`: the row's inputs key, linked to its body's key once the cache holds the reply."""
         if pending.compiled is None:
             self._record(pending.row, None, _line(pending.row, error=pending.error))
             return None
@@ -197,6 +247,8 @@ class _Run:
             return None
         stored = self.cache.get(key) if self.cache is not None else None
         if stored is not None:
+            if link is not None:
+                self.to_link.append((link, key))
             self.summary.cached += 1
             self._record(pending.row, key, _line(pending.row, cached=True, **stored))
             return None
@@ -204,9 +256,9 @@ class _Run:
         if self.fatal is not None:
             self.slots.release()
             return None
-        return asyncio.ensure_future(self._send(pending.row, pending.compiled, key))
+        return asyncio.ensure_future(self._send(pending.row, pending.compiled, key, link))
 
-    async def _send(self, row: int, compiled: Any, key: str) -> None:
+    async def _send(self, row: int, compiled: Any, key: str, link: str | None = None) -> None:
         try:
             started = time.perf_counter()
             try:
@@ -222,6 +274,8 @@ class _Run:
             line = _line(row, error=f"the reply does not parse: {error}" if error else None, **fields)
             if error is None and self.cache is not None:
                 self.to_store.append((key, fields))  # stored in batches (`_flush`)
+                if link is not None:
+                    self.to_link.append((link, key))
             self._record(row, key, line)
         finally:
             self.slots.release()
@@ -232,6 +286,8 @@ class _Run:
             return
         if status in FATAL_STATUSES:
             self.fatal = f"the provider refused the request ({_describe(err)})"
+        elif getattr(err, "wait", None) is not None:  # asked to wait minutes: every other row would be too
+            self.fatal = _describe(err)
         elif getattr(err, "kind", None) in ("config", "auth"):  # a missing key, region or extra: no row can succeed
             self.fatal = _describe(err)
 
@@ -257,15 +313,49 @@ class _Run:
 
     def _flush(self) -> None:
         """Store the replies received since the last flush in the cache, in one transaction."""
-        if self.to_store and self.cache is not None:
-            items, self.to_store = self.to_store, []
-            self.cache.put_many(items)
+        if (self.to_store or self.to_link) and self.cache is not None:
+            items, links, self.to_store, self.to_link = self.to_store, self.to_link, [], []
+            self.cache.put_many(items, links)
 
     def close(self) -> None:
         """Close the journal and the bar."""
         self.journal.close()
         if self.bar is not None:
             self.bar.close()
+
+
+def program_fingerprint(pf: Any, target: str) -> str | None:
+    """What the body of every row depends on besides its inputs: the text of every source file of
+    the program (imports and the standard library included) with its path, the project root, the
+    compiler build and the target's name; None for an open-model target (its bodies also depend on
+    the tokenizer's files) and for a target that cannot be resolved."""
+    import hashlib
+    import json
+
+    from ..session.prompt_file import build_id
+    from .providers import KINDS
+
+    try:
+        if getattr(type(pf.backend(target)), "name", None) not in KINDS:
+            return None
+        program = pf.analysis.program
+    except Exception:  # no index is only slower; the run itself reports what is wrong
+        return None
+    parts = ["polyprompt-program", build_id(), str(program.root), target,
+             [[key, module.source.text] for key, module in sorted(program.modules.items())]]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _batches(rows: Iterator[Pending], size: int) -> Iterator[list[Pending]]:
+    """The rows, `size` at a time (the last batch may be shorter)."""
+    batch: list[Pending] = []
+    for pending in rows:
+        batch.append(pending)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _line(row: int, *, error: str | None = None, cached: bool = False, **fields: Any) -> dict:

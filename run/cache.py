@@ -7,6 +7,14 @@ byte is another request) and the endpoint settings that change the answer withou
 body (base URL, region, project, API version). Settings that look like credentials (`api_key`,
 `token`, `authorization`, ...) are never part of a key, so no secret reaches the disk in any form.
 
+A second table, the inputs index, lets a re-run skip the compile of a row it has answered: it maps
+`inputs_key(fingerprint, target, prompt, inputs, settings)` (the SHA-256 of the compiled program's
+fingerprint, that is every source file's text, the project root and the compiler build; the target;
+the prompt; the inputs as canonical JSON; the endpoint settings) to the key of the body those
+inputs compiled to. The body-keyed entry stays the truth: a hit reads the reply through the body
+key, and any change to the program, the compiler, the target, the options or the inputs is another
+inputs key, so it compiles again and looks the reply up by its body as before.
+
 Only successful replies are stored: an API error, a timeout or a reply that did not parse into the
 prompt's output type is asked again next time. Entries live in one SQLite database
 (`<folder>/replies.sqlite3`, WAL journal, so several runs may share it), a row an entry holding
@@ -35,6 +43,8 @@ from ..compiler.files import cache_dir
 
 #: the entry format; entries of another format are misses
 FORMAT = 1
+#: the largest number of keys looked up in one query (SQLite's limit on variables is 999 in old builds)
+BATCH = 500
 #: the largest entry stored (a reply this big is asked again rather than kept)
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 #: setting names (parts of) never put in a key: credentials
@@ -53,6 +63,57 @@ def key_of(target: str, body: Mapping[str, Any], settings: Mapping[str, Any] | N
     text = json.dumps(["polyprompt-reply", FORMAT, target, body, dict(sorted(kept.items()))],
                       ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def inputs_key(fingerprint: str, target: str, prompt: str, inputs: Mapping[str, Any],
+               settings: Mapping[str, Any] | None = None) -> str | None:
+    """The key of the inputs index: the hex SHA-256 of (fingerprint, target, prompt, settings,
+    inputs); None when the inputs are not plain JSON (then the row is compiled and keyed by its
+    body only). The inputs keep their key order (a prompt may loop over a mapping in order), and
+    1, 1.0 and true stay three values. (`InputsKeys` makes many keys of one run faster.)"""
+    return InputsKeys(fingerprint, target, prompt, settings)(inputs)
+
+
+class InputsKeys:
+    """`inputs_key` for many rows of one run: the part shared by every key is hashed once."""
+
+    def __init__(self, fingerprint: str, target: str, prompt: str, settings: Mapping[str, Any] | None = None):
+        kept = {k: v for k, v in (settings or {}).items() if not _is_secret(k)}
+        head = json.dumps(["polyprompt-inputs", FORMAT, fingerprint, target, prompt, dict(sorted(kept.items()))],
+                          ensure_ascii=False, separators=(",", ":"), default=str)
+        # the inputs' JSON closes the array: `head` (all but its `]`) is one fixed prefix per run
+        self._head = hashlib.sha256((head[:-1] + ",").encode("utf-8", "surrogatepass"))
+
+    def __call__(self, inputs: Mapping[str, Any]) -> str | None:
+        """The key of one row's inputs (None when they are not plain JSON)."""
+        if not _plain_json(inputs):
+            return None
+        try:
+            text = _INPUTS_JSON.encode(inputs)
+        except (TypeError, ValueError):
+            return None
+        digest = self._head.copy()
+        digest.update((text + "]").encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+
+#: the JSON of inputs in a key (compact, NaN refused; one encoder, not one a row)
+_INPUTS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Only dicts with str keys, lists, str, int, float, bool and None (a tuple, a date, a subclass
+    of str could render otherwise than its JSON text says)."""
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return True
+    if depth > 64:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _plain_json(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(_plain_json(v, depth + 1) for v in value)
+    return False
 
 
 def _is_secret(name: str) -> bool:
@@ -108,14 +169,39 @@ class ReplyCache:
                 return None
         return _entry(row)
 
+    def get_by_inputs(self, keys: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """The stored results of the rows whose inputs keys are `keys`: {inputs key: (body key,
+        result)}, in a few queries (one per `BATCH` keys). A key absent from the answer is a miss
+        (not counted: the row is then compiled and looked up by its body)."""
+        found: dict[str, tuple[str, dict]] = {}
+        with self._lock:
+            db = self._connect(create=False)
+            if db is None:
+                return found
+            for start in range(0, len(keys), BATCH):
+                part = keys[start:start + BATCH]
+                try:
+                    rows = db.execute(f"SELECT i.key, i.body_key, r.format, r.sha256, r.result FROM inputs i "
+                                      f"JOIN replies r ON r.key = i.body_key WHERE i.key IN "
+                                      f"({','.join('?' * len(part))})", part).fetchall()
+                except sqlite3.Error:
+                    return found
+                for key, body_key, *entry in rows:
+                    result = _entry(entry)
+                    if result is not None:
+                        found[key] = (body_key, result)
+        self.hits += len(found)
+        return found
+
     def put(self, key: str, result: Mapping[str, Any]) -> bool:
         """Store a successful result for `key`; False when it cannot be stored (a cache that cannot
         be written is only slower), the folder or file is not private, or JSON cannot hold a value."""
         return self.put_many([(key, result)]) == 1
 
-    def put_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    def put_many(self, items: Sequence[tuple[str, Mapping[str, Any]]],
+                 links: Sequence[tuple[str, str]] = ()) -> int:
         """Store several results in one transaction (what a bulk run does every fraction of a
-        second); how many were stored."""
+        second), and `links` (inputs key, body key) in the inputs index; how many results were stored."""
         rows = []
         for key, result in items:
             try:
@@ -124,7 +210,7 @@ class ReplyCache:
                 continue  # a value JSON cannot hold (NaN...): not stored
             if len(payload) <= MAX_ENTRY_BYTES:
                 rows.append((key, FORMAT, hashlib.sha256(payload).hexdigest(), payload))
-        if not rows:
+        if not rows and not links:
             return 0
         with self._lock:
             db = self._connect(create=True)
@@ -135,6 +221,7 @@ class ReplyCache:
                     db.execute("BEGIN")
                     db.executemany("INSERT OR REPLACE INTO replies (key, format, sha256, result) VALUES (?, ?, ?, ?)",
                                    rows)
+                    db.executemany("INSERT OR REPLACE INTO inputs (key, body_key) VALUES (?, ?)", links)
             except sqlite3.Error:
                 return 0
         self.stores += len(rows)
@@ -162,6 +249,7 @@ class ReplyCache:
             db.execute("PRAGMA synchronous=NORMAL")  # no fsync a reply: a lost entry costs one request
             db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, format INTEGER NOT NULL, "
                        "sha256 TEXT NOT NULL, result BLOB NOT NULL) WITHOUT ROWID")
+            db.execute("CREATE TABLE IF NOT EXISTS inputs (key TEXT PRIMARY KEY, body_key TEXT NOT NULL) WITHOUT ROWID")
         except sqlite3.Error:
             db.close()
             return None  # a file that is not a database: no cache, never an error

@@ -19,8 +19,11 @@ class ApiError(Exception):
     succeed: 408/409/429/5xx, connection errors, timeouts). Its text never contains a key."""
 
     def __init__(self, message: str, *, provider: str, status: int | None = None, retryable: bool = False,
-                 kind: str = "provider", secrets: Iterable[str] = (), headers: dict[str, str] | None = None):
+                 kind: str = "provider", secrets: Iterable[str] = (), headers: dict[str, str] | None = None,
+                 wait: float | None = None):
         self.provider, self.status, self.retryable = provider, status, retryable
+        #: seconds the provider asked to wait, when that was longer than the client waits (no retry)
+        self.wait = wait
         #: the reply's retry hints (`retry-after`, `retry-after-ms`), read before trying again
         self.headers = headers or {}
         #: "config" (a missing key, region, project or extra: the user's setup) or "provider" (the call failed)
@@ -31,11 +34,12 @@ class ApiError(Exception):
         return f"ApiError({str(self)!r}, provider={self.provider!r}, status={self.status!r})"
 
     def __reduce__(self):  # pickles (to a worker process) with its fields
-        return (_rebuild, (str(self), self.provider, self.status, self.retryable, self.kind))
+        return (_rebuild, (str(self), self.provider, self.status, self.retryable, self.kind, self.wait))
 
 
-def _rebuild(message: str, provider: str, status: int | None, retryable: bool, kind: str) -> ApiError:
-    return ApiError(message, provider=provider, status=status, retryable=retryable, kind=kind)
+def _rebuild(message: str, provider: str, status: int | None, retryable: bool, kind: str,
+             wait: float | None = None) -> ApiError:
+    return ApiError(message, provider=provider, status=status, retryable=retryable, kind=kind, wait=wait)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

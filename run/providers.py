@@ -16,6 +16,15 @@ option, else the provider's environment variable) replaces the part before the p
 | anthropic | https://api.anthropic.com (`ANTHROPIC_BASE_URL`) | /v1/messages |
 | gemini | https://generativelanguage.googleapis.com/v1beta (`GOOGLE_GEMINI_BASE_URL`) | /models/{model}:generateContent |
 | vertex | https://{location}-aiplatform.googleapis.com/v1 | /projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent |
+| vertex, express mode | https://aiplatform.googleapis.com/v1 | /publishers/google/models/{m}:generateContent |
+
+Vertex's express mode (an API key instead of application-default credentials) follows google-genai
+(`_api_client.py` `BaseApiClient.__init__`, `_build_request`, `_request_once`): it is chosen when
+`GOOGLE_GENAI_USE_VERTEXAI` is `true` or `1`, a key is set (`GOOGLE_API_KEY`, else
+`GEMINI_API_KEY`) and no project or location is (not in the target, not in `GOOGLE_CLOUD_PROJECT`
+or `GOOGLE_CLOUD_LOCATION`: those win over a key from the environment, as in google-genai); the
+model path then has no project, the host is the global one and the key goes in `x-goog-api-key`
+(never in the URL).
 | bedrock-converse | https://bedrock-runtime.{region}.amazonaws.com (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME`) | /model/{modelId}/converse |
 | mistral | https://api.mistral.ai/v1 (`MISTRAL_BASE_URL`) | /chat/completions |
 | ollama | http://127.0.0.1:11434 (`OLLAMA_HOST`) | /api/chat |
@@ -73,13 +82,14 @@ class HttpRequest:
 @attrs.frozen(repr=False)
 class Call:
     """What a compile needs to be sent, fixed once per call: the provider kind, the body, the target's
-    options, the client's `base_url` and (Vertex) its credentials."""
+    options, the client's `base_url`, (Vertex) its credentials and (Anthropic) the betas asked for."""
 
     provider: str
     body: dict
     options: Mapping[str, Any]
     base_url: str | None
     google: Any = None
+    betas: tuple[str, ...] = ()
 
 
 def kind_of(compiled) -> str:
@@ -116,7 +126,7 @@ def _body_and_path(call: Call, stream: bool, env: Mapping[str, str]) -> tuple[di
         body = dict(body)
         model = body.pop("model")
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        if kind == "vertex":
+        if kind == "vertex" and vertex_express_key(call, env) is None:
             model = _vertex_model_path(call, model, env)
         return body, f"/{model}:{method}"
     if kind == "bedrock-converse":
@@ -130,6 +140,18 @@ def _body_and_path(call: Call, stream: bool, env: Mapping[str, str]) -> tuple[di
         body = {**body, **extra}
     path = {"anthropic": "/v1/messages", "ollama": "/api/chat", "openai-responses": "/responses"}
     return body, path.get(kind, "/chat/completions")
+
+
+def vertex_express_key(call: Call, env: Mapping[str, str]) -> str | None:
+    """The API key of Vertex's express mode when it applies (see the module docstring), else None
+    (application-default credentials)."""
+    if call.provider != "vertex" or call.body["model"].startswith("projects/"):
+        return None
+    if (env.get("GOOGLE_GENAI_USE_VERTEXAI") or "").strip().lower() not in ("true", "1"):
+        return None
+    if env.get("GOOGLE_CLOUD_PROJECT") or env.get("GOOGLE_CLOUD_LOCATION"):
+        return None
+    return next((env[n].strip() for n in auth.KEY_VARS["gemini"] if (env.get(n) or "").strip()), None)
 
 
 def _vertex_model_path(call: Call, model: str, env: Mapping[str, str]) -> str:
@@ -155,6 +177,8 @@ def _base(call: Call, env: Mapping[str, str]) -> str:
         base = "http://" + base.replace("0.0.0.0", "127.0.0.1")
     if base:
         return base
+    if kind == "vertex" and vertex_express_key(call, env) is not None:
+        return "https://aiplatform.googleapis.com/v1"  # express mode: the global host
     if kind == "vertex":
         location = call.body["model"].split("/")[3] if call.body["model"].startswith("projects/") else (
             env.get("GOOGLE_CLOUD_LOCATION") or "global")
@@ -172,6 +196,10 @@ def _key_headers(call: Call, headers: dict, env: Mapping[str, str]) -> tuple[str
     """Add the credentials of a key-based provider (or Vertex's token) to `headers`; the secrets used."""
     kind = call.provider
     if kind == "vertex":
+        express = vertex_express_key(call, env)
+        if express is not None:
+            headers["X-Goog-Api-Key"] = express
+            return (express,)
         token = call.google.token()
         headers["Authorization"] = f"Bearer {token}"
         return (token,)
@@ -180,6 +208,8 @@ def _key_headers(call: Call, headers: dict, env: Mapping[str, str]) -> tuple[str
         return ()
     if kind == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
+        if call.betas:  # as the SDK's `betas=[...]`: one header, comma-separated
+            headers["anthropic-beta"] = ",".join(call.betas)
         headers.update({"Authorization": f"Bearer {key}"} if var == "ANTHROPIC_AUTH_TOKEN" else {"X-Api-Key": key})
     elif kind == "gemini":
         headers["X-Goog-Api-Key"] = key
@@ -208,3 +238,17 @@ def _bedrock_auth(url: str, headers: dict, content: bytes, env: Mapping[str, str
 def _is_aws_host(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host.startswith("bedrock-runtime.") and host.endswith(".amazonaws.com")
+
+
+def beta_names(names) -> tuple[str, ...]:
+    """Anthropic beta names, checked: a header value cannot hold a comma, a space or a control
+    character (one would split or end the header); ValueError names the bad one."""
+    if isinstance(names, str):
+        names = [names]
+    out = []
+    for name in names:
+        if not isinstance(name, str) or not name or any(c in name for c in ", ;") or not name.isprintable():
+            raise ValueError(f"anthropic_betas: {name!r} is not a beta name (e.g. 'context-1m-2025-08-07')")
+        if name not in out:
+            out.append(name)
+    return tuple(out)

@@ -167,6 +167,23 @@ def transport_error(request: HttpRequest, err: Exception, timeout: float, stream
     return _error(request, text, None, retryable=not streaming)
 
 
+def too_large(request: HttpRequest, err: Exception, status: int | None) -> ApiError:
+    """The ApiError of a reply over the client's `max_reply_bytes` (not retried: it would be as large)."""
+    return _error(request, str(err), status)
+
+
+def wait_refused(error: ApiError, wait: float, longest: float) -> ApiError:
+    """The ApiError of a retryable error whose reply asks for a longer wait than the client makes:
+    no retry (sooner would be refused again); the line says how long the provider asked for."""
+    return ApiError(f"{error}; the provider asked to wait {_seconds(wait)} s before trying again, longer than the "
+                    f"{_seconds(longest)} s this client waits (Backoff(max_retry_after=...)): try again later",
+                    provider=error.provider, status=error.status, kind=error.kind, wait=wait)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:g}"
+
+
 def final(error: ApiError, attempt: int) -> ApiError:
     """The error raised after the last try: it says how many attempts were made."""
     if attempt == 0 or not error.retryable:
@@ -183,7 +200,8 @@ def _error(request: HttpRequest, text: str, status: int | None, retryable: bool 
 
 def _credential_source(provider: str) -> str:
     if provider == "vertex":
-        return "the application-default credentials (gcloud auth application-default login) and their access"
+        return ("the application-default credentials (gcloud auth application-default login) and their access, "
+                "or in express mode GOOGLE_API_KEY")
     if provider == "bedrock-converse":
         return "the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE...) and their Bedrock access"
     return " or ".join(KEY_VARS[provider])

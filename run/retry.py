@@ -5,7 +5,10 @@ Retried (as the OpenAI and Anthropic SDKs do, ../shared/design/run-serve.md §2b
 400, 401, 403, 404 or 422. The wait before retry n (0-based) is uniform in
 [0, min(cap, base * 2**n)] ("full jitter", so that many clients rate-limited at once spread out),
 unless the reply says how long: `retry-after-ms` (milliseconds), then `Retry-After` (seconds, or an
-HTTP date); that hint is honoured up to `max_retry_after` seconds and capped there.
+HTTP date). A hint up to `max_retry_after` seconds (120, openai-python's `MAX_RETRY_AFTER_DELAY`)
+is waited; a longer one is not retried at all (openai-python's rule too): the call stops with one
+line saying how long the provider asked to wait, rather than sleeping for minutes in silence or
+asking again sooner than the provider said (`Backoff.refused`).
 """
 from __future__ import annotations
 
@@ -28,15 +31,21 @@ def retryable_status(status: int) -> bool:
 @attrs.frozen
 class Backoff:
     """The retry schedule: `base` and `cap` (seconds) of the exponential backoff, and the longest
-    server-given wait honoured (`max_retry_after`, seconds; a longer hint waits that long)."""
+    server-given wait honoured (`max_retry_after`, seconds; a longer hint is not retried)."""
 
     base: float = 0.5
     cap: float = 8.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = 120.0
+
+    def refused(self, headers: Mapping[str, str] | None) -> float | None:
+        """The wait the reply asks for when it is longer than `max_retry_after` (no retry then), else None."""
+        hint = retry_after(headers) if headers is not None else None
+        return hint if hint is not None and hint > self.max_retry_after else None
 
     def delay(self, attempt: int, headers: Mapping[str, str] | None = None, rand=random.random) -> float:
         """Seconds to wait before retry `attempt` (0 for the first retry): the server's hint when it
-        gives one, else full jitter over the exponential backoff."""
+        gives one (never more than `max_retry_after`; see `refused`), else full jitter over the
+        exponential backoff."""
         hint = retry_after(headers) if headers is not None else None
         if hint is not None:
             return min(hint, self.max_retry_after)

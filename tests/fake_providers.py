@@ -15,7 +15,11 @@ asked; `plan(kind, *actions)` queues what the next requests get instead of a pla
 - {"stall": seconds}: accept the request and answer nothing for that long;
 - {"redirect": url}: a 307 to another URL;
 - {"stream_error": "..."}: a stream that fails after its first event;
-- {"stream_cut": n}: a stream whose connection closes after its first n pieces.
+- {"stream_cut": n}: a stream whose connection closes after its first n pieces;
+- {"pad": n}: the answer with n more bytes of JSON padding (its Content-Length says so);
+- {"endless": "json" | "events" | "line"}: a 200 with no Content-Length (chunked) that never ends:
+  a JSON object padded without end, server-sent text events without end, or one line without end;
+  `sent` holds how many bytes the server got to write before the client hung up.
 
 Reusable by any test that needs a provider (run, bulk, serve): start it with `with FakeProviders() as fake:`.
 """
@@ -38,6 +42,8 @@ KEYS = {"OPENAI_API_KEY": "sk-test-openai-5f2c9d1e8a7b", "ANTHROPIC_API_KEY": "s
         "AWS_REGION": "us-east-1"}
 #: the access token the fake's OAuth endpoint issues (Vertex)
 VERTEX_TOKEN = "ya29.fake-vertex-token-7c1d2e3f"
+#: a key of Vertex's express mode (the fake also takes the Gemini key there, as Google Cloud API keys go)
+VERTEX_EXPRESS_KEY = "AQ.fake-vertex-express-4b3a2c1d"
 #: the prefix of each provider kind under the server
 PREFIX = {"openai-chat": "/openai/v1", "openai-responses": "/openai/v1", "openai-compatible": "/compat/v1",
           "mistral": "/mistral/v1", "anthropic": "/anthropic", "gemini": "/gemini/v1beta", "vertex": "/vertex/v1",
@@ -46,7 +52,7 @@ ROUTES = [("openai-chat", r"/openai/v1/chat/completions"), ("openai-responses", 
           ("openai-compatible", r"/compat/v1/chat/completions"), ("mistral", r"/mistral/v1/chat/completions"),
           ("anthropic", r"/anthropic/v1/messages"),
           ("gemini", r"/gemini/v1beta/(?P<model>models/[^:]+):(?P<method>\w+)(\?alt=sse)?"),
-          ("vertex", r"/vertex/v1/(?P<model>projects/[^:]+):(?P<method>\w+)(\?alt=sse)?"),
+          ("vertex", r"/vertex/v1/(?P<model>(projects/|publishers/google/models/)[^:]+):(?P<method>\w+)(\?alt=sse)?"),
           ("bedrock-converse", r"/bedrock/model/(?P<model>[^/]+)/(?P<method>converse(-stream)?)"),
           ("ollama", r"/ollama/api/chat")]
 ANSWER = '{"category": "bug", "urgent": true, "note": "charged twice"}'
@@ -69,6 +75,8 @@ class FakeProviders:
         self.answer, self.tool, self.delay, self.validate = answer, tool, delay, validate
         self.requests: list[tuple[str, str, dict, Any]] = []
         self.problems: list[str] = []
+        #: bytes written by the last `endless` reply before the client hung up
+        self.sent = 0
         self._plans: dict[str, list] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -77,7 +85,7 @@ class FakeProviders:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -135,6 +143,15 @@ class FakeProviders:
         self.stop()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up (as one does on a reply over its bound) is not an error to print."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_fake: FakeProviders
@@ -186,6 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(action, dict) and "redirect" in action:
             return self._send(307, b"", {"Location": action["redirect"]})
+        if isinstance(action, dict) and "endless" in action:
+            return self._endless(kind, action["endless"])
+        if isinstance(action, dict) and "pad" in action:
+            body = {**reply(kind, fake.answer, None, "fake-model"), "padding": "x" * action["pad"]}
+            return self._json(200, body)
         if action == "malformed":
             return self._send(200, b"<html>upstream proxy error</html>", {"Content-Type": "application/json"})
         tool = action == "tool"
@@ -210,6 +232,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(event)
             self.wfile.flush()
             time.sleep(0.001)
+        self.close_connection = True
+
+    def _endless(self, kind: str, what: str) -> None:
+        """A chunked 200 that never ends (until the client hangs up, or 1 GiB as a safety stop)."""
+        fake = self.server_fake
+        fake.sent = 0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json" if what == "json" else "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = b"".join(_sse({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [
+            {"index": 0, "delta": {"content": "y" * 200}}]}) for _ in range(64))
+        first, again = {"json": (b'{"padding": "', b"x" * 65536), "events": (event, event),
+                        "line": (b"data: ", b"x" * 65536)}[what]
+        piece = first
+        try:
+            while fake.sent < 1 << 30 and not fake._stop.is_set():
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                fake.sent += len(piece)
+                piece = again
+        except OSError:  # the client hung up: what it should do
+            pass
         self.close_connection = True
 
     def _error(self, kind: str, status: int, message: str, headers: dict | None = None) -> None:
@@ -252,6 +296,11 @@ def _auth_problem(kind: str, handler, raw: bytes, headers: dict) -> str | None:
     bearer = headers.get("authorization", "")
     expected = {"openai-chat": KEYS["OPENAI_API_KEY"], "openai-responses": KEYS["OPENAI_API_KEY"],
                 "mistral": KEYS["MISTRAL_API_KEY"], "vertex": VERTEX_TOKEN}
+    if kind == "vertex" and "/publishers/" in handler.path and "/projects/" not in handler.path:
+        if bearer:  # express mode: the key alone
+            return "express mode takes an API key, not a bearer token"
+        ok = headers.get("x-goog-api-key") in (VERTEX_EXPRESS_KEY, KEYS["GEMINI_API_KEY"])
+        return None if ok else "API key not valid (express mode)"
     if kind in expected:
         return None if bearer == f"Bearer {expected[kind]}" else "missing or wrong bearer credentials"
     if kind in ("openai-compatible", "ollama"):
@@ -259,6 +308,9 @@ def _auth_problem(kind: str, handler, raw: bytes, headers: dict) -> str | None:
     if kind == "anthropic":
         if headers.get("anthropic-version") != "2023-06-01":
             return "the anthropic-version header is missing"
+        betas = headers.get("anthropic-beta")
+        if betas is not None and not re.fullmatch(r"[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*", betas):
+            return f"anthropic-beta is not a comma-separated list of beta names: {betas!r}"
         return None if headers.get("x-api-key") == KEYS["ANTHROPIC_API_KEY"] else "invalid x-api-key"
     if kind == "gemini":
         return None if headers.get("x-goog-api-key") == KEYS["GEMINI_API_KEY"] else "API key not valid"

@@ -279,3 +279,44 @@ def test_vertex_takes_the_project_of_its_credentials(fake, pf, client_env):
     with client(fake, "vertex", from_credentials) as c:
         assert c.send(pf.compile("vertex", {"ticket": "t"})).value == VALUE
     assert "/projects/fake-project/locations/global/" in fake.requests[-1][1]
+
+
+# ---------------------------------------------------------------- anthropic-beta
+
+
+def test_no_body_of_ours_needs_an_anthropic_beta(fake, pf, client_env, tmp_path):
+    """Structured output (`output_config.format`), strict tools and a 1-hour cache TTL are in the
+    GA Messages schema (tests/data/refdata): sent without `anthropic-beta`."""
+    path = tmp_path / "b.prompt"
+    path.write_text('type T { a: str }\ntool look(q: str) "Look."\n'
+                    'prompt p(x: str) -> T {\n  tools look\n  user "{{ x }}"\n}\n')
+    compiled = polyprompt.load(path).compile("anthropic", {"x": "hi"})
+    assert "output_config" in compiled.body
+    with client(fake, "anthropic", client_env) as c:
+        c.send(compiled)
+        list(c.stream(compiled))
+    assert [r[2].get("anthropic-beta") for r in fake.requests[-2:]] == [None, None]
+
+
+def test_betas_asked_for_are_sent_to_anthropic_only(fake, pf, client_env):
+    betas = ["context-1m-2025-08-07", "interleaved-thinking-2025-05-14"]
+    with client(fake, "anthropic", client_env, anthropic_betas=betas) as c:
+        assert c.send(pf.compile("anthropic", {"ticket": "t"})).value == VALUE
+        list(c.stream(pf.compile("anthropic", {"ticket": "t"})))
+    assert [r[2].get("anthropic-beta") for r in fake.requests[-2:]] == [",".join(betas)] * 2
+    with client(fake, "openai-chat", client_env, anthropic_betas=betas) as c:
+        c.send(pf.compile("openai-chat", {"ticket": "t"}))
+    assert "anthropic-beta" not in fake.requests[-1][2]
+
+
+def test_beta_names_are_checked_and_belong_in_the_cache_key():
+    from polyprompt.run.cache import key_of
+
+    for bad in ["a,b", "a b", "x\r\nX-Evil: 1", ""]:
+        with pytest.raises(ValueError, match="is not a beta name"):
+            Client(anthropic_betas=[bad])
+    plain, beta = Client(base_url="http://h/v1"), Client(base_url="http://h/v1", anthropic_betas="context-1m-2025-08-07")
+    assert plain.endpoint_settings() == {"base_url": "http://h/v1"}
+    assert beta.endpoint_settings() == {"base_url": "http://h/v1", "anthropic_betas": ["context-1m-2025-08-07"]}
+    body = {"model": "m", "messages": []}
+    assert key_of("anthropic", body, plain.endpoint_settings()) != key_of("anthropic", body, beta.endpoint_settings())

@@ -301,3 +301,61 @@ def test_cli_exit_codes(fake, prompt_path, tmp_path):
     timeout = cli(prompt_path, "-t", "mistral", "-i", inputs, "--base-url", "http://127.0.0.1:9", "--retries", "0",
                   **KEYS)
     assert timeout.exit_code == 1 and timeout.stderr.startswith("error: mistral: cannot reach 127.0.0.1:9")
+
+
+# ---------------------------------------------------------------- a longer wait than the client makes
+
+
+@pytest.mark.parametrize("headers", [{"Retry-After": "3600"}, {"retry-after-ms": "600000"},
+                                     {"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}])
+def test_a_retry_after_past_the_cap_stops_at_once_with_the_wait(fake, pf, headers):
+    before = fake.count("anthropic")
+    fake.plan("anthropic", {"status": 429, "headers": headers, "message": "Number of request tokens has exceeded "
+                                                                         "your daily rate limit"})
+    start = time.perf_counter()
+    with client(fake, "anthropic") as c, pytest.raises(ApiError) as err:
+        c.send(pf.compile("anthropic", {"ticket": "t"}))
+    assert time.perf_counter() - start < 1.0, "no silent wait"
+    assert fake.count("anthropic") == before + 1, "not asked again sooner than the provider said"
+    text = str(err.value)
+    assert text.startswith("anthropic: HTTP 429: rate_limit_error: Number of request tokens has exceeded your daily "
+                           "rate limit; the provider asked to wait ")
+    assert text.endswith(" s before trying again, longer than the 120 s this client waits "
+                         "(Backoff(max_retry_after=...)): try again later")
+    assert err.value.wait > 120 and not err.value.retryable and err.value.status == 429
+
+
+def test_the_cap_is_the_backoffs_and_a_wait_within_it_is_made(fake, pf):
+    fake.plan("openai-chat", {"status": 429, "headers": {"Retry-After": "0.4"}})
+    start = time.perf_counter()
+    with client(fake, "openai-chat", backoff=Backoff(base=0.01, cap=0.05, max_retry_after=0.5)) as c:
+        assert c.send(pf.compile("openai-chat", {"ticket": "t"})).attempts == 2
+    assert time.perf_counter() - start >= 0.4
+    fake.plan("openai-chat", {"status": 503, "headers": {"Retry-After": "2"}})
+    with client(fake, "openai-chat", backoff=Backoff(base=0.01, cap=0.05, max_retry_after=0.5)) as c, \
+            pytest.raises(ApiError, match=r"HTTP 503: .*; the provider asked to wait 2 s before trying again, "
+                                          r"longer than the 0.5 s this client waits"):
+        c.send(pf.compile("openai-chat", {"ticket": "t"}))
+
+
+@pytest.mark.parametrize("mode", ["stream", "async"])
+def test_streams_and_async_calls_stop_the_same_way(fake, pf, mode):
+    fake.plan("gemini", {"status": 429, "headers": {"Retry-After": "900"}})
+
+    async def go():
+        async with client(fake, "gemini") as c:
+            await c.asend(pf.compile("gemini", {"ticket": "t"}))
+
+    with pytest.raises(ApiError, match="the provider asked to wait 900 s") as err:
+        if mode == "stream":
+            with client(fake, "gemini") as c:
+                list(c.stream(pf.compile("gemini", {"ticket": "t"})))
+        else:
+            asyncio.run(go())
+    assert pickle_roundtrip(err.value).wait == 900
+
+
+def pickle_roundtrip(value):
+    import pickle
+
+    return pickle.loads(pickle.dumps(value))

@@ -66,3 +66,21 @@ def test_a_missing_key_stops_a_bulk_run_with_one_line(tmp_path):
         assert fake.count("mistral") == 0
     assert result.exit_code in (1, 2)
     assert "MISTRAL_API_KEY" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_provider_asking_to_wait_minutes_stops_a_bulk_run(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    path = tmp_path / "triage.prompt"
+    path.write_text(PROMPT)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"ticket": f"t{i}"}) + "\n" for i in range(50)))
+    with FakeProviders() as fake:
+        fake.plan("openai-chat", *[{"status": 429, "headers": {"Retry-After": "3600"}}] * 50)
+        result = run(path, "-t", "openai-chat", "--data", rows, "-o", tmp_path / "out.jsonl", "--base-url",
+                     fake.base("openai-chat"), "--concurrency", "2", "--no-progress",
+                     POLYPROMPT_REPLY_CACHE_DIR=str(tmp_path / "c"), **KEYS)
+        sent = fake.count("openai-chat")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the provider asked to wait 3600 s before trying again" in result.stderr
+    assert "run again to resume" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert sent <= 3, "the other rows are not sent once the provider asked for an hour"

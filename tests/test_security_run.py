@@ -116,3 +116,45 @@ def test_the_cli_never_prints_a_key(fake, tmp_path):
         no_secret(result.stdout, result.stderr)
     fake.problems.clear()
     assert result.exit_code == 0  # the planned 401 went to the first run
+
+
+# ---------------------------------------------------------------- hostile replies and headers (issue 16, finishing)
+
+
+@pytest.mark.parametrize("what", ["json", "events", "line"])
+def test_an_endless_reply_costs_at_most_the_bound_in_memory(fake, compiled, what):
+    """A server that answers without end (a chunked JSON body, a stream of events, one line with
+    no end) is read up to `max_reply_bytes` and dropped: the memory the client holds stays near it."""
+    import tracemalloc
+
+    limit = 1 << 20
+    fake.plan("openai-chat", {"endless": what})
+    tracemalloc.start()
+    try:
+        with Client(base_url=fake.base("openai-chat"), env=env(), max_reply_bytes=limit) as c, \
+                pytest.raises(ApiError, match="over the limit of 1048576 bytes"):
+            if what == "json":
+                c.send(compiled["openai-chat"])
+            else:
+                list(c.stream(compiled["openai-chat"]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * limit, f"peak {peak} bytes for a {limit}-byte bound"
+
+
+def test_beta_names_cannot_add_or_split_headers():
+    for bad in ["x\r\nAuthorization: Bearer stolen", "a,b", "a b", "a;b", "\x00"]:
+        with pytest.raises(ValueError, match="is not a beta name"):
+            Client(anthropic_betas=[bad])
+
+
+def test_a_vertex_express_key_goes_in_a_header_only(compiled):
+    from fake_providers import VERTEX_EXPRESS_KEY
+    from polyprompt.run import providers
+
+    express = {"GOOGLE_GENAI_USE_VERTEXAI": "true", "GOOGLE_API_KEY": VERTEX_EXPRESS_KEY}
+    body = {"model": "publishers/google/models/gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": "x"}]}]}
+    request = providers.http_request(providers.Call("vertex", body, {}, None), False, express)
+    assert VERTEX_EXPRESS_KEY not in request.url and request.headers["X-Goog-Api-Key"] == VERTEX_EXPRESS_KEY
+    assert VERTEX_EXPRESS_KEY not in repr(request) and request.secrets == (VERTEX_EXPRESS_KEY,)
