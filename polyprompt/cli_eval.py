@@ -38,8 +38,10 @@ import click
               help="API targets: requests in flight at once.")
 @click.option("--base-url", metavar="URL", help="API targets: send to this server instead of the provider's.")
 @click.option("--no-cache", is_flag=True, help="API targets: send every row, even those the reply cache has answered.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Local models: rows scored (a choice) or generated (text) in one batch.")
 def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, replies, out_dir, gates, tolerance,
-             regex, resamples, seed, no_plots, as_json, concurrency, base_url, no_cache):
+             regex, resamples, seed, no_plots, as_json, concurrency, base_url, no_cache, batch_size):
     """Evaluate FILE's prompt on every TARGET against a dataset's expected outputs."""
     import json
     import re
@@ -56,7 +58,8 @@ def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, r
         options = Options(rel_tolerance=tolerance, regex=regex, resamples=resamples, seed=seed)
         report = evaluate(file, list(targets), prompt=prompt, dataset=dataset, split=split, data=data, bind=binds,
                           where=where, limit=limit, replies=replies, options=options, fail_under=fail_under,
-                          progress=_progress(), api=_api_settings(concurrency, base_url, no_cache))
+                          progress=_progress(), api=_api_settings(concurrency, base_url, no_cache),
+                          batch_size=batch_size)
     except re.error as err:
         raise click.BadParameter(f"`{regex}`: {err}", param_hint="--regex") from None
     except EvalError as err:
