@@ -78,10 +78,20 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
         _check_reply_rows(recorded, rows, replies or "")
     options = options or metrics.Options()
     output = rows.file.prompt(rows.prompt).output
-    check_gates(dict(fail_under or {}), output)
+    rubric = None
+    if judge is not None:  # checked before any target runs: a bad rubric costs no request
+        from .judge import load_judge
+
+        rubric = load_judge(judge, rows, output, [t.label for t in chosen], dict(api or {}), batch_size)
+    check_gates(dict(fail_under or {}), output, judged=rubric is not None)
     runs = [run_target(t, rows, progress, batch_size) for t in chosen]
+    graded = None
+    if rubric is not None:
+        from .judge import grade_run
+
+        graded = [grade_run(rubric, run, rows, progress, batch_size) for run in runs]
     expects = run_expects(rows, chosen)
-    return Report.build(file, rows, output, runs, expects, options, dict(fail_under or {}))
+    return Report.build(file, rows, output, runs, expects, options, dict(fail_under or {}), rubric, graded)
 
 
 def _check_labels(chosen: list) -> None:
