@@ -49,7 +49,7 @@ class Judge:
     target: str
     replies: str | None = None
     bind: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
-    passing: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    passing: tuple[str, ...] = attrs.field(default=(), converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
 
 
 @attrs.frozen

@@ -343,3 +343,38 @@ def test_a_tiny_local_judge_grades_by_log_likelihood(project, tiny_judge):
         compiled = rubric.compile(f"hf:{tiny_judge}", {"answer": prediction["value"],
                                                        "expected": prediction["expected"]})
         assert prediction["judge"]["pass"] is (local.choose(compiled).value is True)
+
+
+# --- the HTML report in Chromium ----------------------------------------------------------------------
+
+def test_the_judge_in_the_html_report_rendered_by_chromium(project, tmp_path):
+    """report.html, opened in headless Chromium, shows the judge's metrics as report.json has them,
+    its figures per target, and each row's verdict and reason under the answer."""
+    from test_eval_html import _not_blank, _open, _parse
+
+    result = cli_run("eval_judge.prompt", "-t", "openai-chat", "-t", "anthropic", "--replies", "sample_replies.jsonl",
+                     "--judge", "rubric.prompt", "--judge-target", "openai-chat", "--judge-replies",
+                     "judge_replies.jsonl", "-o", str(tmp_path / "out"), "--no-plots")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    predictions = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    (tmp_path / "browser").mkdir()
+    dom, shot = _open(tmp_path / "browser", (tmp_path / "out" / "report.html").read_text())
+    _not_blank(shot)
+    page = _parse(dom)
+    metrics = {row[0]: row[1:] for row in page.tables["metrics"][1:]}
+    for column, target in enumerate(report["targets"]):
+        for name in ("judge_pass_rate", "judge_score", "judge_parse_failure_rate"):
+            m = target["metrics"][name]
+            assert metrics[name][column] == f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] n={m['n']}"
+    figures = {row[0]: row[1:] for row in page.tables["judge-figures"][1:]}
+    assert figures["passed"] == [str(t["judge"]["passed"]) for t in report["targets"]] == ["9", "5"]
+    assert figures["judge parse failures"] == ["0", "1"]
+    rows = page.tables["predictions"][1:]
+    for p in predictions:
+        cell = rows[p["row"] - 1][2 + [t["label"] for t in report["targets"]].index(p["target"])]
+        grade = p["judge"]
+        if grade["parse_error"]:
+            assert "judge: fail" in cell and "judge: " + grade["parse_error"][:30] in cell
+        else:
+            assert ("judge: pass" if grade["pass"] else "judge: fail") in cell and grade["reason"] in cell
