@@ -351,7 +351,10 @@ def scores(graded: Graded, options: metrics.Options) -> tuple[dict[str, dict], d
            "judge_parse_failure_rate": metrics.proportion([g.parse_error is not None for g in sent])}
     scored = [g.score for g in sent if g.score is not None]
     if scored:
-        out["judge_score"] = metrics.bootstrapped(metrics._mean_statistic(scored), len(scored), options)
+        import numpy as np
+
+        values = np.asarray(scored, dtype=float)
+        out["judge_score"] = metrics.bootstrapped(lambda idx: values[idx].mean(axis=1), len(scored), options)
     latencies = [a.latency_ms for a in graded.answers if a.latency_ms is not None]
     tokens = [a.tokens for a in graded.answers if a.tokens is not None]
     entry = {"graded": len(sent), "ungraded": len(grades) - len(sent),

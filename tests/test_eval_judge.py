@@ -378,3 +378,19 @@ def test_the_judge_in_the_html_report_rendered_by_chromium(project, tmp_path):
             assert "judge: fail" in cell and "judge: " + grade["parse_error"][:30] in cell
         else:
             assert ("judge: pass" if grade["pass"] else "judge: fail") in cell and grade["reason"] in cell
+
+
+def test_a_local_judge_of_a_record_grade_generates_and_counts_what_does_not_parse(project, tiny_judge):
+    """A record grade on a local model is generated in batches (run.batched.generate_many); the tiny
+    random model's replies are not JSON: each is a judge parse failure, counted apart, not a pass,
+    and the run goes on."""
+    rubric = (project / "rubric.prompt").read_text().replace("max_tokens: 200", "max_tokens: 8")
+    (project / "rubric.prompt").write_text(rubric)
+    report = evaluate("eval_judge.prompt", ["openai-chat"], replies="sample_replies.jsonl", options=FAST,
+                      judge=Judge("rubric.prompt", f"hf:{tiny_judge}"), batch_size=3)
+    entry = report.to_json()["targets"][0]
+    assert entry["judge"]["graded"] == 10 and entry["judge"]["errors"] == 0 and not report.partial
+    failures = entry["judge"]["parse_failures"]
+    assert failures == 10 - sum(p["judge"]["parse_error"] is None for p in report.predictions)
+    assert entry["metrics"]["judge_pass_rate"]["value"] <= 1 - failures / 10
+    assert all(p["judge"]["pass"] is False for p in report.predictions if p["judge"]["parse_error"])
