@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
@@ -269,10 +269,10 @@ def read_judge_replies(path: str, label: str, target: str, labels: Sequence[str]
 
 # --- grading ------------------------------------------------------------------------------------------
 
-def grade_run(rubric: Rubric, run: Any, rows: Rows, progress: Any = None, batch_size: int = 8) -> Graded:
-    """The judge's grade of every row a target's run answered (see the module docstring)."""
-    from .runner import run_target
-
+def grade_run(rubric: Rubric, run: Any, rows: Rows, run_target: Callable[..., Any], progress: Any = None,
+              batch_size: int = 8) -> Graded:
+    """The judge's grade of every row a target's run answered (see the module docstring), the rubric's
+    rows answered by `run_target` (runner.py's: batches, compile errors per row, a failure kept)."""
     by_number = {r.number: r for r in rows.rows}
     out = Graded(run.label)
     sent: list[Row] = []

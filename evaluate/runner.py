@@ -89,7 +89,7 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
     if rubric is not None:
         from .judge import grade_run
 
-        graded = [grade_run(rubric, run, rows, progress, batch_size) for run in runs]
+        graded = [grade_run(rubric, run, rows, run_target, progress, batch_size) for run in runs]
     expects = run_expects(rows, chosen)
     return Report.build(file, rows, output, runs, expects, options, dict(fail_under or {}), rubric, graded)
 
