@@ -9,6 +9,7 @@ sacrebleu are imported only inside the functions that use them (the `eval` extra
 - `targets.py`: recorded replies and local models as targets; `api_target.py`: API targets sent
   over HTTP with the reply cache; `choose.py`: the target of a `-t` option.
 - `runner.py`: `evaluate`, which runs every target on every row and scores the answers.
+- `judge.py`: `Judge`, a rubric prompt that grades free-text answers, answered by a judge target.
 - `metrics.py` (typed scores), `intervals.py` (Wilson, bootstrap, McNemar), `report.py`
   (report.json, predictions.jsonl, gates), `table.py`, `plots.py`, `html.py` (report.html).
 """
@@ -19,7 +20,7 @@ if __name__ != "polyprompt.evaluate":  # see docs/development.md: one import nam
 
 #: public name -> the module that defines it (imported on first use: `import polyprompt.evaluate` stays light)
 _EXPORTS = {"evaluate": "runner", "Options": "metrics", "Report": "report", "EvalError": "targets",
-            "TargetFailed": "targets", "ApiTarget": "api_target", "make_target": "choose"}
+            "TargetFailed": "targets", "ApiTarget": "api_target", "make_target": "choose", "Judge": "judge"}
 
 __all__ = sorted(_EXPORTS)
 

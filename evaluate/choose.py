@@ -16,23 +16,31 @@ def split_label(spec: str) -> tuple[str, str]:
     return spec, spec
 
 
-def make_target(spec: str, recorded: Recorded | None, api: dict | None = None) -> Any:
-    """The target of a `-t` option: recorded replies when the replies file has lines for it (by
-    label or target name), a local model for hf:/hf-family:, else the API target sent over HTTP
-    (evaluate/api_target.py, with the settings `api`: concurrency, base_url, cache)."""
+def check_target(target: str) -> None:
+    """EvalError unless `target` names a target (a built-in name, a model folder or file)."""
     from .. import backends
 
-    label, target = split_label(spec)
     try:
         backends.get(target)
     except (LookupError, OSError) as err:  # an unknown name, a model folder that is not one
         raise EvalError(str(err).strip("'\"")) from None
+
+
+def make_target(spec: str, recorded: Recorded | None, api: dict | None = None, batch_size: int = 8) -> Any:
+    """The target of a `-t` option: recorded replies when the replies file has lines for it (by
+    label or target name), a local model for hf:/hf-family: (`batch_size` rows per forward pass),
+    else the API target sent over HTTP (evaluate/api_target.py, with the settings `api`:
+    concurrency, base_url, cache)."""
+    from .. import backends
+
+    label, target = split_label(spec)
+    check_target(target)
     if recorded is not None:
         for key in (label, target):
             if key in recorded.rows or key in recorded.tests:
                 return RepliesTarget(label, target, recorded.rows.get(key, {}), recorded.tests.get(key, {}))
     if target.startswith(backends.MODEL_PREFIXES):
-        return LocalTarget(label, target)
+        return LocalTarget(label, target, batch_size=batch_size)
     from ..backends.extras import missing
 
     if missing("api"):

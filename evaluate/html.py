@@ -4,6 +4,7 @@ The page is one file that opens offline: inline CSS, a few lines of inline JavaS
 filters), PNG plots embedded as ``data:`` URIs; nothing is fetched. It shows, from a report.json
 (docs/evaluation-report.md): the metric table with 95% intervals, one column per target; each
 target's run figures, per-class table and confusion matrix (and per-field scores for records);
+the judge of free-text answers (its rubric, and each row's grade and reason under the answer);
 the paired comparisons ("not significant" when the interval of the difference contains 0); the
 `expect` assertions and the CI gates; a banner when the run is partial; and the per-row outputs
 side by side, with filters for the rows where the targets disagree and the rows answered wrong.
@@ -33,6 +34,7 @@ th{background:#f1f4f9}td.num{text-align:right;font-variant-numeric:tabular-nums;
 padding:8px 12px;margin:12px 0;font-weight:600}
 .pass{color:#17713a;font-weight:600}.fail{color:#b3261e;font-weight:600}.ns{color:#5f6b7f}
 .wrong{background:#fdecea}.right{background:#eaf6ee}.err{color:#b3261e;font-size:12px}
+.judge{font-size:12px;margin-top:3px}
 td.cell-0{background:#fff}td.diag{background:#e4f2e8;font-weight:600}
 tr.hidden{display:none}.filters label{margin-right:16px}
 img.plot{max-width:100%;border:1px solid #d5dbe5;margin:6px 0}
@@ -127,6 +129,35 @@ def _run_figures(targets: Sequence[Mapping[str, Any]]) -> str:
             f"<tr><th>input tokens</th>{cells(tokens('input'))}</tr>",
             f"<tr><th>output tokens</th>{cells(tokens('output'))}</tr>"]
     return _table([""] + [_label(t) for t in targets], rows, ' id="run" class="run"')
+
+
+def _judge(report: Mapping[str, Any], targets: Sequence[Mapping[str, Any]]) -> str:
+    """The judge: its rubric and target, and per graded target what it graded, passed and could not read."""
+    judge = report.get("judge")
+    if not judge:
+        return ""
+    figures = [("rows graded", "graded"), ("passed", "passed"), ("not answered (not graded)", "ungraded"),
+               ("judge parse failures", "parse_failures"), ("judge errors", "errors")]
+    rows = [f"<tr><th>{title}</th>" + "".join(f'<td class="num">{_num((t.get("judge") or {}).get(key))}</td>'
+                                             for t in targets) + "</tr>" for title, key in figures]
+    rows.append("<tr><th>stopped</th>" + "".join(f"<td>{_e((t.get('judge') or {}).get('failure') or '')}</td>"
+                                                 for t in targets) + "</tr>")
+    return (f'<h2>Judge</h2><p class="meta" id="judge">rubric <code>{_e(judge.get("rubric"))}</code> answered by '
+            f"{_e(judge.get('label'))} <span class=\"ci\">{_e(judge.get('target'))}</span></p>"
+            + _table([""] + [_label(t) for t in targets], rows, ' id="judge-figures"'))
+
+
+def _judge_note(grade: Any) -> str:
+    """A row's grade under the answer: pass or fail, the score, the reason (or why there is none)."""
+    if not isinstance(grade, Mapping):
+        return ""
+    problem = grade.get("parse_error") or grade.get("error")
+    verdict = ('<span class="pass">judge: pass</span>' if grade.get("pass")
+               else '<span class="fail">judge: fail</span>')
+    score = f" {_num(grade.get('score'))}" if grade.get("score") is not None else ""
+    reason = f" &middot; {_e(grade.get('reason'))}" if grade.get("reason") else ""
+    note = f'<div class="err">judge: {_e(problem)}</div>' if problem else ""
+    return f'<div class="judge">{verdict}{score}{reason}</div>{note}'
 
 
 def _per_class(target: Mapping[str, Any]) -> str:
@@ -238,7 +269,7 @@ def _prediction_cell(p: Mapping[str, Any] | None) -> str:
     text = p.get("text")
     raw = (f"<details><summary>reply</summary><pre>{_e(text)}</pre></details>"
            if text is not None and text != p.get("value") else "")
-    return f'<td class="{style}">{_e(p.get("value"))}{note}{raw}</td>'
+    return f'<td class="{style}">{_e(p.get("value"))}{note}{_judge_note(p.get("judge"))}{raw}</td>'
 
 
 def _predictions(targets: Sequence[Mapping[str, Any]], predictions: Sequence[Mapping[str, Any]]) -> str:
@@ -297,7 +328,8 @@ def render_html(report: Mapping[str, Any], predictions: Sequence[Mapping[str, An
     """
     targets = list(report.get("targets") or [])
     body = (_header(report) + "<h2>Metrics <span class=\"ci\">value [95% interval] n</span></h2>"
-            + _metrics(targets) + "<h3>Run</h3>" + _run_figures(targets) + _per_target(targets)
+            + _metrics(targets) + "<h3>Run</h3>" + _run_figures(targets) + _judge(report, targets)
+            + _per_target(targets)
             + _comparisons(report.get("comparisons") or []) + _checks(report.get("expects") or [],
                                                                      report.get("gates") or [])
             + _plots(plots) + _predictions(targets, list(predictions or [])))

@@ -12,7 +12,7 @@ from ..compiler.files import write_atomic
 
 #: the metrics drawn (those on a 0-1 scale where higher is better), in this order when present
 PLOTTED = ("accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall", "exact_match",
-           "normalized_match", "contains", "regex", "chrf", "parse_failure_rate")
+           "normalized_match", "contains", "regex", "chrf", "parse_failure_rate", "judge_pass_rate")
 
 
 def write_plots(data: dict, folder: Path) -> list[Path]:

@@ -32,19 +32,29 @@ class Report:
 
     @classmethod
     def build(cls, file: str, rows: Any, output: Any, runs: list, expects: list[dict], options: metrics.Options,
-              fail_under: dict[str, float]) -> "Report":
-        """Score every run, compare the pairs, check expects and gates."""
+              fail_under: dict[str, float], rubric: Any = None, graded: list | None = None) -> "Report":
+        """Score every run (and the judge's grades of each, `graded`: evaluate/judge.py), compare
+        the pairs, check expects and gates."""
+        from . import judge
+
         kind = metrics.output_kind(output)
         expected = {r.number: r.expected for r in rows.rows}
         entries, scored, predictions = [], {}, []
-        for run in runs:
+        for i, run in enumerate(runs):
             entry, scored[run.label] = _target_entry(run, output, expected, options)
+            grades = graded[i].grades if graded else None
+            if graded:
+                judged, entry["judge"] = judge.scores(graded[i], options)
+                entry["metrics"].update(judged)
             entries.append(entry)
-            predictions += _predictions(run, expected, scored[run.label])
+            predictions += _predictions(run, expected, scored[run.label], grades)
+        comparisons = _comparisons(runs, scored, kind, options) + (judge.comparisons(graded, options) if graded
+                                                                   else [])
         data = {"prompt": rows.prompt, "file": str(file), "split": rows.split, "rows": len(rows.rows),
                 "output_kind": kind, "dataset": rows.dataset, "skipped_rows": len(rows.skipped),
-                "targets": entries, "comparisons": _comparisons(runs, scored, kind, options),
-                "expects": expects, "gates": [], "partial": any(run.failure for run in runs)}
+                "targets": entries, "comparisons": comparisons, "judge": rubric.describe() if rubric else None,
+                "expects": expects, "gates": [],
+                "partial": any(run.failure for run in runs) or any(g.failure for g in graded or ())}
         data["gates"] = _gates(data, fail_under)
         return cls(data, predictions, scored)
 
@@ -115,11 +125,17 @@ def _target_entry(run: Any, output: Any, expected: dict, options: metrics.Option
     return entry, scored
 
 
-def _predictions(run: Any, expected: dict, scored: metrics.Scored) -> list[dict]:
-    return [{"row": n, "target": run.label, "expected": expected[n], "value": a.value if a.answered else None,
-             "text": a.text, "correct": bool(scored.correct[i]), "error": a.error, "parse_error": a.parse_error,
-             "latency_ms": None if a.latency_ms is None else round(a.latency_ms, 3)}
-            for i, (n, a) in enumerate(run.answers.items())]
+def _predictions(run: Any, expected: dict, scored: metrics.Scored, grades: dict | None = None) -> list[dict]:
+    """predictions.jsonl's lines of one target; with a judge, each row's grade (null: not graded)."""
+    out = []
+    for i, (n, a) in enumerate(run.answers.items()):
+        line = {"row": n, "target": run.label, "expected": expected[n], "value": a.value if a.answered else None,
+                "text": a.text, "correct": bool(scored.correct[i]), "error": a.error, "parse_error": a.parse_error,
+                "latency_ms": None if a.latency_ms is None else round(a.latency_ms, 3)}
+        if grades is not None:
+            line["judge"] = grades[n].to_json() if n in grades else None
+        out.append(line)
+    return out
 
 
 def _comparisons(runs: list, scored: dict, kind: str, options: metrics.Options) -> list[dict]:
@@ -163,10 +179,13 @@ def _positions(run: Any, common: list[int]):
 
 # --- gates ---------------------------------------------------------------------------------------------
 
-def metric_names(output: Any) -> set[str]:
-    """The metric names a gate may use for a prompt's output (FIELD.METRIC for a record's fields)."""
+def metric_names(output: Any, judged: bool = False) -> set[str]:
+    """The metric names a gate may use for a prompt's output (FIELD.METRIC for a record's fields;
+    the judge's, `judged`)."""
+    from .judge import METRICS
+
     kind = metrics.output_kind(output)
-    names = {"parse_failure_rate", EXPECTS}
+    names = {"parse_failure_rate", EXPECTS} | (set(METRICS) if judged else set())
     if kind in ("enum", "bool"):
         names |= {"accuracy"} | {f"{a}_{m}" for a in ("macro", "weighted") for m in ("precision", "recall", "f1")}
     elif kind == "text":
@@ -186,9 +205,9 @@ def _field_metric_names(t: Any) -> tuple[str, ...]:
             "text": ("exact", "normalized"), "list": ("precision", "recall", "f1")}.get(metrics.type_kind(t), ("exact",))
 
 
-def check_gates(fail_under: dict[str, float], output: Any) -> None:
+def check_gates(fail_under: dict[str, float], output: Any, judged: bool = False) -> None:
     """EvalError for a gate on a metric this output does not have (before anything runs)."""
-    known = metric_names(output)
+    known = metric_names(output, judged)
     for name, threshold in fail_under.items():
         if name not in known:
             raise EvalError(f"--fail-under {name}: no such metric for this prompt's output; "

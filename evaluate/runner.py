@@ -26,7 +26,7 @@ from .choose import make_target
 from .targets import Answer, EvalError, TargetFailed, read_replies
 
 #: rows compiled and answered together (a local model's batched path scores them in one pass)
-BATCH = 8
+BATCH_SIZE = 8
 
 #: progress(label, rows done, rows in all, seconds so far)
 Progress = Callable[[str, int, int, float], None]
@@ -50,15 +50,17 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
              split: str | None = None, data: str | None = None, bind: Sequence[str] = (), where: str | None = None,
              limit: int | None = None, replies: str | None = None, options: metrics.Options | None = None,
              fail_under: Mapping[str, float] | None = None, progress: Progress | None = None,
-             batch: int = BATCH, api: Mapping[str, Any] | None = None) -> Any:
+             batch_size: int = BATCH_SIZE, api: Mapping[str, Any] | None = None, judge: Any = None) -> Any:
     """Evaluate a prompt file's prompt on every target (see the module docstring): a `Report`.
 
     The rows are a `dataset` block of the file (`dataset`, `split`) or `data` with `bind`
     (`NAME=EXPR`, `output=row.label` the expected answer); `targets` are target names, or
     `LABEL=TARGET`, or target objects of your own (with `label`, `target`, `kind`, `answer_rows`
     and `test_answer`, as targets.py's); `replies` a recorded-replies file; `fail_under` gates
-    (metric -> threshold); `api` the settings of API targets sent over HTTP (`concurrency`,
-    `base_url`, `cache`: a `run.cache.ReplyCache` or None; evaluate/api_target.py).
+    (metric -> threshold); `batch_size` the rows a local model scores or generates in one batch
+    (and the rows compiled at once); `api` the settings of API targets sent over HTTP
+    (`concurrency`, `base_url`, `cache`: a `run.cache.ReplyCache` or None; evaluate/api_target.py);
+    `judge` a `Judge` (evaluate/judge.py) that grades free-text answers with a rubric prompt.
     EvalError when the evaluation cannot start."""
     from .report import Report, check_gates
 
@@ -67,16 +69,29 @@ def evaluate(file: str, targets: Sequence[Any], *, prompt: str | None = None, da
     rows = load_rows(file, prompt=prompt, dataset=dataset, split=split, data=data, bind=tuple(bind), where=where,
                      limit=limit)
     recorded = read_replies(replies) if replies else None
-    chosen = [make_target(spec, recorded, dict(api or {})) if isinstance(spec, str) else spec for spec in targets]
+    if batch_size < 1:
+        raise EvalError(f"the batch size must be at least 1, not {batch_size}")
+    chosen = [make_target(spec, recorded, dict(api or {}), batch_size) if isinstance(spec, str) else spec
+              for spec in targets]
     _check_labels(chosen)
     if recorded is not None:
         _check_reply_rows(recorded, rows, replies or "")
     options = options or metrics.Options()
     output = rows.file.prompt(rows.prompt).output
-    check_gates(dict(fail_under or {}), output)
-    runs = [run_target(t, rows, progress, batch) for t in chosen]
+    rubric = None
+    if judge is not None:  # checked before any target runs: a bad rubric costs no request
+        from .judge import load_judge
+
+        rubric = load_judge(judge, rows, output, [t.label for t in chosen], dict(api or {}), batch_size)
+    check_gates(dict(fail_under or {}), output, judged=rubric is not None)
+    runs = [run_target(t, rows, progress, batch_size) for t in chosen]
+    graded = None
+    if rubric is not None:
+        from .judge import grade_run
+
+        graded = [grade_run(rubric, run, rows, run_target, progress, batch_size) for run in runs]
     expects = run_expects(rows, chosen)
-    return Report.build(file, rows, output, runs, expects, options, dict(fail_under or {}))
+    return Report.build(file, rows, output, runs, expects, options, dict(fail_under or {}), rubric, graded)
 
 
 def _check_labels(chosen: list) -> None:
@@ -98,13 +113,13 @@ def _check_reply_rows(recorded: Any, rows: Rows, path: str) -> None:
                                 f"but the data has {span} (rows are numbered from 1, as in the data file)")
 
 
-def run_target(target: Any, rows: Rows, progress: Progress | None = None, batch: int = BATCH) -> TargetRun:
+def run_target(target: Any, rows: Rows, progress: Progress | None = None, batch_size: int = BATCH_SIZE) -> TargetRun:
     """Every row answered by one target, in batches (at least the `rows_at_once` a target asks for:
     an API target's concurrency); a failure stops it and is kept on the run."""
     run = TargetRun(target)
     start = time.perf_counter()
     total = len(rows.rows)
-    for chunk in _chunks(rows.rows, max(batch, getattr(target, "rows_at_once", 0))):
+    for chunk in _chunks(rows.rows, max(batch_size, getattr(target, "rows_at_once", 0))):
         compiled, numbers = [], []
         for row in chunk:
             try:

@@ -26,14 +26,32 @@ def render(data: dict, width: int = 100) -> str:
     rows.append(["tokens in/out"] + [f"{t['tokens']['input']}/{t['tokens']['output']}" if t["tokens"] else "-"
                                      for t in targets])
     rows.append(["rows/s"] + [str(t["rows_per_second"]) if t.get("rows_per_second") else "-" for t in targets])
+    if data.get("judge"):
+        rows += _judge_rows(targets)
     lines += _columns(rows, width)
     for t in targets:
         if t.get("failure"):
             lines.append(f"! {t['label']} stopped after {t['answered_rows']} rows: {t['failure']}")
+        if (t.get("judge") or {}).get("failure"):
+            lines.append(f"! the judge stopped grading {t['label']} after {t['judge']['graded']} rows: "
+                         f"{t['judge']['failure']}")
+    if data.get("judge"):
+        judge = data["judge"]
+        lines += ["", f"judge: {judge['label']} with the rubric {judge['rubric']} (judge_ metrics above)"]
     lines += _comparisons(data["comparisons"])
     lines += _expects(data["expects"], targets)
     lines += _gates(data["gates"])
     return "\n".join(lines)
+
+
+def _judge_rows(targets: list[dict]) -> list[list[str]]:
+    """The judge's own figures per target: rows graded, its replies that did not parse, its errors."""
+    def cell(t: dict, key: str) -> str:
+        return str(t["judge"][key]) if t.get("judge") else "-"
+
+    return [["judge graded"] + [cell(t, "graded") for t in targets],
+            ["judge parse failures"] + [cell(t, "parse_failures") for t in targets],
+            ["judge errors"] + [cell(t, "errors") for t in targets]]
 
 
 def _metric_names(targets: list[dict]) -> list[str]:

@@ -7,8 +7,9 @@
   the output type, tolerant for targets that got the schema as instructions.
 * `LocalTarget`: an `hf:` / `hf-family:` model run by run/local.py: `choose` (log-likelihood of
   each allowed value) for a choice output, `generate` otherwise. `answer_rows` answers a batch of
-  compiled rows; it uses run/'s batched path when run/ has one (`run.batched.generate_many`), else the
-  per-row function `run_one`, which a caller may swap.
+  compiled rows; it uses run/'s batched path when run/ has one (`run.batched.choose_many` for a
+  choice, `generate_many` otherwise, `batch_size` rows per forward pass), else the per-row function
+  `run_one`, which a caller may swap.
 
 A target that cannot answer at all raises `TargetFailed` (the runner keeps what was answered and
 marks the report partial); a row it cannot answer is an `Answer` with `error` set (wrong, counted).
@@ -97,14 +98,29 @@ class Recorded:
     tests: dict[str, dict[str, dict]] = attrs.Factory(dict)
     lines: dict[tuple[str, int], int] = attrs.Factory(dict)  # (target, row) -> line number, for errors
 
+    def add(self, line: dict, number: int, where: str) -> None:
+        """One checked line (see `reply_lines`); EvalError for a second reply of a target for a row."""
+        target = line["target"]
+        if isinstance(line.get("test"), str):
+            self.tests.setdefault(target, {})[line["test"]] = line
+            return
+        row = line.get("row")
+        if not isinstance(row, int) or isinstance(row, bool):
+            raise EvalError(f"{where}: `row` must be a row number (an integer), got {json.dumps(row)[:40]}")
+        if row in self.rows.setdefault(target, {}):
+            raise EvalError(f"{where}: a second reply of {target} for row {row} "
+                            f"(the first is on line {self.lines[(target, row)]})")
+        self.rows[target][row] = line
+        self.lines[(target, row)] = number
 
-def read_replies(path: str | Path) -> Recorded:
-    """A replies file (see the module docstring); EvalError naming the line when one is malformed."""
+
+def reply_lines(path: str | Path):
+    """(line number, line, "path:number") of every reply of a replies file, each a JSON object with
+    `target` and `reply`; EvalError naming the line when one is malformed."""
     try:
         data = read_regular(Path(path), REPLIES_LIMIT).decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise EvalError(f"{path}: cannot read the replies ({err})") from None
-    out = Recorded()
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -115,18 +131,14 @@ def read_replies(path: str | Path) -> Recorded:
         where = f"{path}:{number}"
         if not isinstance(line, dict) or not isinstance(line.get("target"), str) or "reply" not in line:
             raise EvalError(f"{where}: a line is {{\"row\": N, \"target\": T, \"reply\": ...}}")
-        target = line["target"]
-        if isinstance(line.get("test"), str):
-            out.tests.setdefault(target, {})[line["test"]] = line
-            continue
-        row = line.get("row")
-        if not isinstance(row, int) or isinstance(row, bool):
-            raise EvalError(f"{where}: `row` must be a row number (an integer), got {json.dumps(row)[:40]}")
-        if row in out.rows.setdefault(target, {}):
-            raise EvalError(f"{where}: a second reply of {target} for row {row} "
-                            f"(the first is on line {out.lines[(target, row)]})")
-        out.rows[target][row] = line
-        out.lines[(target, row)] = number
+        yield number, line, where
+
+
+def read_replies(path: str | Path) -> Recorded:
+    """A replies file (see the module docstring); EvalError naming the line when one is malformed."""
+    out = Recorded()
+    for number, line, where in reply_lines(path):
+        out.add(line, number, where)
     return out
 
 
@@ -193,16 +205,31 @@ def run_one(compiled: Any) -> Any:
     return local.generate(compiled)
 
 
-def _batched() -> Callable[[list], list] | None:
-    """run/batched.py's `generate_many` (choices scored in one forward pass per batch, text generated
-    in batches, the same answers as `local.generate`) when run/ has it; None otherwise."""
+def _batched() -> Any:
+    """run/batched.py (choices scored in one forward pass per batch: `choose_many`; text generated in
+    batches: `generate_many`; the same answers as `local.generate`) when run/ has it; None otherwise."""
     import importlib
 
     try:
-        module = importlib.import_module(__name__.rsplit(".", 2)[0] + ".run.batched")
+        return importlib.import_module(__name__.rsplit(".", 2)[0] + ".run.batched")
     except ImportError:
         return None
-    return getattr(module, "generate_many", None)
+
+
+def _is_choice(compiled: Any) -> bool:
+    """Whether a compiled prompt's output is a choice (enum, literal union, bool), scored, not generated."""
+    from ..run.local import choice_forms
+
+    output = compiled.request.output
+    return output is not None and not output.is_text and choice_forms(output.type, asks_json=False) is not None
+
+
+def run_batched(module: Any, compiled: list, batch_size: int) -> list:
+    """The run results of compiled rows by run/batched.py, `batch_size` rows per forward pass:
+    `choose_many` when every row is a choice, else `generate_many` (which still chooses the choices)."""
+    if compiled and all(_is_choice(c) for c in compiled) and hasattr(module, "choose_many"):
+        return list(module.choose_many(compiled, batch_size=batch_size))
+    return list(module.generate_many(compiled, batch_size=batch_size))
 
 
 def _quiet_transformers() -> None:
@@ -218,11 +245,13 @@ def _quiet_transformers() -> None:
 @attrs.define
 class LocalTarget:
     """An `hf:` / `hf-family:` model run locally (see the module docstring). `run` is the per-row
-    function (compiled -> run.local.RunResult)."""
+    function (compiled -> run.local.RunResult); `batch_size` the rows of one forward pass on the
+    batched path (`--batch-size`)."""
     label: str
     target: str
     run: Callable[[Any], Any] = run_one
     kind: str = "local"
+    batch_size: int = 8
 
     def answer(self, compiled: Any, row: int = 0) -> Answer:
         """One row's answer; TargetFailed when the model cannot run at all."""
@@ -236,7 +265,7 @@ class LocalTarget:
         try:
             if batched is not None:
                 start = time.perf_counter()
-                results = list(batched(list(compiled)))
+                results = run_batched(batched, list(compiled), self.batch_size)
                 each = (time.perf_counter() - start) * 1000 / max(len(results), 1)
                 return [self._answer(r, c, each) for r, c in zip(results, compiled)]
             out = []

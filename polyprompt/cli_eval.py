@@ -38,8 +38,21 @@ import click
               help="API targets: requests in flight at once.")
 @click.option("--base-url", metavar="URL", help="API targets: send to this server instead of the provider's.")
 @click.option("--no-cache", is_flag=True, help="API targets: send every row, even those the reply cache has answered.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Local models: rows scored (a choice) or generated (text) in one batch.")
+@click.option("--judge", "rubric", metavar="RUBRIC[:PROMPT]",
+              help="Text outputs: grade every answer with this rubric prompt (answer, expected and inputs by name).")
+@click.option("--judge-target", metavar="[LABEL=]TARGET",
+              help="With --judge: the target that answers the rubric (an API target, a local model, or --judge-replies).")
+@click.option("--judge-replies", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help='With --judge: the judge\'s recorded replies, as --replies with "graded": LABEL on each line.')
+@click.option("--judge-bind", "judge_binds", multiple=True, metavar="PARAM=SOURCE",
+              help="With --judge: bind a rubric parameter to answer, expected or an input of the prompt (repeatable).")
+@click.option("--judge-pass", "judge_pass", multiple=True, metavar="VALUE",
+              help="With --judge: a passing value of a rubric that returns an enum (repeatable).")
 def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, replies, out_dir, gates, tolerance,
-             regex, resamples, seed, no_plots, as_json, concurrency, base_url, no_cache):
+             regex, resamples, seed, no_plots, as_json, concurrency, base_url, no_cache, batch_size, rubric,
+             judge_target, judge_replies, judge_binds, judge_pass):
     """Evaluate FILE's prompt on every TARGET against a dataset's expected outputs."""
     import json
     import re
@@ -56,7 +69,9 @@ def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, r
         options = Options(rel_tolerance=tolerance, regex=regex, resamples=resamples, seed=seed)
         report = evaluate(file, list(targets), prompt=prompt, dataset=dataset, split=split, data=data, bind=binds,
                           where=where, limit=limit, replies=replies, options=options, fail_under=fail_under,
-                          progress=_progress(), api=_api_settings(concurrency, base_url, no_cache))
+                          progress=_progress(), api=_api_settings(concurrency, base_url, no_cache),
+                          batch_size=batch_size, judge=_judge(rubric, judge_target, judge_replies, judge_binds,
+                                                              judge_pass))
     except re.error as err:
         raise click.BadParameter(f"`{regex}`: {err}", param_hint="--regex") from None
     except EvalError as err:
@@ -76,6 +91,26 @@ def eval_cmd(file, targets, prompt, dataset, split, data, binds, where, limit, r
                    "(marked partial)", err=True)
     if not report.passed or report.partial:
         sys.exit(1)
+
+
+def _judge(rubric, target, replies, binds, passing):
+    """The `Judge` of the --judge options (None without --judge); EvalError when they do not fit."""
+    from .evaluate import EvalError
+    from .evaluate.judge import Judge
+
+    if rubric is None:
+        if target or replies or binds or passing:
+            raise EvalError("--judge-target, --judge-replies, --judge-bind and --judge-pass go with --judge RUBRIC")
+        return None
+    if target is None:
+        raise EvalError("--judge needs --judge-target [LABEL=]TARGET, the target that answers the rubric")
+    bind = {}
+    for text in binds:
+        param, sep, source = text.partition("=")
+        if not sep or not param.strip() or not source.strip():
+            raise EvalError(f"--judge-bind `{text}`: write PARAM=SOURCE, e.g. question=ticket")
+        bind[param.strip()] = source.strip()
+    return Judge(rubric, target, replies=replies, bind=bind, passing=passing)
 
 
 def _api_settings(concurrency: int, base_url: str | None, no_cache: bool) -> dict:

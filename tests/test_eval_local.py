@@ -50,23 +50,60 @@ def test_the_per_row_function_answers_each_row():
     assert entry["tokens"]["input"] > 19 * 50  # the prompt's token ids, counted
 
 
-def test_run_batched_path_is_used_when_present(monkeypatch):
-    """run/batched.py's generate_many, when run/ has it, answers a batch of rows in one call."""
+def _fake_batched(monkeypatch) -> list:
+    """run/batched.py replaced by a fake that records (function, rows, batch_size) of each call."""
     import sys
     import types
 
-    batches = []
+    calls: list = []
 
-    def generate_many(compiled):
-        batches.append(len(compiled))
+    def choose_many(compiled, batch_size=16):
+        calls.append(("choose_many", len(compiled), batch_size))
+        return [_result("reject") for _ in compiled]
+
+    def generate_many(compiled, batch_size=8):
+        calls.append(("generate_many", len(compiled), batch_size))
         return [_result("reject") for _ in compiled]
 
     fake = types.ModuleType("polyprompt.run.batched")
+    fake.choose_many = choose_many  # type: ignore[attr-defined]
     fake.generate_many = generate_many  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "polyprompt.run.batched", fake)
-    report = evaluate(EXAMPLE, ["hf-family:smollm2"], split="test", options=FAST, batch=8)
-    assert batches == [8, 8, 3, 1, 1]  # 19 rows, then each of the 2 test blocks
+    return calls
+
+
+def test_run_batched_path_is_used_when_present(monkeypatch):
+    """run/batched.py's choose_many, when run/ has it, scores a batch of choice rows in one call."""
+    calls = _fake_batched(monkeypatch)
+    report = evaluate(EXAMPLE, ["hf-family:smollm2"], split="test", options=FAST, batch_size=8)
+    # 19 rows, then each of the 2 test blocks; every call scores its rows in one batch of 8
+    assert calls == [("choose_many", 8, 8), ("choose_many", 8, 8), ("choose_many", 3, 8),
+                     ("choose_many", 1, 8), ("choose_many", 1, 8)]
     assert report.to_json()["targets"][0]["per_class"]["reject"]["recall"]["value"] == 1.0
+
+
+def test_batch_size_reaches_the_batched_scoring_from_the_command_line(monkeypatch):
+    """`polyprompt eval --batch-size 5` hands the local model 5 rows at a time and asks run/batched.py
+    for batches of 5 (before, the CLI had no such option and the batch was fixed at 8)."""
+    calls = _fake_batched(monkeypatch)
+    result = CliRunner().invoke(cli, ["eval", EXAMPLE, "--split", "test", "-t", "hf-family:smollm2",
+                                      "--batch-size", "5", "--json", "--no-plots", "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert [c[1:] for c in calls[:4]] == [(5, 5), (5, 5), (5, 5), (4, 5)]
+    assert json.loads(result.stdout)["targets"][0]["answered_rows"] == 19
+    bad = CliRunner().invoke(cli, ["eval", EXAMPLE, "-t", "hf-family:smollm2", "--batch-size", "0"])
+    assert bad.exit_code == 2 and "--batch-size" in bad.output
+
+
+def test_a_text_output_is_generated_in_batches_of_the_batch_size(monkeypatch, tmp_path):
+    """A free-text prompt goes to generate_many with the batch size (the Python API's `batch_size`)."""
+    calls = _fake_batched(monkeypatch)
+    (tmp_path / "polyprompt.toml").write_text("")
+    (tmp_path / "echo.prompt").write_text('prompt echo(word: str) -> str {\n  user "Say {{ word }}."\n}\n')
+    (tmp_path / "words.jsonl").write_text("".join(json.dumps({"w": f"w{i}"}) + "\n" for i in range(7)))
+    evaluate(str(tmp_path / "echo.prompt"), ["hf-family:smollm2"], data=str(tmp_path / "words.jsonl"),
+             bind=["word=row.w", "output=row.w"], options=FAST, batch_size=3)
+    assert calls == [("generate_many", 3, 3), ("generate_many", 3, 3), ("generate_many", 1, 3)]
 
 
 def test_a_model_that_fails_mid_run(monkeypatch):
@@ -79,7 +116,7 @@ def test_a_model_that_fails_mid_run(monkeypatch):
         return _result("publish")
 
     report = evaluate(EXAMPLE, [LocalTarget("local", "hf-family:smollm2", run=run)], split="test", options=FAST,
-                      batch=5)
+                      batch_size=5)
     entry = report.to_json()["targets"][0]
     assert report.partial and entry["answered_rows"] == 5 and "vanished" in entry["failure"]
 

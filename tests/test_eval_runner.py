@@ -184,7 +184,7 @@ def test_a_target_failing_mid_run_keeps_its_rows_and_marks_the_report_partial(pr
     from polyprompt.evaluate.runner import run_target
     from polyprompt.evaluate.rows import load_rows
 
-    report = evaluate(str(project / "mail.prompt"), [Flaky()], options=FAST, batch=1)
+    report = evaluate(str(project / "mail.prompt"), [Flaky()], options=FAST, batch_size=1)
     data = report.to_json()
     assert data["partial"] and report.partial
     entry = data["targets"][0]
@@ -193,7 +193,7 @@ def test_a_target_failing_mid_run_keeps_its_rows_and_marks_the_report_partial(pr
     assert [p["row"] for p in report.predictions] == [1, 2, 3]
     assert "stopped after 3 rows" in report.table()
     # batched: the rows of the failing batch are lost, those before it kept
-    run = run_target(Flaky(), load_rows(str(project / "mail.prompt")), batch=2)
+    run = run_target(Flaky(), load_rows(str(project / "mail.prompt")), batch_size=2)
     assert list(run.answers) == [1, 2] and run.failure
 
 
