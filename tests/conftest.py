@@ -208,6 +208,38 @@ UNIT_HEAVY = {
     "test_train_resume": {"test_a_run_killed_with_sigkill_resumes_to_the_same_weights_bit_for_bit"},
     "test_visit": {"test_node_at_is_a_chain_of_nested_spans"},
 }
+#: added in session 7 (the judge, the reply limits, the retry cap)
+for _module, _names in {
+    "test_eval_judge": {
+        "test_a_tiny_local_judge_grades_by_log_likelihood",
+        "test_a_local_judge_of_a_record_grade_generates_and_counts_what_does_not_parse",
+        "test_the_judge_in_the_html_report_rendered_by_chromium",
+        "test_the_docs_judge_example_is_real_output",
+        "test_an_http_judge_is_sent_each_answer_then_answered_by_the_cache",
+        "test_a_judge_that_fails_mid_run_keeps_a_partial_report",
+    },
+    "test_security_eval": {
+        "test_a_hostile_answer_reaches_an_http_judge_as_text_only",
+        "test_a_hostile_answer_adds_no_special_token_for_a_local_judge",
+    },
+    "test_run_bulk_http": {
+        "test_a_provider_asking_to_wait_minutes_stops_a_bulk_run",
+    },
+    "test_run_api_errors": {
+        "test_the_cap_is_the_backoffs_and_a_wait_within_it_is_made",
+    },
+    "test_dataset_truncate": {
+        "test_a_row_whose_answer_does_not_fit_is_still_rejected",
+    },
+    "test_dataset_memo": {
+        "test_remembered_answer_text_equals_a_fresh_one",
+    },
+    "test_hf_probe": {
+        "test_a_family_probes_like_its_refdata_copy",
+        "test_system_handling_facts",
+    },
+}.items():
+    UNIT_HEAVY[_module] = UNIT_HEAVY.get(_module, set()) | _names
 for _module, _names in UNIT_HEAVY.items():
     SLOW_TESTS[_module] = SLOW_TESTS.get(_module, set()) | _names
 #: heavy parametrizations: only the first N cases stay in the unit run, the others are `slow`
