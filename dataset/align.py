@@ -119,6 +119,8 @@ class Task:
         _sound(name, value)
         output = self.prompt.output
         if output is None or output.is_text:
+            if calls_ok and self.coerce_text and type(value) is str and value.startswith(("{", "[")):
+                value = _call_cell(value)  # a CSV cell holding a call's JSON
             if not isinstance(value, str):
                 calls = _calls(name, value) if calls_ok else None
                 if calls is None:
@@ -153,6 +155,12 @@ def _sound(name: str, value: Any) -> None:
     _lone_surrogates(value, name, problems)
     if problems:
         raise RowProblem(problems[0].path, problems[0].message)
+
+
+def _call_cell(text: str) -> Any:
+    """A text cell's JSON when it is shaped as a tool call, else the text itself."""
+    parsed = _parse_cell(text)
+    return parsed if is_tool_call(parsed) else text
 
 
 def _calls(name: str, value: Any) -> ToolCalls | None:

@@ -271,3 +271,44 @@ def test_workers_write_the_same_bytes(project):
     dataset.build(project / "support.prompt", "openai-sft", project / "one.jsonl")
     dataset.build(project / "support.prompt", "openai-sft", project / "two.jsonl", workers=2)
     assert (project / "one.jsonl").read_bytes() == (project / "two.jsonl").read_bytes()
+
+
+def test_a_csv_cell_holding_a_call_is_a_call(project):
+    """CSV cells are text: a cell holding a call's JSON is that call; other text stays text."""
+    import csv
+
+    with open(project / "calls.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["question", "staff", "answer"])
+        out.writerow(["Where is A17?", "false", json.dumps(ROWS[0]["answer"])])
+        out.writerow(["Hours?", "false", "{9 to 5}"])
+    (project / "csv.prompt").write_text(SUPPORT.replace("calls.jsonl", "calls.csv"))
+    summary = dataset.build(project / "csv.prompt", "openai-sft", project / "csv.jsonl")
+    lines = read_lines(project / "csv.jsonl")
+    assert summary.written == 2 and lines[0]["messages"][-1]["tool_calls"][0]["function"]["name"] == "lookup_order"
+    assert lines[1]["messages"][-1]["content"] == "{9 to 5}"
+
+
+def test_trl_lines_from_an_openai_body_give_the_prompts_own_calls_as_objects(tmp_path):
+    """A call the prompt writes (`tool_call`) reaches TRL with its arguments as an object, as chat
+    templates take them (before, the OpenAI body's JSON text was passed on)."""
+    (tmp_path / "f.prompt").write_text('''
+tool lookup_order(order_id: str) -> json "Fetch an order's status."
+
+prompt follow_up(order: str) {
+  tools lookup_order
+  user "Where is {{ order }}?"
+  tool_call lookup_order(order_id = order) id "call_1"
+  tool_result lookup_order id "call_1" "shipped"
+}
+
+dataset follow_up from "rows.jsonl" {
+  order = row.order
+  output = row.answer
+}
+''')
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"order": "A1", "answer": "It has shipped."}) + "\n")
+    dataset.build(tmp_path / "f.prompt", "trl-conversational", tmp_path / "out.jsonl", target="openai-chat")
+    [line] = read_lines(tmp_path / "out.jsonl")
+    assert line["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"order_id": "A1"}
+    assert line["messages"][2] == {"role": "tool", "content": "shipped", "tool_call_id": "call_1"}
