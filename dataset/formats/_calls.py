@@ -26,23 +26,59 @@ from ..answers import ToolCalls
 def call_turn(calls: ToolCalls, compiled: Any, which: str) -> dict:
     """The assistant turn calling `calls`, in the target's message shape; RowProblem for a call the
     prompt's tools do not take."""
-    request = compiled.request
-    offered = {t.name: t for t in request.tools}
-    used = _ids(request.messages)
+    offered, used = _offered(compiled)
     parts = []
     for i, (name, arguments, call_id) in enumerate(calls):
         where = f"{which}[{i}]" if len(calls) > 1 else which
-        tool = offered.get(name)
-        if tool is None:
+        found = offered.get(name)
+        if found is None:
             raise RowProblem(f"{where}.name", _unknown(name, offered))
-        if tool.strict:
-            arguments = _nulls_filled(arguments, tool.parameters, tool.parameters)
-        _check_arguments(arguments, tool, f"{where}.arguments")
+        parameters, strict = found
+        if strict:
+            arguments = _nulls_filled(arguments, parameters, parameters)
+        _check_arguments(arguments, name, parameters, f"{where}.arguments")
         if call_id is None:
             call_id = _next_id(used)
         used.add(call_id)
         parts.append(ir.ToolCall(id=call_id, name=name, arguments=arguments))
     return compiled.backend.write_messages([ir.Message(role="assistant", parts=tuple(parts))])[0]
+
+
+def _offered(compiled: Any) -> tuple[dict[str, tuple[dict, bool]], set[str]]:
+    """The tools the row's prompt offers for the target, name -> (parameters as sent, strict), and
+    the call ids its conversation uses. Read from the body when the format has one (asking for the
+    lowered request would lower the row a second time, through every pass); else the request's."""
+    body = getattr(compiled, "body", None)
+    if body is None or not compiled.backend.has_body:  # an open model's "body" is its prompt text
+        request = compiled.request
+        return ({t.name: (t.parameters, t.strict) for t in request.tools},
+                {p.id for m in request.messages for p in m.parts if isinstance(p, (ir.ToolCall, ir.ToolResult))})
+    offered = {}
+    for tool in body.get("tools") or ():
+        for found in tool.get("functionDeclarations") or [tool.get("function", tool)]:
+            parameters = found.get("parameters", found.get("parametersJsonSchema", found.get("input_schema")))
+            if isinstance(found.get("name"), str) and isinstance(parameters, dict):
+                offered[found["name"]] = (parameters, found.get("strict") is True)
+    return offered, set(_ids(body.get("messages", body.get("contents"))))
+
+
+#: the keys under which a body's turns carry call ids (OpenAI, Anthropic, Gemini)
+_ID_KEYS = frozenset({"id", "tool_call_id", "tool_use_id"})
+
+
+def _ids(node: Any, depth: int = 0) -> Any:
+    """Every call id in a body's turns (an id of another kind too: a few extra names are harmless)."""
+    if depth > 32:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_KEYS and isinstance(value, str):
+                yield value
+            elif isinstance(value, (dict, list)):
+                yield from _ids(value, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _ids(item, depth + 1)
 
 
 def _unknown(name: str, offered: dict) -> str:
@@ -54,11 +90,6 @@ def _unknown(name: str, offered: dict) -> str:
     return f"the prompt offers no tool `{name}`" + (f" ({hint})" if hint else "") + f"; its tools: {', '.join(offered)}"
 
 
-def _ids(messages: Any) -> set[str]:
-    """The call ids the conversation already uses (its own calls and results)."""
-    return {p.id for m in messages for p in m.parts if isinstance(p, (ir.ToolCall, ir.ToolResult))}
-
-
 def _next_id(used: set[str]) -> str:
     """`call_N` for the first N not used yet (the compiler numbers the prompt's own calls so)."""
     n = len(used) + 1
@@ -67,13 +98,13 @@ def _next_id(used: set[str]) -> str:
     return f"call_{n}"
 
 
-def _check_arguments(arguments: dict, tool: ir.Tool, where: str) -> None:
+def _check_arguments(arguments: dict, name: str, parameters: dict, where: str) -> None:
     """RowProblem naming the first argument that does not fit the tool's parameters."""
-    validator = _validator(json.dumps(tool.parameters, sort_keys=True))
+    validator = _validator(json.dumps(parameters, sort_keys=True))
     error = next(iter(sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise RowProblem(where + path, f"does not fit the parameters of `{tool.name}`: {error.message}")
+        raise RowProblem(where + path, f"does not fit the parameters of `{name}`: {error.message}")
 
 
 @lru_cache(maxsize=256)
