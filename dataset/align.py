@@ -14,8 +14,9 @@ import attrs
 
 from ..compiler import ast
 from ..compiler.check.decls import DATASET_ANSWERS
-from ..compiler.inputs import InputError
+from ..compiler.inputs import InputError, _lone_surrogates  # the inputs' own check of JSON text
 from ..compiler.replies import ReplyError, typed_value
+from .answers import ToolCalls, is_tool_call, tool_calls
 
 
 class RowProblem(ValueError):
@@ -74,12 +75,15 @@ class Task:
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
             raise RowProblem("where", f"cannot be evaluated ({err})") from None
 
-    def example(self, row: dict) -> Example:
-        """The row as a training example; RowProblem when it does not fit the prompt's types."""
+    def example(self, row: dict, tool_calls: bool = False) -> Example:
+        """The row as a training example; RowProblem when it does not fit the prompt's types. With
+        `tool_calls` (the dataset formats), an answer shaped as a tool call that is not a value of the
+        output type is an `answers.ToolCalls`; other readers of the rows (evaluation) take values only."""
         env = {"row": row}
         raw = {name: self._value(name, fn, env) for name, fn in self.bindings.items()}
         inputs = self._checked(raw)
-        answers = {name: self._answer(name, self._value(name, fn, env)) for name, fn in self.answers.items()}
+        answers = {name: self._answer(name, self._value(name, fn, env), tool_calls)
+                   for name, fn in self.answers.items()}
         return Example(inputs, answers.get("output"), answers.get("chosen"), answers.get("rejected"),
                        has_output="output" in answers)
 
@@ -111,11 +115,18 @@ class Task:
         except InputError as err:
             raise _row_problem(err) from None
 
-    def _answer(self, name: str, value: Any) -> Any:
+    def _answer(self, name: str, value: Any, calls_ok: bool = False) -> Any:
+        _sound(name, value)
         output = self.prompt.output
         if output is None or output.is_text:
+            if calls_ok and self.coerce_text and type(value) is str and value.startswith(("{", "[")):
+                value = _call_cell(value)  # a CSV cell holding a call's JSON
             if not isinstance(value, str):
-                raise RowProblem(name, f"the answer must be text, got {_json_kind(value)}")
+                calls = _calls(name, value) if calls_ok else None
+                if calls is None:
+                    what = "text or a tool call" if calls_ok else "text"
+                    raise RowProblem(name, f"the answer must be {what}, got {_json_kind(value)}")
+                return calls
             return value
         if self.coerce_text and isinstance(value, str):
             value = _parse_cell(value)
@@ -125,10 +136,46 @@ class Task:
         try:
             found = typed_value(value, output)
         except ReplyError as err:
-            raise RowProblem(name, str(err).replace("the reply does not match", "not a value of")) from None
+            # not a value of the output type: a tool call, when shaped as one
+            calls = _calls(name, value) if calls_ok else None
+            if calls is None:
+                raise RowProblem(name, str(err).replace("the reply does not match", "not a value of")) from None
+            return calls
         if scalar and found is value and len(self.fitting) < _FITTING:
             self.fitting.add((type(value), value))
         return found
+
+
+def _sound(name: str, value: Any) -> None:
+    """RowProblem for an answer no file or tokenizer can carry: text holding half a surrogate pair
+    (a JSON `\\ud800` escape alone), data nested deeper than the inputs may be (`MAX_DEPTH`)."""
+    if value.isascii() if type(value) is str else type(value) in _SCALARS:
+        return
+    problems: list = []
+    _lone_surrogates(value, name, problems)
+    if problems:
+        raise RowProblem(problems[0].path, problems[0].message)
+
+
+def _call_cell(text: str) -> Any:
+    """A text cell's JSON when it is shaped as a tool call, else the text itself."""
+    parsed = _parse_cell(text)
+    return parsed if is_tool_call(parsed) else text
+
+
+def _calls(name: str, value: Any) -> ToolCalls | None:
+    """The tool calls an answer holds when it is shaped as calls, else None (their tools and
+    arguments are checked against the tools the prompt offers when the row is compiled)."""
+    if not is_tool_call(value):
+        return None
+    try:
+        calls = tool_calls(value)
+    except ValueError as err:
+        path, reason = err.args
+        raise RowProblem(name + path, reason) from None
+    for i, (_tool, arguments, _id) in enumerate(calls):  # arguments read from JSON text are new values
+        _sound(f"{name}[{i}].arguments" if len(calls) > 1 else f"{name}.arguments", arguments)
+    return calls
 
 
 #: answer types whose check depends on the value alone (hashable, never changed)

@@ -90,7 +90,7 @@ class RowFunction:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         pf, fmt, target, options, _tasks = self.state
         input_error, compile_error = _errors()
-        example = task.example(row)
+        example = task.example(row, tool_calls=True)
         try:
             view: CompiledRow | LoweredRow
             if fmt.needs_body:

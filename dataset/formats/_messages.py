@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..align import RowProblem
-from ..answers import answer_text
+from ..answers import ToolCalls, answer_text
 
 
 def openai_messages(compiled: Any) -> list[dict]:
@@ -15,9 +15,32 @@ def openai_messages(compiled: Any) -> list[dict]:
 
 
 def answer(example: Any, compiled: Any, which: str = "output") -> str:
-    """The text of the example's answer `which` (`output`, `chosen`, `rejected`)."""
+    """The text of the example's answer `which` (`output`, `chosen`, `rejected`); RowProblem for
+    tool calls (a format that writes them asks `answer_turn`)."""
+    value = getattr(example, which)
+    if isinstance(value, ToolCalls):
+        raise RowProblem(which, "a tool call, but this format's answers are text")
     output = compiled.output if hasattr(compiled, "output") else compiled.request.output
-    return answer_text(getattr(example, which), output, compiled.backend)
+    return answer_text(value, output, compiled.backend)
+
+
+def answer_turn(example: Any, compiled: Any, which: str = "output") -> dict:
+    """The assistant turn of the answer `which` in the target's message shape: its text, or the
+    turn calling its tools (`_calls.call_turn`: OpenAI `tool_calls`, Gemini `functionCall`...)."""
+    value = getattr(example, which)
+    if isinstance(value, ToolCalls):
+        from ._calls import call_turn
+
+        return call_turn(value, compiled, which)
+    return {"role": "assistant", "content": answer(example, compiled, which)}
+
+
+def chat_answer(example: Any, compiled: Any, which: str = "output") -> dict:
+    """The answer turn as a Hugging Face chat template reads it (tool-call arguments as objects)."""
+    turn = answer_turn(example, compiled, which)
+    if "tool_calls" not in turn:
+        return turn
+    return turn if _open_model(compiled.backend) else plain_turns([turn])[0]
 
 
 def weighted(messages: list[dict], train_on: str) -> list[dict]:
@@ -72,12 +95,17 @@ def chat_turns(compiled: Any) -> list[dict]:
     the very messages its template rendered (output instructions in the system text, the
     family's own turn rules applied); for an OpenAI-style body, its messages as text turns."""
     backend = compiled.backend
-    if hasattr(backend, "write_messages"):
+    if _open_model(backend):
         turns = copy.deepcopy(backend.write_messages(compiled.request.messages))
         for i, turn in enumerate(turns):
             turn["content"] = text_of(turn.get("content"), f"messages[{i}]")
         return turns
     return plain_turns(openai_messages(compiled))
+
+
+def _open_model(backend: Any) -> bool:
+    """Whether a backend is an open-model target (its messages are a chat template's already)."""
+    return type(backend).name.startswith(("hf-family:", "hf:"))
 
 
 def chat_tools(compiled: Any) -> list[dict] | None:

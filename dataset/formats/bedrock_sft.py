@@ -6,11 +6,13 @@
 The rules (Bedrock's Claude fine-tuning guide): `system` is optional; at least two messages;
 the first is the user's and the last the assistant's; user and assistant alternate; content is
 text; no other keys. The turns are those of the prompt's `anthropic` body (whose turns already
-alternate), flattened to text; a row whose prompt sends media or tool turns cannot be written.
+alternate), flattened to text; a row whose prompt sends media or tool turns, or whose answer
+calls a tool, cannot be written (a reject saying so).
 """
 from __future__ import annotations
 
 from ..align import RowProblem
+from ..answers import ToolCalls
 from . import Format, Options
 from ._messages import answer, no_other_keys, require
 
@@ -20,6 +22,8 @@ KEYS = frozenset({"system", "messages"})
 
 def line(example, compiled, options: Options) -> dict:
     """One fine-tuning line for an example."""
+    if isinstance(example.output, ToolCalls):
+        raise RowProblem("output", "a tool call: Bedrock's Claude fine-tuning lines hold text turns only")
     body = compiled.body
     out: dict = {}
     system = _blocks_text(body.get("system"), "system")

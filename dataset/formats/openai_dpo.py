@@ -5,16 +5,22 @@
      "non_preferred_output": [{"role": "assistant", "content": "..."}]}
 
 The input is the prompt's `openai-chat` messages; the two outputs are the row's `chosen` and
-`rejected` answers. OpenAI takes text inputs and outputs for DPO.
+`rejected` answers. OpenAI takes text inputs and outputs for DPO ("DPO is currently only
+supported for text inputs and outputs"): an answer that calls a tool is a reject.
 """
 from __future__ import annotations
 
+from ..align import RowProblem
+from ..answers import ToolCalls
 from . import Format, Options
 from ._messages import answer, openai_messages, require, text_of
 
 
 def line(example, compiled, options: Options) -> dict:
     """One preference line for an example with `chosen` and `rejected`."""
+    for which in ("chosen", "rejected"):
+        if isinstance(getattr(example, which), ToolCalls):
+            raise RowProblem(which, "a tool call: OpenAI DPO takes text outputs only")
     messages = openai_messages(compiled)
     for i, m in enumerate(messages):
         text_of(m.get("content"), f"messages[{i}]")  # text only: a media part is a row problem

@@ -4,14 +4,15 @@
      "tools": [...]?, "parallel_tool_calls": bool?}
 
 The messages are those of the prompt's `openai-chat` body; the answer is appended as the last
-assistant turn. `weight` (0 or 1) marks which assistant turns are learned: by default only the
+assistant turn: its text, or, for an answer that calls the prompt's tools, `tool_calls` (arguments
+as JSON text) and `content: null`, as in the schema's own example. `weight` (0 or 1) marks which assistant turns are learned: by default only the
 answer, every one with `train_on="all"`. The schema allows system, user, assistant, tool and
 function messages, not `developer`.
 """
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, no_other_keys, openai_messages, require, weighted
+from ._messages import answer_turn, no_other_keys, openai_messages, require, weighted
 
 ROLES = {"system", "user", "assistant", "tool", "function"}
 ROLE_NAMES = sorted(ROLES)
@@ -22,7 +23,7 @@ KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 
 def line(example, compiled, options: Options) -> dict:
     """One training line for an example."""
-    messages = openai_messages(compiled) + [{"role": "assistant", "content": answer(example, compiled)}]
+    messages = openai_messages(compiled) + [answer_turn(example, compiled)]
     out: dict = {"messages": weighted(messages, options.train_on)}
     if compiled.body.get("tools"):
         out["tools"] = compiled.body["tools"]
@@ -42,6 +43,10 @@ def problems(line: dict) -> list[str]:
             found.append(f"messages[{i}]: role `{role}` is not one of {ROLE_NAMES}")
         elif role == "assistant" and m.get("weight", 1) not in (0, 1):
             found.append(f"messages[{i}]: weight is 0 or 1")
+        elif role == "assistant" and m.get("content") is None and not m.get("tool_calls"):
+            found.append(f"messages[{i}]: an assistant turn has content or tool calls")
+        elif len(m.get("tool_calls") or ()) > 1 and line.get("parallel_tool_calls") is False:
+            found.append(f"messages[{i}]: several tool calls in one turn, but `parallel_tool_calls` is false")
     require(any(m.get("role") == "assistant" for m in messages or ()), "a line has an assistant turn", found)
     no_other_keys(line, KEYS, found)
     return found

@@ -37,7 +37,7 @@ from typing import Any
 from ...compiler.memo import by_identity
 from ..align import RowProblem
 from . import Format, Options
-from ._messages import answer, chat_tools
+from ._messages import chat_answer, chat_tools
 
 #: family -> TRL's training template for it (the family's template text equals TRL's original)
 TRAINING_TEMPLATES = {
@@ -61,7 +61,7 @@ def line(example, compiled, options: Options) -> dict:
         raise RowProblem("target", f"{backend.name} has no tokenizer at hand: token ids need one "
                                    "(a folder's tokenizer.json, or a family with a registry tokenizer)")
     turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
-    turns.append({"role": "assistant", "content": answer(example, compiled)})
+    turns.append(chat_answer(example, compiled))  # text, or the turn calling the prompt's tools
     ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
     cut = 0
     if options.max_length is not None and len(ids) > options.max_length:

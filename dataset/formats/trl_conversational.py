@@ -4,13 +4,14 @@
                   {"role": "assistant", "content": "..."}], "tools": [...]?}
 
 The turns are those of the prompt's `openai-chat` body as text (tool-call arguments as objects,
-as chat templates take them), then the answer. Train with `SFTConfig(assistant_only_loss=True)`
+as chat templates take them), then the answer: text, or a turn with `tool_calls` (arguments as an
+object) for an answer that calls the prompt's tools, with `tools` beside the messages. Train with `SFTConfig(assistant_only_loss=True)`
 to learn the assistant turns only.
 """
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, chat_tools, chat_turns, require
+from ._messages import chat_answer, chat_tools, chat_turns, require
 
 ROLES = {"system", "user", "assistant", "tool"}
 ROLE_NAMES = sorted(ROLES)
@@ -18,8 +19,7 @@ ROLE_NAMES = sorted(ROLES)
 
 def line(example, compiled, options: Options) -> dict:
     """One conversational line for an example."""
-    out: dict = {"messages": chat_turns(compiled)
-                 + [{"role": "assistant", "content": answer(example, compiled)}]}
+    out: dict = {"messages": chat_turns(compiled) + [chat_answer(example, compiled)]}
     tools = chat_tools(compiled)
     if tools:
         out["tools"] = tools

@@ -8,14 +8,14 @@ for this format).
 from __future__ import annotations
 
 from . import Format, Options
-from ._messages import answer, chat_tools, chat_turns, require
+from ._messages import chat_answer, chat_tools, chat_turns, require
 from .trl_conversational import problems as turn_problems
 
 
 def line(example, compiled, options: Options) -> dict:
     """One prompt-completion line for an example."""
     out: dict = {"prompt": chat_turns(compiled),
-                 "completion": [{"role": "assistant", "content": answer(example, compiled)}]}
+                 "completion": [chat_answer(example, compiled)]}
     tools = chat_tools(compiled)
     if tools:
         out["tools"] = tools

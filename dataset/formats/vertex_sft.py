@@ -5,14 +5,15 @@
      "tools": [...]?}
 
 The contents and system instruction are those of the prompt's `vertex` body (media parts as
-`fileData`, tool calls as `functionCall`); the answer is the last `model` turn.
+`fileData`, tool calls as `functionCall`); the answer is the last `model` turn: its text, or a
+`functionCall` part for each tool it calls.
 """
 from __future__ import annotations
 
 import copy
 
 from . import Format, Options
-from ._messages import answer, no_other_keys, require
+from ._messages import answer_turn, no_other_keys, require
 
 ROLES = {"user", "model"}
 
@@ -26,7 +27,10 @@ def line(example, compiled, options: Options) -> dict:
     out: dict = {}
     if body.get("systemInstruction"):
         out["systemInstruction"] = {"role": "system", **copy.deepcopy(body["systemInstruction"])}
-    out["contents"] = copy.deepcopy(body["contents"]) + [{"role": "model", "parts": [{"text": answer(example, compiled)}]}]
+    turn = answer_turn(example, compiled)  # a call turn is written by the vertex backend: `model`, parts
+    if "content" in turn:
+        turn = {"role": "model", "parts": [{"text": turn["content"]}]}
+    out["contents"] = copy.deepcopy(body["contents"]) + [turn]
     if body.get("tools"):
         out["tools"] = copy.deepcopy(body["tools"])
     return out
