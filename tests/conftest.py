@@ -17,7 +17,8 @@ import os
 import pytest
 
 #: modules that are all parity: token ids against tokenizers/transformers, and local model runs
-PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run", "test_dataset_tokens"}
+PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run", "test_dataset_tokens",
+                  "test_dataset_tools_tokens"}
 #: tests elsewhere that load the real tokenizers or model (tests/hf_assets.py, the SmolLM2 GGUF) or transformers
 PARITY_TESTS = {
     "test_dataset_corpus": {"test_a_tokenized_corpus_learns_every_token_and_ends_with_eos",
@@ -47,7 +48,8 @@ PARITY_TESTS = {
 #: single cases of parametrized tests that load the real tokenizers (by their pytest id)
 PARITY_CASES = {"test_pass_goldens": {"guard_control_text"}}
 #: long-running modules and tests that are not parity (subprocesses, wheels, big inputs)
-SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_dataset_trl"}  # fresh processes, one a test
+#: fresh processes, one a test; TRL's trainers
+SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_dataset_trl", "test_dataset_tools_trl"}
 #: modules that need torch/transformers/peft or the providers' SDKs: importing those takes seconds
 #: before the first test, more than the unit run's whole budget, so they run in the full suite only
 HEAVY_IMPORT_MODULES = {

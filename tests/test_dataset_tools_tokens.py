@@ -14,7 +14,6 @@ from polyprompt import backends, dataset
 from polyprompt.dataset.formats import tokenized
 from test_dataset import read_lines
 
-pytestmark = pytest.mark.parity
 
 FOLLOW_UP = '''
 tool lookup_order(order_id: str, include_items: bool = false) -> json "Fetch an order's status."

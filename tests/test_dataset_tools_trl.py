@@ -13,7 +13,6 @@ from polyprompt import dataset
 from test_dataset_tools import ROWS, SUPPORT
 from test_dataset_trl import config, one_batch, smollm2  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
