@@ -46,7 +46,10 @@ PARITY_TESTS = {
                          "test_none_values_are_dropped_like_apply_chat_template", "test_smollm2_template_is_the_gguf_one"},
 }
 #: single cases of parametrized tests that load the real tokenizers (by their pytest id)
-PARITY_CASES = {"test_pass_goldens": {"guard_control_text"}}
+PARITY_CASES = {
+    "test_pass_goldens": {"guard_control_text"},
+    "test_dataset_tools_python": {"tool calls, tokenized", "tokenized"},
+}
 #: long-running modules and tests that are not parity (subprocesses, wheels, big inputs)
 #: fresh processes, one a test; TRL's trainers
 SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_dataset_trl", "test_dataset_tools_trl"}
@@ -236,6 +239,16 @@ for _module, _names in {
     "test_dataset_memo": {
         "test_remembered_answer_text_equals_a_fresh_one",
     },
+    "test_security_dataset": {
+        "test_control_token_text_in_tool_arguments_is_text",
+        "test_the_command_line_reports_them_without_a_traceback",
+    },
+    "test_dataset_tools": {
+        "test_trl_lines_carry_the_calls_with_arguments_as_objects",
+        "test_workers_write_the_same_bytes",
+        "test_a_datasets_folder_holds_the_calls_exactly",
+    },
+    "test_dataset_tools_python": {"test_the_method_writes_the_bytes_the_command_writes"},
     "test_hf_probe": {
         "test_a_family_probes_like_its_refdata_copy",
         "test_system_handling_facts",
