@@ -123,7 +123,8 @@ def run(stage: Stage) -> StageResult:
                 pos["step"] += 1
                 pos["index"] += 1
                 last = record["loss"]
-                record.update(step=pos["step"], epoch=pos["epoch"], tokens_per_second=speed.add(record))
+                record.update(step=pos["step"], epoch=pos["epoch"], tokens_per_second=speed.add(record),
+                              elapsed=round(speed.elapsed(), 4))
                 stage.log.write(record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}", tok_s=f"{record['tokens_per_second']:.0f}", refresh=False)
                 bar.update(1)
@@ -308,6 +309,10 @@ class _Speed:
     def add(self, record: dict) -> float:
         self.tokens += record["tokens"]
         return self.tokens / max(time.perf_counter() - self.start, 1e-9)
+
+    def elapsed(self) -> float:
+        """Seconds since the stage started (in this process)."""
+        return time.perf_counter() - self.start
 
     def rate(self) -> float | None:
         return self.tokens / max(time.perf_counter() - self.start, 1e-9) if self.tokens else None
