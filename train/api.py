@@ -237,6 +237,7 @@ def _finish(out: Path, method: str, net: Any, folder: Path, cfg: TrainConfig, lo
     metrics = {"train_loss": last.train_loss, "eval_loss": last.eval_loss, "best_eval_loss": last.best_eval_loss,
                "steps": last.steps, "stopped": last.stopped, "tokens_per_second": last.tokens_per_second,
                "resumed_from": last.resumed_from, "train_examples": len(data.train),
+               "validation_examples": len(data.validation), "data": _accounting(data),
                "stages": {name: attrs.asdict(r) for name, r in results.items()}}
     if share is not None:  # FSDP: the share of the weights rank 0 held while training
         metrics["fsdp_local_share"] = round(share, 4)
@@ -249,6 +250,18 @@ def _finish(out: Path, method: str, net: Any, folder: Path, cfg: TrainConfig, lo
         files = sorted(p.name for p in out.iterdir())
     _barrier(dist)
     return TrainResult(out, method, metrics, files)
+
+
+def _accounting(data: TrainData) -> dict:
+    """Where the rows went: the examples trained and validated on (after `--too-long drop`), the
+    splits held out (`test`...), and the dataset build's own counts (rows read, duplicates, rows a
+    `weight` below 1 left out, filtered, rejected) when the rows were built here."""
+    summary = data.summary or {}
+    held = {k: v for k, v in (summary.get("by_split") or {}).items() if k not in ("train", "validation")}
+    found = {"train": len(data.train), "validation": len(data.validation), "held_out": held}
+    found.update({k: summary[k] for k in ("read", "duplicates", "sampled_out", "filtered", "rejected", "repeated")
+                  if k in summary})
+    return found
 
 
 def _init_dist() -> loop.Dist:

@@ -63,7 +63,8 @@ class Stage:
 
 @attrs.define
 class StageResult:
-    """What a stage did: steps run, the last training loss, the validation losses, why it stopped."""
+    """What a stage did: steps run, the last training loss, the validation losses, why it stopped,
+    and the examples it trained on (`domain`: the corpus's, then the SFT data's)."""
     steps: int
     train_loss: float | None
     eval_loss: float | None
@@ -71,6 +72,7 @@ class StageResult:
     stopped: str
     resumed_from: int | None = None
     tokens_per_second: float | None = None
+    examples: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -144,7 +146,8 @@ def run(stage: Stage) -> StageResult:
     pos["stopped"] = stopped
     if cfg.save_steps and _saves(stage.dist) and pos["step"] != (resumed or 0) and pos["step"] % cfg.save_steps:
         _save(stage, optimizer, scheduler, pos)  # the stage's end: a resumed run knows it is done
-    return StageResult(pos["step"], last, pos["last_eval"], pos["best"], stopped, resumed, speed.rate())
+    return StageResult(pos["step"], last, pos["last_eval"], pos["best"], stopped, resumed, speed.rate(),
+                       len(stage.data.train))
 
 
 def _eval_due(cfg: TrainConfig, step: int, total: int) -> bool:
