@@ -102,4 +102,4 @@ def test_an_fsdp_run_resumes_from_its_checkpoint_to_the_same_weights(setup):
         assert torch.equal(a[name], b[name]), name
     assert losses(root / "whole") == losses(root / "cut")
     ddp = launch(setup, "cut", "sft", 2, "resume=1")  # an FSDP checkpoint under DDP: one line
-    assert ddp.returncode != 0 and "resume it with --fsdp" in ddp.stderr
+    assert ddp.returncode != 0 and "resume it under torchrun with --fsdp" in ddp.stderr

@@ -282,8 +282,9 @@ def _resume(stage: Stage, optimizer: Any, scheduler: Any, pos: dict) -> int | No
     path, state = found
     saved = state.get("distributed", "ddp")
     if saved != _mode(stage.dist):  # the optimizer state is keyed by name under FSDP, by position else
+        how = "under torchrun with --fsdp" if saved == "fsdp" else "without --fsdp"
         raise checkpoint.CheckpointError(f"{path}: written by a run {'with' if saved == 'fsdp' else 'without'} FSDP: "
-                                         f"resume it {'with' if saved == 'fsdp' else 'without'} --fsdp")
+                                         f"resume it {how}")
     if stage.dist.fsdp:
         fsdp.load_full_state(stage.model, optimizer, state["model"], state["optimizer"])
     else:
