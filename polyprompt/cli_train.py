@@ -55,6 +55,8 @@ import click
 @click.option("--teacher", help="distill: the teacher model (hf:<dir>).")
 @click.option("--temperature", type=float, help="distill: the softmax temperature.")
 @click.option("--alpha", type=float, help="distill: the weight of the KL term.")
+@click.option("--fsdp", "distributed", flag_value="fsdp", default=None, help="Under torchrun: shard the weights, "
+              "gradients and optimizer state with FSDP, not DDP (docs/training.md).")
 @click.option("--threads", type=click.IntRange(min=1), help="torch threads.")
 @click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -109,14 +109,39 @@ def test_lora_saves_an_adapter_that_transformers_and_peft_load(project, tmp_path
 
 
 def test_two_lora_runs_in_one_process_give_the_same_adapter(project, tmp_path):
-    """The adapter's initial weights come from the seed: a second identical run in the same process
-    (whose RNG the first one moved) trains the same adapter, bit for bit."""
+    """The adapter's initial weights come from the run's seed, not from the process's RNG: two
+    identical runs in one process, whose global RNG the caller left in different states (a run
+    without dropout draws nothing from it, so only the caller's draws tell), train the same
+    adapter, bit for bit."""
     from safetensors.torch import load_file
 
-    runs = [train(data=project["rows"], model=project["model"], method="lora", output=tmp_path / f"lora{i}",
-                  lr=2e-2, max_steps=3, save_steps=0, plot=False, tensorboard=False) for i in range(2)]
+    def run(i):
+        torch.manual_seed(1000 + i)  # the caller's own use of the RNG between the runs
+        return train(data=project["rows"], model=project["model"], method="lora", output=tmp_path / f"lora{i}",
+                     lr=2e-2, max_steps=3, save_steps=0, plot=False, tensorboard=False)
+
+    runs = [run(i) for i in range(2)]
     first, second = (load_file(str(r.output / "adapter_model.safetensors")) for r in runs)
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_test_split_is_never_the_validation_split(project, tmp_path):
+    """A dataset with a `test` split and no `validation` split: the run neither validates nor stops
+    early on the test rows (they are held out for `polyprompt eval`), and metrics.json says how many
+    examples each split gave and where the dataset's other rows went."""
+    held = project["root"] / "held.prompt"
+    held.write_text(PROMPT.replace("split validation 20% seed 1", "split test 25% seed 3"))
+    result = train(held, datasets=["tickets"], model=project["model"], output=tmp_path / "held", max_steps=2,
+                   eval_steps=1, save_steps=0, plot=False, tensorboard=False)
+    run = json.loads((result.output / "run.json").read_text())
+    by_split = run["dataset_summary"]["by_split"]
+    assert by_split["test"] > 0 and run["examples"]["validation"] == 0
+    assert losses(result.output, "eval") == []
+    data = result.metrics["data"]
+    assert result.metrics["train_examples"] == data["train"] == by_split["train"]
+    assert data["validation"] == 0 and data["held_out"] == {"test": by_split["test"]}
+    summary = run["dataset_summary"]
+    assert data["read"] == summary["read"] and data["duplicates"] == summary["duplicates"]
 
 
 def test_lora_merge_gives_a_plain_model_equal_to_the_adapter(project, tmp_path):
@@ -186,6 +211,8 @@ def test_domain_trains_on_the_corpus_then_sft(project, tmp_path):
     assert fell(losses(result.output, stage="corpus"))
     assert len(losses(result.output, stage="sft")) == 8
     assert set(result.metrics["stages"]) == {"corpus", "sft"}
+    stages = result.metrics["stages"]  # each stage counts its own examples: 24 texts, then the SFT rows
+    assert stages["corpus"]["examples"] == 24 and stages["sft"]["examples"] == result.metrics["train_examples"]
 
 
 def test_a_config_file_gives_the_options(project, tmp_path):

@@ -212,14 +212,14 @@ def test_a_few_steps_lower_the_kl(tiny):
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-@pytest.mark.parametrize("head_only", [True, False], ids=["hidden-gather", "model-forward"])
+@pytest.mark.parametrize("head_only", [True, False], ids=["head-on-learned", "full-logits"])
 def test_a_packed_row_takes_the_same_loss(tiny, head_only, monkeypatch):
-    """Two examples in one row (positions restart, no mask) give the loss of the padded pair, by the
-    head run on gathered hidden states and by the model's own forward (`logits_to_keep`, as under DDP)."""
-    from polyprompt.train import distill
+    """Two examples in one row (positions restart, no mask) give the loss of the padded pair, with
+    the head run on the learned positions only and with the full logits indexed afterwards."""
+    from polyprompt.train import objectives
 
     if not head_only:
-        monkeypatch.setattr(distill, "_plain_head", lambda model: False)
+        monkeypatch.setattr(objectives, "output_head", lambda model: None)
     student, teacher = _models(tiny)
     student.config.use_cache = teacher.config.use_cache = False
     padded = _batch(tiny[0])

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import attrs
 
-from . import loop
+from . import fsdp, loop
 from .config import ConfigError, TrainConfig, TrainFailure, make, read_file
 from .data import TrainData, check_lengths, check_vocab, from_corpus, from_prompt_file, from_rows
 from .logs import RunLog, plot
@@ -62,6 +62,7 @@ def train(file: str | os.PathLike | None = None, *, model: str | None = None, me
     method = run_opts.get("method") or "sft"
     cfg.check(method)
     dist = _init_dist()
+    dist.fsdp = dist.world > 1 and cfg.distributed == "fsdp"
     try:
         return _train(run_opts, method, cfg, dist, resume or bool(run_opts.get("resume")),
                       overwrite or bool(run_opts.get("overwrite")))
@@ -102,12 +103,22 @@ def _train(run_opts: dict, method: str, cfg: TrainConfig, dist: loop.Dist, resum
     if dist.main:
         _write_run(out, run_opts, method, cfg, train_data, folder, dropped, dist)
     stages = _stages(method, cfg, net, train_data, folder, out, log, resume, dist, lora)
+    wrapped = _wrap(net, dist)
     results = {}
     for stage in stages:
-        stage.model = _wrap(net, dist)
+        stage.model = wrapped
         results[stage.name] = loop.run(stage)
     log.close()
-    return _finish(out, method, net, folder, cfg, lora, results, dist, train_data)
+    share = fsdp.local_share(wrapped) if dist.fsdp else None
+    if dist.fsdp:  # the gathered weights in a plain copy (rank 0): it saves, merges and loads as usual
+        net = fsdp.plain_copy(net, lambda: _fresh(folder, cfg, lora), dist.main)
+    return _finish(out, method, net, folder, cfg, lora, results, dist, train_data, share)
+
+
+def _fresh(folder: Path, cfg: TrainConfig, lora: bool) -> Any:
+    """The model as the run built it before training (the base, with its adapter for LoRA), on the CPU."""
+    net = load(folder)
+    return with_lora(net, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets) if lora else net
 
 
 def _prepare_output(out: Path, resume: bool, overwrite: bool) -> None:
@@ -198,9 +209,12 @@ def _pad_id(net: Any) -> int:
 
 
 def _wrap(net: Any, dist: loop.Dist) -> Any:
-    """DDP around the model under torchrun (rank 0's weights are broadcast); the model alone else."""
+    """DDP around the model under torchrun (rank 0's weights are broadcast), or the model sharded
+    by FSDP (`distributed: fsdp`); the model alone in one process."""
     if dist.world == 1:
         return net
+    if dist.fsdp:
+        return fsdp.shard(net, dist.world, dist.device)
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(net)
@@ -217,13 +231,16 @@ def _write_run(out: Path, run_opts: dict, method: str, cfg: TrainConfig, data: T
 
 
 def _finish(out: Path, method: str, net: Any, folder: Path, cfg: TrainConfig, lora: bool, results: dict,
-            dist: loop.Dist, data: TrainData) -> TrainResult:
+            dist: loop.Dist, data: TrainData, share: float | None = None) -> TrainResult:
     """Save the model, the plot and the metrics (rank 0); the result."""
     last = list(results.values())[-1]
     metrics = {"train_loss": last.train_loss, "eval_loss": last.eval_loss, "best_eval_loss": last.best_eval_loss,
                "steps": last.steps, "stopped": last.stopped, "tokens_per_second": last.tokens_per_second,
                "resumed_from": last.resumed_from, "train_examples": len(data.train),
+               "validation_examples": len(data.validation), "data": _accounting(data),
                "stages": {name: attrs.asdict(r) for name, r in results.items()}}
+    if share is not None:  # FSDP: the share of the weights rank 0 held while training
+        metrics["fsdp_local_share"] = round(share, 4)
     files: list[str] = []
     if dist.main:
         files = save_output(net, folder, out, lora=lora, merge=cfg.merge)
@@ -233,6 +250,18 @@ def _finish(out: Path, method: str, net: Any, folder: Path, cfg: TrainConfig, lo
         files = sorted(p.name for p in out.iterdir())
     _barrier(dist)
     return TrainResult(out, method, metrics, files)
+
+
+def _accounting(data: TrainData) -> dict:
+    """Where the rows went: the examples trained and validated on (after `--too-long drop`), the
+    splits held out (`test`...), and the dataset build's own counts (rows read, duplicates, rows a
+    `weight` below 1 left out, filtered, rejected) when the rows were built here."""
+    summary = data.summary or {}
+    held = {k: v for k, v in (summary.get("by_split") or {}).items() if k not in ("train", "validation")}
+    found = {"train": len(data.train), "validation": len(data.validation), "held_out": held}
+    found.update({k: summary[k] for k in ("read", "duplicates", "sampled_out", "filtered", "rejected", "repeated")
+                  if k in summary})
+    return found
 
 
 def _init_dist() -> loop.Dist:

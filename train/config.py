@@ -79,6 +79,9 @@ class TrainConfig:
     teacher: str | None = None
     temperature: float = 2.0
     alpha: float = 0.5
+    #: under torchrun: "ddp" (each rank holds the whole model) or "fsdp" (FSDP2 `fully_shard`: each
+    #: rank holds a shard of the weights, gradients and optimizer state; train/fsdp.py)
+    distributed: str = "ddp"
     #: torch threads (None: torch's default); stored with the run, since results depend on it
     threads: int | None = None
     progress: bool | None = None
@@ -91,6 +94,8 @@ class TrainConfig:
             raise ConfigError(f"unknown method `{method}`: one of {', '.join(METHODS)}")
         if self.scheduler not in SCHEDULERS:
             raise ConfigError(f"unknown scheduler `{self.scheduler}`: one of {', '.join(SCHEDULERS)}")
+        if self.distributed not in ("ddp", "fsdp"):
+            raise ConfigError(f"distributed is `ddp` or `fsdp`, not `{self.distributed}`")
         if self.too_long not in ("refuse", "drop"):
             raise ConfigError(f"too_long is `refuse` or `drop`, not `{self.too_long}`")
         for name in ("epochs", "batch_size", "grad_accum", "lora_r"):

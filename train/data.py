@@ -13,8 +13,8 @@ Three sources:
   every token learned (`dataset/corpus.py`).
 
 An example is a dict: `input_ids`, `labels` (-100 where not learned) and `task` (an int; the names
-are `TrainData.tasks`). The validation split is the dataset's split named `validation` (else the
-first split that is not `train`).
+are `TrainData.tasks`). The validation split is the dataset's split named `validation` only: any
+other split (`test`...) is held out, never trained or validated on (it is `polyprompt eval`'s).
 """
 from __future__ import annotations
 
@@ -107,10 +107,9 @@ def from_rows(path: str | os.PathLike, validation: str | os.PathLike | None = No
     files = split_files(path)
     if "train" not in files:
         raise DataError(f"{path}: no such file (nor {path.stem}.train{path.suffix})")
-    val_name = VALIDATION if VALIDATION in files else next((n for n in sorted(files) if n != "train"), None)
     tasks: dict[str, int] = {}
     train = _examples(files["train"], tasks)
-    val_path = Path(validation) if validation else files.get(val_name) if val_name else None
+    val_path = Path(validation) if validation else files.get(VALIDATION)  # a `test` split stays held out
     val = _examples(val_path, tasks) if val_path else []
     return TrainData(train, val, list(tasks) or ["default"])
 

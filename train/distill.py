@@ -31,16 +31,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .objectives import LossOut
+from .objectives import LossOut, forward_logits
 
 __all__ = ["LogitDistillation", "TokenizerMismatch", "check_shared_tokenizer", "kl_distill_loss", "load_teacher",
            "token_losses"]
 
 IGNORE = -100
-#: Model types whose logits are exactly ``lm_head(last hidden state)`` (no soft-capping or scaling):
-#: for them the head runs on the learned positions only.
-_PLAIN_HEAD = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "smollm3", "olmo", "olmo2",
-                         "granite", "starcoder2", "gpt_neox", "gpt2"})
 
 
 class TokenizerMismatch(ValueError):
@@ -195,33 +191,9 @@ def _model_folder(model: Any) -> Path | None:
 
 
 def learned_logits(model: Any, batch: dict, where: Any) -> Any:
-    """The model's logits at the positions `where` ([B, T] bool): ``[N, V]``.
-
-    For a plain decoder (`_PLAIN_HEAD`) the trunk runs once and the LM head only at those
-    positions; other models (soft-capped logits, a DDP wrapper whose forward must run) run their
-    own forward: with ``logits_to_keep`` for one packed row, else full logits then indexed.
-    """
-    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if batch.get(k) is not None}
-    if _plain_head(model):
-        hidden = model.get_decoder()(**inputs, use_cache=False).last_hidden_state
-        return model.get_output_embeddings()(hidden[where])
-    if inputs["input_ids"].shape[0] == 1:  # one packed row: the head only where asked
-        return model(**inputs, use_cache=False, logits_to_keep=where[0].nonzero().squeeze(1)).logits[0]
-    return model(**inputs, use_cache=False).logits[where]
-
-
-def _plain_head(model: Any) -> bool:
-    """Whether `model`'s logits are its output embeddings applied to its decoder's last hidden state."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    if isinstance(model, DistributedDataParallel):  # its forward does the gradient bookkeeping
-        return False
-    config = getattr(model, "config", None)
-    if config is None or getattr(config, "model_type", None) not in _PLAIN_HEAD:
-        return False
-    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
-        return False
-    return callable(getattr(model, "get_decoder", None)) and model.get_output_embeddings() is not None
+    """The model's logits at the positions `where` ([B, T] bool): ``[N, V]``, the LM head run on
+    those positions only (`objectives.forward_logits`)."""
+    return forward_logits(model, batch, where)
 
 
 def _task_sums(per_token: Any, batch: dict, learned: Any) -> dict[int, tuple[float, int]]:

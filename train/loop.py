@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from . import batching, checkpoint
+from . import batching, checkpoint, fsdp
 from .config import TrainConfig
 from .data import TrainData
 from .logs import RunLog, progress_bar
@@ -31,10 +31,12 @@ from .logs import RunLog, progress_bar
 
 @attrs.define
 class Dist:
-    """The process group of a run: rank, world size (1 without torchrun), the device."""
+    """The process group of a run: rank, world size (1 without torchrun), the device, and whether
+    the model is sharded by FSDP (else DDP)."""
     rank: int = 0
     world: int = 1
     device: Any = "cpu"
+    fsdp: bool = False
 
     @property
     def main(self) -> bool:
@@ -61,7 +63,8 @@ class Stage:
 
 @attrs.define
 class StageResult:
-    """What a stage did: steps run, the last training loss, the validation losses, why it stopped."""
+    """What a stage did: steps run, the last training loss, the validation losses, why it stopped,
+    and the examples it trained on (`domain`: the corpus's, then the SFT data's)."""
     steps: int
     train_loss: float | None
     eval_loss: float | None
@@ -69,6 +72,7 @@ class StageResult:
     stopped: str
     resumed_from: int | None = None
     tokens_per_second: float | None = None
+    examples: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -123,13 +127,14 @@ def run(stage: Stage) -> StageResult:
                 pos["step"] += 1
                 pos["index"] += 1
                 last = record["loss"]
-                record.update(step=pos["step"], epoch=pos["epoch"], tokens_per_second=speed.add(record))
+                record.update(step=pos["step"], epoch=pos["epoch"], tokens_per_second=speed.add(record),
+                              elapsed=round(speed.elapsed(), 4))
                 stage.log.write(record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}", tok_s=f"{record['tokens_per_second']:.0f}", refresh=False)
                 bar.update(1)
                 if _eval_due(cfg, pos["step"], total) and _evaluate(stage, pos) == "early_stop":
                     stopped = pos["stopped"] = "early_stopping"
-                if cfg.save_steps and (pos["step"] % cfg.save_steps == 0) and stage.dist.main:
+                if cfg.save_steps and (pos["step"] % cfg.save_steps == 0) and _saves(stage.dist):
                     _save(stage, optimizer, scheduler, pos)
                 if stopped != "finished":
                     break
@@ -139,9 +144,10 @@ def run(stage: Stage) -> StageResult:
     finally:
         bar.close()
     pos["stopped"] = stopped
-    if cfg.save_steps and stage.dist.main and pos["step"] != (resumed or 0) and pos["step"] % cfg.save_steps:
+    if cfg.save_steps and _saves(stage.dist) and pos["step"] != (resumed or 0) and pos["step"] % cfg.save_steps:
         _save(stage, optimizer, scheduler, pos)  # the stage's end: a resumed run knows it is done
-    return StageResult(pos["step"], last, pos["last_eval"], pos["best"], stopped, resumed, speed.rate())
+    return StageResult(pos["step"], last, pos["last_eval"], pos["best"], stopped, resumed, speed.rate(),
+                       len(stage.data.train))
 
 
 def _eval_due(cfg: TrainConfig, step: int, total: int) -> bool:
@@ -162,6 +168,8 @@ def _step(stage: Stage, micro_batches: list[list[int]], optimizer: Any, schedule
               for mine in [batching.shard(mb, dist.rank, dist.world)]
               for batch in batching.batches([examples[i] for i in mine or mb[:1]], stage.config.packing,
                                             stage.pad_id, stage.config.pack_length)]
+    if dist.fsdp:  # every forward all-gathers: each rank runs as many as the busiest one
+        pieces += [(pieces[0][0], False)] * (fsdp.equal_count(len(pieces), dist.world) - len(pieces))
     for k, (batch, mine) in enumerate(pieces):
         batch = batching.to_device(batch, dist.device)
         batch["num_tokens"] = max(global_tokens, 1) / dist.world
@@ -177,8 +185,8 @@ def _step(stage: Stage, micro_batches: list[list[int]], optimizer: Any, schedule
                 acc[1] += n
     norm = None
     if stage.config.max_grad_norm:
-        norm = float(torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
-                                                    stage.config.max_grad_norm))
+        norm = fsdp.scalar(torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad],
+                                                          stage.config.max_grad_norm))
     lr = scheduler.get_last_lr()[0]
     optimizer.step()
     scheduler.step()
@@ -210,11 +218,18 @@ def _evaluate(stage: Stage, pos: dict) -> str | None:
     sums = torch.zeros(2)
     tasks: dict[int, list[float]] = {}
     mine = batching.shard(list(range(len(data))), stage.dist.rank, stage.dist.world)
+    found = [b for start in range(0, len(mine), cfg.batch_size)
+             for b in batching.batches([data[i] for i in mine[start:start + cfg.batch_size]], cfg.packing,
+                                       stage.pad_id, cfg.pack_length)]
+    runs = [(b, True) for b in found]
+    if stage.dist.fsdp:  # as in `_step`: as many forwards on every rank (a rank without rows runs row 0's)
+        spare = found[0] if found else batching.batches(data[:1], cfg.packing, stage.pad_id, cfg.pack_length)[0]
+        runs += [(spare, False)] * (fsdp.equal_count(len(runs), stage.dist.world) - len(runs))
     with torch.no_grad():
-        for batch in (b for start in range(0, len(mine), cfg.batch_size)
-                      for b in batching.batches([data[i] for i in mine[start:start + cfg.batch_size]], cfg.packing,
-                                                stage.pad_id, cfg.pack_length)):
+        for batch, counted in runs:
             out = stage.objective.loss(stage.model, batching.to_device(batch, stage.dist.device))
+            if not counted:
+                continue
             sums += torch.tensor([out.loss_sum, out.tokens])
             for task, (s, n) in out.task_sums.items():
                 acc = tasks.setdefault(task, [0.0, 0])
@@ -233,13 +248,28 @@ def _evaluate(stage: Stage, pos: dict) -> str | None:
     return "early_stop" if patience is not None and pos["bad_evals"] >= patience else None
 
 
+def _saves(dist: Dist) -> bool:
+    """Whether this rank takes part in a checkpoint: rank 0 writes it; under FSDP every rank gathers."""
+    return dist.main or dist.fsdp
+
+
 def _save(stage: Stage, optimizer: Any, scheduler: Any, pos: dict) -> None:
     from .model import trainable_state
 
-    state = {"model": trainable_state(_inner(stage.model)), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state(), "position": dict(pos),
-             "config": stage.config.to_json(), "world": stage.dist.world}
+    if stage.dist.fsdp:
+        weights, optim = fsdp.full_state(stage.model, optimizer)
+        if not stage.dist.main:
+            return
+    else:
+        weights, optim = trainable_state(_inner(stage.model)), optimizer.state_dict()
+    state = {"model": weights, "optimizer": optim, "scheduler": scheduler.state_dict(), "rng": checkpoint.rng_state(),
+             "position": dict(pos), "config": stage.config.to_json(), "world": stage.dist.world,
+             "distributed": _mode(stage.dist)}
     checkpoint.save(stage.checkpoints, pos["step"], state, stage.config.save_total_limit)
+
+
+def _mode(dist: Dist) -> str:
+    return "fsdp" if dist.fsdp else "ddp"
 
 
 def _resume(stage: Stage, optimizer: Any, scheduler: Any, pos: dict) -> int | None:
@@ -249,9 +279,17 @@ def _resume(stage: Stage, optimizer: Any, scheduler: Any, pos: dict) -> int | No
     found = checkpoint.latest(stage.checkpoints)
     if found is None:
         return None
-    _, state = found
-    load_trainable(_inner(stage.model), state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    path, state = found
+    saved = state.get("distributed", "ddp")
+    if saved != _mode(stage.dist):  # the optimizer state is keyed by name under FSDP, by position else
+        how = "under torchrun with --fsdp" if saved == "fsdp" else "without --fsdp"
+        raise checkpoint.CheckpointError(f"{path}: written by a run {'with' if saved == 'fsdp' else 'without'} FSDP: "
+                                         f"resume it {how}")
+    if stage.dist.fsdp:
+        fsdp.load_full_state(stage.model, optimizer, state["model"], state["optimizer"])
+    else:
+        load_trainable(_inner(stage.model), state["model"])
+        optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     checkpoint.set_rng_state(state["rng"])
     pos.update(state["position"])
@@ -273,12 +311,16 @@ def _all_reduce(t: Any, dist: Dist) -> Any:
 
 
 class _no_sync:
-    """DDP's `no_sync` for all but the last micro-batch (one gradient all-reduce per step)."""
+    """DDP's `no_sync` (FSDP's `set_requires_gradient_sync(False)`) for all but the last micro-batch:
+    one gradient all-reduce (reduce-scatter) per step."""
 
     def __init__(self, model: Any, skip: bool):
+        self.model, self.skip = model, skip
         self.ctx = model.no_sync() if skip and hasattr(model, "no_sync") else None
 
     def __enter__(self) -> None:
+        if fsdp.is_sharded(self.model):
+            self.model.set_requires_gradient_sync(not self.skip)
         if self.ctx is not None:
             self.ctx.__enter__()
 
@@ -308,6 +350,10 @@ class _Speed:
     def add(self, record: dict) -> float:
         self.tokens += record["tokens"]
         return self.tokens / max(time.perf_counter() - self.start, 1e-9)
+
+    def elapsed(self) -> float:
+        """Seconds since the stage started (in this process)."""
+        return time.perf_counter() - self.start
 
     def rate(self) -> float | None:
         return self.tokens / max(time.perf_counter() - self.start, 1e-9) if self.tokens else None

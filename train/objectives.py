@@ -62,18 +62,44 @@ def predicting(labels: Any) -> Any:
 
 
 def forward_logits(model: Any, batch: dict, pred: Any) -> Any:
-    """(N, V) logits at the positions `pred` marks, in order. For one packed row only those
-    positions go through the LM head (`logits_to_keep`: the head and its logits are most of a
-    small model's step); a padded batch is gathered from the full logits."""
-    import torch
-
+    """(N, V) logits at the positions `pred` marks, in order. Only those positions go through the
+    LM head: a pre-hook on the output embeddings picks their hidden states, so the model's own
+    forward still runs (DDP's and FSDP's gradient hooks, peft's adapters) while the head and the
+    float32 logits, most of a small model's step and of its memory, cost N rows, not B x L."""
     kwargs = {"input_ids": batch["input_ids"], "position_ids": batch.get("position_ids"),
               "attention_mask": batch.get("attention_mask"), "use_cache": False}
-    if batch["input_ids"].shape[0] == 1:
-        keep = pred[0].nonzero().squeeze(1)
-        return model(**kwargs, logits_to_keep=keep).logits[0]
-    logits = model(**kwargs).logits
-    return logits[pred] if pred.any() else logits.new_zeros((0, logits.shape[-1]))
+    head = output_head(model)
+    handle = head.register_forward_pre_hook(_pick(pred)) if head is not None else None
+    try:
+        logits = model(**kwargs).logits
+    finally:
+        if handle is not None:
+            handle.remove()
+    if logits.dim() == 3:  # no head found, or a model whose head did not see (B, L, H): index the full logits
+        return logits[pred] if pred.any() else logits.new_zeros((0, logits.shape[-1]))
+    return logits
+
+
+def output_head(model: Any) -> Any:
+    """The LM head inside `model` (through DDP, FSDP and peft wrappers), or None."""
+    inner = getattr(model, "module", model)
+    get = getattr(inner, "get_output_embeddings", None)
+    try:
+        return get() if callable(get) else None
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def _pick(pred: Any) -> Any:
+    """A forward pre-hook giving the head the hidden states of `pred`'s positions only."""
+
+    def hook(_module: Any, args: tuple) -> tuple | None:
+        hidden = args[0]
+        if hidden.dim() != 3 or tuple(hidden.shape[:2]) != tuple(pred.shape):
+            return None  # not the (B, L, H) of this batch: leave the call alone
+        return (hidden[pred],) + tuple(args[1:])
+
+    return hook
 
 
 def targets(labels: Any, pred: Any) -> Any:
