@@ -57,8 +57,8 @@ SLOW_MODULES = {"test_determinism", "test_import_budget", "test_extras", "test_d
 #: before the first test, more than the unit run's whole budget, so they run in the full suite only
 HEAVY_IMPORT_MODULES = {
     "test_train", "test_train_adapter_run", "test_train_batching", "test_train_ddp", "test_train_distill",
-    "test_train_distill_run", "test_train_resume", "test_train_smollm2", "test_hf_run", "test_eval_fast",
-    "test_run_bulk_local", "test_serve_model", "test_sdk_calls", "test_sdk_replies",
+    "test_train_distill_run", "test_train_resume", "test_train_smollm2", "test_train_fsdp", "test_hf_run",
+    "test_eval_fast", "test_run_bulk_local", "test_serve_model", "test_sdk_calls", "test_sdk_replies",
 }
 SLOW_MODULES |= HEAVY_IMPORT_MODULES
 SLOW_TESTS = {
