@@ -55,7 +55,7 @@ class Summary:
         self.written += 1
         self.by_split[split] += 1
         self.by_task[task] += 1
-        cut = getattr(line, "cut", 0)  # a tokenized line cut to the maximum length (formats.tokenized.CutLine)
+        cut = getattr(line, "cut", 0)  # a tokenized line cut to the maximum length (writers.TextLine.cut)
         if cut:
             self.truncated += 1
             self.tokens_cut += cut

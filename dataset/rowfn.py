@@ -15,11 +15,11 @@ exception and never a row dropped. `where` and `limit` are the caller's (`build`
 """
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .align import RowProblem, Task
+from .writers import line_text
 
 if TYPE_CHECKING:
     from ..compiler.inputs import InputError
@@ -60,7 +60,7 @@ class RowFunction:
             line = self.line(task, row)
         except RowProblem as problem:
             return {"line": None, "split": None, "field": problem.field, "problem": problem.reason}
-        return {"line": json.dumps(line, ensure_ascii=False, separators=(",", ":")),
+        return {"line": line_text(line),
                 "split": splits.split_of(splits.row_key(row), task.splits, task.seed), "field": None, "problem": None}
 
     @property
