@@ -34,6 +34,7 @@ class RowFunction:
         self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length, truncate)
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
         self._outputs: dict[str, tuple[Any]] = {}
+        self._fast: dict[str, Any] = {}  # task name -> LoweredTurns, or False
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
@@ -48,7 +49,7 @@ class RowFunction:
         return {"args": self.args}
 
     def __setstate__(self, state: dict) -> None:
-        self.args, self._state, self._outputs = state["args"], None, {}
+        self.args, self._state, self._outputs, self._fast = state["args"], None, {}, {}
 
     def __call__(self, row: dict) -> dict:
         """The columns of one row's outcome (for `datasets.Dataset.map` and its like)."""
@@ -86,6 +87,16 @@ class RowFunction:
             found = self._outputs[task.name] = (compiled.request.output,)
         return found[0]
 
+    def _turns(self, task: Task, pf: Any, target: str, values: dict) -> Any:
+        """The task's lowered turns (dataset/turns.py), decided on its first row; False when its
+        rows go through the passes."""
+        found = self._fast.get(task.name)
+        if found is None:
+            from .turns import LoweredTurns
+
+            found = self._fast[task.name] = LoweredTurns.build(pf, target, task.prompt.name, values) or False
+        return found
+
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         pf, fmt, target, options, _tasks = self.state
@@ -97,8 +108,11 @@ class RowFunction:
                 compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
                 view = CompiledRow(compiled, self._output(task, compiled))
             else:
-                request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
-                view = LoweredRow(request, pf.backend(target))
+                fast = self._turns(task, pf, target, example.inputs)
+                view = fast.row(example.inputs) if fast else None
+                if view is None:
+                    request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
+                    view = LoweredRow(request, pf.backend(target))
         except input_error as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
         except compile_error as err:

@@ -82,7 +82,7 @@ def chat_turns(compiled: Any) -> list[dict]:
 
 def chat_tools(compiled: Any) -> list[dict] | None:
     """The tools a Hugging Face chat template takes (OpenAI's function shape), or None."""
-    tools = compiled.request.tools
+    tools = compiled.tools if hasattr(compiled, "tools") else compiled.request.tools
     return [{"type": "function", "function": {"name": t.name, "description": t.description or "",
                                               "parameters": t.parameters}} for t in tools] or None
 

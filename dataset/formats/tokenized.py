@@ -61,7 +61,9 @@ def line(example, compiled, options: Options) -> dict:
     if encoder is None:
         raise RowProblem("target", f"{backend.name} has no tokenizer at hand: token ids need one "
                                    "(a folder's tokenizer.json, or a family with a registry tokenizer)")
-    turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
+    turns = getattr(compiled, "turns", None)  # a row lowered once per prompt (dataset/turns.py)
+    if turns is None:
+        turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
     turns.append({"role": "assistant", "content": answer(example, compiled)})
     ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
     cut = 0
