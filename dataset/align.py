@@ -59,6 +59,8 @@ class Task:
     #: (type, value) of scalar answers already checked against the output type (labels repeat:
     #: the schema check runs once per distinct label)
     fitting: set = attrs.Factory(set)
+    #: whether the prompt's answer is plain text (None until the first row asks)
+    text_output: bool | None = None
 
     @property
     def is_preference(self) -> bool:
@@ -113,7 +115,9 @@ class Task:
 
     def _answer(self, name: str, value: Any) -> Any:
         output = self.prompt.output
-        if output is None or output.is_text:
+        if self.text_output is None:  # the same for every row: asked once
+            self.text_output = output is None or output.is_text
+        if self.text_output:
             if not isinstance(value, str):
                 raise RowProblem(name, f"the answer must be text, got {_json_kind(value)}")
             return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from ..compiler.runtime import copy_json
 from .align import RowProblem, Task
 from .writers import line_text
 
@@ -35,6 +36,7 @@ class RowFunction:
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
         self._outputs: dict[str, tuple[Any]] = {}
         self._fast: dict[str, Any] = {}  # task name -> LoweredTurns, or False
+        self._renderers: dict[str, Any] = {}  # task name -> the generated renderer of its turns
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
@@ -49,7 +51,7 @@ class RowFunction:
         return {"args": self.args}
 
     def __setstate__(self, state: dict) -> None:
-        self.args, self._state, self._outputs, self._fast = state["args"], None, {}, {}
+        self.args, self._state, self._outputs, self._fast, self._renderers = state["args"], None, {}, {}, {}
 
     def __call__(self, row: dict) -> dict:
         """The columns of one row's outcome (for `datasets.Dataset.map` and its like)."""
@@ -87,6 +89,23 @@ class RowFunction:
             found = self._outputs[task.name] = (compiled.request.output,)
         return found[0]
 
+    def _rendered(self, task: Task, pf: Any, target: str, values: dict) -> "RenderedRow | None":
+        """The row's body from the prompt's generated renderer, when compiles for the target are
+        served by it (after the first row's compile): its messages rendered from the checked
+        inputs, the other fields shared with every row (what `compile` would copy per row). None:
+        compile the row."""
+        path = pf.generated(target, task.prompt.name)
+        if path is None or task.name not in self._outputs:
+            return None
+        render = self._renderers.get(task.name)
+        if render is None:
+            # the same renderer as the path's: a prompt the path serves has no `cache` statement
+            render = self._renderers[task.name] = pf.text_turns(target, task.prompt.name)[0]
+        messages = render(values)
+        if messages is None:
+            return None
+        return RenderedRow(messages, path, self._outputs[task.name][0], values)
+
     def _turns(self, task: Task, pf: Any, target: str, values: dict) -> Any:
         """The task's lowered turns (dataset/turns.py), decided on its first row; False when its
         rows go through the passes."""
@@ -105,8 +124,10 @@ class RowFunction:
         try:
             view: CompiledRow | LoweredRow
             if fmt.needs_body:
-                compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
-                view = CompiledRow(compiled, self._output(task, compiled))
+                view = self._rendered(task, pf, target, example.inputs)
+                if view is None:
+                    compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
+                    view = CompiledRow(compiled, self._output(task, compiled))
             else:
                 fast = self._turns(task, pf, target, example.inputs)
                 view = fast.row(example.inputs) if fast else None
@@ -166,6 +187,37 @@ class CompiledRow:
     def request(self) -> Any:
         """The lowered IR request (a whole compile, when the generated renderer served this one)."""
         return self.compiled.request
+
+
+class RenderedRow:
+    """A row's compile from the generated renderer: the rendered messages in a body whose other
+    fields are those every compile of the prompt shares (read only; `tools` copied: a line keeps them)."""
+
+    __slots__ = ("messages", "path", "output", "values", "_request", "_body")
+
+    def __init__(self, messages: list, path: Any, output: Any, values: dict):
+        self.messages, self.path, self.output, self.values = messages, path, output, values
+        self._request = self._body = None
+
+    @property
+    def body(self) -> dict:
+        """The request body (made on first read)."""
+        if self._body is None:
+            self._body = {k: (self.messages if k == "messages" else copy_json(v) if k == "tools" else v)
+                          for k, v in self.path.body.items()}
+        return self._body
+
+    @property
+    def backend(self) -> Any:
+        """The target's backend."""
+        return self.path.first.backend
+
+    @property
+    def request(self) -> Any:
+        """The lowered IR request: the row compiled through the passes (on first read)."""
+        if self._request is None:
+            self._request = self.path.full(self.values).request
+        return self._request
 
 
 class LoweredRow:

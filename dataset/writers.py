@@ -41,7 +41,7 @@ _encode = _make_encode()
 def line_text(line: dict[str, Any]) -> str:
     """A line's compact JSON text, as every writer stores it (UTF-8, no spaces): the text a format
     wrote with the line (`TextLine`), else its JSON."""
-    text = getattr(line, "text", None)
+    text = line.text if type(line) is TextLine else None
     return text if text is not None else _encode(line)
 
 
