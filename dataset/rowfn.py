@@ -122,7 +122,7 @@ class RowFunction:
         input_error, compile_error = _errors()
         example = task.example(row)
         try:
-            view: CompiledRow | LoweredRow
+            view: Any
             if fmt.needs_body:
                 view = self._rendered(task, pf, target, example.inputs)
                 if view is None:
@@ -197,7 +197,8 @@ class RenderedRow:
 
     def __init__(self, messages: list, path: Any, output: Any, values: dict):
         self.messages, self.path, self.output, self.values = messages, path, output, values
-        self._request = self._body = None
+        self._request: Any = None
+        self._body: dict | None = None
 
     @property
     def body(self) -> dict:

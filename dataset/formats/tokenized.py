@@ -119,7 +119,8 @@ def _repeat(item: str, n: int) -> str:
 
 def _runs(mask: list[int]) -> list[tuple[int, int]]:
     """The [start, end) runs of 1 in a mask of 0 and 1 (searched as bytes)."""
-    flags, runs, at = bytes(mask), [], 0
+    flags, at = bytes(mask), 0
+    runs: list[tuple[int, int]] = []
     while True:
         start = flags.find(1, at)
         if start < 0:
