@@ -79,11 +79,21 @@ class Task:
     def example(self, row: dict) -> Example:
         """The row as a training example; RowProblem when it does not fit the prompt's types."""
         env = {"row": row}
-        raw = {name: self._value(name, fn, env) for name, fn in self.bindings.items()}
-        inputs = self._checked(raw)
-        answers = {name: self._answer(name, self._value(name, fn, env)) for name, fn in self.answers.items()}
+        inputs = self._checked(self._values(self.bindings, env))
+        answers = {name: self._answer(name, value) for name, value in self._values(self.answers, env).items()}
         return Example(inputs, answers.get("output"), answers.get("chosen"), answers.get("rejected"),
                        has_output="output" in answers)
+
+    def _values(self, fns: dict[str, Callable[[dict], Any]], env: dict) -> dict[str, Any]:
+        """The bindings' values for the row: at once when every one evaluates to a value, else one
+        by one, to name the binding that fails or the column the row lacks."""
+        try:
+            found = {name: fn(env) for name, fn in fns.items()}
+        except _EVALUATION_ERRORS:
+            found = None
+        if found is None or None in found.values():
+            found = {name: self._value(name, fn, env) for name, fn in fns.items()}
+        return found
 
     def _value(self, name: str, fn: Callable[[dict], Any], env: dict) -> Any:
         """A binding's value for the row; RowProblem naming the column when the row lacks it."""
@@ -141,10 +151,14 @@ _SCALARS = frozenset({str, int, float, bool})
 _FITTING = 4096
 
 
+#: what evaluating a binding on a row that does not fit it raises
+_EVALUATION_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
+
+
 def _evaluate(fn: Callable[[dict], Any], env: dict, name: str) -> Any:
     try:
         return fn(env)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
+    except _EVALUATION_ERRORS as err:
         raise RowProblem(name, f"cannot be evaluated ({err})") from None
 
 

@@ -204,8 +204,10 @@ class RenderedRow:
     def body(self) -> dict:
         """The request body (made on first read)."""
         if self._body is None:
-            self._body = {k: (self.messages if k == "messages" else copy_json(v) if k == "tools" else v)
-                          for k, v in self.path.body.items()}
+            body = self._body = dict(self.path.body)
+            body["messages"] = self.messages
+            if "tools" in body:
+                body["tools"] = copy_json(body["tools"])
         return self._body
 
     @property
