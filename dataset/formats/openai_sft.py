@@ -36,13 +36,16 @@ def problems(line: dict) -> list[str]:
     found: list[str] = []
     messages = line.get("messages")
     require(isinstance(messages, list) and bool(messages), "`messages` is a non-empty list", found)
+    answered = False
     for i, m in enumerate(messages or ()):
         role = m.get("role")
         if role not in ROLES:
             found.append(f"messages[{i}]: role `{role}` is not one of {ROLE_NAMES}")
-        elif role == "assistant" and m.get("weight", 1) not in (0, 1):
-            found.append(f"messages[{i}]: weight is 0 or 1")
-    require(any(m.get("role") == "assistant" for m in messages or ()), "a line has an assistant turn", found)
+        elif role == "assistant":
+            answered = True
+            if m.get("weight", 1) not in (0, 1):
+                found.append(f"messages[{i}]: weight is 0 or 1")
+    require(answered, "a line has an assistant turn", found)
     no_other_keys(line, KEYS, found)
     return found
 
