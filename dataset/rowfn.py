@@ -36,7 +36,7 @@ class RowFunction:
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
         self._outputs: dict[str, tuple[Any]] = {}
         self._fast: dict[str, Any] = {}  # task name -> LoweredTurns, or False
-        self._renderers: dict[str, Any] = {}  # task name -> the generated renderer of its turns
+        self._renderers: dict[str, Any] = {}  # task name -> (generated path, its renderer, the output)
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
@@ -94,17 +94,19 @@ class RowFunction:
         served by it (after the first row's compile): its messages rendered from the checked
         inputs, the other fields shared with every row (what `compile` would copy per row). None:
         compile the row."""
-        path = pf.generated(target, task.prompt.name)
-        if path is None or task.name not in self._outputs:
-            return None
-        render = self._renderers.get(task.name)
-        if render is None:
+        fast = self._renderers.get(task.name)
+        if fast is None:  # asked until the first row's compile made the path; kept from then on
+            path = pf.generated(target, task.prompt.name)
+            if path is None or task.name not in self._outputs:
+                return None
             # the same renderer as the path's: a prompt the path serves has no `cache` statement
-            render = self._renderers[task.name] = pf.text_turns(target, task.prompt.name)[0]
+            fast = self._renderers[task.name] = (path, pf.text_turns(target, task.prompt.name)[0],
+                                                 self._outputs[task.name][0])
+        path, render, output = fast
         messages = render(values)
         if messages is None:
             return None
-        return RenderedRow(messages, path, self._outputs[task.name][0], values)
+        return RenderedRow(messages, path, output, values)
 
     def _turns(self, task: Task, pf: Any, target: str, values: dict) -> Any:
         """The task's lowered turns (dataset/turns.py), decided on its first row; False when its
