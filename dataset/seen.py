@@ -16,6 +16,7 @@ lines).
 """
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import tempfile
@@ -29,6 +30,8 @@ BUCKET = SLOTS * 8
 FIRST = 64
 #: bits of the bitmap of hashes seen (fixed: the memory does not grow with the lines)
 FILTER_BITS = 23
+#: the largest table mapped into memory (up to 32k lines): its pages count as the process's memory
+MAPPED = 1 << 19
 
 
 def _siphash(text: str) -> int:
@@ -54,8 +57,7 @@ class SeenLines:
         self.low = FIRST - 1  # the bucket of a hash: its low bits
         self.fill = array("B", bytes(FIRST))
         self.filter = bytearray(1 << (FILTER_BITS - 3))
-        self._file = _table_file(FIRST)
-        self.fd = self._file.fileno()
+        self.table = _Table(FIRST)
 
     def add(self, text: str) -> bool:
         """Record `text`; whether it was new."""
@@ -64,12 +66,12 @@ class SeenLines:
         bit = number >> (64 - FILTER_BITS)
         byte, mask, fill = bit >> 3, 1 << (bit & 7), self.fill
         b = number & self.low
-        if self.filter[byte] & mask and _slot(os.pread(self.fd, fill[b] * 8, b * BUCKET), key) >= 0:
+        if self.filter[byte] & mask and _slot(self.table.read(b * BUCKET, fill[b] * 8), key) >= 0:
             return False
         if fill[b] == SLOTS:  # this bucket is full: split them all
             self._grow()
             fill, b = self.fill, number & self.low
-        os.pwrite(self.fd, key, b * BUCKET + fill[b] * 8)
+        self.table.write(key, b * BUCKET + fill[b] * 8)
         fill[b] += 1
         self.filter[byte] |= mask
         self.count += 1
@@ -79,18 +81,18 @@ class SeenLines:
 
     def _grow(self) -> None:
         """Double the buckets: bucket b of n splits into b and b + n by the next bit of the hash."""
-        old, half = self._file, len(self.fill)
-        new, fill = _table_file(2 * half), array("B", bytes(2 * half))
+        old, half = self.table, len(self.fill)
+        new, fill = _Table(2 * half), array("B", bytes(2 * half))
         for b in range(half):
-            data = os.pread(old.fileno(), self.fill[b] * 8, b * BUCKET)
+            data = old.read(b * BUCKET, self.fill[b] * 8)
             keys = [data[i:i + 8] for i in range(0, len(data), 8)]
             low = [k for k in keys if not int.from_bytes(k, "little") & half]
             high = [k for k in keys if int.from_bytes(k, "little") & half]
-            os.pwrite(new.fileno(), b"".join(low), b * BUCKET)
-            os.pwrite(new.fileno(), b"".join(high), (b + half) * BUCKET)
+            new.write(b"".join(low), b * BUCKET)
+            new.write(b"".join(high), (b + half) * BUCKET)
             fill[b], fill[b + half] = len(low), len(high)
         old.close()
-        self._file, self.fd, self.low, self.fill = new, new.fileno(), 2 * half - 1, fill
+        self.table, self.low, self.fill = new, 2 * half - 1, fill
 
     def __enter__(self) -> "SeenLines":
         return self
@@ -100,17 +102,47 @@ class SeenLines:
 
     def close(self) -> None:
         """Drop the table (its file goes away)."""
-        self._file.close()
+        self.table.close()
 
     def __len__(self) -> int:
         return self.count
 
 
-def _table_file(buckets: int):
-    """An unlinked temporary file of `buckets` empty buckets."""
-    found = tempfile.TemporaryFile(prefix="polyprompt-seen-")
-    found.truncate(buckets * BUCKET)  # sparse: disk is taken as buckets fill
-    return found
+class _Table:
+    """The table's file: an unlinked temporary file of `buckets` empty buckets. A small one
+    (up to `MAPPED` bytes) is mapped into memory: a line costs no system call (a write a line
+    is most of the check's time where system calls are dear); a larger one is read and written
+    a bucket at a time, so the memory it holds stays the same at any size."""
+
+    def __init__(self, buckets: int):
+        self.file = tempfile.TemporaryFile(prefix="polyprompt-seen-")
+        self.file.truncate(buckets * BUCKET)  # sparse: disk is taken as buckets fill
+        self.fd = self.file.fileno()
+        self.map = mmap.mmap(self.fd, buckets * BUCKET) if buckets * BUCKET <= MAPPED else None
+        if self.map is not None:
+            self.read, self.write = self._map_read, self._map_write
+
+    def read(self, offset: int, size: int) -> bytes:
+        """`size` bytes at `offset`."""
+        return os.pread(self.fd, size, offset)
+
+    def write(self, data: bytes, offset: int) -> None:
+        """Write `data` at `offset`."""
+        os.pwrite(self.fd, data, offset)
+
+    def _map_read(self, offset: int, size: int) -> bytes:
+        assert self.map is not None
+        return self.map[offset:offset + size]
+
+    def _map_write(self, data: bytes, offset: int) -> None:
+        assert self.map is not None
+        self.map[offset:offset + len(data)] = data
+
+    def close(self) -> None:
+        """Unmap and close the file (it goes away)."""
+        if self.map is not None:
+            self.map.close()
+        self.file.close()
 
 
 def _slot(bucket: bytes, key: bytes) -> int:
