@@ -113,9 +113,12 @@ class RowFunction:
         rows go through the passes."""
         found = self._fast.get(task.name)
         if found is None:
-            from .turns import LoweredTurns
+            from .turns import LATER, LoweredTurns
 
-            found = self._fast[task.name] = LoweredTurns.build(pf, target, task.prompt.name, values) or False
+            found = LoweredTurns.build(pf, target, task.prompt.name, values)
+            if found == LATER:
+                return False  # asked again on the next row
+            self._fast[task.name] = found = found or False
         return found
 
     def line(self, task: Task, row: dict) -> dict:

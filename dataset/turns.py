@@ -22,6 +22,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
+#: what `LoweredTurns.build` says when the row it was given cannot tell (a turn left empty)
+LATER = "later"
 #: passes whose changes to plain text turns are handled here (see the module docstring)
 _HANDLED = frozenset({"guard_control_text", "place_cache_breakpoints", "lower_output_schema"})
 
@@ -55,9 +57,10 @@ class LoweredTurns:
         self.instructions = instructions
 
     @classmethod
-    def build(cls, pf: Any, target: str, prompt: str, values: dict) -> "LoweredTurns | None":
-        """The lowered turns of `prompt` on `target`, or None when the passes must lower its rows.
-        `values`: a row's checked inputs (lowered both ways: the two must agree)."""
+    def build(cls, pf: Any, target: str, prompt: str, values: dict) -> "LoweredTurns | str | None":
+        """The lowered turns of `prompt` on `target`, or None when the passes must lower its rows
+        (`LATER` when this row cannot tell). `values`: a row's checked inputs (lowered both ways:
+        the two must agree)."""
         from ..backends.base import Backend
         from ..compiler.diagnostics import Sink
         from ..compiler.passes import PASSES
@@ -80,7 +83,10 @@ class LoweredTurns:
             instructions = (request.output.instructions or {}).get(ctx.output_instructions, "") or None
         lowered, _ = pf.lower(target, values, prompt=prompt)
         found = cls(pf, target, prompt, render, lowered, instructions)
-        if found.turns(values) != backend.write_messages(lowered.messages):
+        turns = found.turns(values)
+        if turns is None:
+            return LATER  # a turn of this row is empty: decide on another row
+        if turns != backend.write_messages(lowered.messages):
             return None  # never expected: the passes did more than this module knows
         return found
 

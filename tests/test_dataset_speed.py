@@ -234,3 +234,14 @@ def test_metaspace_tokenizers_are_not_context_free():
     from polyprompt import backends
 
     assert not backends.get("hf-family:mistral-v3")().encoder().context_free
+
+
+def test_a_first_row_with_an_empty_turn_leaves_the_decision_to_the_next(tmp_path):
+    (tmp_path / "p.prompt").write_text(PROMPTS["no system, enum"])
+    pf = polyprompt.load(tmp_path / "p.prompt")
+    prompt = pf.prompt()
+    empty = pf.check_inputs(prompt, {"text": "  \n "})
+    assert turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, empty) == turns_module.LATER
+    fine = pf.check_inputs(prompt, {"text": "hello"})
+    assert isinstance(turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, fine),
+                      turns_module.LoweredTurns)
