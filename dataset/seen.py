@@ -119,8 +119,8 @@ class _Table:
         self.file.truncate(buckets * BUCKET)  # sparse: disk is taken as buckets fill
         self.fd = self.file.fileno()
         self.map = mmap.mmap(self.fd, buckets * BUCKET) if buckets * BUCKET <= MAPPED else None
-        if self.map is not None:
-            self.read, self.write = self._map_read, self._map_write
+        if self.map is not None:  # instance attributes: no branch a line
+            self.read, self.write = self._map_read, self._map_write  # type: ignore[method-assign]
 
     def read(self, offset: int, size: int) -> bytes:
         """`size` bytes at `offset`."""

@@ -76,8 +76,9 @@ class LoweredTurns:
         ctx = backend.context(Sink())
         for run in PASSES:
             module = sys.modules[run.__module__]
-            if module.__name__.rsplit(".", 1)[-1] not in _HANDLED and not module.keeps_text_turns(ctx, request):
-                return None
+            name = module.__name__.rsplit(".", 1)[-1]
+            if name not in _HANDLED and not module.keeps_text_turns(ctx, request):
+                return LATER if name == "normalize_whitespace" else None  # an empty turn: this row's own
         instructions = None
         if request.output is not None and ctx.caps.structured_output is None:
             instructions = (request.output.instructions or {}).get(ctx.output_instructions, "") or None
