@@ -15,6 +15,7 @@ tests/test_dataset_spans.py proves the text and spans equal Jinja's on every tra
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable
 
@@ -113,15 +114,39 @@ def spans_of(marked: str) -> tuple[str, list[tuple[int, int]]] | None:
     return "".join(pieces), spans
 
 
-def holds_markers(value: Any) -> bool:
-    """Whether any string in `value` (dicts, lists, tuples of them) holds a marker character."""
+def holds_markers(context: dict) -> bool:
+    """Whether any string of a render's context holds a marker character: one look at its JSON
+    text (non-JSON values, or none: a walk over its strings)."""
+    try:
+        text = _json_text(list(context.values()))
+    except (TypeError, ValueError, RecursionError):
+        return _walk(context)
+    return OPEN in text or CLOSE in text
+
+
+def _walk(value: Any) -> bool:
     if isinstance(value, str):
         return OPEN in value or CLOSE in value
     if isinstance(value, dict):
-        return any(holds_markers(k) or holds_markers(v) for k, v in value.items())
+        return any(_walk(k) or _walk(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return any(holds_markers(v) for v in value)
+        return any(_walk(v) for v in value)
     return False
+
+
+def _make_json_text() -> Callable[[Any], str]:
+    """JSON text with every character as it is (`ensure_ascii=False`), from one prebuilt encoder."""
+    from json.encoder import encode_basestring
+
+    try:
+        from _json import make_encoder
+    except ImportError:  # not CPython's _json
+        return lambda value: json.dumps(value, ensure_ascii=False)
+    encode = make_encoder(None, json.JSONEncoder().default, encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_json_text = _make_json_text()
 
 
 SpanRender = Callable[[dict], str]
