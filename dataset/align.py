@@ -60,6 +60,8 @@ class Task:
     #: (type, value) of scalar answers already checked against the output type (labels repeat:
     #: the schema check runs once per distinct label)
     fitting: set = attrs.Factory(set)
+    #: whether the prompt's answer is plain text (None until the first row asks)
+    text_output: bool | None = None
 
     @property
     def is_preference(self) -> bool:
@@ -80,12 +82,22 @@ class Task:
         `tool_calls` (the dataset formats), an answer shaped as a tool call that is not a value of the
         output type is an `answers.ToolCalls`; other readers of the rows (evaluation) take values only."""
         env = {"row": row}
-        raw = {name: self._value(name, fn, env) for name, fn in self.bindings.items()}
-        inputs = self._checked(raw)
-        answers = {name: self._answer(name, self._value(name, fn, env), tool_calls)
-                   for name, fn in self.answers.items()}
+        inputs = self._checked(self._values(self.bindings, env))
+        answers = {name: self._answer(name, value, tool_calls)
+                   for name, value in self._values(self.answers, env).items()}
         return Example(inputs, answers.get("output"), answers.get("chosen"), answers.get("rejected"),
                        has_output="output" in answers)
+
+    def _values(self, fns: dict[str, Callable[[dict], Any]], env: dict) -> dict[str, Any]:
+        """The bindings' values for the row: at once when every one evaluates to a value, else one
+        by one, to name the binding that fails or the column the row lacks."""
+        try:
+            found = {name: fn(env) for name, fn in fns.items()}
+        except _EVALUATION_ERRORS:
+            found = None
+        if found is None or None in found.values():
+            found = {name: self._value(name, fn, env) for name, fn in fns.items()}
+        return found
 
     def _value(self, name: str, fn: Callable[[dict], Any], env: dict) -> Any:
         """A binding's value for the row; RowProblem naming the column when the row lacks it."""
@@ -118,7 +130,9 @@ class Task:
     def _answer(self, name: str, value: Any, calls_ok: bool = False) -> Any:
         _sound(name, value)
         output = self.prompt.output
-        if output is None or output.is_text:
+        if self.text_output is None:  # the same for every row: asked once
+            self.text_output = output is None or output.is_text
+        if self.text_output:
             if calls_ok and self.coerce_text and type(value) is str and value.startswith(("{", "[")):
                 value = _call_cell(value)  # a CSV cell holding a call's JSON
             if not isinstance(value, str):
@@ -184,10 +198,14 @@ _SCALARS = frozenset({str, int, float, bool})
 _FITTING = 4096
 
 
+#: what evaluating a binding on a row that does not fit it raises
+_EVALUATION_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
+
+
 def _evaluate(fn: Callable[[dict], Any], env: dict, name: str) -> Any:
     try:
         return fn(env)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
+    except _EVALUATION_ERRORS as err:
         raise RowProblem(name, f"cannot be evaluated ({err})") from None
 
 

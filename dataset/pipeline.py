@@ -22,6 +22,7 @@ from .rowfn import RowFunction
 from .stats import LengthStats, line_length
 from .stream import Stream
 from .outputs import Outputs
+from .writers import TextLine
 from .tasks import DatasetError, data_path, tasks_of
 
 
@@ -55,10 +56,9 @@ class Summary:
         self.written += 1
         self.by_split[split] += 1
         self.by_task[task] += 1
-        cut = getattr(line, "cut", 0)  # a tokenized line cut to the maximum length (formats.tokenized.CutLine)
-        if cut:
+        if type(line) is TextLine and line.cut:  # a tokenized line cut to the maximum length
             self.truncated += 1
-            self.tokens_cut += cut
+            self.tokens_cut += line.cut
         length = line_length(line, text)
         stats = self.lengths.get(split)
         if stats is None:

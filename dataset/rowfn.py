@@ -15,11 +15,12 @@ exception and never a row dropped. `where` and `limit` are the caller's (`build`
 """
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from ..compiler.runtime import copy_json
 from .align import RowProblem, Task
+from .writers import line_text
 
 if TYPE_CHECKING:
     from ..compiler.inputs import InputError
@@ -34,6 +35,8 @@ class RowFunction:
         self.args = (str(prompt_file), format, dataset, target, train_on, tag, max_length, truncate)
         self._state: tuple[Any, Any, str, Any, list[Task]] | None = None
         self._outputs: dict[str, tuple[Any]] = {}
+        self._fast: dict[str, Any] = {}  # task name -> LoweredTurns, or False
+        self._renderers: dict[str, Any] = {}  # task name -> (generated path, its renderer, the output)
 
     @classmethod
     def loaded(cls, pf: Any, fmt: Any, target: str, options: Any, tasks: list[Task], tag: bool) -> "RowFunction":
@@ -48,7 +51,7 @@ class RowFunction:
         return {"args": self.args}
 
     def __setstate__(self, state: dict) -> None:
-        self.args, self._state, self._outputs = state["args"], None, {}
+        self.args, self._state, self._outputs, self._fast, self._renderers = state["args"], None, {}, {}, {}
 
     def __call__(self, row: dict) -> dict:
         """The columns of one row's outcome (for `datasets.Dataset.map` and its like)."""
@@ -60,7 +63,7 @@ class RowFunction:
             line = self.line(task, row)
         except RowProblem as problem:
             return {"line": None, "split": None, "field": problem.field, "problem": problem.reason}
-        return {"line": json.dumps(line, ensure_ascii=False, separators=(",", ":")),
+        return {"line": line_text(line),
                 "split": splits.split_of(splits.row_key(row), task.splits, task.seed), "field": None, "problem": None}
 
     @property
@@ -86,19 +89,56 @@ class RowFunction:
             found = self._outputs[task.name] = (compiled.request.output,)
         return found[0]
 
+    def _rendered(self, task: Task, pf: Any, target: str, values: dict) -> "RenderedRow | None":
+        """The row's body from the prompt's generated renderer, when compiles for the target are
+        served by it (after the first row's compile): its messages rendered from the checked
+        inputs, the other fields shared with every row (what `compile` would copy per row). None:
+        compile the row."""
+        fast = self._renderers.get(task.name)
+        if fast is None:  # asked until the first row's compile made the path; kept from then on
+            path = pf.generated(target, task.prompt.name)
+            if path is None or task.name not in self._outputs:
+                return None
+            # the same renderer as the path's: a prompt the path serves has no `cache` statement
+            fast = self._renderers[task.name] = (path, pf.text_turns(target, task.prompt.name)[0],
+                                                 self._outputs[task.name][0])
+        path, render, output = fast
+        messages = render(values)
+        if messages is None:
+            return None
+        return RenderedRow(messages, path, output, values)
+
+    def _turns(self, task: Task, pf: Any, target: str, values: dict) -> Any:
+        """The task's lowered turns (dataset/turns.py), decided on its first row; False when its
+        rows go through the passes."""
+        found = self._fast.get(task.name)
+        if found is None:
+            from .turns import LATER, LoweredTurns
+
+            found = LoweredTurns.build(pf, target, task.prompt.name, values)
+            if found == LATER:
+                return False  # asked again on the next row
+            self._fast[task.name] = found = found or False
+        return found
+
     def line(self, task: Task, row: dict) -> dict:
         """The line of one row of `task`; RowProblem when the row does not fit."""
         pf, fmt, target, options, _tasks = self.state
         input_error, compile_error = _errors()
         example = task.example(row, tool_calls=True)
         try:
-            view: CompiledRow | LoweredRow
+            view: Any
             if fmt.needs_body:
-                compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
-                view = CompiledRow(compiled, self._output(task, compiled))
+                view = self._rendered(task, pf, target, example.inputs)
+                if view is None:
+                    compiled = pf.compile(target, example.inputs, prompt=task.prompt.name)
+                    view = CompiledRow(compiled, self._output(task, compiled))
             else:
-                request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
-                view = LoweredRow(request, pf.backend(target))
+                fast = self._turns(task, pf, target, example.inputs)
+                view = fast.row(example.inputs) if fast else None
+                if view is None:
+                    request, _report = pf.lower(target, example.inputs, prompt=task.prompt.name)
+                    view = LoweredRow(request, pf.backend(target))
         except input_error as err:
             raise RowProblem(err.problems[0].path if err.problems else "inputs", str(err)) from None
         except compile_error as err:
@@ -152,6 +192,40 @@ class CompiledRow:
     def request(self) -> Any:
         """The lowered IR request (a whole compile, when the generated renderer served this one)."""
         return self.compiled.request
+
+
+class RenderedRow:
+    """A row's compile from the generated renderer: the rendered messages in a body whose other
+    fields are those every compile of the prompt shares (read only; `tools` copied: a line keeps them)."""
+
+    __slots__ = ("messages", "path", "output", "values", "_request", "_body")
+
+    def __init__(self, messages: list, path: Any, output: Any, values: dict):
+        self.messages, self.path, self.output, self.values = messages, path, output, values
+        self._request: Any = None
+        self._body: dict | None = None
+
+    @property
+    def body(self) -> dict:
+        """The request body (made on first read)."""
+        if self._body is None:
+            body = self._body = dict(self.path.body)
+            body["messages"] = self.messages
+            if "tools" in body:
+                body["tools"] = copy_json(body["tools"])
+        return self._body
+
+    @property
+    def backend(self) -> Any:
+        """The target's backend."""
+        return self.path.first.backend
+
+    @property
+    def request(self) -> Any:
+        """The lowered IR request: the row compiled through the passes (on first read)."""
+        if self._request is None:
+            self._request = self.path.full(self.values).request
+        return self._request
 
 
 class LoweredRow:

@@ -87,8 +87,13 @@ class Stream:
 
     def _outcomes(self, index: int, task: Task, rows: Iterator[sources.Row]) -> Iterator[tuple[sources.Row, tuple]]:
         if self.pool is None:
+            fn = self.fn
+            task = fn.state[4][index]
             for row in rows:
-                yield row, outcome(self.fn, index, row.data)
+                try:
+                    yield row, ("line", fn.line(task, row.data))
+                except RowProblem as problem:  # as `outcome` gives it
+                    yield row, ("problem", problem.field, problem.reason)
             return
         window: list[sources.Row] = []
         for row in rows:

@@ -41,6 +41,7 @@ class PromptFile:
         self._checks: dict[str, Any] = {}  # prompt name -> InputCheck
         self._generated: dict[tuple[str, str], Any] = {}  # (prompt, target) -> GeneratedPath or None
         self._hits: dict[tuple[str | None, str], Any] = {}  # cache records read
+        self._turns: dict[tuple[str, str], Any] = {}  # (prompt, target) -> text_turns(...)
 
     # ---------------------------------------------------------------- the checked file
     @property
@@ -176,6 +177,30 @@ class PromptFile:
         info = self._infos.get(target) or self._target_info(target, backend)
         lowered, report = _lowered(compiled, backend, values, info)
         return lowered, tuple(report.sorted())
+
+    def text_turns(self, target: str, prompt: str | None = None):
+        """For stages that lower many inputs of one prompt (datasets): `(render, first)`, the
+        prompt's generated renderer of plain text turns (compiler/codegen/messages.py) bound to
+        `target`, `render(checked_inputs) -> [{"role", "content"}]` (each turn trimmed; None for a
+        render with an empty turn), the turns *before* the target's passes; and `first(checked_inputs)`,
+        that render as an IR request, before the passes. None when the prompt has other statements
+        (`cache` statements are passed over: the caller decides what the passes do with marks)."""
+        compiled = self.prompt(prompt)
+        key = (compiled.name, target)
+        if key not in self._turns:
+            from ..compiler.codegen import compile_messages
+
+            backend = self.backend(target)
+            info = self._infos.get(target) or self._target_info(target, backend)
+            render = compile_messages(compiled.decl, self._statics(), skip_cache=True)
+            self._turns[key] = None if render is None else (
+                lambda values: render(values, info.value), lambda values: compiled.render(values, info))
+        return self._turns[key]
+
+    def generated(self, target: str, prompt: str | None = None):
+        """The generated path serving compiles of a prompt for `target` (session/generated.py), once
+        a first compile made it; None while the passes serve them."""
+        return self._generated.get((self.prompt(prompt).name, target))
 
     def _with_extra_body(self, result: Compiled, target: str, fields: Mapping[str, Any], strict: bool) -> Compiled:
         """`result` with `fields` added to its body, as the target takes them (see `compile`)."""

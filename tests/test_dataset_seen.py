@@ -60,3 +60,15 @@ def test_memory_does_not_grow_with_the_lines():
         finally:
             tracemalloc.stop()
     assert grown < 64 * 1024, grown
+
+
+def test_the_blake2b_fallback_answers_the_same(monkeypatch):
+    """Where the str hash is not a 64-bit SipHash the lines' BLAKE2b is the key: the same answers."""
+    monkeypatch.setattr(seen_module, "_hash", seen_module._blake2b)
+    rng = random.Random(4)
+    texts = [f"line {rng.randrange(3_000)}" for _ in range(10_000)]
+    known: set[str] = set()
+    with SeenLines() as seen:
+        for text in texts:
+            assert seen.add(text) == (text not in known)
+            known.add(text)

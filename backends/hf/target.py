@@ -149,10 +149,17 @@ class HFModel(Backend):
     def refusals(self) -> Refusals:
         """Other providers' models, image input the template cannot render (the probe's reason),
         and data holding control-token text (PP411): encoded as plain text when a tokenizer is at
-        hand, else carried verbatim (found from the template's own markup, control_text.py)."""
+        hand, else carried verbatim (found from the template's own markup, control_text.py). Made
+        once per tokenizer (every lowering asks; a GGUF file's tokenizer may come later)."""
+        encoder = self.encoder()
+        made = self.__dict__.get("_refusals")
+        if made is None or made[0] is not encoder:
+            made = self.__dict__["_refusals"] = (encoder, self._make_refusals(encoder))
+        return made[1]
+
+    def _make_refusals(self, encoder) -> Refusals:
         refusals = super().refusals()
         why = self.probe.image_refusal()
-        encoder = self.encoder()
         if encoder is not None:
             return attrs.evolve(refusals, media={"image": why} if why else {}, control_text=encoder.control_texts)
         from .control_text import finder, markup

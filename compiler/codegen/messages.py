@@ -20,10 +20,15 @@ from .source import Exprs, Source, Unsupported
 _SIMPLE = (ast.Message, ast.For, ast.If, ast.ModelStmt, ast.ToolsStmt)
 
 
-def compile_messages(decl: ast.PromptDecl, statics: Statics) -> Callable[[dict, dict], list] | None:
-    """A generated renderer of message dicts, or None when the prompt needs the passes."""
+def compile_messages(decl: ast.PromptDecl, statics: Statics, *,
+                     skip_cache: bool = False) -> Callable[[dict, dict], list] | None:
+    """A generated renderer of message dicts, or None when the prompt needs the passes.
+    `skip_cache`: `cache` statements are passed over (for a caller to whom the turns' cache marks
+    do not matter: an open-model target drops them all); otherwise they make it None, since a mark
+    in a branch the first render did not take would be lost."""
     source = Source()
     gen = Messages(source, statics, {})
+    gen.skip_cache = skip_cache
     try:
         lines = ["def render(inputs, target):", "    out = []", "    add = out.append"]
         for p in decl.params:
@@ -44,8 +49,12 @@ def compile_messages(decl: ast.PromptDecl, statics: Statics) -> Callable[[dict, 
 class Messages(Exprs):
     """Writes the code of text turns."""
 
+    skip_cache = False
+
     def for_module(self, statics: Statics) -> "Messages":
-        return Messages(self.source, statics, {})
+        found = Messages(self.source, statics, {})
+        found.skip_cache = self.skip_cache
+        return found
 
     def top(self, body) -> list[str]:
         """The prompt's own statements: `model` and `tools` are allowed here (the body's other parts)."""
@@ -62,6 +71,8 @@ class Messages(Exprs):
                 out += self.for_statement(stmt, depth)
             elif isinstance(stmt, ast.If):
                 out += self.if_statement(stmt, depth)
+            elif isinstance(stmt, ast.Cache) and self.skip_cache:
+                continue  # a mark on the turn before it: no text
             else:
                 raise Unsupported(type(stmt).__name__)
         return out or ["    " * depth + "pass"]

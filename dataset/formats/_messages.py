@@ -46,9 +46,11 @@ def chat_answer(example: Any, compiled: Any, which: str = "output") -> dict:
 def weighted(messages: list[dict], train_on: str) -> list[dict]:
     """OpenAI's `weight` on every assistant turn: 1 on the turns learned (the last one, or all
     with `train_on="all"`), 0 on the others."""
-    last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
-    return [{**m, "weight": int(train_on == "all" or i == last)} if m.get("role") == "assistant" else m
-            for i, m in enumerate(messages)]
+    roles = [m.get("role") for m in messages]
+    last = len(roles) - 1 - roles[::-1].index("assistant") if "assistant" in roles else -1
+    every = train_on == "all"
+    return [{**m, "weight": int(every or i == last)} if role == "assistant" else m
+            for i, (m, role) in enumerate(zip(messages, roles))]
 
 
 def text_of(content: Any, where: str) -> str:
@@ -110,7 +112,7 @@ def _open_model(backend: Any) -> bool:
 
 def chat_tools(compiled: Any) -> list[dict] | None:
     """The tools a Hugging Face chat template takes (OpenAI's function shape), or None."""
-    tools = compiled.request.tools
+    tools = compiled.tools if hasattr(compiled, "tools") else compiled.request.tools
     return [{"type": "function", "function": {"name": t.name, "description": t.description or "",
                                               "parameters": t.parameters}} for t in tools] or None
 

@@ -37,17 +37,20 @@ def problems(line: dict) -> list[str]:
     found: list[str] = []
     messages = line.get("messages")
     require(isinstance(messages, list) and bool(messages), "`messages` is a non-empty list", found)
+    answered = False
     for i, m in enumerate(messages or ()):
         role = m.get("role")
         if role not in ROLES:
             found.append(f"messages[{i}]: role `{role}` is not one of {ROLE_NAMES}")
-        elif role == "assistant" and m.get("weight", 1) not in (0, 1):
-            found.append(f"messages[{i}]: weight is 0 or 1")
-        elif role == "assistant" and m.get("content") is None and not m.get("tool_calls"):
-            found.append(f"messages[{i}]: an assistant turn has content or tool calls")
-        elif len(m.get("tool_calls") or ()) > 1 and line.get("parallel_tool_calls") is False:
+        elif role == "assistant":
+            answered = True
+            if m.get("weight", 1) not in (0, 1):
+                found.append(f"messages[{i}]: weight is 0 or 1")
+            elif m.get("content") is None and not m.get("tool_calls"):
+                found.append(f"messages[{i}]: an assistant turn has content or tool calls")
+        if len(m.get("tool_calls") or ()) > 1 and line.get("parallel_tool_calls") is False:
             found.append(f"messages[{i}]: several tool calls in one turn, but `parallel_tool_calls` is false")
-    require(any(m.get("role") == "assistant" for m in messages or ()), "a line has an assistant turn", found)
+    require(answered, "a line has an assistant turn", found)
     no_other_keys(line, KEYS, found)
     return found
 

@@ -9,7 +9,7 @@ TRL's `SFTTrainer` reads for `assistant_only_loss`). A row longer than `max_leng
 row problem (reported and counted, with its length), never cut silently: cutting the end would cut
 the answer, what the row is for. With `truncate`, it is cut from the start instead (the prompt
 side, as TRL's `truncation_mode="keep_end"`), the whole answer kept, and counted as truncated
-(`CutLine.cut` tokens); a row whose answer alone is longer is still a row problem.
+(the line's `cut` tokens); a row whose answer alone is longer is still a row problem.
 
 Which tokens are learned, exactly as transformers computes `return_assistant_tokens_mask=True`:
 
@@ -36,6 +36,7 @@ from typing import Any
 
 from ...compiler.memo import by_identity
 from ..align import RowProblem
+from ..writers import TextLine
 from . import Format, Options
 from ._messages import chat_answer, chat_tools
 
@@ -60,7 +61,9 @@ def line(example, compiled, options: Options) -> dict:
     if encoder is None:
         raise RowProblem("target", f"{backend.name} has no tokenizer at hand: token ids need one "
                                    "(a folder's tokenizer.json, or a family with a registry tokenizer)")
-    turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
+    turns = getattr(compiled, "turns", None)  # a row lowered once per prompt (dataset/turns.py)
+    if turns is None:
+        turns = backend.write_messages(compiled.request.messages)  # a new list of new dicts, read only from here
     turns.append(chat_answer(example, compiled))  # text, or the turn calling the prompt's tools
     ids, mask = ids_and_mask(backend, encoder, turns, chat_tools(compiled), options.train_on)
     cut = 0
@@ -69,17 +72,63 @@ def line(example, compiled, options: Options) -> dict:
             raise RowProblem("length", f"{len(ids):,} tokens, more than the maximum length {options.max_length:,}")
         cut = _cut_from_start(ids, mask, options.max_length)
         ids, mask = ids[cut:], mask[cut:]
-    line = {"input_ids": ids, "attention_mask": [1] * len(ids),
-            "labels": [i if m else IGNORE for i, m in zip(ids, mask)], "assistant_masks": mask}
-    return CutLine(line, cut=cut) if cut else line
+    return tokenized_line(ids, mask, cut)
 
 
-class CutLine(dict):
-    """A line cut to the maximum length (`truncate`): `cut` tokens were taken from its start."""
+def tokenized_line(ids: list[int], mask: list[int], cut: int = 0) -> TextLine:
+    """The line of ids and their mask, with its JSON text written from runs of the mask (equal to
+    `json.dumps` of the line: tests/test_dataset_speed.py): each id's text is made once per
+    process, the runs of -100, 0 and 1 are repeated strings."""
+    runs = _runs(mask)
+    labels = [IGNORE] * len(ids)
+    for start, end in runs:
+        labels[start:end] = ids[start:end]
+    text = _INT_TEXT.__getitem__
+    label_parts, mask_parts, at = [], [], 0
+    for start, end in runs:
+        if start > at:
+            label_parts.append(_repeat("-100", start - at))
+            mask_parts.append(_repeat("0", start - at))
+        label_parts.append(",".join(map(text, ids[start:end])))
+        mask_parts.append(_repeat("1", end - start))
+        at = end
+    if at < len(ids):
+        label_parts.append(_repeat("-100", len(ids) - at))
+        mask_parts.append(_repeat("0", len(ids) - at))
+    json_text = "".join(('{"input_ids":[', ",".join(map(text, ids)), '],"attention_mask":[', _repeat("1", len(ids)),
+                         '],"labels":[', ",".join(label_parts), '],"assistant_masks":[', ",".join(mask_parts), "]}"))
+    return TextLine(json_text, cut, input_ids=ids, attention_mask=[1] * len(ids), labels=labels,
+                    assistant_masks=mask)
 
-    def __init__(self, line: dict, cut: int):
-        super().__init__(line)
-        self.cut = cut
+
+class _IntText(dict):
+    """An int's JSON text, made once per process for each id seen (a vocabulary's ids: bounded)."""
+
+    def __missing__(self, key: int) -> str:
+        found = self[key] = str(key)
+        return found
+
+
+_INT_TEXT = _IntText()
+
+
+def _repeat(item: str, n: int) -> str:
+    """`n` copies of `item`, comma-separated."""
+    return (item + ",") * (n - 1) + item if n else ""
+
+
+def _runs(mask: list[int]) -> list[tuple[int, int]]:
+    """The [start, end) runs of 1 in a mask of 0 and 1 (searched as bytes)."""
+    flags, at = bytes(mask), 0
+    runs: list[tuple[int, int]] = []
+    while True:
+        start = flags.find(1, at)
+        if start < 0:
+            return runs
+        end = flags.find(0, start)
+        end = len(flags) if end < 0 else end
+        runs.append((start, end))
+        at = end
 
 
 def _cut_from_start(ids: list[int], mask: list[int], max_length: int) -> int:
@@ -191,11 +240,17 @@ def _mask(encoder: Any, text: str, ids: list[int], spans: list[tuple[int, int]])
 
 
 def _boundary(encoder: Any, text: str, ids: list[int], position: int) -> int:
-    """The number of tokens before character `position`; RowProblem when it falls inside a token."""
+    """The number of tokens before character `position`; RowProblem when it falls inside a token.
+    The side after it is encoded when that says it (a tokenizer whose tokens spell fixed bytes and
+    ASCII around the edge: no merge nor normalization across it), else the side before it."""
     if position <= 0:
         return 0
     if position >= len(text):
         return len(ids)
+    if getattr(encoder, "context_free", False) and text[position - 1:position + 1].isascii():
+        after = encoder.encode_chat(text[position:])  # the short side: the answer and what follows it
+        if 0 < len(after) < len(ids) and ids[len(ids) - len(after):] == after:
+            return len(ids) - len(after)  # the tail's tokens spell text[position:]: a boundary there
     before = encoder.encode_chat(text[:position])
     if ids[:len(before)] != before:
         raise RowProblem("tokens", f"an answer boundary (character {position}) falls inside a token: the mask "

@@ -40,6 +40,7 @@ from . import budget
 from .budget import BudgetError
 from .jinja_fast import FastEnvironment, FastSandboxedEnvironment
 from .compiler import Bail, compile_render
+from .spans import holds_markers, marked_source, spans_of
 
 __all__ = ["BudgetError", "ChatTemplate", "TemplateError", "compile_template"]
 
@@ -217,6 +218,16 @@ def _compile_render(source: str, date: _dt.date | None, trusted: bool = False):
     return compile_render(_compile(source, date, trusted), source)
 
 
+@lru_cache(maxsize=256)
+def _span_render(source: str, date: _dt.date | None, trusted: bool = False):
+    """The template with its generation blocks as markers compiled to one Python function
+    (spans.py), or None: Jinja renders spans."""
+    if "generation" not in source:
+        return None
+    marked = marked_source(_compile(source, date, trusted), source)
+    return compile_render(_compile(marked, date, trusted), marked) if marked is not None else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Input preparation (transformers' `_normalize_chat_messages`, `_plain_template_data`, ...)
 
@@ -385,6 +396,8 @@ class ChatTemplate:
         self.compiled = compile_template(source, date, trusted)
         #: `render(variables) -> str`, the same text or error as `compiled`, or None (Jinja renders)
         self.compiled_render = _compile_render(source, date, trusted)
+        #: the same for renders with `{% generation %}` spans: markers where they stand (spans.py)
+        self.span_render = _span_render(source, date, trusted) if self.compiled_render is None else None
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
@@ -449,6 +462,13 @@ class ChatTemplate:
                 return self.compiled_render(context), []
             except Bail:  # raised before any effect: this input needs Jinja's runtime
                 pass
+        if spans and self.span_render is not None and not holds_markers(context):
+            try:
+                found = spans_of(self.span_render(context))
+            except Bail:
+                found = None
+            if found is not None:
+                return found
         return self._run_jinja(context, spans)
 
     def _run_jinja(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:

@@ -185,6 +185,9 @@ class Encoder:
             self._later.encode_special_tokens = True
 
         self.stop_ids = self._stop_ids(generation_config or {})
+        #: a piece of text encodes to the same tokens wherever it starts: byte-level BPE that adds no
+        #: prefix space, normalized by NFC at most (no Metaspace nor Prepend "▁" at the input's start)
+        self.context_free = _context_free(normalizer, pre_tokenizer)
         self._tiktoken = None
         self._spm = None
         self._bulk = None
@@ -459,6 +462,17 @@ def _templates(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return dict(value)
     return {item["name"]: item["template"] for item in value}
+
+
+def _context_free(normalizer: dict | None, pre_tokenizer: dict | None) -> bool:
+    """Whether text encodes the same at the input's start as after other text: a ByteLevel
+    pre-tokenizer without `add_prefix_space`, no Metaspace, no normalizer but NFC."""
+    if not (_trivial_normalizer(normalizer) or (normalizer or {}).get("type") == "NFC") or not pre_tokenizer:
+        return False
+    parts = pre_tokenizer.get("pretokenizers", []) if pre_tokenizer.get("type") == "Sequence" else [pre_tokenizer]
+    levels = [p for p in parts if p.get("type") == "ByteLevel"]
+    return bool(levels) and not any(p.get("add_prefix_space") for p in levels) and all(
+        p.get("type") in ("ByteLevel", "Split", "Digits") for p in parts)
 
 
 def _never_prepend(pre_tokenizer: Any) -> dict | None:

@@ -1,0 +1,247 @@
+"""The fast paths of dataset builds give what the plain ones give, byte for byte:
+
+- line JSON from the prebuilt encoder, and tokenized lines that write their own JSON, equal
+  `json.dumps` (random values with unicode and control characters; random masks);
+- open-model rows lowered once per prompt (dataset/turns.py) equal the passes' turns on random
+  rows (whitespace, empty turns, the output instructions inside the data, control-token text);
+- openai-sft rows from the generated renderer, and tokenized rows from the lowered turns, give
+  the same files as builds with those paths turned off;
+- an answer boundary found from the short side equals the one found from the long side.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+import polyprompt
+from polyprompt import dataset
+from polyprompt.dataset import turns as turns_module
+from polyprompt.dataset.formats import tokenized
+from polyprompt.dataset.writers import TextLine, _encode, line_text
+
+#: what the compact output instructions of `"alpha" | "beta"` say (the data may hold them)
+INSTRUCTIONS = "Answer with exactly one of: alpha, beta. Output only that word."
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ODD = ["", " ", "\n\n", "\t x \t", "é", "日本語", "😀", "\x00", "\x1f", "\u2028", "\ud800", '"', "\\", "</think>",
+       "<|im_end|>", "<|eot_id|>", "</s>", "{{ x }}", "Reply with one of: publish, reject, needs_review"]
+
+
+def odd_text(rng: random.Random, json_only: bool = False) -> str:
+    """Text with what is hard to write: unicode, control characters, control-token text, the
+    output instructions; lone surrogates only where a JSON value (not an input) is made."""
+    pool = ODD + ["word", " and ", "\n"]
+    return "".join(c for c in (rng.choice(pool) for _ in range(rng.randint(0, 8))) if json_only or c != "\ud800")
+
+
+def odd_value(rng: random.Random, depth: int = 0):
+    kind = rng.randrange(7 if depth < 3 else 4)
+    if kind == 0:
+        return odd_text(rng, json_only=True)
+    if kind == 1:
+        return rng.choice([0, -100, 1, 2**63, -1.5, 1e300, True, False, None])
+    if kind == 2:
+        return rng.randrange(-10**6, 10**6)
+    if kind == 3:
+        return rng.random()
+    if kind in (4, 5):
+        return {odd_text(rng, json_only=True): odd_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+    return [odd_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_the_prebuilt_encoder_writes_what_json_dumps_writes():
+    rng = random.Random(13)
+    for _ in range(2000):
+        value = {"messages": [odd_value(rng) for _ in range(3)], "x": odd_value(rng)}
+        assert line_text(value) == _encode(value) == dumps(value)
+    with pytest.raises(TypeError):
+        line_text({"x": object()})
+    assert line_text({"a": 1}) == '{"a":1}'  # a failed call leaves nothing behind
+
+
+def test_tokenized_lines_write_their_json_as_json_dumps_does():
+    rng = random.Random(7)
+    for _ in range(3000):
+        n = rng.randint(1, 60)
+        ids = [rng.randrange(200_000) for _ in range(n)]
+        mask = [int(rng.random() < rng.choice([0.0, 0.2, 0.8, 1.0])) for _ in range(n)]
+        if rng.random() < 0.3:  # runs, as real masks have
+            start = rng.randrange(n)
+            mask = [0] * start + [1] * rng.randint(0, n - start)
+            mask += [0] * (n - len(mask))
+        line = tokenized.tokenized_line(ids, mask, cut=rng.choice([0, 3]))
+        assert line.text == dumps(dict(line))
+        assert line["labels"] == [i if m else -100 for i, m in zip(ids, mask)]
+        assert line["attention_mask"] == [1] * n and line["assistant_masks"] == mask
+    line = tokenized.tokenized_line([5, 6], [0, 1])
+    line["task"] = "t"  # a changed line is written again, not from its old text
+    assert line_text(line) == dumps(dict(line)) and '"task":"t"' in line_text(line)
+    assert isinstance(line, TextLine)
+
+
+PROMPTS = {
+    "moderation": (EXAMPLES / "review_moderation.prompt").read_text(),
+    "no system, enum": '''
+prompt label(text: str, lang: str = "en") -> "yes" | "no" {
+  user "{{ text }}"
+  cache
+  if lang == "de" {
+    assistant "Ja?"
+    user "{{ text }} ({{ lang }})"
+  }
+}
+''',
+    "system, enum": '''
+prompt pick(text: str, extra: str = "") -> "alpha" | "beta" {
+  system "Choose.{{ extra }}"
+  user "{{ text }}"
+}
+''',
+    "text answer, loop": '''
+prompt chat(text: str, notes: list[str] = []) -> str {
+  system "Be brief.{% for n in notes %} Note: {{ n }}{% end %}"
+  user "{{ text }}"
+}
+''',
+}
+
+
+def random_inputs(name: str, rng: random.Random) -> dict:
+    if name == "moderation":
+        return {"review": odd_text(rng), "rating": rng.randint(1, 5), "product_title": odd_text(rng),
+                "verified_purchase": rng.random() < 0.5,
+                "strictness": rng.choice(["lenient", "standard", "strict"])}
+    if name == "no system, enum":
+        return {"text": odd_text(rng), "lang": rng.choice(["en", "de"])}
+    if name == "system, enum":  # the instructions in the data now and then: none are added then
+        return {"text": odd_text(rng), "extra": rng.choice(["", " ", odd_text(rng), INSTRUCTIONS])}
+    return {"text": odd_text(rng), "notes": [odd_text(rng) for _ in range(rng.randint(0, 3))]}
+
+
+@pytest.mark.parametrize("target", ["hf-family:qwen3", "hf-family:smollm2", "hf-family:llama-3"])
+@pytest.mark.parametrize("name", sorted(PROMPTS))
+def test_turns_lowered_once_per_prompt_equal_the_passes(tmp_path, name, target):
+    (tmp_path / "p.prompt").write_text(PROMPTS[name])
+    pf = polyprompt.load(tmp_path / "p.prompt")
+    prompt = pf.prompt()
+    rng = random.Random(hash((name, target)) & 0xFFFF)
+    first = pf.check_inputs(prompt, random_inputs(name, random.Random(1)) | {"text": "hello"}
+                            if name != "moderation" else random_inputs(name, random.Random(1)) | {"review": "ok"})
+    fast = turns_module.LoweredTurns.build(pf, target, prompt.name, first)
+    assert fast is not None, "these prompts are plain text turns: lowered once"
+    backend = pf.backend(target)
+    served = 0
+    for _ in range(150):
+        values = pf.check_inputs(prompt, random_inputs(name, rng))
+        ours = fast.turns(values)
+        try:
+            request, _ = pf.lower(target, values)
+        except polyprompt.CompileError:
+            assert ours is None  # a turn left empty: the passes say so
+            continue
+        if ours is None:
+            continue  # left to the passes (an empty turn, noted)
+        assert ours == backend.write_messages(request.messages)
+        served += 1
+    assert served > 50
+
+
+def test_a_target_whose_passes_change_the_turns_is_lowered_per_row(tmp_path):
+    (tmp_path / "p.prompt").write_text(PROMPTS["moderation"])
+    pf = polyprompt.load(tmp_path / "p.prompt")
+    values = pf.check_inputs(pf.prompt(), random_inputs("moderation", random.Random(2)) | {"review": "ok"})
+    # gemma-2's template has no system turn: place_system moves it, row by row
+    assert turns_module.LoweredTurns.build(pf, "hf-family:gemma-2", pf.prompt().name, values) is None
+
+
+def _project(tmp_path: Path, rows: int) -> Path:
+    shutil.copy(EXAMPLES / "review_moderation.prompt", tmp_path / "m.prompt")
+    (tmp_path / "data").mkdir()
+    rng = random.Random(5)
+    with open(tmp_path / "data" / "moderation.jsonl", "w", encoding="utf-8") as out:
+        for i in range(rows):
+            out.write(json.dumps({"text": odd_text(rng) + f" {i}", "stars": rng.randint(1, 5), "product": odd_text(rng),
+                                  "verified": rng.random() < 0.5, "lang": "en",
+                                  "label": rng.choice(["publish", "reject", "needs_review"])}) + "\n")
+    return tmp_path / "m.prompt"
+
+
+@pytest.mark.parametrize("target", ["hf-family:qwen3", "hf-family:smollm2"])
+def test_tokenized_builds_equal_builds_through_the_passes(tmp_path, monkeypatch, target):
+    source = _project(tmp_path, 120)
+    fast = dataset.build(source, "tokenized", tmp_path / "fast.jsonl", target=target, progress=False,
+                         split="train")
+    monkeypatch.setattr(turns_module.LoweredTurns, "build", classmethod(lambda cls, *a: None))
+    slow = dataset.build(source, "tokenized", tmp_path / "slow.jsonl", target=target, progress=False,
+                         split="train")
+    assert fast.to_json() | {"outputs": None} == slow.to_json() | {"outputs": None}
+    assert (tmp_path / "fast.jsonl").read_bytes() == (tmp_path / "slow.jsonl").read_bytes()
+    assert fast.written > 50
+
+
+@pytest.mark.parametrize("fmt", ["openai-sft", "openai-dpo", "trl-conversational", "vertex-sft"])
+def test_api_format_builds_equal_builds_compiled_row_by_row(tmp_path, monkeypatch, fmt):
+    source = _project(tmp_path, 120)
+    text = source.read_text()
+    if fmt == "openai-dpo":
+        text = text.replace("output = row.label", "chosen = row.label\n  rejected = \"reject\"")
+    source.write_text(text.replace("  cache \"1h\"\n", ""))  # a prompt the generated renderer serves
+    pf = polyprompt.load(source)
+    fast = dataset.build(pf, fmt, tmp_path / "fast.jsonl", progress=False, split="train")
+    if fmt.startswith("openai"):  # the formats of the target the generated renderer serves
+        assert pf.generated("openai-chat") is not None
+    monkeypatch.setattr(type(pf), "generated", lambda self, target, prompt=None: None)
+    slow = dataset.build(source, fmt, tmp_path / "slow.jsonl", progress=False, split="train")
+    assert fast.to_json() | {"outputs": None} == slow.to_json() | {"outputs": None}
+    assert (tmp_path / "fast.jsonl").read_bytes() == (tmp_path / "slow.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("family", ["qwen3", "smollm2", "llama-3"])
+def test_the_answer_boundary_from_the_short_side_equals_the_long_side(family, monkeypatch):
+    from polyprompt import backends
+
+    backend = backends.get(f"hf-family:{family}")()
+    encoder = backend.encoder()
+    assert encoder.context_free
+    rng = random.Random(3)
+    conversations = []
+    for _ in range(60):
+        turns = [{"role": "user", "content": odd_text(rng) or "x"},
+                 {"role": "assistant", "content": odd_text(rng) or "y"}]
+        if rng.random() < 0.5:
+            turns = [{"role": "system", "content": odd_text(rng) or "s"}] + turns
+        conversations.append(turns)
+
+    def both(turns):
+        try:
+            return tokenized.ids_and_mask(backend, encoder, [dict(t) for t in turns], train_on="all")
+        except tokenized.RowProblem as problem:
+            return problem.reason
+
+    short = [both(c) for c in conversations]
+    monkeypatch.setattr(encoder, "context_free", False)
+    assert short == [both(c) for c in conversations]
+
+
+def test_metaspace_tokenizers_are_not_context_free():
+    from polyprompt import backends
+
+    assert not backends.get("hf-family:mistral-v3")().encoder().context_free
+
+
+def test_a_first_row_with_an_empty_turn_leaves_the_decision_to_the_next(tmp_path):
+    (tmp_path / "p.prompt").write_text(PROMPTS["no system, enum"])
+    pf = polyprompt.load(tmp_path / "p.prompt")
+    prompt = pf.prompt()
+    empty = pf.check_inputs(prompt, {"text": "  \n "})
+    assert turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, empty) == turns_module.LATER
+    fine = pf.check_inputs(prompt, {"text": "hello"})
+    assert isinstance(turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, fine),
+                      turns_module.LoweredTurns)
