@@ -249,9 +249,76 @@ for _module, _names in {
         "test_a_datasets_folder_holds_the_calls_exactly",
     },
     "test_dataset_tools_python": {"test_the_method_writes_the_bytes_the_command_writes"},
+    "test_dataset_speed": {
+        "test_tokenized_builds_equal_builds_through_the_passes",
+        "test_turns_lowered_once_per_prompt_equal_the_passes",
+        "test_metaspace_tokenizers_are_not_context_free",
+    },
+    "test_run_api_limits": {"test_an_endless_stream_stops_at_the_bound"},
     "test_hf_probe": {
         "test_a_family_probes_like_its_refdata_copy",
         "test_system_handling_facts",
+    },
+}.items():
+    UNIT_HEAVY[_module] = UNIT_HEAVY.get(_module, set()) | _names
+#: and the tests of 0.15 s or more on the idle machine (session 7: the unit run in 30 s)
+for _module, _names in {
+    "test_dataset_speed": {
+        "test_api_format_builds_equal_builds_compiled_row_by_row",
+        "test_the_answer_boundary_from_the_short_side_equals_the_long_side",
+        "test_tokenized_lines_write_their_json_as_json_dumps_does",
+    },
+    "test_eval_judge": {
+        "test_gates_take_the_judges_metrics",
+    },
+    "test_hf_gguf": {
+        "test_big_endian_files_read_the_same",
+    },
+    "test_hf_images": {
+        "test_probe_reads_other_vision_template_shapes",
+    },
+    "test_hf_imports": {
+        "test_no_module_is_a_script",
+    },
+    "test_hf_probe": {
+        "test_default_system_prompt_facts",
+        "test_generation_prompt_facts",
+    },
+    "test_hf_template": {
+        "test_rendering_does_not_import_transformers",
+    },
+    "test_parse_threads": {
+        "test_parses_in_threads_match_sequential_parses",
+    },
+    "test_run_api_errors": {
+        "test_a_mid_stream_error_is_an_api_error",
+        "test_async_streams",
+        "test_server_errors_are_retried",
+    },
+    "test_run_api_limits": {
+        "test_an_endless_chunked_reply_stops_at_the_bound",
+    },
+    "test_run_bulk": {
+        "test_an_authentication_error_stops_the_run_and_keeps_the_journal",
+        "test_rows_run_concurrently_and_come_back_in_row_order",
+    },
+    "test_run_vertex_express": {
+        "test_application_default_credentials_win_as_in_google_genai",
+    },
+    "test_security_code": {
+        "test_a_parser_from_the_tables_parses_as_a_fresh_build",
+    },
+    "test_security_models": {
+        "test_the_deadline_stops_a_slow_template",
+    },
+    "test_security_run": {
+        "test_an_endless_reply_costs_at_most_the_bound_in_memory",
+    },
+    "test_security_serve": {
+        "test_large_bodies_are_refused_whether_declared_or_streamed",
+    },
+    "test_serve": {
+        "test_serve_refuses_a_file_with_errors_in_one_line",
     },
 }.items():
     UNIT_HEAVY[_module] = UNIT_HEAVY.get(_module, set()) | _names
