@@ -10,7 +10,7 @@ import json
 import pytest
 
 from polyprompt import dataset
-from test_dataset_tools import ROWS, SUPPORT
+from test_dataset_tools import PAIRS, ROWS, SUPPORT
 from test_dataset_trl import config, one_batch, smollm2  # noqa: F401 (a fixture)
 
 
@@ -46,22 +46,6 @@ def test_sft_trainer_learns_the_tool_call(tmp_path, smollm2, qwen3):  # noqa: F8
     assert learned[0].count("<tool_call>") == 1 and '"arguments": {"order_id": "A17"}' in learned[0]
     assert learned[1].count("<tool_call>") == 2 and '"include_items": true' in learned[1]
     assert all("You help Acme" not in text for text in learned)  # the prompt side is not learned
-
-
-PAIRS = '''
-tool lookup_order(order_id: str) -> json "Fetch an order's status."
-
-prompt support(question: str) {
-  tools lookup_order
-  user "{{ question }}"
-}
-
-dataset support "pairs" from "pairs.jsonl" {
-  question = row.q
-  chosen = row.good
-  rejected = row.bad
-}
-'''
 
 
 def test_dpo_trainer_takes_a_tool_call_as_the_chosen_answer(tmp_path, smollm2, qwen3):  # noqa: F811
