@@ -331,6 +331,16 @@ async def _open_async(client: Client, request: HttpRequest):
     return response
 
 
+def _stream_failure(request: HttpRequest, err: Exception, response, client: Client) -> ApiError:
+    """The one-line error of a stream that broke off: the connection, the size bound or the events."""
+    if isinstance(err, ReplyTooLarge):
+        return too_large(request, err, response.status_code)
+    if isinstance(err, streams.StreamError):
+        return ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
+                        provider=request.provider, status=200, secrets=request.secrets)
+    return transport_error(request, err, client.timeout, streaming=True)
+
+
 def _read_sync(request: HttpRequest, response, gatherer, client: Client) -> Iterator[str]:
     import httpx
 
@@ -343,13 +353,8 @@ def _read_sync(request: HttpRequest, response, gatherer, client: Client) -> Iter
             delta = gatherer.feed(event, data)
             if delta:
                 yield delta
-    except httpx.HTTPError as err:
-        failure = transport_error(request, err, client.timeout, streaming=True)
-    except ReplyTooLarge as err:
-        failure = too_large(request, err, response.status_code)
-    except streams.StreamError as err:
-        failure = ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
-                           provider=request.provider, status=200, secrets=request.secrets)
+    except (httpx.HTTPError, ReplyTooLarge, streams.StreamError) as err:
+        failure = _stream_failure(request, err, response, client)
     if failure is not None:
         raise failure
 
@@ -366,13 +371,8 @@ async def _read_async(request: HttpRequest, response, gatherer, client: Client) 
             delta = gatherer.feed(event, data)
             if delta:
                 yield delta
-    except httpx.HTTPError as err:
-        failure = transport_error(request, err, client.timeout, streaming=True)
-    except ReplyTooLarge as err:
-        failure = too_large(request, err, response.status_code)
-    except streams.StreamError as err:
-        failure = ApiError(f"{request.provider}: the stream failed: {one_line(str(err))}",
-                           provider=request.provider, status=200, secrets=request.secrets)
+    except (httpx.HTTPError, ReplyTooLarge, streams.StreamError) as err:
+        failure = _stream_failure(request, err, response, client)
     if failure is not None:
         raise failure
 
