@@ -70,7 +70,7 @@ SLOW_TESTS = {
     "test_prompt_tests": {"test_cli_exit_codes", "test_a_file_whose_errors_hide_its_tests_fails_the_run"},
     "test_hf_gguf": {"test_models_convert_gives_token_ids"},
 }
-#: the unit run's heavy tests (each name's cases together 0.3 s or more on the shared 2-core machine: servers
+#: the unit run's heavy tests (each name's cases together 0.15 s or more on the idle 2-core machine: servers
 #: over HTTP, subprocesses killed and resumed, tiny-model training, linear-time checks): `slow`
 UNIT_HEAVY = {
     "test_backends": {"test_the_checker_receives_the_catalog_and_imports_no_backend"},
@@ -79,25 +79,54 @@ UNIT_HEAVY = {
         "test_the_shipped_field_schemas_are_those_of_the_official_schemas",
     },
     "test_cli": {
-        "test_a_surrogate_pair_escape_is_one_character", "test_an_output_file_that_cannot_be_written_is_an_error",
-        "test_an_unknown_target_lists_the_open_model_forms", "test_check_clean_files_exit_0",
-        "test_check_json_format", "test_check_reports_errors_with_position_caret_and_help",
-        "test_completion_of_commands_options_and_target_names", "test_completion_scripts_for_bash_zsh_and_fish",
-        "test_fmt_refuses_syntax_errors_and_keeps_the_file", "test_fmt_stdin", "test_invalid_utf8_is_a_diagnostic",
-        "test_targets_lists_the_families_and_hf_forms", "test_the_bash_script_completes_in_bash",
-        "test_usage_errors_exit_2", "test_warnings_are_shown_on_every_command",
+        "test_a_surrogate_pair_escape_is_one_character",
+        "test_an_output_file_that_cannot_be_written_is_an_error",
+        "test_an_unknown_target_lists_the_open_model_forms",
+        "test_check_clean_files_exit_0",
+        "test_check_json_format",
+        "test_check_reports_errors_with_position_caret_and_help",
+        "test_completion_of_commands_options_and_target_names",
+        "test_completion_scripts_for_bash_zsh_and_fish",
+        "test_fmt_refuses_syntax_errors_and_keeps_the_file",
+        "test_fmt_stdin",
+        "test_invalid_utf8_is_a_diagnostic",
+        "test_targets_lists_the_families_and_hf_forms",
+        "test_the_bash_script_completes_in_bash",
+        "test_usage_errors_exit_2",
+        "test_warnings_are_shown_on_every_command",
     },
     "test_dataset": {
-        "test_a_dataset_from_the_command_line", "test_a_row_longer_than_max_length_is_rejected_with_its_length",
-        "test_datasets_are_mixed_by_weight_and_tagged", "test_every_input_kind_reads_the_same_rows",
-        "test_parquet_and_datasets_folder_outputs_load_in_datasets", "test_the_cli_builds_and_summarizes",
-        "test_the_row_function_runs_in_datasets_map", "test_workers_write_the_same_bytes",
+        "test_a_dataset_from_the_command_line",
+        "test_a_row_longer_than_max_length_is_rejected_with_its_length",
+        "test_datasets_are_mixed_by_weight_and_tagged",
+        "test_every_input_kind_reads_the_same_rows",
+        "test_parquet_and_datasets_folder_outputs_load_in_datasets",
+        "test_the_cli_builds_and_summarizes",
+        "test_the_row_function_runs_in_datasets_map",
+        "test_workers_write_the_same_bytes",
     },
     "test_dataset_corpus": {"test_the_cli_writes_a_corpus"},
     "test_dataset_docs": {"test_the_command_prints_what_the_doc_shows"},
+    "test_dataset_memo": {"test_remembered_answer_text_equals_a_fresh_one"},
     "test_dataset_seen": {"test_many_lines_with_duplicates_and_growth", "test_memory_does_not_grow_with_the_lines"},
+    "test_dataset_speed": {
+        "test_api_format_builds_equal_builds_compiled_row_by_row",
+        "test_metaspace_tokenizers_are_not_context_free",
+        "test_the_answer_boundary_from_the_short_side_equals_the_long_side",
+        "test_tokenized_builds_equal_builds_through_the_passes",
+        "test_tokenized_lines_write_their_json_as_json_dumps_does",
+        "test_turns_lowered_once_per_prompt_equal_the_passes",
+    },
+    "test_dataset_tools": {
+        "test_a_datasets_folder_holds_the_calls_exactly",
+        "test_trl_lines_carry_the_calls_with_arguments_as_objects",
+        "test_workers_write_the_same_bytes",
+    },
+    "test_dataset_tools_python": {"test_the_method_writes_the_bytes_the_command_writes"},
     "test_dataset_truncate": {
-        "test_long_rows_are_cut_from_the_start_keeping_the_answer", "test_workers_and_the_command_line_cut_the_same",
+        "test_a_row_whose_answer_does_not_fit_is_still_rejected",
+        "test_long_rows_are_cut_from_the_start_keeping_the_answer",
+        "test_workers_and_the_command_line_cut_the_same",
     },
     "test_docs": {"test_the_main_job_writes_the_reports", "test_the_quick_start_commands_work"},
     "test_eval_api": {
@@ -106,8 +135,10 @@ UNIT_HEAVY = {
     },
     "test_eval_cli": {"test_the_docs_example_run_is_real_output", "test_two_targets_side_by_side_with_report_files"},
     "test_eval_fast": {
-        "test_choose_many_equals_choose_per_row", "test_generate_many_equals_greedy_generate",
-        "test_generate_many_stop_strings_cut_each_row", "test_score_rows_equals_score_candidates_on_raw_ids",
+        "test_choose_many_equals_choose_per_row",
+        "test_generate_many_equals_greedy_generate",
+        "test_generate_many_stop_strings_cut_each_row",
+        "test_score_rows_equals_score_candidates_on_raw_ids",
     },
     "test_eval_html": {
         "test_the_disagreement_filter_hides_rows_where_targets_agree",
@@ -117,33 +148,57 @@ UNIT_HEAVY = {
         "test_macro_f1_bootstrap_covers_95_percent_by_simulation",
         "test_resamples_come_in_batches_that_bound_memory",
     },
+    "test_eval_judge": {
+        "test_a_judge_that_fails_mid_run_keeps_a_partial_report",
+        "test_a_local_judge_of_a_record_grade_generates_and_counts_what_does_not_parse",
+        "test_a_tiny_local_judge_grades_by_log_likelihood",
+        "test_an_http_judge_is_sent_each_answer_then_answered_by_the_cache",
+        "test_gates_take_the_judges_metrics",
+        "test_the_docs_judge_example_is_real_output",
+        "test_the_judge_in_the_html_report_rendered_by_chromium",
+    },
     "test_eval_metrics": {"test_choices_equal_scikit_learn_on_random_label_sets"},
     "test_example_tweets": {"test_scoring_runs_end_to_end_on_a_tiny_model", "test_the_real_package_corpus"},
     "test_files": {"test_the_cli_says_so_in_one_line", "test_without_a_home_the_parser_writes_nothing"},
     "test_fuzz": {"test_mutations_of_real_files"},
     "test_fuzz_data": {
-        "test_inputs_files_give_values_or_an_input_error", "test_model_text_gives_a_value_or_a_reply_error",
+        "test_inputs_files_give_values_or_an_input_error",
+        "test_model_text_gives_a_value_or_a_reply_error",
     },
     "test_hf_gguf": {
-        "test_every_cut_of_a_header_is_a_clear_error", "test_metadata_equals_the_gguf_package",
+        "test_big_endian_files_read_the_same",
+        "test_every_cut_of_a_header_is_a_clear_error",
+        "test_metadata_equals_the_gguf_package",
         "test_models_commands_refuse_a_file_that_is_not_gguf",
     },
     "test_hf_images": {
-        "test_every_family_with_an_image_placeholder_is_known", "test_probe_finds_each_templates_image_placeholder",
+        "test_every_family_with_an_image_placeholder_is_known",
+        "test_probe_finds_each_templates_image_placeholder",
+        "test_probe_reads_other_vision_template_shapes",
     },
-    "test_hf_imports": {"test_no_import_cycles"},
-    "test_hf_probe": {"test_cli_prints_a_probe_table"},
+    "test_hf_imports": {"test_no_import_cycles", "test_no_module_is_a_script"},
+    "test_hf_probe": {
+        "test_a_family_probes_like_its_refdata_copy",
+        "test_cli_prints_a_probe_table",
+        "test_default_system_prompt_facts",
+        "test_generation_prompt_facts",
+        "test_system_handling_facts",
+    },
     "test_hf_target": {
         "test_reasoning_none_turns_qwen3_thinking_off",
         "test_what_a_target_cannot_express_is_an_error_before_emitting",
     },
-    "test_hf_template": {"test_only_shipped_templates_run_outside_the_sandbox"},
+    "test_hf_template": {
+        "test_only_shipped_templates_run_outside_the_sandbox",
+        "test_rendering_does_not_import_transformers",
+    },
     "test_hf_template_compiler": {"test_compiled_renders_as_jinja"},
     "test_history_fuzz": {"test_history_shapes_never_crash_drop_or_change_roles"},
     "test_hygiene": {"test_public_symbols_have_docstrings"},
     "test_ir_printer": {"test_every_example_prints_the_same_twice"},
     "test_layering": {"test_imports_point_down", "test_no_import_cycles"},
     "test_markers": {"test_every_marked_test_exists"},
+    "test_parse_threads": {"test_parses_in_threads_match_sequential_parses"},
     "test_prompt_tests": {
         "test_the_cli_counts_skipped_expects_and_require_replies_fails_them",
         "test_the_first_run_writes_the_snapshots_and_ci_refuses",
@@ -152,176 +207,113 @@ UNIT_HEAVY = {
     "test_replies": {"test_strict_nulls_round_trip_for_any_output_type"},
     "test_run_api": {
         "test_a_reply_that_does_not_fit_the_output_keeps_its_text",
-        "test_a_tool_call_with_wrong_arguments_is_a_parse_error", "test_async_calls_overlap",
-        "test_setup_errors_name_what_to_set", "test_threads_share_one_client",
+        "test_a_tool_call_with_wrong_arguments_is_a_parse_error",
+        "test_async_calls_overlap",
+        "test_setup_errors_name_what_to_set",
+        "test_threads_share_one_client",
         "test_vertex_takes_the_project_of_its_credentials",
     },
     "test_run_api_errors": {
-        "test_429_is_retried_after_the_retry_after_seconds", "test_a_stalled_connection_times_out_then_is_retried",
-        "test_cli_exit_codes", "test_cli_streams", "test_without_the_api_extra_run_says_what_to_install",
+        "test_429_is_retried_after_the_retry_after_seconds",
+        "test_a_mid_stream_error_is_an_api_error",
+        "test_a_stalled_connection_times_out_then_is_retried",
+        "test_async_streams",
+        "test_cli_exit_codes",
+        "test_cli_streams",
+        "test_server_errors_are_retried",
+        "test_the_cap_is_the_backoffs_and_a_wait_within_it_is_made",
+        "test_without_the_api_extra_run_says_what_to_install",
     },
-    "test_run_bulk": {"test_a_killed_run_resumes_without_sending_a_finished_row_again"},
+    "test_run_api_limits": {
+        "test_an_endless_chunked_reply_stops_at_the_bound",
+        "test_an_endless_stream_stops_at_the_bound",
+    },
+    "test_run_bulk": {
+        "test_a_killed_run_resumes_without_sending_a_finished_row_again",
+        "test_an_authentication_error_stops_the_run_and_keeps_the_journal",
+        "test_rows_run_concurrently_and_come_back_in_row_order",
+    },
     "test_run_bulk_http": {
-        "test_a_bulk_run_on_an_api_target_sends_every_row_once", "test_a_missing_key_stops_a_bulk_run_with_one_line",
+        "test_a_bulk_run_on_an_api_target_sends_every_row_once",
+        "test_a_missing_key_stops_a_bulk_run_with_one_line",
+        "test_a_provider_asking_to_wait_minutes_stops_a_bulk_run",
     },
+    "test_run_vertex_express": {"test_application_default_credentials_win_as_in_google_genai"},
     "test_schema": {"test_each_strict_rule_is_checked", "test_strict_lowering_of_any_output_type"},
     "test_sdk_calls": {"test_the_sdk_sends_the_body"},
     "test_security_code": {
-        "test_a_planted_grammar_pickle_is_never_read", "test_loading_the_parser_unpickles_nothing",
-        "test_tables_built_from_another_grammar_are_not_used", "test_the_shipped_tables_equal_a_fresh_build",
+        "test_a_parser_from_the_tables_parses_as_a_fresh_build",
+        "test_a_planted_grammar_pickle_is_never_read",
+        "test_loading_the_parser_unpickles_nothing",
+        "test_tables_built_from_another_grammar_are_not_used",
+        "test_the_shipped_tables_equal_a_fresh_build",
+    },
+    "test_security_dataset": {
+        "test_control_token_text_in_tool_arguments_is_text",
+        "test_the_command_line_reports_them_without_a_traceback",
     },
     "test_security_dos": {
-        "test_a_diagnostic_on_a_long_line_costs_the_window_not_the_line", "test_block_strings_parse_in_linear_time",
-        "test_deep_nesting_is_a_diagnostic", "test_diagnostics_scale_linearly",
+        "test_a_diagnostic_on_a_long_line_costs_the_window_not_the_line",
+        "test_block_strings_parse_in_linear_time",
+        "test_deep_nesting_is_a_diagnostic",
+        "test_diagnostics_scale_linearly",
         "test_random_deep_nestings_never_raise",
+    },
+    "test_security_eval": {
+        "test_a_hostile_answer_adds_no_special_token_for_a_local_judge",
+        "test_a_hostile_answer_reaches_an_http_judge_as_text_only",
     },
     "test_security_files": {"test_a_deep_import_chain_is_a_diagnostic", "test_random_paths_never_leave_the_root"},
     "test_security_models": {
-        "test_a_million_spaces_in_data_compile", "test_a_missing_folder_is_named_as_missing",
+        "test_a_million_spaces_in_data_compile",
+        "test_a_missing_folder_is_named_as_missing",
         "test_a_model_folder_of_any_shape_is_a_diagnostic",
         "test_a_template_over_its_budget_stops_fast_with_the_limit_named",
-        "test_fuzzed_model_folders_never_fail_internally", "test_gguf_arrays_nested_990_deep_are_a_diagnostic",
+        "test_fuzzed_model_folders_never_fail_internally",
+        "test_gguf_arrays_nested_990_deep_are_a_diagnostic",
         "test_probing_stops_at_the_first_render_over_budget",
+        "test_the_deadline_stops_a_slow_template",
     },
     "test_security_run": {
-        "test_a_redirect_to_another_host_never_carries_the_key", "test_no_log_record_holds_a_key",
-        "test_reprs_hold_no_key", "test_the_cli_never_prints_a_key",
+        "test_a_redirect_to_another_host_never_carries_the_key",
+        "test_an_endless_reply_costs_at_most_the_bound_in_memory",
+        "test_no_log_record_holds_a_key",
+        "test_reprs_hold_no_key",
+        "test_the_cli_never_prints_a_key",
     },
     "test_security_serve": {
         "test_a_post_without_the_key_is_refused_before_its_body_is_read",
-        "test_a_user_message_holding_control_tokens_is_text", "test_every_request_needs_the_bearer_token",
-        "test_no_answer_carries_a_traceback_or_a_server_path", "test_roles_come_from_the_role_field_only",
+        "test_a_user_message_holding_control_tokens_is_text",
+        "test_every_request_needs_the_bearer_token",
+        "test_large_bodies_are_refused_whether_declared_or_streamed",
+        "test_no_answer_carries_a_traceback_or_a_server_path",
+        "test_roles_come_from_the_role_field_only",
     },
     "test_security_tests": {
         "test_a_reply_file_outside_the_project_is_refused_and_not_printed",
         "test_update_with_a_dotted_model_target_writes_inside_the_snapshot_folder",
     },
     "test_serve": {
-        "test_500_compile_requests_50_in_flight_without_an_error", "test_a_full_queue_answers_429_with_retry_after",
+        "test_500_compile_requests_50_in_flight_without_an_error",
+        "test_a_full_queue_answers_429_with_retry_after",
         "test_a_recursive_output_type_gets_a_component_that_refers_to_itself",
-        "test_an_exception_in_a_route_is_a_json_500_without_traceback", "test_bodies_over_the_limit_get_413",
+        "test_an_exception_in_a_route_is_a_json_500_without_traceback",
+        "test_bodies_over_the_limit_get_413",
         "test_chat_requests_with_fields_the_model_cannot_honour_get_400",
         "test_invalid_json_unknown_prompt_unknown_target",
         "test_serve_from_the_command_line_answers_and_stops_on_sigterm",
+        "test_serve_refuses_a_file_with_errors_in_one_line",
         "test_sigterm_lets_the_requests_in_flight_finish",
         "test_the_openapi_document_validates_and_carries_the_prompt_types",
     },
     "test_serve_api": {
-        "test_a_prompt_served_on_an_api_target_answers_typed", "test_a_provider_error_is_a_json_502_without_the_key",
+        "test_a_prompt_served_on_an_api_target_answers_typed",
+        "test_a_provider_error_is_a_json_502_without_the_key",
     },
     "test_train": {"test_sft_learns_and_the_output_is_a_model_folder"},
     "test_train_resume": {"test_a_run_killed_with_sigkill_resumes_to_the_same_weights_bit_for_bit"},
     "test_visit": {"test_node_at_is_a_chain_of_nested_spans"},
 }
-#: added in session 7 (the judge, the reply limits, the retry cap)
-for _module, _names in {
-    "test_eval_judge": {
-        "test_a_tiny_local_judge_grades_by_log_likelihood",
-        "test_a_local_judge_of_a_record_grade_generates_and_counts_what_does_not_parse",
-        "test_the_judge_in_the_html_report_rendered_by_chromium",
-        "test_the_docs_judge_example_is_real_output",
-        "test_an_http_judge_is_sent_each_answer_then_answered_by_the_cache",
-        "test_a_judge_that_fails_mid_run_keeps_a_partial_report",
-    },
-    "test_security_eval": {
-        "test_a_hostile_answer_reaches_an_http_judge_as_text_only",
-        "test_a_hostile_answer_adds_no_special_token_for_a_local_judge",
-    },
-    "test_run_bulk_http": {
-        "test_a_provider_asking_to_wait_minutes_stops_a_bulk_run",
-    },
-    "test_run_api_errors": {
-        "test_the_cap_is_the_backoffs_and_a_wait_within_it_is_made",
-    },
-    "test_dataset_truncate": {
-        "test_a_row_whose_answer_does_not_fit_is_still_rejected",
-    },
-    "test_dataset_memo": {
-        "test_remembered_answer_text_equals_a_fresh_one",
-    },
-    "test_security_dataset": {
-        "test_control_token_text_in_tool_arguments_is_text",
-        "test_the_command_line_reports_them_without_a_traceback",
-    },
-    "test_dataset_tools": {
-        "test_trl_lines_carry_the_calls_with_arguments_as_objects",
-        "test_workers_write_the_same_bytes",
-        "test_a_datasets_folder_holds_the_calls_exactly",
-    },
-    "test_dataset_tools_python": {"test_the_method_writes_the_bytes_the_command_writes"},
-    "test_dataset_speed": {
-        "test_tokenized_builds_equal_builds_through_the_passes",
-        "test_turns_lowered_once_per_prompt_equal_the_passes",
-        "test_metaspace_tokenizers_are_not_context_free",
-    },
-    "test_run_api_limits": {"test_an_endless_stream_stops_at_the_bound"},
-    "test_hf_probe": {
-        "test_a_family_probes_like_its_refdata_copy",
-        "test_system_handling_facts",
-    },
-}.items():
-    UNIT_HEAVY[_module] = UNIT_HEAVY.get(_module, set()) | _names
-#: and the tests of 0.15 s or more on the idle machine (session 7: the unit run in 30 s)
-for _module, _names in {
-    "test_dataset_speed": {
-        "test_api_format_builds_equal_builds_compiled_row_by_row",
-        "test_the_answer_boundary_from_the_short_side_equals_the_long_side",
-        "test_tokenized_lines_write_their_json_as_json_dumps_does",
-    },
-    "test_eval_judge": {
-        "test_gates_take_the_judges_metrics",
-    },
-    "test_hf_gguf": {
-        "test_big_endian_files_read_the_same",
-    },
-    "test_hf_images": {
-        "test_probe_reads_other_vision_template_shapes",
-    },
-    "test_hf_imports": {
-        "test_no_module_is_a_script",
-    },
-    "test_hf_probe": {
-        "test_default_system_prompt_facts",
-        "test_generation_prompt_facts",
-    },
-    "test_hf_template": {
-        "test_rendering_does_not_import_transformers",
-    },
-    "test_parse_threads": {
-        "test_parses_in_threads_match_sequential_parses",
-    },
-    "test_run_api_errors": {
-        "test_a_mid_stream_error_is_an_api_error",
-        "test_async_streams",
-        "test_server_errors_are_retried",
-    },
-    "test_run_api_limits": {
-        "test_an_endless_chunked_reply_stops_at_the_bound",
-    },
-    "test_run_bulk": {
-        "test_an_authentication_error_stops_the_run_and_keeps_the_journal",
-        "test_rows_run_concurrently_and_come_back_in_row_order",
-    },
-    "test_run_vertex_express": {
-        "test_application_default_credentials_win_as_in_google_genai",
-    },
-    "test_security_code": {
-        "test_a_parser_from_the_tables_parses_as_a_fresh_build",
-    },
-    "test_security_models": {
-        "test_the_deadline_stops_a_slow_template",
-    },
-    "test_security_run": {
-        "test_an_endless_reply_costs_at_most_the_bound_in_memory",
-    },
-    "test_security_serve": {
-        "test_large_bodies_are_refused_whether_declared_or_streamed",
-    },
-    "test_serve": {
-        "test_serve_refuses_a_file_with_errors_in_one_line",
-    },
-}.items():
-    UNIT_HEAVY[_module] = UNIT_HEAVY.get(_module, set()) | _names
 for _module, _names in UNIT_HEAVY.items():
     SLOW_TESTS[_module] = SLOW_TESTS.get(_module, set()) | _names
 #: heavy parametrizations: only the first N cases stay in the unit run, the others are `slow`
