@@ -78,6 +78,7 @@ UNIT_HEAVY = {
         "test_an_open_model_target_has_no_request_body",
         "test_the_shipped_field_schemas_are_those_of_the_official_schemas",
     },
+    "test_chat_template_splice": {"test_training_templates_splice_as_they_render"},
     "test_cli": {
         "test_a_surrogate_pair_escape_is_one_character",
         "test_an_output_file_that_cannot_be_written_is_an_error",

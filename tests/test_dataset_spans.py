@@ -55,12 +55,13 @@ def test_spans_from_the_compiled_renderer_equal_jinjas(path):
         for generation_prompt in (False, True):
             ours = outcome(lambda: template.render_with_spans(turns, tools=tools,
                                                               add_generation_prompt=generation_prompt))
-            kept, template.span_render = template.span_render, None
+            kept = template.span_render, template._splicer
+            template.span_render, template._splicer = None, False  # Jinja alone (no plan either: splice.py)
             try:
                 jinja = outcome(lambda: template.render_with_spans(turns, tools=tools,
                                                                    add_generation_prompt=generation_prompt))
             finally:
-                template.span_render = kept
+                template.span_render, template._splicer = kept
             assert ours == jinja, (turns, generation_prompt)
 
 
@@ -71,7 +72,7 @@ def test_data_holding_a_marker_is_rendered_by_jinja():
              {"role": "assistant", "content": f"x{spans_module.CLOSE}y{spans_module.OPEN}z"}]
     text, found = template.render_with_spans(turns)
     assert spans_module.OPEN in text and spans_module.CLOSE in text  # the data's own characters stay
-    template.span_render = None
+    template.span_render, template._splicer = None, False
     assert (text, found) == template.render_with_spans(turns)
 
 

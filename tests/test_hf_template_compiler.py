@@ -60,6 +60,7 @@ def _both(template: ChatTemplate, messages, extra, gen):
         return "", []
 
     template._run = capture  # the prepared context, as render() makes it
+    template._splicer = False  # (a plan of the conversation's shape would skip it: splice.py)
     outcome(lambda: template.render(copy.deepcopy(messages), tools=tools, documents=documents,
                                     add_generation_prompt=gen, **extra))
     del template._run

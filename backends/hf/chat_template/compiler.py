@@ -185,6 +185,9 @@ def _uses(node: nodes.Node, parent: nodes.Node):
 class SpecializingCodeGenerator(FastCodeGenerator):
     """Writes `root(_v)` returning the text; see the module docstring for what differs from Jinja."""
 
+    #: the root function's last line (splice.py's tracing variant returns the parts themselves)
+    RETURN = "return ''.join(_o)"
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._fast_loops: dict[str, tuple[str, str]] = {}
@@ -244,7 +247,7 @@ class SpecializingCodeGenerator(FastCodeGenerator):
             self.outdent()
         self.enter_frame(frame)
         self.blockvisit(node.body, frame)
-        self.writeline("return ''.join(_o)")
+        self.writeline(self.RETURN)
         self.outdent()
 
     def _needs_context(self, node: nodes.Template) -> bool:
@@ -573,15 +576,16 @@ def _namespace_class(env: jinja2.Environment) -> type:
     return type("NoNamespace", (), {})
 
 
-def compiled_source(template: jinja2.Template, source: str) -> str:
+def compiled_source(template: jinja2.Template, source: str,
+                    generator: type[SpecializingCodeGenerator] = SpecializingCodeGenerator) -> str:
     """The Python source of `source` compiled for `template`'s environment (Unsupported if not)."""
     env = template.environment
     if env.is_async or env.autoescape or env.finalize is not None or env.undefined is not jinja2.Undefined:
         raise Unsupported("an environment option")
     ast = env.parse(source)
     stream = io.StringIO()  # what CodeGenerator makes when given None
-    generator = SpecializingCodeGenerator(env, None, None, stream, False, env.optimized)
-    generator.visit(ast)
+    writer = generator(env, None, None, stream, False, env.optimized)
+    writer.visit(ast)
     return stream.getvalue()
 
 
@@ -591,22 +595,10 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
     `render` is `"".join(template.root_render_func(template.new_context(variables)))`, or raises the
     same error; it raises `Bail` when this input needs Jinja's own runtime.
     """
-    try:
-        code = compiled_source(template, source)
-    except (Unsupported, RecursionError, MemoryError):
+    compiled = compile_root(template, source)
+    if compiled is None:
         return None
-    env = template.environment
-    namespace: dict[str, Any] = {
-        "environment": env, "_call": _caller(env), "_listify": _listify, "_snapshot": _snapshot, "_NS": _namespace_class(env),
-        "_eval_ctx": EvalContext(env, None),
-        "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
-    }
-    try:
-        code_object = compile(code, "<polyprompt compiled template>", "exec")
-    except (SyntaxError, RecursionError, MemoryError):  # nesting past Python's own limits: Jinja renders it
-        return None
-    exec(code_object, namespace)  # noqa: S102 - our own code
-    root = namespace["root"]
+    root, code = compiled
     template_globals = template.globals
 
     def render(variables: dict) -> str:
@@ -614,3 +606,30 @@ def compile_render(template: jinja2.Template, source: str) -> Callable[[dict], s
 
     render.source = code  # type: ignore[attr-defined]
     return render
+
+
+def compile_root(template: jinja2.Template, source: str,
+                 generator: type[SpecializingCodeGenerator] = SpecializingCodeGenerator,
+                 environment: Any = None, names: dict[str, Any] | None = None) -> tuple[Callable, str] | None:
+    """(`root(variables)`, its Python source) for `template`, or None when Jinja must render it.
+
+    `generator`, `environment` (what the code calls `environment`) and `names` (more module
+    names, set after the module ran) are for splice.py's tracing variant."""
+    try:
+        code = compiled_source(template, source, generator)
+    except (Unsupported, RecursionError, MemoryError):
+        return None
+    env = template.environment
+    namespace: dict[str, Any] = {
+        "environment": env if environment is None else environment, "_call": _caller(env), "_listify": _listify,
+        "_snapshot": _snapshot, "_NS": _namespace_class(env), "_eval_ctx": EvalContext(env, None),
+        "_new_context": lambda parent: env.context_class(env, parent, None, {}, globals=template.globals),
+    }
+    namespace.update(names or {})
+    try:
+        code_object = compile(code, "<polyprompt compiled template>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # nesting past Python's own limits: Jinja renders it
+        return None
+    exec(code_object, namespace)  # noqa: S102 - our own code
+    namespace.update(names or {})  # over the module's own imports (str_join)
+    return namespace["root"], code

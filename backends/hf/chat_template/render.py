@@ -40,7 +40,8 @@ from . import budget
 from .budget import BudgetError
 from .jinja_fast import FastEnvironment, FastSandboxedEnvironment
 from .compiler import Bail, compile_render
-from .spans import holds_markers, marked_source, spans_of
+from .spans import CLOSE, OPEN, holds_markers, marked_source, spans_of
+from .splice import Splicer
 
 __all__ = ["BudgetError", "ChatTemplate", "TemplateError", "compile_template"]
 
@@ -222,10 +223,16 @@ def _compile_render(source: str, date: _dt.date | None, trusted: bool = False):
 def _span_render(source: str, date: _dt.date | None, trusted: bool = False):
     """The template with its generation blocks as markers compiled to one Python function
     (spans.py), or None: Jinja renders spans."""
+    marked = _marked(source, date, trusted)
+    return compile_render(_compile(marked, date, trusted), marked) if marked is not None else None
+
+
+@lru_cache(maxsize=256)
+def _marked(source: str, date: _dt.date | None, trusted: bool = False) -> str | None:
+    """The template with its generation blocks as marker outputs (spans.py), or None."""
     if "generation" not in source:
         return None
-    marked = marked_source(_compile(source, date, trusted), source)
-    return compile_render(_compile(marked, date, trusted), marked) if marked is not None else None
+    return marked_source(_compile(source, date, trusted), source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,6 +405,7 @@ class ChatTemplate:
         self.compiled_render = _compile_render(source, date, trusted)
         #: the same for renders with `{% generation %}` spans: markers where they stand (spans.py)
         self.span_render = _span_render(source, date, trusted) if self.compiled_render is None else None
+        self._splicer: Splicer | None | bool = None  # made on the first render with spans (splice.py)
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
@@ -434,6 +442,11 @@ class ChatTemplate:
                 "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message "
                 "when you want the model to continue the final message, and add_generation_prompt when you want "
                 "to add a header that will prompt it to start a new assistant message instead.")
+        if tools is None and documents is None and not template_vars and not continue_final_message \
+                and type(messages) is list:
+            spliced = self._spliced(messages, add_generation_prompt)
+            if spliced is not None:
+                return spliced
         _check_tools(tools, documents)
         chat = _alias_reasoning(_normalize(messages))
         final = None
@@ -447,6 +460,35 @@ class ChatTemplate:
         if final is not None:
             text = _cut_after_final_message(text, final)
         return text, found
+
+    def _spliced(self, messages: list, add_generation_prompt: bool) -> tuple[str, list[tuple[int, int]]] | None:
+        """The text and `{% generation %}` spans of plain {"role", "content"} messages from a plan
+        of their shape (splice.py), or None: render them the plain way. Built-in (trusted)
+        templates the compiler takes, whose render does not read the clock."""
+        splicer = self._splicer
+        if splicer is None:
+            splicer = self._splicer = self._make_splicer()
+        if splicer is False:
+            return None
+        found = splicer.render(messages, add_generation_prompt)  # type: ignore[union-attr]
+        if found is None:
+            return None
+        text, cuts = found
+        marks = [character for character, _ in cuts]
+        if marks != [OPEN, CLOSE] * (len(marks) // 2):
+            return None  # markers that do not pair: Jinja says what the spans are
+        return text, [(cuts[k][1], cuts[k + 1][1]) for k in range(0, len(cuts), 2)]
+
+    def _make_splicer(self) -> Splicer | bool:
+        """The splicer of this template (of its marked source when it has generation blocks), or False."""
+        if not self.trusted or (self.date is None and "strftime_now" in self.source):
+            return False
+        if self.compiled_render is not None:
+            return Splicer(self.compiled, self.source, self._plain_variables)
+        marked = _marked(self.source, self.date, self.trusted) if self.span_render is not None else None
+        if marked is None:
+            return False
+        return Splicer(_compile(marked, self.date, self.trusted), marked, self._plain_variables, cut=(OPEN, CLOSE))
 
     def _run(self, context: dict, spans: bool) -> tuple[str, list[tuple[int, int]]]:
         if self.trusted:
