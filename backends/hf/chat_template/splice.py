@@ -130,6 +130,7 @@ class Traced:
         return Traced(value, (Apply(fn, args, self.recipe),), self.trace)
 
     def concat(self, other: Any, left: bool) -> "Traced":
+        """`other + text` (`left`) or `text + other`, of a str or another text of the same probe."""
         if type(other) is str:
             recipe = (other, *self.recipe) if left else (*self.recipe, other)
             return Traced(other + self.value if left else self.value + other, recipe, self.trace)
