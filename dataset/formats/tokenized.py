@@ -248,7 +248,7 @@ def _boundary(encoder: Any, text: str, ids: list[int], position: int) -> int:
     if position >= len(text):
         return len(ids)
     if getattr(encoder, "context_free", False) and text[position - 1:position + 1].isascii():
-        after = encoder.encode_chat(text[position:])  # the short side: the answer and what follows it
+        after = _tail_ids(encoder, text[position:])  # the short side: the answer and what follows it
         if 0 < len(after) < len(ids) and ids[len(ids) - len(after):] == after:
             return len(ids) - len(after)  # the tail's tokens spell text[position:]: a boundary there
     before = encoder.encode_chat(text[:position])
@@ -256,6 +256,18 @@ def _boundary(encoder: Any, text: str, ids: list[int], position: int) -> int:
         raise RowProblem("tokens", f"an answer boundary (character {position}) falls inside a token: the mask "
                                    "cannot follow it exactly")
     return len(before)
+
+
+#: tails whose ids are kept (per encoder), and the longest kept: an answer and the template's end
+#: repeat across rows (a label, a structured answer's skeleton); a long free text does not
+TAILS_KEPT, TAIL_LENGTH = 4096, 256
+_kept_tail_ids = by_identity(lambda encoder, tail: encoder.encode_chat(tail), limit=TAILS_KEPT)
+
+
+def _tail_ids(encoder: Any, tail: str) -> list[int]:
+    """`encoder.encode_chat(tail)`, kept for short tails (the same ids: a function of the text).
+    The list is shared: read it only."""
+    return encoder.encode_chat(tail) if len(tail) > TAIL_LENGTH else _kept_tail_ids(encoder, tail)
 
 
 def problems(line: dict) -> list[str]:
