@@ -13,7 +13,7 @@ import pytest
 
 from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.backends.hf.chat_template.spans import CLOSE, OPEN
-from polyprompt.backends.hf.chat_template.splice import Cut, splice_function
+from polyprompt.backends.hf.chat_template.splice import Apply, Cut, splice_function, text_of
 from polyprompt.backends.hf.families import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,14 +174,16 @@ def test_other_message_keys_and_tools_take_the_plain_render():
 def test_splice_function_equals_the_recipe_walk():
     rng = random.Random(3)
     for _ in range(200):
-        recipe = tuple(rng.choice(["lit", "", 0, 1, Cut(OPEN), Cut(CLOSE), "x\ny"]) for _ in range(rng.randint(0, 9)))
-        values = [rng.choice(["", "a", "日本"]) for _ in range(2)]
+        items = ["lit", "", 0, 1, Cut(OPEN), Cut(CLOSE), "x\ny", Apply(str.upper, (), (1,)),
+                 Apply(str.replace, ("a", "b"), ("a", 0, Apply(str.strip, (), (1,))))]
+        recipe = tuple(rng.choice(items) for _ in range(rng.randint(0, 9)))
+        values = [rng.choice(["", "a", " a日本 "]) for _ in range(2)]
         text, cuts, length = [], [], 0
         for item in recipe:
             if type(item) is Cut:
                 cuts.append((item.character, length))
                 continue
-            piece = item if type(item) is str else values[item]
+            piece = item if type(item) is str else values[item] if type(item) is int else text_of((item,), values)
             text.append(piece)
             length += len(piece)
         assert splice_function(recipe)(values) == ("".join(text), cuts)

@@ -363,7 +363,9 @@ def splice_function(recipe: tuple) -> Callable[[list[str]], tuple[str, list[tupl
             lines.append(f"{name} = values[{item}]")
         else:
             names[f"f{k}"], names[f"a{k}"], names[f"r{k}"] = item.fn, item.args, item.recipe
-            lines.append(f"{name} = f{k}(text_of(r{k}, values), *a{k})")
+            single = len(item.recipe) == 1 and type(item.recipe[0]) is int  # a transformed text, the usual
+            argument = f"values[{item.recipe[0]}]" if single else f"text_of(r{k}, values)"
+            lines.append(f"{name} = f{k}({argument}, *a{k})")
         pieces.append(name)
         length.append(f"len({name})")
     joined = f"({', '.join(pieces)},)" if pieces else "()"
