@@ -107,3 +107,19 @@ def test_a_stale_piece_is_caught():
 
     enc._bulk._encode = wrong_cache
     assert _mismatches(enc, renders, expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_cache_never_carries_a_control_token_into_data(name):
+    """The same text encoded as data (control tokens are text) and as a render (they are tokens),
+    in both orders, with the cache warm: data never gets a control-token id."""
+    enc, reference = _fresh(name, True), slow(name)
+    controls = set(enc.control_tokens.values())
+    for token in list(enc._template_tokens)[:12]:
+        for text in (token, "x" + token + "y", token + "\n" + token, " " + token + " "):
+            for _ in range(2):
+                data = enc.encode_text(text)
+                assert data == reference.encode_text(text) and not controls & set(data), (token, text)
+                assert enc.encode_chat(enc.protect(text)) == data  # protected: one piece of data
+                render = text if text.startswith(tuple(enc._template_tokens)) else token + text
+                assert enc.encode_chat(render) == reference.encode_chat(render)

@@ -81,8 +81,7 @@ class BulkEngine:
                 native.add_tokens(controls)
         except (ValueError, RuntimeError, TypeError):  # a component fastokens does not implement
             return None
-        if hasattr(native, "enable_segment_cache"):  # fastokens >= 0.3.5
-            native.enable_segment_cache(SEGMENT_CACHE_BYTES)
+        native.enable_segment_cache(SEGMENT_CACHE_BYTES)
         return cls(native, prepend, tuple(openers))
 
     def encode_render(self, text: str) -> list[int] | None:
