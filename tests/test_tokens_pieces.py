@@ -52,6 +52,7 @@ def _renders(enc: Encoder, seed: int, count: int) -> list[str]:
 
 
 def _fresh(name: str, cache: bool) -> Encoder:
+    """A new bulk Encoder (its own segment cache), with the cache on or off."""
     enc = Encoder.from_dir(asset(name), bulk=True)
     assert enc.engine == "fastokens"
     if not cache:
@@ -80,6 +81,11 @@ def test_cached_pieces_equal_uncached_tokenizers_and_transformers(name):
     assert cached._bulk._native.segment_cache_stats()["hits"] > before + 200  # the cache answered
     plain = [r for r in renders if not sentinel_range(r)]
     assert [cached.encode_chat(r) for r in plain] == tok(plain, add_special_tokens=False)["input_ids"]
+    evicting = _fresh(name, True)
+    evicting._bulk._native.enable_segment_cache(1 << 16)  # room for a few dozen segments
+    assert _mismatches(evicting, renders, expected) == []
+    stats = evicting._bulk._native.segment_cache_stats()
+    assert stats["hits"] and stats["entries"] < stats["misses"]  # it answered, and dropped segments
     data = [p for p in POOL if not cached.holds_control_text(p)]
     assert [cached.encode_text(p) for p in data * 2] == [reference.encode_text(p) for p in data * 2]
 

@@ -20,15 +20,27 @@ scheme "first"): `_without_metaspace` writes the normalizer, the engine adds the
 
 The engine keeps fastokens' segment cache on (`SEGMENT_CACHE_BYTES` of text and ids): a dataset's
 renders repeat the same text between control tokens on every row (the system prompt, "assistant\n"),
-and a segment found in the cache is not encoded again. It gives the same ids as encoding the
-segment, because the tokenizers pipeline encodes each segment between added tokens on its own
-(tokenizers' `AddedVocabulary::extract_and_normalize` splits the input first; the normalizer, the
-pre-tokenizer and the model then run on each piece), with two exceptions that this engine never
-meets: Metaspace's prepend scheme "first" (only the piece at offset 0 of the input gets the "▁":
-rewritten away above, the engine adds the "▁" to the text itself, so the cached segment holds it)
-and BPE dropout (random: fastokens never caches it). tests/test_tokens_pieces.py checks it on
-random renders of repeating pieces against the same engine without the cache and against
-tokenizers. It lowers a ~1 KB render of the dataset bench from ~6.1 to ~5.0 us.
+and a segment found in the cache is not encoded again. In the tokenizers pipeline a segment's ids
+are a function of its text alone, so a cache keyed by that text gives the ids of encoding it
+(tokenizers 0.23 source):
+
+* `AddedVocabulary::extract_and_normalize` splits the input at the added tokens first; the
+  normalizer, the pre-tokenizer and the model then run on each piece on its own. The flags of the
+  added tokens (lstrip/rstrip take whitespace into the token, single_word drops a match) decide
+  where the pieces are cut, not how a piece is encoded; a `normalized` token is matched inside a
+  piece, after its normalization, which is again a function of the piece.
+* ByteLevel's `add_prefix_space` prepends to every piece (pre_tokenizers/byte_level.rs), not only
+  to the first.
+* The exceptions: Metaspace's prepend scheme "first" adds "▁" only to the piece at offset 0 of the
+  input (`offsets_original().0 == 0`, pre_tokenizers/metaspace.rs), and BPE dropout is random. This
+  engine has no Metaspace (rewritten away below: it puts the "▁" into the text, so the segment
+  holds it), and fastokens never caches a model with dropout.
+* No post-processor runs: the engine encodes with `add_special_tokens=False`.
+
+That fastokens' cache keeps to this (its key, its eviction) is what tests/test_tokens_pieces.py
+checks, on random renders of repeating pieces against the same engine without the cache,
+tokenizers and transformers, on every registry tokenizer. It lowers a ~1 KB render of the dataset bench from
+~6.1 to ~5.0 us.
 
 Anything fastokens refuses (a byte missing from a byte-level vocabulary, a lone surrogate) makes the
 call return None: the Encoder then takes its exact slow path. The Encoder also checks a new engine
