@@ -18,7 +18,7 @@ import pytest
 
 #: modules that are all parity: token ids against tokenizers/transformers, and local model runs
 PARITY_MODULES = {"test_hf_tokens", "test_hf_bulk", "test_hf_spm", "test_hf_run", "test_dataset_tokens",
-                  "test_dataset_tools_tokens"}
+                  "test_dataset_tools_tokens", "test_tokens_pieces"}
 #: tests elsewhere that load the real tokenizers or model (tests/hf_assets.py, the SmolLM2 GGUF) or transformers
 PARITY_TESTS = {
     "test_dataset_corpus": {"test_a_tokenized_corpus_learns_every_token_and_ends_with_eos",

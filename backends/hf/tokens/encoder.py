@@ -246,6 +246,10 @@ class Encoder:
             return self._protect_str(value)
         if value is None or not self._control_list:
             return value
+        if type(value) is list:
+            flat = self._flat_text(value)
+            if flat is not None:  # messages of plain strings: one look at their text joined
+                return value if self._protect_str(flat) == flat else self._protect_deep(value)
         if self._json_check:
             # One C-speed look at the whole value first: most inputs hold nothing to protect.
             try:
@@ -263,6 +267,28 @@ class Encoder:
     def control_texts(self, text: str) -> list[str]:
         """What `protect` hides in `text`, in order: control-token texts (and sentinel-range characters)."""
         return self._danger.findall(text) if self._protect_str(text) != text else []
+
+    @staticmethod
+    def _flat_text(messages: list) -> str | None:
+        """The keys and string values of a list of flat dicts (messages whose values are strings,
+        numbers, booleans or None) joined by a newline, or None when an item is not such a dict.
+
+        Control-token text or a plane-16 character inside one string is inside the joined text, so
+        when the joined text holds none, no string holds one (a joined text that holds one only
+        across a newline is a false alarm: `_protect_deep` then looks at each string)."""
+        parts: list[str] = []
+        for message in messages:
+            if type(message) is not dict:
+                return None
+            for key, item in message.items():
+                if type(key) is not str:
+                    return None
+                parts.append(key)
+                if type(item) is str:
+                    parts.append(item)
+                elif item is not None and type(item) not in (int, float, bool):
+                    return None
+        return "\n".join(parts)
 
     def _protect_deep(self, value: Any) -> Any:
         if isinstance(value, str):
