@@ -1,7 +1,8 @@
 """The fast paths of dataset builds give what the plain ones give, byte for byte:
 
 - line JSON from the prebuilt encoder, and tokenized lines that write their own JSON, equal
-  `json.dumps` (random values with unicode and control characters; random masks);
+  `json.dumps` (random values with unicode and control characters; random masks; rows that begin
+  with the ids whose text is written once, with part of them, or with none);
 - open-model rows lowered once per prompt (dataset/turns.py) equal the passes' turns on random
   rows (whitespace, empty turns, the output instructions inside the data, control-token text);
 - openai-sft rows from the generated renderer, and tokenized rows from the lowered turns, give
@@ -84,6 +85,51 @@ def test_tokenized_lines_write_their_json_as_json_dumps_does():
     line["task"] = "t"  # a changed line is written again, not from its old text
     assert line_text(line) == dumps(dict(line)) and '"task":"t"' in line_text(line)
     assert isinstance(line, TextLine)
+
+
+def test_tokenized_lines_sharing_a_start_write_their_json_as_json_dumps_does(monkeypatch):
+    """Rows that begin with the same ids (the prefix whose text is written once), rows that share
+    only part of it, fewer ids than it, exactly it, or nothing: every line's text is `json.dumps`'s."""
+    prefix = tokenized._Prefix()
+    monkeypatch.setattr(tokenized, "_PREFIX", prefix)
+    rng = random.Random(11)
+    starts = [[rng.randrange(200_000) for _ in range(n)] for n in (3, 20, 150, 5000)]
+    for n in (5000, 5000, tokenized._Prefix.LONGEST):  # longer than the prefix keeps, then as long
+        line = tokenized.tokenized_line(starts[3][:n], [0] * (n - 1) + [1])
+        assert line.text == dumps(dict(line)) and prefix.ids == starts[3][:tokenized._Prefix.LONGEST]
+    hits = 0
+    for _ in range(3000):
+        start = rng.choice(starts)
+        kind = rng.randrange(6)
+        if kind == 0:  # the start, then the row's own ids
+            ids = start + [rng.randrange(200_000) for _ in range(rng.randint(0, 40))]
+        elif kind == 1:  # part of the start, then other ids
+            cut = rng.randint(0, len(start))
+            ids = start[:cut] + [rng.randrange(200_000) for _ in range(rng.randint(0, 40))]
+        elif kind == 2:  # the start with one id changed
+            ids = list(start)
+            ids[rng.randrange(len(ids))] += 1
+        elif kind == 3:  # the prefix itself, or its first ids only
+            ids = prefix.ids[:rng.randint(1, len(prefix.ids))] if prefix.ids else [1]
+        else:  # what the prefix holds now, then other ids (a hit)
+            ids = prefix.ids + [rng.randrange(200_000) for _ in range(rng.randint(0, 5))] or [2]
+        hits += bool(prefix.ids) and ids[:len(prefix.ids)] == prefix.ids
+        mask = [0] * len(ids)
+        answer = rng.randint(0, min(len(ids), 10))
+        mask[len(ids) - answer:] = [1] * answer
+        line = tokenized.tokenized_line(ids, mask)
+        assert line.text == dumps(dict(line))
+        assert len(prefix.ids) <= tokenized._Prefix.LONGEST
+    assert hits > 1000  # the prefix's text served the rows that begin with it
+
+
+def test_the_shared_start_of_two_lists_of_ids():
+    rng = random.Random(3)
+    for _ in range(2000):
+        a = [rng.randrange(3) for _ in range(rng.randint(0, 30))]
+        b = a[:rng.randint(0, len(a))] + [rng.randrange(3) for _ in range(rng.randint(0, 5))]
+        expected = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        assert tokenized._shared_start(a, b) == tokenized._shared_start(b, a) == expected
 
 
 PROMPTS = {
@@ -245,3 +291,4 @@ def test_a_first_row_with_an_empty_turn_leaves_the_decision_to_the_next(tmp_path
     fine = pf.check_inputs(prompt, {"text": "hello"})
     assert isinstance(turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, fine),
                       turns_module.LoweredTurns)
+
