@@ -7,7 +7,8 @@
   rows (whitespace, empty turns, the output instructions inside the data, control-token text);
 - openai-sft rows from the generated renderer, and tokenized rows from the lowered turns, give
   the same files as builds with those paths turned off;
-- an answer boundary found from the short side equals the one found from the long side.
+- an answer boundary found from the short side equals the one found from the long side;
+- the tokenized line check says what the check item by item says (random lines).
 """
 from __future__ import annotations
 
@@ -292,3 +293,32 @@ def test_a_first_row_with_an_empty_turn_leaves_the_decision_to_the_next(tmp_path
     assert isinstance(turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, fine),
                       turns_module.LoweredTurns)
 
+
+def _problems_one_by_one(line: dict) -> list[str]:
+    """The tokenized line check, item by item (what `tokenized.problems` must say)."""
+    n = len(line.get("input_ids", ()))
+    found = [f"`{k}` has {len(line.get(k, ()))} items for {n} ids"
+             for k in ("attention_mask", "labels", "assistant_masks") if len(line.get(k, ())) != n]
+    if not found and not any(line["assistant_masks"]):
+        found.append("no token is learned")
+    return found
+
+
+def test_the_tokenized_line_check_says_what_the_check_item_by_item_says():
+    rng = random.Random(17)
+    for _ in range(3000):
+        n = rng.randint(0, 12)
+        line = {"input_ids": list(range(n))}
+        for key in ("attention_mask", "labels", "assistant_masks"):
+            if rng.random() < 0.9:
+                size = n if rng.random() < 0.7 else rng.randint(0, 14)
+                line[key] = [int(rng.random() < rng.choice([0.0, 0.1, 0.9])) for _ in range(size)]
+        try:
+            expected = _problems_one_by_one(line)
+        except KeyError:  # no ids, no lists: both read the missing mask
+            with pytest.raises(KeyError):
+                tokenized.problems(line)
+            continue
+        assert tokenized.problems(line) == expected
+    assert tokenized.problems({"input_ids": [1, 2], "attention_mask": [1, 1], "labels": [-100, -100],
+                               "assistant_masks": [0, 0]}) == ["no token is learned"]

@@ -327,11 +327,15 @@ def _boundary(encoder: Any, text: str, ids: list[int], position: int) -> int:
 def problems(line: dict) -> list[str]:
     """What makes a tokenized line inconsistent (empty when it is valid)."""
     n = len(line.get("input_ids", ()))
-    found = [f"`{k}` has {len(line.get(k, ()))} items for {n} ids"
-             for k in ("attention_mask", "labels", "assistant_masks") if len(line.get(k, ())) != n]
-    if not found and not any(line["assistant_masks"]):
-        found.append("no token is learned")
-    return found
+    sizes = [len(line.get(k, ())) for k in _LISTS]
+    if sizes != [n, n, n]:
+        return [f"`{k}` has {size} items for {n} ids" for k, size in zip(_LISTS, sizes) if size != n]
+    # from the end: the learned tokens are the answer's, near the end (a scan of a few items, not all)
+    return [] if any(reversed(line["assistant_masks"])) else ["no token is learned"]
+
+
+#: the lists of a tokenized line that have an item per id
+_LISTS = ("attention_mask", "labels", "assistant_masks")
 
 
 FORMAT = Format("tokenized", "sft", "hf-family:smollm2", line, problems,
