@@ -322,3 +322,21 @@ def test_the_tokenized_line_check_says_what_the_check_item_by_item_says():
         assert tokenized.problems(line) == expected
     assert tokenized.problems({"input_ids": [1, 2], "attention_mask": [1, 1], "labels": [-100, -100],
                                "assistant_masks": [0, 0]}) == ["no token is learned"]
+
+
+def test_an_int_reads_in_text_as_json_spells_it():
+    """Rendered rows spell ints (the bench's `rating`) without a `json.dumps` call: the same text."""
+    import enum
+
+    from polyprompt.compiler.runtime import text_of
+
+    class Level(enum.IntEnum):
+        LOW = 3
+
+    rng = random.Random(23)
+    values = [0, -1, 2**63, -(10**40), Level.LOW, 1.5, -0.0, 1e300, float("nan"), float("inf")]
+    values += [rng.randrange(-10**rng.randint(1, 30), 10**rng.randint(1, 30)) for _ in range(2000)]
+    for value in values:
+        assert text_of(value) == json.dumps(value)
+    assert (text_of(True), text_of(False), text_of(None)) == ("true", "false", "")
+
