@@ -340,3 +340,32 @@ def test_an_int_reads_in_text_as_json_spells_it():
         assert text_of(value) == json.dumps(value)
     assert (text_of(True), text_of(False), text_of(None)) == ("true", "false", "")
 
+
+def _json_line(rng: random.Random) -> bytes:
+    """A JSONL line as data files hold them, good or broken."""
+    text = dumps({"text": odd_text(rng, json_only=True), "n": rng.randrange(-9, 10**6), "x": odd_value(rng)})
+    kind = rng.randrange(12)
+    if kind == 0:
+        text = text[:rng.randrange(len(text))]  # truncated
+    elif kind == 1:
+        text = rng.choice([" ", "\t", "\r", "\ufeff", "\x0c", "\u00a0"]) + text  # before the value
+    elif kind == 2:
+        text += rng.choice([" ", " \t\r", "\x0c", "\u00a0", " x", "{}", " 1", "\u2028"])  # after it
+    elif kind == 3:
+        text = rng.choice(["[1, 2]", '"a"', "12", "-", "nul", "NaN", "1e999", "[" * 3000 + "]" * 3000, "9" * 5000,
+                           '{"a": "\\ud800"}', '{"a": "\\x"}', '{"a" 1}', "{}", '{"a":1,"a":2}'])
+    raw = text.encode("utf-8", "surrogatepass") + rng.choice([b"\n", b"\r\n", b""])
+    return raw if kind != 4 else raw.replace(b'"', b"\xff", 1)  # not UTF-8
+
+
+def test_jsonl_rows_read_as_json_loads_reads_them(monkeypatch):
+    """The JSONL reader's scan of a line (no regexes around it) gives json.loads's rows and rejects."""
+    from polyprompt.dataset import sources
+
+    rng = random.Random(29)
+    lines = [_json_line(rng) for _ in range(4000)]
+    fast = [sources._json_record(raw, i, i) for i, raw in enumerate(lines)]
+    monkeypatch.setattr(sources, "_loads", json.loads)
+    slow = [sources._json_record(raw, i, i) for i, raw in enumerate(lines)]
+    assert fast == slow
+    assert 500 < sum(isinstance(r, sources.BadRow) for r in fast) < 3500
