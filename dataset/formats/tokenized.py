@@ -80,26 +80,24 @@ def tokenized_line(ids: list[int], mask: list[int], cut: int = 0) -> TextLine:
     `json.dumps` of the line: tests/test_dataset_speed.py): each id's text is made once per
     process, the ids the rows start with (`_Prefix`) are written once, the runs of -100, 0 and 1
     are repeated strings."""
-    runs = _runs(mask)
-    labels = [IGNORE] * len(ids)
-    for start, end in runs:
-        labels[start:end] = ids[start:end]
+    n = len(ids)
+    labels = [IGNORE] * n
     text = _INT_TEXT.__getitem__
     label_parts, mask_parts, at = [], [], 0
-    for start, end in runs:
+    for start, end in _runs(mask):
+        learned = labels[start:end] = ids[start:end]
         if start > at:
             label_parts.append(_repeat("-100", start - at))
             mask_parts.append(_repeat("0", start - at))
-        label_parts.append(",".join(map(text, ids[start:end])))
+        label_parts.append(",".join(map(text, learned)))
         mask_parts.append(_repeat("1", end - start))
         at = end
-    if at < len(ids):
-        label_parts.append(_repeat("-100", len(ids) - at))
-        mask_parts.append(_repeat("0", len(ids) - at))
-    json_text = "".join(('{"input_ids":[', _PREFIX.text_of(ids), '],"attention_mask":[', _repeat("1", len(ids)),
+    if at < n:
+        label_parts.append(_repeat("-100", n - at))
+        mask_parts.append(_repeat("0", n - at))
+    json_text = "".join(('{"input_ids":[', _PREFIX.text_of(ids), '],"attention_mask":[', _repeat("1", n),
                          '],"labels":[', ",".join(label_parts), '],"assistant_masks":[', ",".join(mask_parts), "]}"))
-    return TextLine(json_text, cut, input_ids=ids, attention_mask=[1] * len(ids), labels=labels,
-                    assistant_masks=mask)
+    return TextLine(json_text, cut, input_ids=ids, attention_mask=[1] * n, labels=labels, assistant_masks=mask)
 
 
 class _IntText(dict):
