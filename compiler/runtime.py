@@ -26,7 +26,9 @@ def text_of(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return int.__repr__(value)  # what json.dumps writes for an int, without its encoder call
+    if isinstance(value, float):
         return json.dumps(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)

@@ -115,7 +115,7 @@ def _json_record(raw: bytes, number: int, line_no: int) -> Row | BadRow:
     except UnicodeDecodeError as err:
         return BadRow(number, f"the bytes are not UTF-8 ({err.reason})", line_no, err.start + 1)
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as err:
         return BadRow(number, f"not JSON: {err.msg}", line_no, err.colno)
     except (ValueError, RecursionError) as err:  # a number of over 4,300 digits, nesting too deep
@@ -124,6 +124,24 @@ def _json_record(raw: bytes, number: int, line_no: int) -> Row | BadRow:
     if not isinstance(value, dict):
         return BadRow(number, f"a row is a JSON object, not {_kind(value)}", line_no, 1)
     return Row(number, value, line_no)
+
+
+def _loads(text: str) -> Any:
+    """`json.loads(text)`: a line that is one JSON value, then JSON whitespace, is scanned at once
+    (json.loads matches the whitespace around it with regexes: half its time on a short row);
+    anything else (space first, a BOM, an error, more after the value) goes to json.loads itself,
+    which says what it says."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return json.loads(text)
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        return json.loads(text)
+    return value
+
+
+#: the scanner json.loads uses (the same default options); it refuses space before a value
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # (set in __init__: typeshed lacks it)
 
 
 def _json(path: Path) -> Iterator[Row | BadRow]:

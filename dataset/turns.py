@@ -98,11 +98,15 @@ class LoweredTurns:
         if turns is None:
             return None
         text = self.instructions
-        if text is not None and not any(text in t["content"] for t in turns):
-            if turns and turns[0]["role"] == "system":
-                turns[0]["content"] += "\n\n" + text
+        if text is not None:
+            for turn in turns:  # a loop, not any(generator): this runs once a row
+                if text in turn["content"]:
+                    break
             else:
-                turns.insert(0, {"role": "system", "content": text})
+                if turns and turns[0]["role"] == "system":
+                    turns[0]["content"] += "\n\n" + text
+                else:
+                    turns.insert(0, {"role": "system", "content": text})
         return turns
 
     def row(self, values: dict) -> TurnsRow | None:

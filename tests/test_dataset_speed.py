@@ -1,12 +1,14 @@
 """The fast paths of dataset builds give what the plain ones give, byte for byte:
 
 - line JSON from the prebuilt encoder, and tokenized lines that write their own JSON, equal
-  `json.dumps` (random values with unicode and control characters; random masks);
+  `json.dumps` (random values with unicode and control characters; random masks; rows that begin
+  with the ids whose text is written once, with part of them, or with none);
 - open-model rows lowered once per prompt (dataset/turns.py) equal the passes' turns on random
   rows (whitespace, empty turns, the output instructions inside the data, control-token text);
 - openai-sft rows from the generated renderer, and tokenized rows from the lowered turns, give
   the same files as builds with those paths turned off;
-- an answer boundary found from the short side equals the one found from the long side.
+- an answer boundary found from the short side equals the one found from the long side;
+- the tokenized line check says what the check item by item says (random lines).
 """
 from __future__ import annotations
 
@@ -84,6 +86,51 @@ def test_tokenized_lines_write_their_json_as_json_dumps_does():
     line["task"] = "t"  # a changed line is written again, not from its old text
     assert line_text(line) == dumps(dict(line)) and '"task":"t"' in line_text(line)
     assert isinstance(line, TextLine)
+
+
+def test_tokenized_lines_sharing_a_start_write_their_json_as_json_dumps_does(monkeypatch):
+    """Rows that begin with the same ids (the prefix whose text is written once), rows that share
+    only part of it, fewer ids than it, exactly it, or nothing: every line's text is `json.dumps`'s."""
+    prefix = tokenized._Prefix()
+    monkeypatch.setattr(tokenized, "_PREFIX", prefix)
+    rng = random.Random(11)
+    starts = [[rng.randrange(200_000) for _ in range(n)] for n in (3, 20, 150, 5000)]
+    for n in (5000, 5000, tokenized._Prefix.LONGEST):  # longer than the prefix keeps, then as long
+        line = tokenized.tokenized_line(starts[3][:n], [0] * (n - 1) + [1])
+        assert line.text == dumps(dict(line)) and prefix.ids == starts[3][:tokenized._Prefix.LONGEST]
+    hits = 0
+    for _ in range(3000):
+        start = rng.choice(starts)
+        kind = rng.randrange(6)
+        if kind == 0:  # the start, then the row's own ids
+            ids = start + [rng.randrange(200_000) for _ in range(rng.randint(0, 40))]
+        elif kind == 1:  # part of the start, then other ids
+            cut = rng.randint(0, len(start))
+            ids = start[:cut] + [rng.randrange(200_000) for _ in range(rng.randint(0, 40))]
+        elif kind == 2:  # the start with one id changed
+            ids = list(start)
+            ids[rng.randrange(len(ids))] += 1
+        elif kind == 3:  # the prefix itself, or its first ids only
+            ids = prefix.ids[:rng.randint(1, len(prefix.ids))] if prefix.ids else [1]
+        else:  # what the prefix holds now, then other ids (a hit)
+            ids = prefix.ids + [rng.randrange(200_000) for _ in range(rng.randint(0, 5))] or [2]
+        hits += bool(prefix.ids) and ids[:len(prefix.ids)] == prefix.ids
+        mask = [0] * len(ids)
+        answer = rng.randint(0, min(len(ids), 10))
+        mask[len(ids) - answer:] = [1] * answer
+        line = tokenized.tokenized_line(ids, mask)
+        assert line.text == dumps(dict(line))
+        assert len(prefix.ids) <= tokenized._Prefix.LONGEST
+    assert hits > 1000  # the prefix's text served the rows that begin with it
+
+
+def test_the_shared_start_of_two_lists_of_ids():
+    rng = random.Random(3)
+    for _ in range(2000):
+        a = [rng.randrange(3) for _ in range(rng.randint(0, 30))]
+        b = a[:rng.randint(0, len(a))] + [rng.randrange(3) for _ in range(rng.randint(0, 5))]
+        expected = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        assert tokenized._shared_start(a, b) == tokenized._shared_start(b, a) == expected
 
 
 PROMPTS = {
@@ -245,3 +292,80 @@ def test_a_first_row_with_an_empty_turn_leaves_the_decision_to_the_next(tmp_path
     fine = pf.check_inputs(prompt, {"text": "hello"})
     assert isinstance(turns_module.LoweredTurns.build(pf, "hf-family:qwen3", prompt.name, fine),
                       turns_module.LoweredTurns)
+
+
+def _problems_one_by_one(line: dict) -> list[str]:
+    """The tokenized line check, item by item (what `tokenized.problems` must say)."""
+    n = len(line.get("input_ids", ()))
+    found = [f"`{k}` has {len(line.get(k, ()))} items for {n} ids"
+             for k in ("attention_mask", "labels", "assistant_masks") if len(line.get(k, ())) != n]
+    if not found and not any(line["assistant_masks"]):
+        found.append("no token is learned")
+    return found
+
+
+def test_the_tokenized_line_check_says_what_the_check_item_by_item_says():
+    rng = random.Random(17)
+    for _ in range(3000):
+        n = rng.randint(0, 12)
+        line = {"input_ids": list(range(n))}
+        for key in ("attention_mask", "labels", "assistant_masks"):
+            if rng.random() < 0.9:
+                size = n if rng.random() < 0.7 else rng.randint(0, 14)
+                line[key] = [int(rng.random() < rng.choice([0.0, 0.1, 0.9])) for _ in range(size)]
+        try:
+            expected = _problems_one_by_one(line)
+        except KeyError:  # no ids, no lists: both read the missing mask
+            with pytest.raises(KeyError):
+                tokenized.problems(line)
+            continue
+        assert tokenized.problems(line) == expected
+    assert tokenized.problems({"input_ids": [1, 2], "attention_mask": [1, 1], "labels": [-100, -100],
+                               "assistant_masks": [0, 0]}) == ["no token is learned"]
+
+
+def test_an_int_reads_in_text_as_json_spells_it():
+    """Rendered rows spell ints (the bench's `rating`) without a `json.dumps` call: the same text."""
+    import enum
+
+    from polyprompt.compiler.runtime import text_of
+
+    class Level(enum.IntEnum):
+        LOW = 3
+
+    rng = random.Random(23)
+    values = [0, -1, 2**63, -(10**40), Level.LOW, 1.5, -0.0, 1e300, float("nan"), float("inf")]
+    values += [rng.randrange(-10**rng.randint(1, 30), 10**rng.randint(1, 30)) for _ in range(2000)]
+    for value in values:
+        assert text_of(value) == json.dumps(value)
+    assert (text_of(True), text_of(False), text_of(None)) == ("true", "false", "")
+
+
+def _json_line(rng: random.Random) -> bytes:
+    """A JSONL line as data files hold them, good or broken."""
+    text = dumps({"text": odd_text(rng, json_only=True), "n": rng.randrange(-9, 10**6), "x": odd_value(rng)})
+    kind = rng.randrange(12)
+    if kind == 0:
+        text = text[:rng.randrange(len(text))]  # truncated
+    elif kind == 1:
+        text = rng.choice([" ", "\t", "\r", "\ufeff", "\x0c", "\u00a0"]) + text  # before the value
+    elif kind == 2:
+        text += rng.choice([" ", " \t\r", "\x0c", "\u00a0", " x", "{}", " 1", "\u2028"])  # after it
+    elif kind == 3:
+        text = rng.choice(["[1, 2]", '"a"', "12", "-", "nul", "NaN", "1e999", "[" * 3000 + "]" * 3000, "9" * 5000,
+                           '{"a": "\\ud800"}', '{"a": "\\x"}', '{"a" 1}', "{}", '{"a":1,"a":2}'])
+    raw = text.encode("utf-8", "surrogatepass") + rng.choice([b"\n", b"\r\n", b""])
+    return raw if kind != 4 else raw.replace(b'"', b"\xff", 1)  # not UTF-8
+
+
+def test_jsonl_rows_read_as_json_loads_reads_them(monkeypatch):
+    """The JSONL reader's scan of a line (no regexes around it) gives json.loads's rows and rejects."""
+    from polyprompt.dataset import sources
+
+    rng = random.Random(29)
+    lines = [_json_line(rng) for _ in range(4000)]
+    fast = [sources._json_record(raw, i, i) for i, raw in enumerate(lines)]
+    monkeypatch.setattr(sources, "_loads", json.loads)
+    slow = [sources._json_record(raw, i, i) for i, raw in enumerate(lines)]
+    assert fast == slow
+    assert 500 < sum(isinstance(r, sources.BadRow) for r in fast) < 3500

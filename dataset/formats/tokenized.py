@@ -78,27 +78,26 @@ def line(example, compiled, options: Options) -> dict:
 def tokenized_line(ids: list[int], mask: list[int], cut: int = 0) -> TextLine:
     """The line of ids and their mask, with its JSON text written from runs of the mask (equal to
     `json.dumps` of the line: tests/test_dataset_speed.py): each id's text is made once per
-    process, the runs of -100, 0 and 1 are repeated strings."""
-    runs = _runs(mask)
-    labels = [IGNORE] * len(ids)
-    for start, end in runs:
-        labels[start:end] = ids[start:end]
+    process, the ids the rows start with (`_Prefix`) are written once, the runs of -100, 0 and 1
+    are repeated strings."""
+    n = len(ids)
+    labels = [IGNORE] * n
     text = _INT_TEXT.__getitem__
     label_parts, mask_parts, at = [], [], 0
-    for start, end in runs:
+    for start, end in _runs(mask):
+        learned = labels[start:end] = ids[start:end]
         if start > at:
             label_parts.append(_repeat("-100", start - at))
             mask_parts.append(_repeat("0", start - at))
-        label_parts.append(",".join(map(text, ids[start:end])))
+        label_parts.append(",".join(map(text, learned)))
         mask_parts.append(_repeat("1", end - start))
         at = end
-    if at < len(ids):
-        label_parts.append(_repeat("-100", len(ids) - at))
-        mask_parts.append(_repeat("0", len(ids) - at))
-    json_text = "".join(('{"input_ids":[', ",".join(map(text, ids)), '],"attention_mask":[', _repeat("1", len(ids)),
+    if at < n:
+        label_parts.append(_repeat("-100", n - at))
+        mask_parts.append(_repeat("0", n - at))
+    json_text = "".join(('{"input_ids":[', _PREFIX.text_of(ids), '],"attention_mask":[', _repeat("1", n),
                          '],"labels":[', ",".join(label_parts), '],"assistant_masks":[', ",".join(mask_parts), "]}"))
-    return TextLine(json_text, cut, input_ids=ids, attention_mask=[1] * len(ids), labels=labels,
-                    assistant_masks=mask)
+    return TextLine(json_text, cut, input_ids=ids, attention_mask=[1] * n, labels=labels, assistant_masks=mask)
 
 
 class _IntText(dict):
@@ -112,14 +111,79 @@ class _IntText(dict):
 _INT_TEXT = _IntText()
 
 
+class _Prefix:
+    """The ids that rows start with and their JSON text: the rows of a prompt share a long start
+    (the system turn, the same for every row), whose text is then written once, not once a row.
+    Exact by construction: the text is used only for a row whose ids begin with these very ids
+    (ids and text are one tuple, replaced whole: a thread never reads one without the other).
+
+    The first row's ids are kept (at most `LONGEST`); a row that does not begin with them cuts
+    them to the start both share, while that is `SHORTEST` ids or more; else, after 1, 2, 4, 8...
+    such rows in a row (rows that share no start cost little more than a failed comparison), the
+    prefix starts again from that row."""
+
+    #: ids kept at most (their text is a few times as many characters: a bounded memory)
+    LONGEST = 4096
+    #: the shortest shared start kept (shorter: comparing costs about what it saves)
+    SHORTEST = 16
+
+    def __init__(self) -> None:
+        self.kept: tuple[list[int], str] = ([], "")
+        self.misses = 0
+
+    @property
+    def ids(self) -> list[int]:
+        """The ids kept."""
+        return self.kept[0]
+
+    def text_of(self, ids: list[int]) -> str:
+        """The ids' JSON text, without the brackets: `",".join` of each id's text."""
+        start, text = self.kept
+        n = len(start)
+        if n and ids[:n] == start:
+            self.misses = 0
+            return text + "," + ",".join(map(_INT_TEXT.__getitem__, ids[n:])) if len(ids) > n else text
+        whole = ",".join(map(_INT_TEXT.__getitem__, ids))
+        self._learn(start, ids, whole)
+        return whole
+
+    def _learn(self, start: list[int], ids: list[int], whole: str) -> None:
+        """After a row that does not begin with the prefix `start`: keep the start it shares with
+        it, or (now and then) start again from the row."""
+        shared = _shared_start(start, ids) if ids[:self.SHORTEST] == start[:self.SHORTEST] else 0
+        if shared >= self.SHORTEST:
+            self.kept = (start[:shared], ",".join(map(_INT_TEXT.__getitem__, start[:shared])))
+            return
+        self.misses += 1
+        if self.misses & (self.misses - 1) == 0:  # 1, 2, 4, 8...: a prompt whose rows share no start pays little
+            kept = ids[:self.LONGEST]
+            self.kept = (kept, whole if len(kept) == len(ids) else ",".join(map(_INT_TEXT.__getitem__, kept)))
+
+
+def _shared_start(a: list[int], b: list[int]) -> int:
+    """How many ids `a` and `b` start with in common (a binary search over slice comparisons)."""
+    low, high = 0, min(len(a), len(b))  # a[:low] == b[:low]; a[:high + 1] != b[:high + 1] or the end
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+_PREFIX = _Prefix()
+
+
 def _repeat(item: str, n: int) -> str:
     """`n` copies of `item`, comma-separated."""
     return (item + ",") * (n - 1) + item if n else ""
 
 
 def _runs(mask: list[int]) -> list[tuple[int, int]]:
-    """The [start, end) runs of 1 in a mask of 0 and 1 (searched as bytes)."""
-    flags, at = bytes(mask), 0
+    """The [start, end) runs of 1 in a mask of 0 and 1 (searched as bytes; a bytearray is made
+    from a list three times as fast as bytes)."""
+    flags, at = bytearray(mask), 0
     runs: list[tuple[int, int]] = []
     while True:
         start = flags.find(1, at)
@@ -273,11 +337,15 @@ def _tail_ids(encoder: Any, tail: str) -> list[int]:
 def problems(line: dict) -> list[str]:
     """What makes a tokenized line inconsistent (empty when it is valid)."""
     n = len(line.get("input_ids", ()))
-    found = [f"`{k}` has {len(line.get(k, ()))} items for {n} ids"
-             for k in ("attention_mask", "labels", "assistant_masks") if len(line.get(k, ())) != n]
-    if not found and not any(line["assistant_masks"]):
-        found.append("no token is learned")
-    return found
+    sizes = [len(line.get(k, ())) for k in _LISTS]
+    if sizes != [n, n, n]:
+        return [f"`{k}` has {size} items for {n} ids" for k, size in zip(_LISTS, sizes) if size != n]
+    # from the end: the learned tokens are the answer's, near the end (a scan of a few items, not all)
+    return [] if any(reversed(line["assistant_masks"])) else ["no token is learned"]
+
+
+#: the lists of a tokenized line that have an item per id
+_LISTS = ("attention_mask", "labels", "assistant_masks")
 
 
 FORMAT = Format("tokenized", "sft", "hf-family:smollm2", line, problems,
