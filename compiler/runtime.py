@@ -20,8 +20,6 @@ def text_of(value: Any) -> str:
     """How a value reads inside text: strings verbatim, JSON spelling for the rest."""
     if isinstance(value, str):
         return value
-    if type(value) is int:  # what json.dumps writes for an int, without its encoder (a row's number, each row)
-        return int.__repr__(value)
     if value is None:
         return ""
     if isinstance(value, bool):

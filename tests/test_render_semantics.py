@@ -98,20 +98,3 @@ def test_a_json_value_that_is_not_a_url_as_media_is_an_input_error(tmp_path):
     assert pf.compile("openai-chat", {"j": {"key": "https://example.com/a.png"}}).body["messages"][0]["content"][1] == {
         "type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
 
-
-def test_text_of_an_int_is_its_json_spelling():
-    """text_of writes an int without json.dumps (a fast path): the same text for every int, bools
-    and int subclasses included."""
-    import enum
-    import json
-    import random
-
-    from polyprompt.compiler.runtime import text_of
-
-    class Level(enum.IntEnum):
-        HIGH = 3
-
-    rng = random.Random(5)
-    values = [0, -1, 10**30, -(10**19), True, False, Level.HIGH] + [rng.randint(-10**12, 10**12) for _ in range(200)]
-    for value in values:
-        assert text_of(value) == json.dumps(value), value
