@@ -208,12 +208,21 @@ def _cut_from_start(ids: list[int], mask: list[int], max_length: int) -> int:
     return len(ids) - max_length
 
 
-def _bulk_encoder(backend: Any) -> Any:
+def _load_bulk_encoder(backend: Any, _key: Any = None) -> Any:
     """The bulk engine (fastokens: slower to load, faster per row) when it loads, else the default."""
     try:
         return backend.encoder(bulk=True)
     except Exception:  # noqa: BLE001 (fastokens missing or refusing this tokenizer: the default engine serves)
         return backend.encoder()
+
+
+#: the encoder of a backend, looked up once (every row of a build asks)
+_bulk_encoder_of = by_identity(_load_bulk_encoder)
+
+
+def _bulk_encoder(backend: Any) -> Any:
+    """The backend's bulk encoder (`_load_bulk_encoder`), once per backend."""
+    return _bulk_encoder_of(backend, None)
 
 
 def ids_and_mask(backend: Any, encoder: Any, turns: list[dict], tools: Any = None,

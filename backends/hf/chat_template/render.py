@@ -474,10 +474,12 @@ class ChatTemplate:
         if found is None:
             return None
         text, cuts = found
-        marks = [character for character, _ in cuts]
-        if marks != [OPEN, CLOSE] * (len(marks) // 2):
+        if not cuts:
+            return text, []
+        opens, closes = cuts[0::2], cuts[1::2]
+        if len(opens) != len(closes) or any(o[0] != OPEN or c[0] != CLOSE for o, c in zip(opens, closes)):
             return None  # markers that do not pair: Jinja says what the spans are
-        return text, [(cuts[k][1], cuts[k + 1][1]) for k in range(0, len(cuts), 2)]
+        return text, [(o[1], c[1]) for o, c in zip(opens, closes)]
 
     def _make_splicer(self) -> Splicer | bool:
         """The splicer of this template (of its marked source when it has generation blocks), or False."""

@@ -382,6 +382,7 @@ class Splicer:
     def __init__(self, template: jinja2.Template, source: str, variables: dict, cut: tuple[str, ...] = ()):
         self.template, self.source, self.variables = template, source, variables
         self.cut = cut  # the caller's marker characters: cut from the template's text, refused in the data
+        assert not any(character.isascii() for character in cut), "cut characters are not ASCII (render's check)"
         self._root: Any = None
         self._shapes: dict[tuple, list] = {}
         self._failures: dict[tuple, int] = {}
@@ -394,12 +395,13 @@ class Splicer:
         for message in messages:
             if type(message) is not dict or len(message) != 2:
                 return None
-            role, content = message.get("role"), message.get("content")
-            if type(role) is not str or type(content) is not str or next(iter(message)) != "role":
+            (first, role), (second, content) = message.items()
+            if first != "role" or second != "content" or type(role) is not str or type(content) is not str:
                 return None
-            for character in self.cut:
-                if character in content:
-                    return None
+            if not content.isascii():  # (the cut characters are not ASCII)
+                for character in self.cut:
+                    if character in content:
+                        return None
             shape.append(role)
             values.append(content)
         key = tuple(shape)
