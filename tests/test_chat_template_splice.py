@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from polyprompt.backends.hf.chat_template import render as render_module
 from polyprompt.backends.hf.chat_template.render import ChatTemplate
 from polyprompt.backends.hf.chat_template.spans import CLOSE, OPEN
 from polyprompt.backends.hf.chat_template.splice import Apply, Cut, splice_function, text_of
@@ -25,6 +26,12 @@ SHAPES = [("system", "user", "assistant"), ("user", "assistant"), ("user", "assi
 PIECES = ["hello", " ", "\n", "\n\n", "\t", "</think>", "<think>", "<tool_response>", "</tool_response>",
           "<|im_end|>", "<|eot_id|>", "</s>", "<end_of_turn>", "  x ", "é", "日本語", "👍", "A", "0", "%s", "{{ x }}",
           OPEN, CLOSE, "\u2028", "\x00"]
+
+
+@pytest.fixture(autouse=True)
+def splice_at_once(monkeypatch):
+    """Plans from the first render of plain messages (a template waits for a few by default)."""
+    monkeypatch.setattr(render_module, "SPLICE_AFTER", 1)
 
 
 def conversations(seed: int, n: int):
@@ -229,3 +236,13 @@ def test_random_templates_splice_as_jinja_renders_them(seed):
     for _ in range(5):
         template = ChatTemplate(random_template(rng), trusted=True)
         assert_same(template, jinja_twin(template), seed=seed, n=25)
+
+
+def test_a_template_renders_a_few_times_before_it_makes_plans(monkeypatch):
+    monkeypatch.setattr(render_module, "SPLICE_AFTER", 3)
+    template = ChatTemplate(ASKING["trim"], trusted=True)
+    for _ in range(2):
+        assert template.render([{"role": "user", "content": " a "}]) == "<a> a  A "
+        assert template._splicer is None  # one-off renders never compile the tracing code
+    assert template.render([{"role": "user", "content": " a "}]) == "<a> a  A "
+    assert template._splicer and template._splicer._shapes

@@ -190,6 +190,10 @@ def compile_template(source: str, date: _dt.date | None = None, trusted: bool = 
         raise jinja2.exceptions.TemplateError("compiling the chat template ran out of memory") from None
 
 
+#: Renders of plain messages after which a template renders them from plans of their shape
+#: (splice.py): its tracing code costs about one compile, paid by templates that render many.
+SPLICE_AFTER = 3
+
 #: The longest untrusted chat template compiled (real ones are under 100,000 characters).
 MAX_SOURCE = 1_000_000
 
@@ -405,7 +409,8 @@ class ChatTemplate:
         self.compiled_render = _compile_render(source, date, trusted)
         #: the same for renders with `{% generation %}` spans: markers where they stand (spans.py)
         self.span_render = _span_render(source, date, trusted) if self.compiled_render is None else None
-        self._splicer: Splicer | None | bool = None  # made on the first render with spans (splice.py)
+        self._splicer: Splicer | None | bool = None  # made at the SPLICE_AFTER-th render of plain messages
+        self._plain_renders = 0
 
     def __repr__(self) -> str:
         return f"ChatTemplate({self.source[:40]!r}..., variables={sorted(self.variables)})"
@@ -467,6 +472,9 @@ class ChatTemplate:
         templates the compiler takes, whose render does not read the clock."""
         splicer = self._splicer
         if splicer is None:
+            self._plain_renders += 1
+            if self._plain_renders < SPLICE_AFTER:  # a one-off render does not pay for the tracing code
+                return None
             splicer = self._splicer = self._make_splicer()
         if splicer is False:
             return None

@@ -39,6 +39,7 @@ import jinja2.filters
 import jinja2.tests
 from jinja2.utils import Namespace, _PassArg
 
+from ....compiler.memo import by_identity
 from .compiler import SpecializingCodeGenerator, compile_root
 
 __all__ = ["Splicer", "Unsafe"]
@@ -470,9 +471,17 @@ class Splicer:
 
     def _tracing_root(self) -> Any:
         if self._root is None:
-            compiled = compile_root(self.template, self.source, _TracingGenerator,
-                                    environment=_ProbeEnvironment(self.template.environment),
-                                    names={"_write": _write, "str_join": _str_join, "type": _probe_type,
-                                           "isinstance": _probe_isinstance})
-            self._root = False if compiled is None else compiled[0]
+            self._root = _tracing_root(self.template, self.source) or False
         return self._root or None
+
+
+def _make_tracing_root(template: jinja2.Template, source: str) -> Any:
+    """The tracing variant of a template's compiled root, or None (the compiler does not take it)."""
+    compiled = compile_root(template, source, _TracingGenerator, environment=_ProbeEnvironment(template.environment),
+                            names={"_write": _write, "str_join": _str_join, "type": _probe_type,
+                                   "isinstance": _probe_isinstance})
+    return None if compiled is None else compiled[0]
+
+
+#: one tracing root per compiled template (a Jinja template is shared by every ChatTemplate of its source)
+_tracing_root = by_identity(_make_tracing_root, limit=256)
