@@ -11,7 +11,13 @@ for every row, so it is decided once, on the first row, as the API targets' gene
 - `place_cache_breakpoints`, which changes only the turns' `cache` marks (no message dict holds them);
 - `lower_output_schema`, whose one change for a target without structured output is redone
   here: the output instructions added to the first system turn, or as a new one, unless a turn
-  already holds them.
+  already holds them;
+- `place_system`, redone here: for a template without a system role the system texts joined by a
+  blank line and put before the first user turn's text (or as a user turn of their own); for one
+  that takes system text only first, a later system turn made a user turn; for one that reads one
+  system message, the leading system turns joined;
+- `repair_alternation`, redone here for text turns: a run of same-role turns joined by blank
+  lines, a placeholder user turn first where the target needs one.
 
 The rows are then rendered by the prompt's generated renderer (`PromptFile.text_turns`) straight
 into message dicts. The first row is lowered both ways and must agree, else every row takes the
@@ -25,7 +31,10 @@ from typing import Any, Callable
 #: what `LoweredTurns.build` says when the row it was given cannot tell (a turn left empty)
 LATER = "later"
 #: passes whose changes to plain text turns are handled here (see the module docstring)
-_HANDLED = frozenset({"guard_control_text", "place_cache_breakpoints", "lower_output_schema"})
+_HANDLED = frozenset({"guard_control_text", "place_cache_breakpoints", "lower_output_schema", "place_system",
+                      "repair_alternation"})
+#: what repair_alternation writes as a user turn where a target needs one first
+PLACEHOLDER = "(continue)"
 
 
 class TurnsRow:
@@ -79,11 +88,14 @@ class LoweredTurns:
             name = module.__name__.rsplit(".", 1)[-1]
             if name not in _HANDLED and not module.keeps_text_turns(ctx, request):
                 return LATER if name == "normalize_whitespace" else None  # an empty turn: this row's own
+        if ctx.caps.system not in ("message", "merge", "top_level") or ctx.caps.answer_after_tool_results:
+            return None  # a placement not redone here, or turns added after tool results
         instructions = None
         if request.output is not None and ctx.caps.structured_output is None:
             instructions = (request.output.instructions or {}).get(ctx.output_instructions, "") or None
         lowered, _ = pf.lower(target, values, prompt=prompt)
         found = cls(pf, target, prompt, render, lowered, instructions)
+        found.caps = ctx.caps
         turns = found.turns(values)
         if turns is None:
             return LATER  # a turn of this row is empty: decide on another row
@@ -107,7 +119,19 @@ class LoweredTurns:
                     turns[0]["content"] += "\n\n" + text
                 else:
                     turns.insert(0, {"role": "system", "content": text})
+        caps = self.caps
+        if caps.system == "merge":
+            turns = _merge_system(turns)
+        else:
+            if caps.system == "top_level":
+                turns = _late_system_to_user(turns)
+            if caps.one_system_turn:
+                turns = _one_leading_system(turns)
+        if caps.alternation or caps.first_user:
+            turns = _alternating(turns, caps.alternation, caps.first_user)
         return turns
+
+    caps: Any = None  # the target's capabilities (set by `build`)
 
     def row(self, values: dict) -> TurnsRow | None:
         """The view of one row the format reads, or None (lower it through the passes)."""
@@ -116,3 +140,54 @@ class LoweredTurns:
             return None
         return TurnsRow(turns, self.backend, self.output, self.tools,
                         lambda: self.pf.lower(self.target, values, prompt=self.prompt)[0])
+
+
+def _merge_system(turns: list[dict]) -> list[dict]:
+    """place_system for a template without a system role: the system texts joined by a blank line,
+    before the first user turn's text (a blank line between), or a user turn of their own."""
+    systems = [t["content"] for t in turns if t["role"] == "system"]
+    if not systems:
+        return turns
+    rest = [t for t in turns if t["role"] != "system"]
+    text = "\n\n".join(systems)
+    if rest and rest[0]["role"] == "user":
+        rest[0] = {**rest[0], "content": text + "\n\n" + rest[0]["content"]}
+    else:
+        rest.insert(0, {"role": "user", "content": text})
+    return rest
+
+
+def _late_system_to_user(turns: list[dict]) -> list[dict]:
+    """place_system for a template that takes system text only first: a system turn after the
+    conversation started is a user turn."""
+    out, leading = [], True
+    for turn in turns:
+        if turn["role"] != "system":
+            leading = False
+        elif not leading:
+            turn = {**turn, "role": "user"}
+        out.append(turn)
+    return out
+
+
+def _one_leading_system(turns: list[dict]) -> list[dict]:
+    """place_system for a template that reads one system message: the leading system turns joined."""
+    count = next((i for i, t in enumerate(turns) if t["role"] != "system"), len(turns))
+    if count < 2:
+        return turns
+    return [{**turns[0], "content": "\n\n".join(t["content"] for t in turns[:count])}, *turns[count:]]
+
+
+def _alternating(turns: list[dict], merge: bool, first_user: bool) -> list[dict]:
+    """repair_alternation for text turns: the system turns first, then the others with each run of
+    one role joined by blank lines (`merge`), a placeholder user turn first (`first_user`)."""
+    systems = [t for t in turns if t["role"] == "system"]
+    others: list[dict] = []
+    for turn in (t for t in turns if t["role"] != "system"):
+        if merge and others and turn["role"] == others[-1]["role"]:
+            others[-1] = {**others[-1], "content": others[-1]["content"] + "\n\n" + turn["content"]}
+        else:
+            others.append(turn)
+    if first_user and others and others[0]["role"] != "user":
+        others.insert(0, {"role": "user", "content": PLACEHOLDER})
+    return systems + others

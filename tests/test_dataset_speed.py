@@ -151,6 +151,21 @@ prompt pick(text: str, extra: str = "") -> "alpha" | "beta" {
   user "{{ text }}"
 }
 ''',
+    "runs of one role": '''
+prompt runs(text: str, twice: bool = false, opener: bool = false) -> str {
+  if opener {
+    assistant "Hello, how can I help?"
+  }
+  system "Answer in one line."
+  user "{{ text }}"
+  if twice {
+    user "Once more: {{ text }}"
+  }
+  system "Be kind."
+  assistant "Noted."
+  user "{{ text }}?"
+}
+''',
     "text answer, loop": '''
 prompt chat(text: str, notes: list[str] = []) -> str {
   system "Be brief.{% for n in notes %} Note: {{ n }}{% end %}"
@@ -167,12 +182,15 @@ def random_inputs(name: str, rng: random.Random) -> dict:
                 "strictness": rng.choice(["lenient", "standard", "strict"])}
     if name == "no system, enum":
         return {"text": odd_text(rng), "lang": rng.choice(["en", "de"])}
+    if name == "runs of one role":
+        return {"text": odd_text(rng), "twice": rng.random() < 0.5, "opener": rng.random() < 0.5}
     if name == "system, enum":  # the instructions in the data now and then: none are added then
         return {"text": odd_text(rng), "extra": rng.choice(["", " ", odd_text(rng), INSTRUCTIONS])}
     return {"text": odd_text(rng), "notes": [odd_text(rng) for _ in range(rng.randint(0, 3))]}
 
 
-@pytest.mark.parametrize("target", ["hf-family:qwen3", "hf-family:smollm2", "hf-family:llama-3"])
+@pytest.mark.parametrize("target", ["hf-family:qwen3", "hf-family:smollm2", "hf-family:llama-3", "hf-family:gemma-2",
+                                    "hf-family:gemma-3", "hf-family:phi-3"])
 @pytest.mark.parametrize("name", sorted(PROMPTS))
 def test_turns_lowered_once_per_prompt_equal_the_passes(tmp_path, name, target):
     (tmp_path / "p.prompt").write_text(PROMPTS[name])
@@ -204,8 +222,8 @@ def test_a_target_whose_passes_change_the_turns_is_lowered_per_row(tmp_path):
     (tmp_path / "p.prompt").write_text(PROMPTS["moderation"])
     pf = polyprompt.load(tmp_path / "p.prompt")
     values = pf.check_inputs(pf.prompt(), random_inputs("moderation", random.Random(2)) | {"review": "ok"})
-    # gemma-2's template has no system turn: place_system moves it, row by row
-    assert turns_module.LoweredTurns.build(pf, "hf-family:gemma-2", pf.prompt().name, values) is None
+    # Mistral's templates take only an answer after tool results: repair_alternation adds turns there
+    assert turns_module.LoweredTurns.build(pf, "hf-family:mistral-v3", pf.prompt().name, values) is None
 
 
 def _project(tmp_path: Path, rows: int) -> Path:
