@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .cli_bulk import api_sender, batch_cmd, bulk_options, run_bulk, wants_bulk
+from .cli_run import api_options
 from .cli_targets import complete_target as _complete_target
 from .cli_targets import open_model_forms as _open_model_forms
 from .cli_targets import with_target_forms as _with_target_forms
@@ -408,17 +409,12 @@ def _test_summary(passed: int, failed: int, skipped: int, written: int, require_
 @click.option("--free", is_flag=True,
               help="Generate freely even when the output is a choice (enum, literal union, bool).")
 @click.option("--stream", is_flag=True, help="API targets: show the text as it arrives (on stderr with --json).")
-@click.option("--base-url", metavar="URL",
-              help="API targets: send to this server instead of the provider's (OpenAI-compatible, Ollama, a proxy).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="API targets: seconds to wait to connect, and between bytes of the reply.")
-@click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
-              help="API targets: extra attempts on 408/409/429/5xx, timeouts and connection errors.")
+@api_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: {text, value, finish_reason, tokens} (API targets: tool calls, usage, latency, raw reply).")
 @bulk_options
 def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, stream, base_url, timeout, retries,
-            as_json, **rows):
+            max_reply_bytes, as_json, **rows):
     """Run a prompt and print its typed answer: on an API target (the compiled body sent with the
     provider's credentials from the environment; docs/run.md) or on a local open model (CPU).
 
@@ -430,13 +426,14 @@ def run_cmd(file, target, prompt, input_file, no_inline, max_new_tokens, free, s
     from . import backends
 
     if wants_bulk(rows):  # every row of a dataset: polyprompt/cli_bulk.py, docs/run-bulk.md
-        return run_bulk(file, target, prompt, rows, **api_sender(target, base_url, timeout, retries))
+        return run_bulk(file, target, prompt, rows, **api_sender(target, base_url, timeout, retries, max_reply_bytes))
     if not target.startswith(backends.MODEL_PREFIXES):  # an API target: polyprompt/cli_run.py
         from .cli_run import run_api
 
         pf = _load_or_exit(file)
         compiled = _compile(pf, target, prompt, _read_inputs(pf, input_file, prompt, not no_inline), False, input_file)
-        return run_api(compiled, stream=stream, base_url=base_url, timeout=timeout, retries=retries, as_json=as_json)
+        return run_api(compiled, stream=stream, base_url=base_url, timeout=timeout, retries=retries, as_json=as_json,
+                       max_reply_bytes=max_reply_bytes)
     _need_torch(f"running {target}")
     pf = _load_or_exit(file)
     inputs = _read_inputs(pf, input_file, prompt, not no_inline)

@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 import click
 
+from .run.limits import DEFAULT_MAX_REPLY_BYTES
+
 #: the keyword arguments `bulk_options` adds to a command (in this order)
 BULK_KEYS = ("data", "dataset", "split", "binds", "where", "limit", "concurrency", "output", "no_cache", "restart",
              "progress")
@@ -110,7 +112,8 @@ def run_bulk(file: str, target: str, prompt: str | None, options: dict, send: An
     sys.exit(1 if summary.errors else 0)
 
 
-def api_sender(target: str, base_url: str | None, timeout: float, retries: int) -> dict:
+def api_sender(target: str, base_url: str | None, timeout: float, retries: int,
+               max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> dict:
     """The sender of a bulk run on an API target (the client with the command's settings) and the
     settings that belong in the reply cache's key; nothing for an open model (the default sender)."""
     from . import backends
@@ -119,7 +122,7 @@ def api_sender(target: str, base_url: str | None, timeout: float, retries: int) 
         return {}
     from .run.api import Client
 
-    client = Client(timeout=timeout, max_retries=retries, base_url=base_url)
+    client = Client(timeout=timeout, max_retries=retries, base_url=base_url, max_reply_bytes=max_reply_bytes)
     return {"send": client.asend, "endpoint": client.endpoint_settings() or None}
 
 

@@ -10,16 +10,39 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
+from .run.limits import DEFAULT_MAX_REPLY_BYTES
 
-def run_api(compiled, *, stream: bool, base_url: str | None, timeout: float, retries: int, as_json: bool) -> None:
+
+def api_options(command: Any) -> Any:
+    """The API client's options of `polyprompt run` (one prompt or every row): the command receives
+    `base_url`, `timeout`, `retries` and `max_reply_bytes`."""
+    options = [
+        click.option("--base-url", metavar="URL", help="API targets: send to this server instead of the provider's "
+                     "(OpenAI-compatible, Ollama, a proxy)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                     help="API targets: seconds to wait to connect, and between bytes of the reply."),
+        click.option("--retries", type=click.IntRange(min=0), default=4, show_default=True,
+                     help="API targets: extra attempts on 408/409/429/5xx, timeouts and connection errors."),
+        click.option("--max-reply-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_REPLY_BYTES,
+                     show_default=True, help="API targets: the largest reply read, plain or streamed; a larger one "
+                     "is an error, not retried."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_api(compiled, *, stream: bool, base_url: str | None, timeout: float, retries: int, as_json: bool,
+            max_reply_bytes: int) -> None:
     """Send the compile, print the answer; exit 1 (provider) or 2 (setup) on an ApiError."""
     from .run.api import ApiError, Client
 
     failure = None
-    client = Client(timeout=timeout, max_retries=retries, base_url=base_url)
+    client = Client(timeout=timeout, max_retries=retries, base_url=base_url, max_reply_bytes=max_reply_bytes)
     try:
         result = _stream(client, compiled, as_json) if stream else client.send(compiled)
     except ApiError as err:

@@ -22,7 +22,7 @@ class ReplyTooLarge(Exception):
     def __init__(self, limit: int, declared: int | None = None):
         self.limit, self.declared = limit, declared
         size = f"{declared} bytes" if declared is not None else f"more than {limit} bytes"
-        super().__init__(f"the reply is {size}, over the limit of {limit} bytes (Client(max_reply_bytes=...)); "
+        super().__init__(f"the reply is {size}, over the limit of {limit} bytes (--max-reply-bytes, Client(max_reply_bytes=...)); "
                          f"it was not read further")
 
 

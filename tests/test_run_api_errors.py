@@ -303,6 +303,25 @@ def test_cli_exit_codes(fake, prompt_path, tmp_path):
     assert timeout.exit_code == 1 and timeout.stderr.startswith("error: mistral: cannot reach 127.0.0.1:9")
 
 
+def test_cli_max_reply_bytes_bounds_the_reply(fake, prompt_path, tmp_path):
+    inputs = tmp_path / "in.json"
+    inputs.write_text('{"ticket": "t"}')
+    fake.plan("anthropic", {"pad": 5000})
+    small = cli(prompt_path, "-t", "anthropic", "-i", inputs, "--base-url", fake.base("anthropic"),
+                "--max-reply-bytes", "1000", **KEYS)
+    assert small.exit_code == 1 and "over the limit of 1000 bytes" in small.stderr, small.output
+    fake.plan("anthropic", {"pad": 5000})
+    roomy = cli(prompt_path, "-t", "anthropic", "-i", inputs, "--base-url", fake.base("anthropic"),
+                "--max-reply-bytes", "100000", **KEYS)
+    assert roomy.exit_code == 0 and json.loads(roomy.stdout) == VALUE
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"ticket": "a"}\n')
+    fake.plan("anthropic", {"pad": 5000})
+    bulk = cli(prompt_path, "-t", "anthropic", "--data", rows, "-o", tmp_path / "out.jsonl", "--no-cache",
+               "--base-url", fake.base("anthropic"), "--max-reply-bytes", "1000", **KEYS)
+    assert "over the limit of 1000 bytes" in (tmp_path / "out.jsonl").read_text() + bulk.output, bulk.output
+
+
 # ---------------------------------------------------------------- a longer wait than the client makes
 
 

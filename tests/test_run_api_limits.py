@@ -66,7 +66,7 @@ def test_a_declared_larger_reply_is_refused_unread_and_not_retried(fake, pf):
     with client(fake, "openai-chat", limit=size - 1) as c, pytest.raises(ApiError) as err:
         c.send(pf.compile("openai-chat", {"ticket": "t"}))
     assert str(err.value) == (f"openai-chat: the reply is {size} bytes, over the limit of {size - 1} bytes "
-                              f"(Client(max_reply_bytes=...)); it was not read further")
+                              f"(--max-reply-bytes, Client(max_reply_bytes=...)); it was not read further")
     assert err.value.kind == "provider" and not err.value.retryable and err.value.status == 200
     assert fake.count("openai-chat") == before + 1
 
@@ -86,7 +86,7 @@ def test_an_endless_chunked_reply_stops_at_the_bound(fake, pf, mode):
                     await c.asend(compiled)
             asyncio.run(go())
     assert str(err.value) == (f"mistral: the reply is more than {LIMIT} bytes, over the limit of {LIMIT} bytes "
-                              f"(Client(max_reply_bytes=...)); it was not read further")
+                              f"(--max-reply-bytes, Client(max_reply_bytes=...)); it was not read further")
     assert time.perf_counter() - started < 10
     _server_stopped(fake)
 
