@@ -23,15 +23,21 @@ def test_same_answers_as_a_set(texts):
         assert len(seen) == len(known)
 
 
+def answers_as_a_set(seen: SeenLines, texts: list[str]) -> set[str]:
+    """Add each text, checking `add` says new exactly when a set has not seen it; the set."""
+    known: set[str] = set()
+    for text in texts:
+        assert seen.add(text) == (text not in known)
+        known.add(text)
+    return known
+
+
 def test_many_lines_with_duplicates_and_growth():
     """100k lines (a third repeated): the table doubles many times and still answers exactly."""
     rng = random.Random(3)
     texts = [f"line {rng.randrange(70_000)}" for _ in range(100_000)]
-    known: set[str] = set()
     with SeenLines() as seen:
-        for text in texts:
-            assert seen.add(text) == (text not in known)
-            known.add(text)
+        known = answers_as_a_set(seen, texts)
         assert len(seen) == len(known) and len(seen.fill) >= len(known) // seen_module.SLOTS
 
 
@@ -67,8 +73,5 @@ def test_the_blake2b_fallback_answers_the_same(monkeypatch):
     monkeypatch.setattr(seen_module, "_hash", seen_module._blake2b)
     rng = random.Random(4)
     texts = [f"line {rng.randrange(3_000)}" for _ in range(10_000)]
-    known: set[str] = set()
     with SeenLines() as seen:
-        for text in texts:
-            assert seen.add(text) == (text not in known)
-            known.add(text)
+        answers_as_a_set(seen, texts)
